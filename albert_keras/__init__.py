@@ -1,0 +1,6 @@
+"""albert_keras: BERT and ALBERT from one SharedTransformerLayer, in Keras 3 / TensorFlow."""
+
+from albert_keras.layers import FeedForward, SharedTransformerLayer
+from albert_keras.models import PRESETS, Encoder, EncoderConfig
+
+__version__ = "0.1.0"

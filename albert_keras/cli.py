@@ -1,0 +1,117 @@
+"""`albert-keras`: the command line. It only parses arguments and calls the package."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = _make_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args) or 0
+    except ValueError as error:  # Bad configs and inputs: one clear line, no traceback.
+        from albert_keras.pipeline import ConfigError
+
+        if isinstance(error, ConfigError) or getattr(args, "config", None):
+            print(f"albert-keras {args.command}: error: {error}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="albert-keras",
+        description="BERT and ALBERT in Keras 3: presets, data, pretraining, fine-tuning, export.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    presets = commands.add_parser("presets", help="table of encoder presets and sharing modes")
+    presets.set_defaults(run=_presets)
+
+    for name, run, text in (
+            ("prepare", _prepare, "corpus -> tokenizer -> sentence pairs -> TFRecord shards"),
+            ("pretrain", _pretrain, "pretrain an encoder with model.fit"),
+            ("finetune", _finetune, "fine-tune a task model with model.fit"),
+            ("export", _export, "export a SavedModel for TensorFlow Serving")):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--config", required=True, help="pipeline YAML, e.g. pipelines/albert_tiny.yaml")
+        sub.add_argument("--set", dest="overrides", action="append", default=[],
+                         metavar="KEY=VALUE", help="override a config value, e.g. train.steps=200")
+        sub.set_defaults(run=run)
+        if name == "prepare":
+            sub.add_argument("--static-masking", action="store_true",
+                             help="also write masked features into the records")
+        if name == "export":
+            sub.add_argument("--model", help="a .keras file (default: the pipeline's trained model)")
+            sub.add_argument("--version", type=int, help="version number (default: next free)")
+            sub.add_argument("--overwrite", action="store_true", help="replace an existing version")
+
+    convert = commands.add_parser("convert", help="import a checkpoint from elsewhere into .keras")
+    convert.add_argument("source", help="HF directory, TF1 checkpoint prefix or keras-hub preset dir")
+    convert.add_argument("destination", help="output .keras file")
+    convert.add_argument("--task", choices=("encoder", "pretrainer"), default="encoder")
+    convert.set_defaults(run=_convert)
+    return parser
+
+
+def _load(args):
+    from albert_keras.pipeline import load_pipeline
+
+    return load_pipeline(args.config, args.overrides)
+
+
+def _presets(args) -> int:
+    from albert_keras.models.preset_table import format_preset_table
+
+    print(format_preset_table())
+    return 0
+
+
+def _prepare(args) -> int:
+    config = _load(args)  # Bad configs fail before anything heavy is imported.
+    from albert_keras.data.prepare import prepare
+
+    prepare(config, static_masking=args.static_masking)
+    return 0
+
+
+def _pretrain(args) -> int:
+    config = _load(args)
+    from albert_keras.training.pretrain import pretrain
+
+    pretrain(config)
+    return 0
+
+
+def _finetune(args) -> int:
+    config = _load(args)
+    from albert_keras.training.finetune import finetune
+
+    finetune(config)
+    return 0
+
+
+def _export(args) -> int:
+    config = _load(args)
+    from albert_keras.export.export_pipeline import export_pipeline
+
+    export_pipeline(config, model_path=args.model, version=args.version,
+                    overwrite=args.overwrite)
+    return 0
+
+
+def _convert(args) -> int:
+    from albert_keras.convert import convert
+
+    convert(args.source, args.destination, task=args.task)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,2 @@
+from albert_keras.layers.feed_forward import FeedForward
+from albert_keras.layers.shared_transformer_layer import SharedTransformerLayer

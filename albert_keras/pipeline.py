@@ -1,0 +1,184 @@
+"""Pipeline configs: one YAML file per job, loaded into frozen dataclasses with strict checks.
+
+A pipeline has a `name` and the sections `model`, `data`, `train`, `finetune` and `export`.
+Each section is a frozen dataclass owned by the stage that uses it; this module only composes
+them, applies `--set a.b=c` overrides and turns every unknown key or bad value into an error
+that names the key and the value, before any work starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from typing import Any
+
+import yaml
+
+from albert_keras.data.data_config import DataConfig
+from albert_keras.export.export_config import ExportConfig
+from albert_keras.models.encoder_config import EncoderConfig
+from albert_keras.training.finetune_config import FinetuneConfig
+from albert_keras.training.train_config import TrainConfig
+
+
+class ConfigError(ValueError):
+    """A pipeline config with an unknown key or a bad value."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Which encoder to build: a preset, changed by any `EncoderConfig` field, or a checkpoint.
+
+    `vocabulary_size` left unset is taken from the tokenizer the data stage trains or loads.
+    """
+
+    preset: str = "albert_tiny"
+    pretrained: str | None = None
+    vocabulary_size: int | None = None
+    num_layers: int | None = None
+    num_heads: int | None = None
+    hidden_dim: int | None = None
+    intermediate_dim: int | None = None
+    embedding_dim: int | None = None
+    max_sequence_length: int | None = None
+    num_segments: int | None = None
+    activation: str | None = None
+    dropout: float | None = None
+    layer_norm_epsilon: float | None = None
+    share: str | None = None
+    num_groups: int | None = None
+
+    def __post_init__(self) -> None:
+        self.encoder_config()  # Bad presets and combinations fail when the file is loaded.
+
+    def encoder_config(self, **overrides: Any) -> EncoderConfig:
+        """The `EncoderConfig`: preset, then the fields set here, then `overrides`."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                  if f.name not in ("preset", "pretrained") and getattr(self, f.name) is not None}
+        return EncoderConfig.preset(self.preset, **{**fields, **overrides})
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    """One job's whole configuration (see `pipelines/*.yaml`)."""
+
+    name: str
+    model: ModelConfig = ModelConfig()
+    data: DataConfig = DataConfig()
+    train: TrainConfig = TrainConfig()
+    finetune: FinetuneConfig = FinetuneConfig()
+    export: ExportConfig = ExportConfig()
+
+
+def load_pipeline(path: str, overrides: list[str] | tuple[str, ...] = ()) -> PipelineConfig:
+    """Reads a pipeline YAML and applies `key.sub=value` overrides (values parsed as YAML)."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"Pipeline config not found: path={path!r}")
+    with open(path, encoding="utf-8") as f:
+        raw = yaml.safe_load(f) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a pipeline config must be a mapping. Received: {type(raw).__name__}")
+    for item in overrides:
+        _apply_override(raw, item)
+    try:
+        return build_dataclass(PipelineConfig, raw, prefix="")
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+
+
+def pipeline_from_dict(raw: dict[str, Any]) -> PipelineConfig:
+    """A `PipelineConfig` from a plain dict with the same checks as a YAML file."""
+    return build_dataclass(PipelineConfig, raw, prefix="")
+
+
+def _apply_override(raw: dict[str, Any], item: str) -> None:
+    key, sep, text = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"An override must look like `section.key=value`. Received: {item!r}")
+    value = yaml.safe_load(text) if text.strip() else None
+    node = raw
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"Cannot set {key!r}: {part!r} is not a section")
+    node[parts[-1]] = value
+
+
+def build_dataclass(cls: type, raw: Any, prefix: str) -> Any:
+    """Builds dataclass `cls` from `raw`, checking keys and value types recursively."""
+    where = prefix.rstrip(".") or "pipeline"
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"`{where}` must be a mapping. Received: {where}={raw!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(f"Unknown key(s) {', '.join(prefix + k for k in unknown)}. "
+                          f"Known keys in `{where}`: {', '.join(fields)}")
+    values = {}
+    for name, value in raw.items():
+        values[name] = _convert(hints[name], value, prefix + name)
+    missing = [n for n, f in fields.items() if n not in values
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ConfigError(f"Missing key(s): {', '.join(prefix + n for n in missing)}")
+    try:
+        return cls(**values)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"In `{where}`: {error}") from None
+
+
+def _convert(hint: Any, value: Any, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return build_dataclass(hint, value, prefix=key + ".")
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return _convert(option, value, key)
+            except ConfigError as error:
+                errors.append(error)
+        raise errors[0]
+    if origin is typing.Literal:
+        if value not in args:
+            raise ConfigError(f"`{key}` must be one of {list(args)}. Received: {key}={value!r}")
+        return value
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"`{key}` must be a list. Received: {key}={value!r}")
+        inner = args[0] if args else Any
+        return tuple(_convert(inner, v, f"{key}[{i}]") for i, v in enumerate(value))
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"`{key}` must be a mapping. Received: {key}={value!r}")
+        return dict(value)
+    if hint is Any:
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"`{key}` must be true or false. Received: {key}={value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"`{key}` must be an integer. Received: {key}={value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"`{key}` must be a number. Received: {key}={value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"`{key}` must be a string. Received: {key}={value!r}")
+        return value
+    return value

@@ -1,0 +1,145 @@
+"""`FinetuneConfig`: the `finetune` section of a pipeline (owned by the fine-tuning stage)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+TASKS = ("text_classification", "token_classification", "span_extraction")
+
+
+@dataclasses.dataclass(frozen=True)
+class FinetuneConfig:
+    """Which task, which labelled data, and how `finetune` trains on it.
+
+    The encoder comes from the pipeline's `model` section: `model.pretrained` (a `.keras`
+    encoder or anything `Encoder.from_pretrained` imports) or, when unset, a fresh `model.preset`.
+    The run writes `{output_dir}/{name}/`: model.keras, labels.json, tokenizer/, report.json,
+    report.md, logs/ (TensorBoard) and checkpoints/.
+
+    Args:
+        task: str. `"text_classification"` (one text or a pair; binary, multi-class or
+            multi-label), `"token_classification"` (a tag per word) or `"span_extraction"`
+            (extractive QA). Defaults to `"text_classification"`.
+        train: str or None. Training data: a `.csv`, `.tsv`, `.jsonl`, word/TAG `.txt`, SQuAD
+            `.json` file, or `tfds:NAME` (e.g. `tfds:glue/sst2`, split `train`). Required.
+        validation: str or None. Same kinds (`tfds:NAME` reads split `validation`; write
+            `tfds:NAME:SPLIT` for another). Defaults to None.
+        test: str or None. Evaluated once at the end (`tfds:NAME` reads split `test`).
+        validation_fraction: float. With no `validation`, hold out this fraction of `train`
+            (a fixed, seeded split). Defaults to 0.0.
+        format: str. `"auto"` (by extension / `tfds:` prefix), `"csv"`, `"tsv"`, `"jsonl"`,
+            `"tagged"` (word/TAG per token, a sentence per line) or `"squad"`.
+        header: bool. CSV/TSV files start with a row of column names. Defaults to True.
+        column_names: list of str. Column names for CSV/TSV files without a header row,
+            e.g. `[label, text]`. Defaults to none.
+        text_column, text_pair_column, label_column: str. Column (or TFDS feature) names. With
+            `text_pair_column` set, every row must have a non-empty pair. For tagging from TFDS,
+            `text_column` is the words feature and `label_column` the tags feature.
+        multi_label: bool. Each row has several labels (a JSONL list, or joined by
+            `label_separator`). Defaults to False.
+        label_separator: str. Separator of labels in a CSV/TSV cell when `multi_label`.
+        tokenizer: str or None. Tokenizer dir, `.model` or `vocab.txt`. Defaults to the one
+            stored with the pretrained encoder (`tokenizer/` beside a `.keras` file, or the
+            `vocab.txt`/`spiece.model` in a Hugging Face directory).
+        max_sequence_length: int. Longest input, special tokens included. Defaults to 128.
+        max_query_length: int. Question tokens kept for span extraction. Defaults to 64.
+        max_answer_length: int. Longest predicted answer, in tokens. Defaults to 30.
+        batch_size: int. Defaults to 32.
+        epochs: int. Defaults to 3.
+        learning_rate: float. Peak AdamW learning rate. Defaults to 5e-5.
+        warmup_fraction: float. Share of steps with linear warmup; then linear decay to 0.
+        weight_decay: float. AdamW decoupled weight decay (not on biases or LayerNorm).
+        layer_decay: float. Layer-wise learning-rate decay: the learning rate of a block at
+            depth d (of L) is multiplied by `layer_decay ** (L + 1 - d)`, embeddings by
+            `layer_decay ** (L + 1)`. 1.0 turns it off. Defaults to 1.0.
+        dropout: float. Dropout in the task head. Defaults to 0.1.
+        early_stopping_patience: int. Epochs without improvement of the validation metric
+            before stopping; the best epoch's weights are restored. 0 turns it off.
+        bucket_by_length: bool. Batch sentences of similar length, padded to the longest in
+            the batch; False pads every batch to `max_sequence_length`. Defaults to True.
+        max_train_examples: int or None. Use only the first N training examples (quick runs).
+        tensorboard: bool. Write TensorBoard logs. Defaults to True.
+        output_dir: str. Defaults to `"runs"`.
+        seed: int. Seeds weights of the head, shuffling and the held-out split. Defaults to 0.
+        verbose: int. Keras progress bar mode (0, 1 or 2). Defaults to 1.
+    """
+
+    task: Literal["text_classification", "token_classification", "span_extraction"] = \
+        "text_classification"
+    train: str | None = None
+    validation: str | None = None
+    test: str | None = None
+    validation_fraction: float = 0.0
+    format: Literal["auto", "csv", "tsv", "jsonl", "tagged", "squad"] = "auto"
+    header: bool = True
+    column_names: tuple[str, ...] = ()
+    text_column: str = "text"
+    text_pair_column: str | None = None
+    label_column: str = "label"
+    multi_label: bool = False
+    label_separator: str = "|"
+    tokenizer: str | None = None
+    max_sequence_length: int = 128
+    max_query_length: int = 64
+    max_answer_length: int = 30
+    batch_size: int = 32
+    epochs: int = 3
+    learning_rate: float = 5e-5
+    warmup_fraction: float = 0.1
+    weight_decay: float = 0.01
+    layer_decay: float = 1.0
+    dropout: float = 0.1
+    early_stopping_patience: int = 2
+    bucket_by_length: bool = True
+    max_train_examples: int | None = None
+    tensorboard: bool = True
+    output_dir: str = "runs"
+    seed: int = 0
+    verbose: int = 1
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"`finetune.task` must be one of {TASKS}. Received: task={self.task!r}")
+        for name in ("max_sequence_length", "max_query_length", "max_answer_length",
+                     "batch_size", "epochs"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"`finetune.{name}` must be a positive integer. "
+                                 f"Received: finetune.{name}={value!r}")
+        if self.max_sequence_length < 3:
+            raise ValueError("`finetune.max_sequence_length` must be at least 3. "
+                             f"Received: finetune.max_sequence_length={self.max_sequence_length}")
+        if self.task == "span_extraction" and self.max_query_length > self.max_sequence_length - 4:
+            raise ValueError(
+                "`finetune.max_query_length` must leave room for the context "
+                f"(at most max_sequence_length - 4 = {self.max_sequence_length - 4}). "
+                f"Received: finetune.max_query_length={self.max_query_length}")
+        for name, low, high in (("validation_fraction", 0.0, 1.0), ("warmup_fraction", 0.0, 1.0),
+                                ("dropout", 0.0, 1.0)):
+            value = getattr(self, name)
+            if not low <= value < high:
+                raise ValueError(f"`finetune.{name}` must be in [{low}, {high}). "
+                                 f"Received: finetune.{name}={value!r}")
+        if self.learning_rate <= 0:
+            raise ValueError("`finetune.learning_rate` must be positive. "
+                             f"Received: finetune.learning_rate={self.learning_rate!r}")
+        if self.weight_decay < 0:
+            raise ValueError("`finetune.weight_decay` must be >= 0. "
+                             f"Received: finetune.weight_decay={self.weight_decay!r}")
+        if not 0.0 < self.layer_decay <= 1.0:
+            raise ValueError("`finetune.layer_decay` must be in (0, 1]. "
+                             f"Received: finetune.layer_decay={self.layer_decay!r}")
+        if self.early_stopping_patience < 0:
+            raise ValueError("`finetune.early_stopping_patience` must be >= 0. Received: "
+                             f"finetune.early_stopping_patience={self.early_stopping_patience!r}")
+        if self.max_train_examples is not None and self.max_train_examples < 1:
+            raise ValueError("`finetune.max_train_examples` must be positive or null. "
+                             f"Received: finetune.max_train_examples={self.max_train_examples!r}")
+        if self.verbose not in (0, 1, 2):
+            raise ValueError(f"`finetune.verbose` must be 0, 1 or 2. Received: finetune.verbose={self.verbose!r}")
+        if self.multi_label and self.task != "text_classification":
+            raise ValueError("`finetune.multi_label` applies to text_classification only. "
+                             f"Received: finetune.task={self.task!r}, finetune.multi_label=True")
+        if not self.label_separator:
+            raise ValueError("`finetune.label_separator` must not be empty.")

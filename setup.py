@@ -1,0 +1,32 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="albert-keras",
+    version="0.1.0",
+    description="BERT and ALBERT from one SharedTransformerLayer: Keras 3, tf.data, tf.distribute, TF Serving.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["albert_keras", "albert_keras.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "tensorflow==2.21.*",
+        "tensorflow-text==2.21.*",
+        "keras>=3.15,<4",
+        "keras-hub>=0.32,<0.33",
+        "tensorflow-serving-api==2.21.*",
+        "sentencepiece>=0.2",
+        "pyyaml>=6",
+        "safetensors>=0.4",
+        "tqdm>=4.60",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8",
+            "pytest-timeout>=2.3",
+            "tensorflow-datasets>=4.9",
+            "torch==2.13.0",
+            "transformers>=4.45",
+        ],
+    },
+    entry_points={"console_scripts": ["albert-keras=albert_keras.cli:main"]},
+)
