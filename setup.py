@@ -18,6 +18,7 @@ setup(
         "pyyaml>=6",
         "safetensors>=0.4",
         "tqdm>=4.60",
+        "tensorboard>=2.21,<2.22",
     ],
     extras_require={
         "test": [

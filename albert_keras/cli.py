@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.run(args) or 0
-    except ValueError as error:  # Bad configs and inputs: one clear line, no traceback.
+    except (ValueError, FileNotFoundError, FileExistsError) as error:  # One clear line.
         from albert_keras.pipeline import ConfigError
 
         if isinstance(error, ConfigError) or getattr(args, "config", None):
@@ -83,8 +83,11 @@ def _prepare(args) -> int:
 
 def _pretrain(args) -> int:
     config = _load(args)
+    import keras
+
     from albert_keras.training.pretrain import pretrain
 
+    keras.utils.set_random_seed(config.train.seed)  # The job's seed; the library sets none.
     pretrain(config)
     return 0
 
@@ -109,7 +112,11 @@ def _export(args) -> int:
 def _convert(args) -> int:
     from albert_keras.convert import convert
 
-    convert(args.source, args.destination, task=args.task)
+    try:
+        convert(args.source, args.destination, task=args.task)
+    except (ValueError, FileNotFoundError, FileExistsError) as error:
+        print(f"albert-keras convert: error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -7,8 +7,11 @@ import pytest  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
-def _fresh_keras_state():
-    """Every test starts from the default dtype policy and a clean Keras session."""
+def _default_dtype_policy():
+    """Every test starts from the default dtype policy.
+
+    No `clear_session()` here: it drops TensorFlow resources that tokenizers made earlier in
+    the process (SentencePiece ops), which module-scoped fixtures still hold.
+    """
     yield
     keras.config.set_dtype_policy("float32")
-    keras.backend.clear_session()

@@ -3,13 +3,86 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
-    """Where pretraining text comes from and how it becomes TFRecords."""
+    """Where pretraining text comes from and how it becomes TFRecords and masked batches.
+
+    `prepare` writes `{output_dir}/{pipeline name}/`: shards, `manifest.json` and `tokenizer/`.
+    The masking fields are stored in the manifest; `pretraining_dataset` uses them by default.
+
+    Args:
+        corpus: str. `"stdlib"` (built-in docstrings of Python's standard library),
+            `"tfds:NAME[:SPLIT]"`, or comma-separated globs of BERT-format text files.
+            Defaults to `"stdlib"`.
+        max_documents: int or None. Use only the first documents of the corpus. Defaults to None.
+        tfds_text_key: str. Text feature of a TFDS corpus. Defaults to `"text"`.
+        output_dir: str. Parent of the pipeline's data directory. Defaults to `"tf_records"`.
+        tokenizer: str. `"sentencepiece"` (ALBERT) or `"wordpiece"` (BERT). Defaults to
+            `"sentencepiece"`.
+        tokenizer_path: str or None. An existing tokenizer directory, `.model` or `vocab.txt`;
+            None trains one on the corpus. Defaults to None.
+        vocabulary_size: int. Size of a trained vocabulary (WordPiece may come out smaller).
+            Defaults to 8000.
+        lowercase: bool. Case-fold text when training a tokenizer. Defaults to True.
+        strip_accents: bool. WordPiece: strip accents. Defaults to False.
+        max_sequence_length: int. Tokens per record, special tokens included. Defaults to 128.
+        pair_task: str. `"sop"` (ALBERT) or `"nsp"` (BERT). Defaults to `"sop"`.
+        short_seq_prob: float. Probability of a shorter target length. Defaults to 0.1.
+        dupe_factor: int. Passes over the corpus with different pairings. Defaults to 1.
+        masking: str. `"token"`, `"whole_word"` or `"ngram"`. Defaults to `"ngram"`.
+        mask_rate: float. Share of maskable tokens predicted. Defaults to 0.15.
+        max_predictions: int. Predictions per sequence. Defaults to 20.
+        max_ngram: int. Longest n-gram for `"ngram"` masking. Defaults to 3.
+        num_shards: int. TFRecord files to write. Defaults to 4.
+        compression: str. `"none"` or `"gzip"`. Defaults to `"none"`.
+        shuffle_buffer_size: int. Records in the reader's shuffle buffer. Defaults to 10000.
+        num_workers: int or None. Processes that build pairs; None = all cores. Defaults to None.
+        seed: int. Seed of every random choice (pairs, shard order, static masks). Defaults to 12345.
+    """
 
     corpus: str = "stdlib"
+    max_documents: int | None = None
+    tfds_text_key: str = "text"
     output_dir: str = "tf_records"
+    tokenizer: Literal["sentencepiece", "wordpiece"] = "sentencepiece"
+    tokenizer_path: str | None = None
+    vocabulary_size: int = 8000
+    lowercase: bool = True
+    strip_accents: bool = False
     max_sequence_length: int = 128
+    pair_task: Literal["sop", "nsp"] = "sop"
+    short_seq_prob: float = 0.1
+    dupe_factor: int = 1
+    masking: Literal["token", "whole_word", "ngram"] = "ngram"
+    mask_rate: float = 0.15
+    max_predictions: int = 20
+    max_ngram: int = 3
+    num_shards: int = 4
+    compression: Literal["none", "gzip"] = "none"
+    shuffle_buffer_size: int = 10000
+    num_workers: int | None = None
     seed: int = 12345
+
+    def __post_init__(self) -> None:
+        if not self.corpus.strip():
+            raise ValueError(f"`data.corpus` must not be empty. Received: data.corpus={self.corpus!r}")
+        minimums = {"vocabulary_size": 16, "max_sequence_length": 5, "dupe_factor": 1,
+                    "max_predictions": 1, "max_ngram": 1, "num_shards": 1,
+                    "shuffle_buffer_size": 1}
+        for name, minimum in minimums.items():
+            if getattr(self, name) < minimum:
+                raise ValueError(f"`data.{name}` must be >= {minimum}. "
+                                 f"Received: data.{name}={getattr(self, name)!r}")
+        for name in ("max_documents", "num_workers"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"`data.{name}` must be >= 1 or null. Received: data.{name}={value!r}")
+        if not 0.0 <= self.short_seq_prob <= 1.0:
+            raise ValueError("`data.short_seq_prob` must be in [0, 1]. "
+                             f"Received: data.short_seq_prob={self.short_seq_prob!r}")
+        if not 0.0 < self.mask_rate <= 1.0:
+            raise ValueError("`data.mask_rate` must be in (0, 1]. "
+                             f"Received: data.mask_rate={self.mask_rate!r}")

@@ -1,2 +1,3 @@
 from albert_keras.layers.feed_forward import FeedForward
+from albert_keras.layers.masked_lm_head import MaskedLMHead
 from albert_keras.layers.shared_transformer_layer import SharedTransformerLayer

@@ -96,9 +96,10 @@ class Encoder(keras.Model):
         self.blocks = blocks
 
     def get_config(self):
+        # The functional base class does not keep a mixed policy; the layers do.
         return {**self.encoder_config.to_dict(), "name": self.name,
                 "trainable": self.trainable,
-                "dtype": keras.dtype_policies.serialize(self.dtype_policy)}
+                "dtype": keras.dtype_policies.serialize(self.token_embedding.dtype_policy)}
 
     @classmethod
     def from_config(cls, config):

@@ -54,14 +54,20 @@ class FinetuneConfig:
             depth d (of L) is multiplied by `layer_decay ** (L + 1 - d)`, embeddings by
             `layer_decay ** (L + 1)`. 1.0 turns it off. Defaults to 1.0.
         dropout: float. Dropout in the task head. Defaults to 0.1.
+        pooling: str. Text classification: `"cls"` (BERT's pooled [CLS]) or `"mean"` (mean of
+            the sequence output; for sentence-embedding encoders). Defaults to `"cls"`.
         early_stopping_patience: int. Epochs without improvement of the validation metric
-            before stopping; the best epoch's weights are restored. 0 turns it off.
+            before stopping. 0 turns it off. Defaults to 2.
+        restore_best_checkpoint: bool. After training, load the weights of the epoch with
+            the best validation metric (accuracy; loss for spans); False keeps the last
+            epoch's. Defaults to True.
         bucket_by_length: bool. Batch sentences of similar length, padded to the longest in
             the batch; False pads every batch to `max_sequence_length`. Defaults to True.
         max_train_examples: int or None. Use only the first N training examples (quick runs).
         tensorboard: bool. Write TensorBoard logs. Defaults to True.
         output_dir: str. Defaults to `"runs"`.
-        seed: int. Seeds weights of the head, shuffling and the held-out split. Defaults to 0.
+        seed: int. Seeds the shuffling and the held-out split (initial weights and dropout
+            follow Keras' global seed, which library code never sets). Defaults to 0.
         verbose: int. Keras progress bar mode (0, 1 or 2). Defaults to 1.
     """
 
@@ -90,7 +96,9 @@ class FinetuneConfig:
     weight_decay: float = 0.01
     layer_decay: float = 1.0
     dropout: float = 0.1
+    pooling: Literal["cls", "mean"] = "cls"
     early_stopping_patience: int = 2
+    restore_best_checkpoint: bool = True
     bucket_by_length: bool = True
     max_train_examples: int | None = None
     tensorboard: bool = True

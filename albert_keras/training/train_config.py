@@ -3,13 +3,112 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
+
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+_CHOICES = {"strategy": STRATEGIES, "optimizer": ("lamb", "adamw"),
+            "precision": ("float32", "mixed_bfloat16", "mixed_float16")}
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """How pretraining runs: strategy, batch, steps, optimizer, precision, callbacks."""
+    """How pretraining runs: strategy, batch, steps, optimizer, precision, callbacks.
 
-    strategy: str = "default"
+    An "epoch" here is `steps_per_epoch` steps: the interval of progress lines, TensorBoard
+    points, checkpoints and `BackupAndRestore` backups. `steps` is the whole run and must be a
+    multiple of it.
+
+    Args:
+        strategy: `default | mirrored | multi_worker | tpu` (see `make_strategy`).
+        global_batch_size: sequences per step over all replicas; must divide by the replicas.
+        steps: optimizer steps in the whole run.
+        steps_per_epoch: steps between backups, checkpoints and log lines.
+        optimizer: `lamb` (ALBERT) or `adamw` (BERT).
+        learning_rate: peak learning rate, reached after `warmup_steps`.
+        warmup_steps: linear warmup; then `decay_power` decay to `end_learning_rate` at `steps`.
+        end_learning_rate, decay_power: see `WarmupPolynomialDecay` (power 1 = linear).
+        beta_1, beta_2, epsilon, weight_decay: the optimizer's; LayerNorm and biases get no decay.
+        global_clipnorm: clip of the global gradient norm (after the cross-replica sum); null = off.
+        precision: `float32`, `mixed_bfloat16`, or `mixed_float16` (with dynamic loss scaling).
+        jit_compile: compile the train step with XLA.
+        steps_per_execution: train steps per `tf.function` call.
+        records: file pattern of the TFRecord shards; null = what `prepare` writes for this pipeline.
+        prepare_if_missing: run `prepare` first when the records are not there (only when
+            `records` is null).
+        eval_batches: batches scored before and after training for the summary's loss/accuracy.
+        output_dir: runs go to `{output_dir}/{pipeline name}/`.
+        seed: seeds weight initialization (the job seeds Keras' global RNGs with it).
+        verbose: Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch.
+    """
+
+    strategy: Literal["default", "mirrored", "multi_worker", "tpu"] = "default"
     global_batch_size: int = 32
     steps: int = 1000
+    steps_per_epoch: int = 100
+    optimizer: Literal["lamb", "adamw"] = "lamb"
+    learning_rate: float = 0.00176
+    warmup_steps: int = 100
+    end_learning_rate: float = 0.0
+    decay_power: float = 1.0
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-6
+    weight_decay: float = 0.01
+    global_clipnorm: float | None = 1.0
+    precision: Literal["float32", "mixed_bfloat16", "mixed_float16"] = "float32"
+    jit_compile: bool = False
+    steps_per_execution: int = 1
+    records: str | None = None
+    prepare_if_missing: bool = True
+    eval_batches: int = 20
+    output_dir: str = "runs"
     seed: int = 0
+    verbose: int = 1
+
+    def __post_init__(self) -> None:
+        for name, choices in _CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise ValueError(f"`train.{name}` must be one of {choices}. "
+                                 f"Received: train.{name}={getattr(self, name)!r}")
+        for name in ("global_batch_size", "steps", "steps_per_epoch", "steps_per_execution"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"`train.{name}` must be a positive integer. "
+                                 f"Received: train.{name}={value!r}")
+        for name in ("warmup_steps", "eval_batches", "verbose"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"`train.{name}` must be a non-negative integer. "
+                                 f"Received: train.{name}={value!r}")
+        if self.steps % self.steps_per_epoch:
+            raise ValueError("`train.steps` must be a multiple of `train.steps_per_epoch`. "
+                             f"Received: train.steps={self.steps}, "
+                             f"train.steps_per_epoch={self.steps_per_epoch}")
+        if self.steps_per_epoch % self.steps_per_execution:
+            raise ValueError("`train.steps_per_epoch` must be a multiple of "
+                             f"`train.steps_per_execution`. Received: train.steps_per_epoch="
+                             f"{self.steps_per_epoch}, train.steps_per_execution="
+                             f"{self.steps_per_execution}")
+        if self.warmup_steps >= self.steps:
+            raise ValueError("`train.warmup_steps` must be smaller than `train.steps`. "
+                             f"Received: train.warmup_steps={self.warmup_steps}, "
+                             f"train.steps={self.steps}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"`train.learning_rate` must be positive. "
+                             f"Received: train.learning_rate={self.learning_rate!r}")
+        for name in ("end_learning_rate", "weight_decay"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"`train.{name}` must be >= 0. "
+                                 f"Received: train.{name}={getattr(self, name)!r}")
+        for name in ("beta_1", "beta_2"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"`train.{name}` must be in [0, 1). "
+                                 f"Received: train.{name}={getattr(self, name)!r}")
+        if not self.epsilon > 0:
+            raise ValueError(f"`train.epsilon` must be positive. Received: train.epsilon={self.epsilon!r}")
+        if self.global_clipnorm is not None and not self.global_clipnorm > 0:
+            raise ValueError("`train.global_clipnorm` must be positive or null. "
+                             f"Received: train.global_clipnorm={self.global_clipnorm!r}")
+        if self.decay_power <= 0:
+            raise ValueError(f"`train.decay_power` must be positive. "
+                             f"Received: train.decay_power={self.decay_power!r}")

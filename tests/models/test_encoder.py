@@ -117,6 +117,16 @@ def test_mixed_bfloat16_policy_passed_in():
                                reference(tiny_inputs())["pooled_output"], atol=0.1)
 
 
+def test_mixed_policy_survives_keras_file_round_trip(tmp_path):
+    encoder = _albert(dtype="mixed_bfloat16")
+    assert encoder.get_config()["dtype"]["config"]["name"] == "mixed_bfloat16"
+    path = str(tmp_path / "encoder.keras")
+    encoder.save(path)
+    restored = keras.saving.load_model(path)
+    assert restored.blocks[0].compute_dtype == "bfloat16"
+    assert restored(tiny_inputs())["sequence_output"].dtype == "bfloat16"
+
+
 def test_dropout_is_active_only_in_training():
     encoder = _albert(dropout=0.5)
     inputs = tiny_inputs()

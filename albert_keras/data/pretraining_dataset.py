@@ -1,0 +1,259 @@
+"""`pretraining_dataset`: TFRecord shards -> masked batches `(x, y, sample_weight)` for `model.fit`.
+
+Files -> (per-worker file shard) -> shuffle files -> parallel interleave -> (per-worker record
+shard when there are fewer files than workers) -> shuffle records -> repeat -> batch
+(`drop_remainder=True`, static shapes for XLA/TPU) -> decode -> mask on the fly -> shape into
+`(x, y, sample_weight)` -> prefetch.
+
+Settings that the data stage knows (sequence length, special ids, vocabulary, masking mode) come
+from the `manifest.json` next to the shards; arguments override them.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import os
+from typing import Any
+
+import tensorflow as tf
+
+from albert_keras.data import features, tokenizers, writer
+from albert_keras.data.masking import MODES, mask_tokens
+
+logger = logging.getLogger(__name__)
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def pretraining_dataset(file_pattern: str, global_batch_size: int,
+                        input_context: tf.distribute.InputContext | None = None, *,
+                        masking: str | None = None, max_predictions: int | None = None,
+                        mask_rate: float | None = None, max_ngram: int | None = None,
+                        tokenizer=None, shuffle: bool = True, shuffle_buffer_size: int = 10000,
+                        repeat: bool = True, seed: int = 0, verify: bool = True,
+                        skip_corrupt: bool = False) -> tf.data.Dataset:
+    """Batches of pretraining inputs with masking on the fly.
+
+    Masks are drawn per batch with the stateless seed `(seed, batch index * pipelines +
+    pipeline id)`: each pass over the data masks differently (dynamic masking, RoBERTa-style),
+    and two runs with the same seed see the same batches.
+
+    Args:
+        file_pattern: str. A glob of shards, or the directory `prepare` wrote.
+        global_batch_size: int. Batch size summed over replicas.
+        input_context: `tf.distribute.InputContext` or None. Each input pipeline reads its own
+            files when there are at least as many files as pipelines, else its own records.
+        masking: str or None. `"token"`, `"whole_word"`, `"ngram"`, or `"static"` (the masks
+            stored by `prepare --static-masking`). None = as the manifest says.
+        max_predictions, mask_rate, max_ngram: masking settings; None = the manifest's (or
+            20, 0.15, 3 without one).
+        tokenizer: keras-hub tokenizer or path, or None for the manifest's `tokenizer/`.
+            Needed for special ids without a manifest and for word-level masking.
+        shuffle: bool. Shuffle files and records. Defaults to True.
+        shuffle_buffer_size: int. Records in the shuffle buffer. Defaults to 10000.
+        repeat: bool. Repeat forever. Defaults to True.
+        seed: int. Seed of the shuffles and the masks. Defaults to 0.
+        verify: bool. Read each shard of this pipeline once before training and check it against
+            the manifest, so a truncated or corrupt shard is reported by name. Without it, a
+            corrupt record fails later with TensorFlow's `DataLossError`, which does not name
+            the file. Defaults to True.
+        skip_corrupt: bool. Skip (and log, with a count) corrupt shards instead of failing.
+
+    Returns:
+        A `tf.data.Dataset` of `(x, y, sample_weight)`: x = {token_ids, segment_ids, padding_mask
+        int32 [B, S], mask_positions int32 [B, P]}, y = {"mlm": int32 [B, P], "pair": int32 [B]},
+        sample_weight = {"mlm": float32 [B, P]}, with B the per-replica batch size.
+
+    Example:
+    ```python
+    dataset = pretraining_dataset("tf_records/albert_tiny", global_batch_size=32)
+    pretrainer.fit(dataset, steps_per_epoch=100)
+    ```
+    """
+    files, directory = match_files(file_pattern)
+    manifest = writer.read_manifest(directory) or {}
+    num_pipelines = input_context.num_input_pipelines if input_context else 1
+    pipeline_id = input_context.input_pipeline_id if input_context else 0
+    batch_size = (input_context.get_per_replica_batch_size(global_batch_size) if input_context
+                  else global_batch_size)
+    if batch_size < 1:
+        raise ValueError("`global_batch_size` must be >= 1 per replica. "
+                         f"Received: global_batch_size={global_batch_size}")
+    shard_records = num_pipelines > 1 and len(files) < num_pipelines
+    if num_pipelines > 1 and not shard_records:
+        files = files[pipeline_id::num_pipelines]
+    if verify:
+        files = verify_shards(files, manifest, skip_corrupt=skip_corrupt)
+        if not files:
+            raise ValueError(f"Every shard matching {file_pattern!r} is corrupt")
+    settings = _settings(manifest, files, masking, max_predictions, mask_rate, max_ngram, tokenizer)
+
+    dataset = tf.data.Dataset.from_tensor_slices(files)
+    if shuffle:
+        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    compression = _compression(files[0])
+    dataset = dataset.interleave(
+        lambda path: tf.data.TFRecordDataset(path, compression_type=compression),
+        cycle_length=min(len(files), 16), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if shard_records:
+        dataset = dataset.shard(num_pipelines, pipeline_id)
+    if shuffle:
+        dataset = dataset.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        dataset = dataset.repeat()
+    dataset = dataset.batch(batch_size, drop_remainder=True)
+
+    # Decode -> mask -> shape, then prefetch.
+    decode = _decoder(settings)
+    masker = _masker(settings, seed, num_pipelines, pipeline_id)
+    dataset = dataset.enumerate().map(lambda index, records: masker(index, decode(records)),
+                                      num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    dataset = dataset.map(_to_model_inputs)
+    options = tf.data.Options()
+    if input_context is not None:
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def pretraining_dataset_from_config(config, file_pattern: str, tokenizer, global_batch_size: int,
+                                    input_context: tf.distribute.InputContext | None = None,
+                                    **kwargs: Any) -> tf.data.Dataset:
+    """`pretraining_dataset` with the masking, shuffle and seed settings of `config.data`."""
+    data = config.data
+    return pretraining_dataset(
+        file_pattern, global_batch_size, input_context, tokenizer=tokenizer,
+        masking=kwargs.pop("masking", None), max_predictions=data.max_predictions,
+        mask_rate=data.mask_rate, max_ngram=data.max_ngram,
+        shuffle_buffer_size=data.shuffle_buffer_size, seed=data.seed, **kwargs)
+
+
+def match_files(file_pattern: str) -> tuple[list[str], str]:
+    """Sorted shard files for a glob or a `prepare` directory, and the directory holding them."""
+    pattern = os.path.join(file_pattern, "*.tfrecord") if tf.io.gfile.isdir(file_pattern) \
+        else file_pattern
+    files = sorted(f for f in tf.io.gfile.glob(pattern)
+                   if os.path.basename(f) != writer.MANIFEST and not tf.io.gfile.isdir(f))
+    if not files:
+        raise FileNotFoundError(f"No TFRecord files match file_pattern={file_pattern!r}")
+    return files, os.path.dirname(files[0])
+
+
+def verify_shards(files: list[str], manifest: dict[str, Any] | None = None,
+                  skip_corrupt: bool = False) -> list[str]:
+    """Reads each shard once (in parallel) and returns the good ones.
+
+    A shard is corrupt when TensorFlow cannot read it to the end (bad length or checksum,
+    truncation) or when its record count differs from the manifest's. Corrupt shards raise a
+    `ValueError` naming the file, or with `skip_corrupt=True` are left out with a logged count.
+    """
+    expected = {entry["file"]: entry["num_sequences"]
+                for entry in (manifest or {}).get("shard_files", [])}
+
+    def problem(path: str) -> str | None:
+        try:
+            count = int(tf.data.TFRecordDataset(path, compression_type=_compression(path))
+                        .reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
+        except tf.errors.OpError as error:
+            return f"{type(error).__name__}: {error.message.splitlines()[0]}"
+        want = expected.get(os.path.basename(path))
+        if want is not None and count != want:
+            return f"it holds {count} records, the manifest says {want}"
+        return None
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, len(files)) or 1) as pool:
+        problems = dict(zip(files, pool.map(problem, files)))
+    bad = {path: why for path, why in problems.items() if why}
+    if bad and not skip_corrupt:
+        path, why = next(iter(bad.items()))
+        raise ValueError(f"Corrupt TFRecord shard {path!r}: {why}. "
+                         "Pass skip_corrupt=True to skip corrupt shards.")
+    if bad:
+        logger.warning("Skipped %d corrupt shard(s) of %d: %s", len(bad), len(files),
+                       "; ".join(f"{p} ({w})" for p, w in bad.items()))
+    return [path for path in files if path not in bad]
+
+
+def _settings(manifest, files, masking, max_predictions, mask_rate, max_ngram, tokenizer):
+    stored = manifest.get("masking", {})
+    if masking is None:
+        masking = "static" if manifest.get("static_masking") else stored.get("mode", "token")
+    if masking not in (*MODES, "static"):
+        raise ValueError(f"`masking` must be one of {(*MODES, 'static')} or None. "
+                         f"Received: masking={masking!r}")
+    settings = {
+        "masking": masking,
+        "max_predictions": max_predictions or stored.get("max_predictions", 20),
+        "mask_rate": mask_rate or stored.get("mask_rate", 0.15),
+        "max_ngram": max_ngram or stored.get("max_ngram", 3),
+        "max_sequence_length": manifest.get("max_sequence_length") or _record_length(files[0]),
+    }
+    if masking == "static":
+        return settings
+    if isinstance(tokenizer, str):
+        tokenizer = tokenizers.load_tokenizer(tokenizer)
+    if tokenizer is None and (masking != "token" or "special_token_ids" not in manifest):
+        path = os.path.join(os.path.dirname(files[0]), manifest.get("tokenizer", "tokenizer"))
+        if not tf.io.gfile.isdir(path):
+            raise ValueError(f"Masking needs the tokenizer: pass `tokenizer=` (no tokenizer "
+                             f"directory at {path!r})")
+        tokenizer = tokenizers.load_tokenizer(path)
+    if tokenizer is not None:
+        special = tokenizers.special_token_ids(tokenizer)
+        settings["vocabulary_size"] = int(tokenizer.vocabulary_size())
+    else:
+        special = manifest["special_token_ids"]
+        settings["vocabulary_size"] = int(manifest["vocabulary_size"])
+    settings["mask_id"] = special["mask"]
+    settings["special_token_ids"] = sorted(set(special.values()))
+    settings["is_continuation"] = (tokenizers.continuation_table(tokenizer)
+                                   if masking != "token" else None)
+    return settings
+
+
+def _decoder(settings):
+    length = settings["max_sequence_length"]
+    predictions = settings["max_predictions"] if settings["masking"] == "static" else None
+
+    def decode(records):
+        return features.parse_examples(records, length, predictions)
+    return decode
+
+
+def _masker(settings, seed, num_pipelines, pipeline_id):
+    if settings["masking"] == "static":
+        return lambda index, batch: batch
+    table = settings["is_continuation"]
+    table = None if table is None else tf.constant(table)
+
+    def mask(index, batch):
+        # One seed per batch and input pipeline: (seed, index * num_pipelines + pipeline_id).
+        batch_seed = tf.stack([tf.constant(seed, tf.int64), index * num_pipelines + pipeline_id])
+        masked = mask_tokens(
+            batch["token_ids"], batch_seed, vocabulary_size=settings["vocabulary_size"],
+            mask_id=settings["mask_id"], special_token_ids=settings["special_token_ids"],
+            padding_mask=batch["padding_mask"], max_predictions=settings["max_predictions"],
+            mask_rate=settings["mask_rate"], mode=settings["masking"], is_continuation=table,
+            max_ngram=settings["max_ngram"])
+        return {**batch, **masked}
+    return mask
+
+
+def _to_model_inputs(batch):
+    x = {"token_ids": batch["token_ids"], "segment_ids": batch["segment_ids"],
+         "padding_mask": batch["padding_mask"], "mask_positions": batch["mask_positions"]}
+    y = {"mlm": tf.cast(batch["mask_ids"], tf.int32), "pair": batch["pair_label"]}
+    sample_weight = {"mlm": tf.cast(batch["mask_weights"], tf.float32)}
+    return x, y, sample_weight
+
+
+def _compression(path: str) -> str:
+    with tf.io.gfile.GFile(path, "rb") as f:
+        return "GZIP" if f.read(2) == _GZIP_MAGIC else ""
+
+
+def _record_length(path: str) -> int:
+    """`max_sequence_length` read from the first record, for shards without a manifest."""
+    for record in tf.data.TFRecordDataset(path, compression_type=_compression(path)).take(1):
+        example = tf.train.Example.FromString(record.numpy())
+        return len(example.features.feature["token_ids"].int64_list.value)
+    raise ValueError(f"Cannot read max_sequence_length from the empty shard {path!r}")

@@ -1,0 +1,249 @@
+"""Train, load and save the two tokenizers: SentencePiece (ALBERT) and WordPiece (BERT).
+
+Both are keras-hub tokenizers (tensorflow-text ops inside), so the same object tokenizes in
+`tf.data`, in `model.fit` and inside an exported SavedModel. A tokenizer directory holds
+`tokenizer.json` (`{"kind": "sentencepiece" | "wordpiece", "lowercase": bool, ...}`) and the
+vocabulary: `spiece.model` or `vocab.txt`.
+
+Special ids: SentencePiece `<pad>` 0, `<unk>` 1, `[CLS]` 2, `[SEP]` 3, `[MASK]` 4 (the ALBERT
+layout); WordPiece `[PAD]` 0, `[UNK]` 1, `[CLS]` 2, `[SEP]` 3, `[MASK]` 4 when trained here,
+wherever they are in a loaded `vocab.txt` (e.g. 0/100/101/102/103 in Google's BERT vocabulary).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import string
+import sys
+from typing import Any, Iterable
+
+import numpy as np
+
+from albert_keras.data.sentence_piece_tokenizer import SentencePieceTokenizer
+from albert_keras.data.word_piece_tokenizer import WordPieceTokenizer
+
+SENTENCEPIECE_SPECIAL_TOKENS = {"pad": "<pad>", "unk": "<unk>", "cls": "[CLS]", "sep": "[SEP]",
+                                "mask": "[MASK]"}
+WORDPIECE_SPECIAL_TOKENS = {"pad": "[PAD]", "unk": "[UNK]", "cls": "[CLS]", "sep": "[SEP]",
+                            "mask": "[MASK]"}
+TOKENIZER_CONFIG = "tokenizer.json"
+SENTENCEPIECE_FILE = "spiece.model"
+WORDPIECE_FILE = "vocab.txt"
+KINDS = ("sentencepiece", "wordpiece")
+_WORD_START = "\u2581"  # SentencePiece's word-start marker.
+_PUNCTUATION = frozenset(string.punctuation)
+
+
+def train_tokenizer(sentences: Iterable[str], kind: str, vocabulary_size: int,
+                    lowercase: bool = True, strip_accents: bool = False):
+    """Trains a tokenizer on `sentences` with keras-hub's vocabulary tools.
+
+    Args:
+        sentences: iterable of str. Training text, one sentence or paragraph each.
+        kind: str. `"sentencepiece"` (unigram model, ALBERT special ids) or `"wordpiece"`.
+        vocabulary_size: int. Size of the vocabulary including the special tokens.
+        lowercase: bool. Case-fold the text (SentencePiece: `nmt_nfkc_cf` normalization stored
+            in the model; WordPiece: lower-casing in the tokenizer). Defaults to True.
+        strip_accents: bool. WordPiece only: strip accents. Defaults to False.
+
+    Returns:
+        A `keras_hub.tokenizers.SentencePieceTokenizer` or `WordPieceTokenizer`.
+    """
+    import keras_hub
+    import tensorflow as tf
+
+    _check_kind(kind)
+    if isinstance(vocabulary_size, bool) or not isinstance(vocabulary_size, int) \
+            or vocabulary_size < 16:
+        raise ValueError(f"`vocabulary_size` must be an integer >= 16. "
+                         f"Received: vocabulary_size={vocabulary_size!r}")
+    sentences = [s for s in sentences if s.strip()]
+    if not sentences:
+        raise ValueError("Cannot train a tokenizer on an empty corpus (no non-blank sentences).")
+    data = tf.data.Dataset.from_tensor_slices(tf.constant(sentences, tf.string))
+    if kind == "sentencepiece":
+        # keras-hub trains with pad 0, unk 1, bos 2, eos 3: rename 2 and 3 to [CLS]/[SEP] and
+        # insert [MASK] at 4, which gives ALBERT's layout.
+        try:
+            with _quiet_stderr():  # The trainer logs every option and iteration to stderr.
+                proto = keras_hub.tokenizers.compute_sentence_piece_proto(
+                    data, vocabulary_size=vocabulary_size - 1, lowercase=lowercase)
+        except RuntimeError as error:
+            raise ValueError(f"SentencePiece training failed with vocabulary_size={vocabulary_size} "
+                             f"on {len(sentences)} sentences: {error}") from None
+        return SentencePieceTokenizer(proto=_albert_special_pieces(proto))
+    reserved = [WORDPIECE_SPECIAL_TOKENS[k] for k in ("pad", "unk", "cls", "sep", "mask")]
+    vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
+        data.batch(1024), vocabulary_size=vocabulary_size, lowercase=lowercase,
+        strip_accents=strip_accents, reserved_tokens=reserved)
+    return WordPieceTokenizer(
+        vocabulary=vocabulary, lowercase=lowercase, strip_accents=strip_accents,
+        oov_token=WORDPIECE_SPECIAL_TOKENS["unk"])
+
+
+def load_tokenizer(path: str):
+    """Loads a tokenizer directory (with `tokenizer.json`), a SentencePiece `.model` or a `vocab.txt`.
+
+    A bare `vocab.txt` is lower-cased when it has no upper-case token (like Google's uncased
+    BERT vocabularies). Lower-casing is BERT's and ALBERT's plain `lower()`, applied before
+    WordPiece or SentencePiece (see `WordPieceTokenizer`, `SentencePieceTokenizer`).
+    """
+    if os.path.isdir(path):
+        config_path = os.path.join(path, TOKENIZER_CONFIG)
+        if not os.path.isfile(config_path):
+            raise FileNotFoundError(
+                f"Tokenizer directory {path!r} has no {TOKENIZER_CONFIG}. It holds: "
+                f"{sorted(os.listdir(path))}")
+        with open(config_path, encoding="utf-8") as f:
+            config = json.load(f)
+        kind = config.get("kind")
+        _check_kind(kind)
+        if kind == "sentencepiece":
+            return SentencePieceTokenizer(proto=os.path.join(path, SENTENCEPIECE_FILE),
+                                          lowercase=bool(config.get("lowercase", False)))
+        return WordPieceTokenizer(
+            vocabulary=os.path.join(path, WORDPIECE_FILE),
+            lowercase=bool(config.get("lowercase", False)),
+            strip_accents=bool(config.get("strip_accents", False)),
+            oov_token=config.get("oov_token", WORDPIECE_SPECIAL_TOKENS["unk"]))
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No tokenizer at path={path!r} (expected a tokenizer directory, "
+                                "a SentencePiece .model file or a vocab.txt)")
+    if path.endswith(".txt"):
+        with open(path, encoding="utf-8") as f:
+            vocabulary = [line.rstrip("\n") for line in f]
+        lowercase = not any(token != token.lower() for token in vocabulary
+                            if not (token.startswith("[") and token.endswith("]")))
+        return WordPieceTokenizer(
+            vocabulary=vocabulary, lowercase=lowercase, strip_accents=lowercase,
+            oov_token=WORDPIECE_SPECIAL_TOKENS["unk"])
+    return SentencePieceTokenizer(proto=path)
+
+
+def save_tokenizer(tokenizer, directory: str) -> str:
+    """Writes `tokenizer.json` plus `spiece.model` or `vocab.txt` into `directory`; returns it."""
+    os.makedirs(directory, exist_ok=True)
+    kind = tokenizer_kind(tokenizer)
+    config: dict[str, Any] = {"kind": kind, "vocabulary_size": int(tokenizer.vocabulary_size()),
+                              "special_token_ids": special_token_ids(tokenizer)}
+    if kind == "sentencepiece":
+        with open(os.path.join(directory, SENTENCEPIECE_FILE), "wb") as f:
+            f.write(_sentencepiece_proto_bytes(tokenizer))
+        config["lowercase"] = bool(getattr(tokenizer, "lowercase", False)) \
+            or _sentencepiece_lowercases(tokenizer)
+    else:
+        with open(os.path.join(directory, WORDPIECE_FILE), "w", encoding="utf-8") as f:
+            f.writelines(token + "\n" for token in tokenizer.get_vocabulary())
+        config.update(lowercase=bool(getattr(tokenizer, "lowercase_text", tokenizer.lowercase)),
+                      strip_accents=bool(tokenizer.strip_accents), oov_token=tokenizer.oov_token)
+    with open(os.path.join(directory, TOKENIZER_CONFIG), "w", encoding="utf-8") as f:
+        json.dump(config, f, indent=2)
+    return directory
+
+
+def tokenizer_kind(tokenizer) -> str:
+    """`"sentencepiece"` or `"wordpiece"` for a keras-hub tokenizer."""
+    import keras_hub
+
+    if isinstance(tokenizer, keras_hub.tokenizers.SentencePieceTokenizer):
+        return "sentencepiece"
+    if isinstance(tokenizer, keras_hub.tokenizers.WordPieceTokenizer):
+        return "wordpiece"
+    raise ValueError("Expected a keras_hub SentencePieceTokenizer or WordPieceTokenizer. "
+                     f"Received: tokenizer={type(tokenizer).__name__}")
+
+
+def special_token_ids(tokenizer) -> dict[str, int]:
+    """`{"pad", "unk", "cls", "sep", "mask"}` -> id, looked up by token string.
+
+    Raises ValueError naming the missing token when the vocabulary lacks one of them.
+    """
+    kind = tokenizer_kind(tokenizer)
+    names = SENTENCEPIECE_SPECIAL_TOKENS if kind == "sentencepiece" else WORDPIECE_SPECIAL_TOKENS
+    vocabulary = tokenizer.get_vocabulary()
+    index = {token: i for i, token in enumerate(vocabulary)}
+    ids = {}
+    for key, token in names.items():
+        if token not in index:
+            raise ValueError(f"The {kind} vocabulary has no {key} token {token!r} "
+                             f"(vocabulary_size={len(vocabulary)}).")
+        ids[key] = index[token]
+    return ids
+
+
+def continuation_table(tokenizer) -> np.ndarray:
+    """Boolean `[vocabulary_size]`: True where a token continues the word before it.
+
+    WordPiece: tokens with the `##` prefix. SentencePiece: pieces without the `▁` word-start
+    marker, except special/control pieces and single punctuation marks (which start a word, as
+    in ALBERT's `_is_start_piece`). Whole-word and n-gram masking use this table so that
+    `mask_tokens` stays a tensor function.
+    """
+    kind = tokenizer_kind(tokenizer)
+    vocabulary = tokenizer.get_vocabulary()
+    if kind == "wordpiece":
+        prefix = getattr(tokenizer, "suffix_indicator", "##")
+        return np.array([token.startswith(prefix) for token in vocabulary], dtype=bool)
+    special = set(special_token_ids(tokenizer).values())
+    return np.array([not piece.startswith(_WORD_START) and i not in special
+                     and not (piece.startswith("<") and piece.endswith(">"))
+                     and piece not in _PUNCTUATION
+                     for i, piece in enumerate(vocabulary)], dtype=bool)
+
+
+def _check_kind(kind: Any) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"Tokenizer `kind` must be one of {KINDS}. Received: kind={kind!r}")
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # No real file descriptor 2 (some notebooks): leave it.
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _albert_special_pieces(proto: bytes) -> bytes:
+    from sentencepiece import sentencepiece_model_pb2
+
+    model = sentencepiece_model_pb2.ModelProto()
+    model.ParseFromString(proto)
+    pieces = model.pieces
+    control = sentencepiece_model_pb2.ModelProto.SentencePiece.CONTROL
+    if [p.piece for p in pieces[:4]] != ["<pad>", "<unk>", "<s>", "</s>"]:
+        raise ValueError("Unexpected special pieces from compute_sentence_piece_proto: "
+                         f"{[p.piece for p in pieces[:4]]}")
+    pieces[2].piece, pieces[3].piece = "[CLS]", "[SEP]"
+    mask = sentencepiece_model_pb2.ModelProto.SentencePiece(piece="[MASK]", score=0.0, type=control)
+    pieces.insert(4, mask)
+    model.trainer_spec.bos_piece, model.trainer_spec.eos_piece = "[CLS]", "[SEP]"
+    model.trainer_spec.vocab_size = len(pieces)
+    return model.SerializeToString()
+
+
+def _sentencepiece_proto_bytes(tokenizer) -> bytes:
+    proto = tokenizer.proto
+    if isinstance(proto, bytes):
+        return proto
+    with open(proto, "rb") as f:
+        return f.read()
+
+
+def _sentencepiece_lowercases(tokenizer) -> bool:
+    from sentencepiece import sentencepiece_model_pb2
+
+    model = sentencepiece_model_pb2.ModelProto()
+    model.ParseFromString(_sentencepiece_proto_bytes(tokenizer))
+    return model.normalizer_spec.name.endswith("_cf")

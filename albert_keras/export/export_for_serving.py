@@ -1,0 +1,123 @@
+"""`export_for_serving`: a Keras model + its tokenizer -> a versioned SavedModel for TF Serving.
+
+A thin layer over `keras.export.ExportArchive`: it tracks the model and the `TextPreprocessor`
+(so the tokenizer's tensorflow-text resources are saved), adds the three signatures of
+`serving_signatures`, and lays the result out the way the model server expects:
+
+```
+{export_dir}/{version}/saved_model.pb, variables/
+                      assets/            tokenizer.json + spiece.model or vocab.txt (+ labels.txt)
+                      assets.extra/tf_serving_warmup_requests
+{export_dir}/../models.config            every model next to this one
+```
+
+Not `tf.Module` + `tf.saved_model.save`: that reloads in Python but fails in the model server's
+C++ loader ("Could not find variable ..." at the first request).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Sequence
+
+import keras
+
+from albert_keras.data.text_preprocessor import TextPreprocessor
+from albert_keras.data.tokenizers import save_tokenizer
+from albert_keras.export import warmup
+from albert_keras.export.models_config import list_versions, write_models_config
+from albert_keras.export.serving_signatures import serving_signatures
+
+
+def export_for_serving(model: keras.Model, tokenizer, export_dir: str, *,
+                       version: int | None = None, overwrite: bool = False,
+                       sequence_length: int | None = None,
+                       label_names: Sequence[str] | None = None,
+                       warmup_texts: Sequence[str | bytes] | None = None) -> str:
+    """Exports `model` for TensorFlow Serving; returns the version directory.
+
+    Args:
+        model: keras.Model. An `Encoder`, a task model (`TextClassifier`, ...) or any model
+            taking `token_ids`, `segment_ids`, `padding_mask` and returning a tensor or a dict.
+        tokenizer: the keras-hub tokenizer the model was trained with.
+        export_dir: str. The model's directory, `saved_models/<model name>`; its name is the
+            served model name and its parent gets a `models.config`.
+        version: int or None. Version to write (>= 1). None takes the next free one.
+        overwrite: bool. Replace an existing version; otherwise that is an error and the old
+            version stays as it was. Defaults to False.
+        sequence_length: int or None. Tokens per raw-text request row. None takes the encoder's
+            `max_sequence_length`.
+        label_names: list of str or None. Class names for a classifier; None reads
+            `model.labels` when the model has them.
+        warmup_texts: list of str or None. Texts of the warmup requests; None uses samples
+            with empty, very long, invalid and emoji texts.
+
+    Example:
+    ```python
+    path = export_for_serving(classifier, tokenizer, "saved_models/sentiment")
+    # saved_models/sentiment/1, and saved_models/models.config lists "sentiment"
+    ```
+    """
+    export_dir = os.path.normpath(str(export_dir))
+    model_name = os.path.basename(export_dir)
+    versions = list_versions(export_dir)
+    if version is None:
+        version = (versions[-1] + 1) if versions else 1
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"`version` must be an integer >= 1. Received: version={version!r}")
+    version_dir = os.path.join(export_dir, str(version))
+    if os.path.exists(version_dir) and not overwrite:
+        raise FileExistsError(
+            f"Version {version} of model {model_name!r} already exists at {version_dir}; it was "
+            "left unchanged. Export a new version (leave `version` unset for the next free one) "
+            "or pass overwrite=True (`--overwrite`) to replace it.")
+    longest = _max_sequence_length(model)
+    sequence_length = sequence_length or longest
+    if sequence_length is None:
+        raise ValueError("Pass `sequence_length`: the model (and its `encoder`) has no "
+                         f"`max_sequence_length`. Received: {type(model).__name__}")
+    if longest is not None and sequence_length > longest:
+        raise ValueError(f"`sequence_length` must be at most the model's max_sequence_length="
+                         f"{longest}. Received: sequence_length={sequence_length}")
+    if label_names is None and getattr(model, "labels", None):
+        label_names = list(model.labels)
+    preprocessor = TextPreprocessor(tokenizer, sequence_length=sequence_length)
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.track(preprocessor)
+    for name, (function, input_signature) in serving_signatures(
+            model, preprocessor, label_names).items():
+        archive.add_endpoint(name, function, input_signature=input_signature)
+
+    # Write next to the target and rename at the end: the model server polls `export_dir` and
+    # must never see a half-written version (it ignores names that are not integers).
+    os.makedirs(export_dir, exist_ok=True)
+    staging = os.path.join(export_dir, f".{version}.staging-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        archive.write_out(staging, verbose=False)
+        save_tokenizer(tokenizer, os.path.join(staging, "assets"))
+        if label_names is not None:
+            with open(os.path.join(staging, "assets", "labels.txt"), "w", encoding="utf-8") as f:
+                f.writelines(f"{name}\n" for name in label_names)
+        requests = warmup.warmup_requests(model_name, preprocessor,
+                                          warmup_texts or warmup.SAMPLE_TEXTS)
+        warmup.write_warmup_file(staging, requests)
+        if os.path.exists(version_dir):  # overwrite=True
+            shutil.rmtree(version_dir)
+        os.rename(staging, version_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    write_models_config(os.path.dirname(export_dir) or ".")
+    return version_dir
+
+
+def _max_sequence_length(model) -> int | None:
+    """The longest input of `model` (or of its `.encoder`), or None when it does not say."""
+    for candidate in (model, getattr(model, "encoder", None)):
+        length = getattr(candidate, "max_sequence_length", None)
+        if isinstance(length, int):
+            return length
+    return None

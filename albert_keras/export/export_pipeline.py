@@ -1,0 +1,117 @@
+"""`export_pipeline`: the `albert-keras export` job — a pipeline's trained model to TF Serving."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+
+import keras
+
+from albert_keras.data.tokenizers import load_tokenizer
+from albert_keras.export.export_for_serving import export_for_serving
+from albert_keras.export.models_config import MODELS_CONFIG
+from albert_keras.export.serving_signatures import SIGNATURE_NAMES
+
+
+def export_pipeline(config, model_path: str | None = None, version: int | None = None,
+                    overwrite: bool = False) -> str:
+    """Exports the pipeline's model to `{export.base_dir}/{model name}/{version}/`.
+
+    The model is `model_path`, else `export.model_path`, else the fine-tuned
+    `{finetune.output_dir}/{name}/model.keras` when it exists, else the pretrained
+    `{train.output_dir}/{name}/encoder.keras`. The tokenizer is `export.tokenizer_path` or the
+    `tokenizer/` next to the model; label names and the sequence length of a fine-tuned model
+    come from its `labels.json`. Prints how to serve the export and how to query it.
+
+    Args:
+        config: `PipelineConfig` (see `albert_keras.pipeline.load_pipeline`).
+        model_path: str or None. A `.keras` file; overrides the config.
+        version: int or None. Overrides `export.version`; None there too = next free version.
+        overwrite: bool. Replace an existing version (or `export.overwrite`).
+
+    Returns:
+        The version directory written.
+    """
+    export = config.export
+    model_path = model_path or export.model_path or _default_model_path(config)
+    if not os.path.isfile(model_path):
+        raise FileNotFoundError(f"No model to export at {model_path!r}. Train one first "
+                                "(albert-keras pretrain / finetune) or pass --model PATH.keras.")
+    run_dir = os.path.dirname(model_path)
+    tokenizer_path = export.tokenizer_path or os.path.join(run_dir, "tokenizer")
+    if not os.path.exists(tokenizer_path):
+        raise FileNotFoundError(f"No tokenizer for {model_path}: expected {tokenizer_path!r}. "
+                                "Set export.tokenizer_path.")
+    run_info = _run_info(run_dir)
+    model = _load_model(model_path)
+    tokenizer = load_tokenizer(tokenizer_path)
+    model_name = export.model_name or config.name
+    sequence_length = (export.sequence_length or run_info.get("max_sequence_length")
+                       or config.data.max_sequence_length)
+    longest = getattr(getattr(model, "encoder", model), "max_sequence_length", None)
+    if isinstance(longest, int):
+        sequence_length = min(sequence_length, longest)
+    version_dir = export_for_serving(
+        model, tokenizer, os.path.join(export.base_dir, model_name),
+        version=version if version is not None else export.version,
+        overwrite=overwrite or export.overwrite, sequence_length=sequence_length,
+        label_names=run_info.get("labels"), warmup_texts=export.warmup_texts or None)
+    print(serving_instructions(version_dir, export.grpc_port, export.rest_port,
+                               source=model_path))
+    return version_dir
+
+
+def serving_instructions(version_dir: str, grpc_port: int = 8500, rest_port: int = 8501,
+                         source: str | None = None) -> str:
+    """How to start the model server on an export's `models.config`, and how to query it."""
+    model_dir = os.path.dirname(os.path.abspath(version_dir))
+    base_dir, model_name = os.path.dirname(model_dir), os.path.basename(model_dir)
+    models_config = os.path.join(base_dir, MODELS_CONFIG)
+    body = json.dumps({"signature_name": "serving_default",
+                       "inputs": {"text": ["Serving ALBERT and BERT with TensorFlow."]}})
+    mount = shlex.quote(f"{base_dir}:{base_dir}")
+    lines = [
+        f"[export] {model_name} version {os.path.basename(version_dir)} -> {version_dir}"
+        + (f" (from {source})" if source else ""),
+        f"  signatures: {', '.join(SIGNATURE_NAMES)}",
+        f"Serve every model in {models_config}:",
+        f"  tensorflow_model_server --port={grpc_port} --rest_api_port={rest_port} "
+        f"--model_config_file={shlex.quote(models_config)}",
+        f"  docker run --rm -p {grpc_port}:8500 -p {rest_port}:8501 -v {mount} tensorflow/serving "
+        f"--model_config_file={shlex.quote(models_config)}",
+        "Query it (REST):",
+        f"  curl -s -X POST http://localhost:{rest_port}/v1/models/{model_name}:predict "
+        f"-H 'Content-Type: application/json' -d {shlex.quote(body)}",
+        "Query it (gRPC, Python):",
+        f"  python -c \"from albert_keras.export import ServingClient; "
+        f"print(ServingClient('{model_name}', grpc_port={grpc_port}).predict(['some text']))\"",
+    ]
+    return "\n".join(lines)
+
+
+def _default_model_path(config) -> str:
+    finetuned = os.path.join(config.finetune.output_dir, config.name, "model.keras")
+    if os.path.isfile(finetuned):
+        return finetuned
+    return os.path.join(config.train.output_dir, config.name, "encoder.keras")
+
+
+def _run_info(run_dir: str) -> dict:
+    """`labels.json` of a fine-tuning run (labels, max_sequence_length), or `{}`."""
+    path = os.path.join(run_dir, "labels.json")
+    if not os.path.isfile(path):
+        return {}
+    with open(path, encoding="utf-8") as f:
+        info = json.load(f)
+    if not isinstance(info, dict):
+        raise ValueError(f"{path} must hold a JSON object. Received: {type(info).__name__}")
+    return info
+
+
+def _load_model(path: str) -> keras.Model:
+    # Importing the model modules registers their classes for deserialization.
+    from albert_keras.models import (  # noqa: F401
+        encoder, pretrainer, span_extractor, text_classifier, token_classifier)
+
+    return keras.saving.load_model(path, compile=False)

@@ -1,0 +1,153 @@
+"""The three serving signatures of an export: raw text, token ids and serialized tf.Examples.
+
+Inputs:
+- `serving_default`: `text` string `[batch]` and `text_pair` string `[batch]`; `text_pair` is
+  optional (leave it out, or send `[]`, for single texts);
+- `serve_ids`: `token_ids`, `segment_ids`, `padding_mask` int32 `[batch, seq]`;
+- `serve_examples`: `examples` string `[batch]`, serialized `tf.train.Example`s with the record
+  spec of `albert_keras.data.features`.
+
+`serving_default` and `serve_examples` drop the padding columns that no row of the batch uses
+(`trim_padding`), so `seq` in their sequence outputs is the batch's longest row; `serve_ids`
+keeps the shape it is given.
+
+Outputs, all float32 unless said otherwise, batch first:
+- an `Encoder`: `embeddings` (pooled) `[batch, hidden]`, `sequence_output` `[batch, seq, hidden]`;
+- a model with one logits tensor (`TextClassifier`, `TokenClassifier`, any classifier head):
+  `logits` and `probabilities` (softmax, or sigmoid per class for a multi-label model), plus,
+  when label names are known, `label_names` string `[batch, num_classes]` and (single-label)
+  `predicted_label` string `[batch]` (`[batch, seq]` for a tagger);
+- a model with a dict of logits (`SpanExtractor`, `Pretrainer`): `{name}_logits` and
+  `{name}_probabilities` for every output (softmax over the last axis). A `Pretrainer`'s
+  `mask_positions` input is fed every position, so `mlm_*` covers the whole sequence.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import keras
+import tensorflow as tf
+
+from albert_keras.data import features
+
+TEXT_INPUTS = ("text", "text_pair")
+ID_INPUTS = features.INPUT_FEATURES  # token_ids, segment_ids, padding_mask
+EXAMPLES_INPUT = "examples"
+SIGNATURE_NAMES = ("serving_default", "serve_ids", "serve_examples")
+
+
+def serving_signatures(model: keras.Model, preprocessor, label_names: Sequence[str] | None = None,
+                       multi_label: bool | None = None) -> dict[str, tuple[Callable, list]]:
+    """`{signature name: (function, input_signature)}` for `keras.export.ExportArchive`.
+
+    Args:
+        model: keras.Model. Takes the dict of `ID_INPUTS` (and optionally `mask_positions`);
+            returns a tensor or a dict of tensors.
+        preprocessor: `TextPreprocessor`. Turns `text` / `text_pair` into the model's ids; its
+            `sequence_length` is also the record length that `serve_examples` parses.
+        label_names: list of str or None. Class names, index = class id. Defaults to None.
+        multi_label: bool or None. Sigmoid instead of softmax; None reads `model.multi_label`.
+    """
+    if multi_label is None:
+        multi_label = getattr(model, "multi_label", False)
+    run = _model_runner(model, label_names, multi_label)
+    no_pair = tf.constant([], tf.string)  # The default of `text_pair`: "single texts".
+
+    def serve_text(text, text_pair=no_pair):
+        check = tf.debugging.assert_equal(
+            tf.logical_or(tf.equal(tf.size(text_pair), 0),
+                          tf.equal(tf.size(text_pair), tf.size(text))), True,
+            message="`text_pair` must be empty or hold one entry per `text`")
+        with tf.control_dependencies([check]):
+            x = tf.cond(tf.size(text_pair) > 0,
+                        lambda: preprocessor(text, text_pair), lambda: preprocessor(text))
+        return run(trim_padding(x))
+
+    def serve_ids(token_ids, segment_ids, padding_mask):
+        return run({"token_ids": token_ids, "segment_ids": segment_ids,
+                    "padding_mask": padding_mask})
+
+    def serve_examples(examples):
+        parsed = features.parse_examples(examples, preprocessor.sequence_length,
+                                         with_pair_label=False)
+        return run(trim_padding({name: parsed[name] for name in ID_INPUTS}))
+
+    strings = [tf.TensorSpec([None], tf.string, name=name) for name in TEXT_INPUTS]
+    ids = [tf.TensorSpec([None, None], tf.int32, name=name) for name in ID_INPUTS]
+    examples = [tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)]
+    return {"serving_default": (serve_text, strings), "serve_ids": (serve_ids, ids),
+            "serve_examples": (serve_examples, examples)}
+
+
+def trim_padding(x: dict) -> dict:
+    """Drops the trailing columns that are padding in every row.
+
+    Real requests are mostly short: a batch of 30-token texts then costs 30 positions, not
+    `sequence_length`. Padding is masked, so the answers do not change; sequence outputs cover
+    the batch's longest row.
+    """
+    mask = tf.cast(x["padding_mask"], tf.int32)  # (batch, seq)
+    positions = tf.range(1, tf.shape(mask)[1] + 1)  # (seq,) 1-based
+    ends = tf.reduce_max(mask * positions, axis=1)  # (batch,) one past the last kept column
+    longest = tf.reduce_max(tf.concat([ends, [1]], axis=0))  # >= 1, also for an empty batch
+    return {name: value[:, :longest] for name, value in x.items()}
+
+
+def _model_runner(model, label_names, multi_label) -> Callable:
+    """A function from the dict of ids to the named serving outputs."""
+    input_names = _input_names(model)
+    unknown = sorted(set(input_names) - set(ID_INPUTS) - {"mask_positions"})
+    if unknown:
+        raise ValueError(f"Cannot serve a model with inputs {unknown}: the signatures provide "
+                         f"{list(ID_INPUTS)} (and `mask_positions`). Received: "
+                         f"{type(model).__name__} with inputs {input_names}")
+    if label_names is not None:
+        label_names = [str(name) for name in label_names]
+
+    def run(x):
+        inputs = {name: tf.cast(x[name], tf.int32) for name in ID_INPUTS}
+        if "mask_positions" in input_names:  # Predict every position.
+            batch_size, length = tf.shape(inputs["token_ids"])[0], tf.shape(inputs["token_ids"])[1]
+            inputs["mask_positions"] = tf.tile(tf.range(length)[tf.newaxis], [batch_size, 1])
+        return named_outputs(model(inputs, training=False), label_names, multi_label)
+
+    return run
+
+
+def named_outputs(outputs, label_names: list[str] | None = None, multi_label: bool = False) -> dict:
+    """The serving outputs for a model's raw outputs (see the module docstring)."""
+    if isinstance(outputs, dict) and {"sequence_output", "pooled_output"} <= set(outputs):
+        return {"embeddings": tf.cast(outputs["pooled_output"], tf.float32),  # (batch, hidden)
+                "sequence_output": tf.cast(outputs["sequence_output"], tf.float32)}
+    single = not isinstance(outputs, dict)
+    if label_names is not None and not single:
+        raise ValueError("Label names need a model with a single logits output. Received a "
+                         f"dict of outputs {sorted(outputs)}")
+    named = {}
+    for key, logits in ({"": outputs} if single else outputs).items():
+        prefix = key[:-len("logits")] if key.endswith("logits") else key
+        prefix = prefix.rstrip("_") + "_" if prefix else ""
+        logits = tf.cast(logits, tf.float32)  # (batch, ..., classes)
+        named[prefix + "logits"] = logits
+        named[prefix + "probabilities"] = (tf.sigmoid(logits) if multi_label
+                                           else tf.nn.softmax(logits))
+    if label_names is not None:
+        num_classes = outputs.shape[-1]
+        if num_classes is not None and num_classes != len(label_names):
+            raise ValueError(f"The model has {num_classes} classes but {len(label_names)} label "
+                             f"names were given. Received: label_names={label_names}")
+        names = tf.constant(label_names)
+        batch_size = tf.shape(outputs)[0]
+        named["label_names"] = tf.tile(names[tf.newaxis], [batch_size, 1])  # (batch, classes)
+        if not multi_label:
+            named["predicted_label"] = tf.gather(names, tf.argmax(outputs, axis=-1))  # (batch, ...)
+    return named
+
+
+def _input_names(model) -> list[str]:
+    try:
+        inputs = model.input  # Functional models; a subclassed model has none.
+    except (AttributeError, ValueError):
+        inputs = None
+    return list(inputs) if isinstance(inputs, dict) else list(ID_INPUTS)

@@ -1,0 +1,84 @@
+"""`Task`: what the fine-tuning models share — an `Encoder`, a head, and how they are saved."""
+
+from __future__ import annotations
+
+import os
+
+import keras
+
+from albert_keras.models.encoder import INPUT_NAMES
+
+
+class Task(keras.Model):
+    """Base of `TextClassifier`, `TokenClassifier` and `SpanExtractor`.
+
+    A task is a functional model over `encoder`: the same int32 inputs `token_ids`,
+    `segment_ids` and `padding_mask`, and float32 logits out. Its config holds the serialized
+    encoder, so a `.keras` file rebuilds the whole model; subclasses add their own arguments
+    in `get_config`.
+    """
+
+    def get_config(self):
+        return {"encoder": keras.saving.serialize_keras_object(self.encoder),
+                "name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
+        return cls(**config)
+
+    @classmethod
+    def from_pretrained(cls, path: str, **kwargs) -> "Task":
+        """A new head over an encoder trained elsewhere.
+
+        Args:
+            path: str. A `.keras` file holding an `Encoder` (or a model with an `.encoder`, such
+                as a `Pretrainer` or another task), or anything `albert_keras.convert.load_encoder`
+                accepts: a Hugging Face directory, a TF1 checkpoint, a keras-hub preset.
+            **kwargs: the task's other arguments, e.g. `num_classes=3`.
+        """
+        return cls(load_pretrained_encoder(path), **kwargs)
+
+
+def load_pretrained_encoder(path: str) -> keras.Model:
+    """The `Encoder` stored at `path` (see `Task.from_pretrained`)."""
+    if str(path).endswith(".keras"):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"Encoder file not found: path={path!r}")
+        model = keras.saving.load_model(path, compile=False)
+        encoder = getattr(model, "encoder", model)
+        if not all(name in _input_names(encoder) for name in INPUT_NAMES):
+            raise ValueError(f"{path} does not hold an encoder with inputs {INPUT_NAMES}. "
+                             f"Received a {type(model).__name__}")
+        return encoder
+    from albert_keras.convert import load_encoder  # Deferred: converters are optional.
+
+    return load_encoder(path)
+
+
+def encoder_inputs() -> dict:
+    """Fresh symbolic inputs for a task model: int32 `(batch, seq)` each."""
+    return {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in INPUT_NAMES}
+
+
+def _input_names(model) -> list[str]:
+    inputs = getattr(model, "input", None)
+    if isinstance(inputs, dict):
+        return list(inputs)
+    return []
+
+
+def resolve_classes(num_classes: int | None, labels) -> tuple[int, tuple[str, ...] | None]:
+    """`(num_classes, labels)` from either argument; they must agree when both are given."""
+    if labels is not None:
+        labels = tuple(str(label) for label in labels)
+        if len(set(labels)) != len(labels) or not labels:
+            raise ValueError(f"`labels` must be distinct names, at least one. Received: labels={labels}")
+        if num_classes is not None and num_classes != len(labels):
+            raise ValueError("`num_classes` must equal len(labels). "
+                             f"Received: num_classes={num_classes}, {len(labels)} labels")
+        num_classes = len(labels)
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"`num_classes` must be a positive integer. Received: num_classes={num_classes!r}")
+    return num_classes, labels

@@ -1,0 +1,47 @@
+"""`make_callbacks`: the Keras callbacks of a pretraining run and where they write."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import keras
+import tensorflow as tf
+
+from albert_keras.training.strategy import is_chief
+
+
+def make_callbacks(run_dir: str,
+                   strategy: tf.distribute.Strategy) -> list[keras.callbacks.Callback]:
+    """`BackupAndRestore`, `TerminateOnNaN`, and on the chief `ModelCheckpoint` and `TensorBoard`.
+
+    `TensorBoard` needs the `tensorboard` package (TensorFlow 2.21 does not install it); without
+    it the run goes on without logs and says so.
+
+    Everything saves at epoch ends (every `train.steps_per_epoch` steps). The backup holds the
+    weights, the optimizer state and the epoch; a run started again after a kill or a
+    preemption resumes from it; a run that finishes deletes it. Each worker of a multi-worker
+    run backs up to its own folder.
+
+    Args:
+        run_dir: str. The run's folder: `backup/`, `checkpoints/` and `logs/` go inside.
+        strategy: the run's strategy (decides which worker writes checkpoints and logs).
+    """
+    backup_dir = os.path.join(run_dir, "backup")
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is not None and resolver.task_type is not None \
+            and resolver.cluster_spec().as_dict():
+        backup_dir = os.path.join(backup_dir, f"{resolver.task_type}-{resolver.task_id}")
+    callbacks = [keras.callbacks.BackupAndRestore(backup_dir, save_freq="epoch"),
+                 keras.callbacks.TerminateOnNaN()]
+    if is_chief(strategy):
+        callbacks.append(keras.callbacks.ModelCheckpoint(
+            os.path.join(run_dir, "checkpoints", "epoch-{epoch:03d}.weights.h5"),
+            save_weights_only=True))
+        if importlib.util.find_spec("tensorboard") is not None:
+            callbacks.append(keras.callbacks.TensorBoard(
+                os.path.join(run_dir, "logs"), update_freq="epoch"))
+        else:
+            print("[pretrain] `tensorboard` is not installed: no TensorBoard logs "
+                  "(pip install tensorboard)")
+    return callbacks

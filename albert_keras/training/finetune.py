@@ -1,0 +1,291 @@
+"""`finetune`: a pretrained encoder + a task head, trained on labelled data with `model.fit`.
+
+Data -> tokenizer and labels -> model in `strategy.scope()` -> `fit` (AdamW, warmup then linear
+decay, optional layer-wise decay, early stopping, best-checkpoint restore, TensorBoard) ->
+metrics on every split -> `{finetune.output_dir}/{name}/`: model.keras, labels.json,
+tokenizer/, report.json, report.md.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import time
+import warnings
+from typing import Any
+
+import keras
+import numpy as np
+
+from albert_keras.data import labeled
+from albert_keras.data.labeled_batches import encode_examples, make_dataset, num_batches
+from albert_keras.data.tokenizers import load_tokenizer, save_tokenizer
+from albert_keras.models.encoder import Encoder
+from albert_keras.models.span_extractor import SpanExtractor, best_spans
+from albert_keras.models.task import load_pretrained_encoder
+from albert_keras.models.text_classifier import TextClassifier
+from albert_keras.models.token_classifier import TokenClassifier
+from albert_keras.training import finetune_metrics
+from albert_keras.training.layer_decay_adamw import LayerDecayAdamW, layer_decay_multipliers
+from albert_keras.training.strategy import make_strategy
+from albert_keras.training.warmup_polynomial_decay import WarmupPolynomialDecay
+
+
+def finetune(config) -> dict[str, Any]:
+    """Fine-tunes `config.model` on `config.finetune` and returns the report (also on disk).
+
+    Args:
+        config: `PipelineConfig`. Uses `name`, `model` (`pretrained` or a preset),
+            `finetune` and `train.strategy`.
+
+    Returns:
+        The report dict: metrics per split, history, epochs, wall time, paths.
+    """
+    ft = config.finetune
+    if not ft.train:
+        raise ValueError("`finetune.train` must name the training data (a file or tfds:NAME). "
+                         "Received: finetune.train=None")
+    run_dir = os.path.join(ft.output_dir, config.name)
+    tokenizer = load_finetune_tokenizer(config)
+
+    # === Data ===
+    splits = read_splits(ft)
+    labels = None
+    if ft.task != "span_extraction":
+        labels = labeled.label_vocabulary(splits["train"], ft.task)
+        for split in ("validation", "test"):
+            if splits.get(split):
+                labeled.check_labels(splits[split], labels, ft.task, ft.label_column)
+    encoded = {split: encode_examples(
+        examples, ft.task, tokenizer, labels, ft.max_sequence_length, multi_label=ft.multi_label,
+        max_query_length=ft.max_query_length, training=split == "train")
+        for split, examples in splits.items() if examples}
+    if not encoded["train"]["token_ids"]:
+        raise ValueError(f"{ft.train}: no training example fits max_sequence_length="
+                         f"{ft.max_sequence_length} with its answer")
+    datasets = {split: make_dataset(
+        data, ft.batch_size, training=split == "train", bucket_by_length=ft.bucket_by_length,
+        max_sequence_length=ft.max_sequence_length, seed=ft.seed) for split, data in encoded.items()}
+    has_validation = "validation" in datasets
+
+    # === Model ===
+    strategy = make_strategy(config.train.strategy)
+    steps_per_epoch = num_batches(np.array([len(r) for r in encoded["train"]["token_ids"]]),
+                                  ft.batch_size, ft.bucket_by_length)
+    with strategy.scope():
+        encoder = _encoder(config, tokenizer)
+        model = build_task_model(ft, encoder, labels)
+        model.compile(optimizer=_optimizer(ft, model, encoder, steps_per_epoch * ft.epochs),
+                      **compile_arguments(ft))
+
+    # === Fit ===
+    monitor, mode = ("val_loss", "min") if ft.task == "span_extraction" else ("val_accuracy", "max")
+    best_path = os.path.join(run_dir, "checkpoints", "best.weights.h5")
+    os.makedirs(os.path.dirname(best_path), exist_ok=True)
+    callbacks = [keras.callbacks.TerminateOnNaN()]
+    if has_validation and ft.restore_best_checkpoint:
+        callbacks.append(keras.callbacks.ModelCheckpoint(
+            best_path, monitor=monitor, mode=mode, save_best_only=True, save_weights_only=True))
+    if has_validation and ft.early_stopping_patience:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor=monitor, mode=mode, patience=ft.early_stopping_patience))
+    tensorboard = None
+    if ft.tensorboard:
+        if importlib.util.find_spec("tensorboard") is None:
+            tensorboard = "skipped: the tensorboard package is not installed"
+            warnings.warn(f"finetune.tensorboard=True but {tensorboard[9:]}; no logs written")
+        else:
+            tensorboard = os.path.join(run_dir, "logs")
+            callbacks.append(keras.callbacks.TensorBoard(tensorboard))
+    started = time.perf_counter()
+    history = model.fit(datasets["train"], validation_data=datasets.get("validation"),
+                        epochs=ft.epochs, callbacks=callbacks, verbose=ft.verbose)
+    train_seconds = time.perf_counter() - started
+    best_epoch = len(history.epoch)
+    if has_validation and ft.restore_best_checkpoint and os.path.isfile(best_path):
+        scores = history.history[monitor]
+        best_epoch = int(np.argmin(scores) if mode == "min" else np.argmax(scores)) + 1
+        model.load_weights(best_path)  # Best-checkpoint restore.
+
+    # === Report ===
+    metrics = {"train": {k: float(v[best_epoch - 1]) for k, v in history.history.items()
+                         if not k.startswith("val_")}}
+    for split in ("validation", "test"):
+        if split in encoded:
+            metrics[split] = evaluate_split(model, ft, encoded[split], datasets[split], labels)
+    report = {
+        "name": config.name, "task": ft.task,
+        "encoder": config.model.pretrained or f"preset {config.model.preset}",
+        "labels": list(labels) if labels else None,
+        "examples": {split: len(examples) for split, examples in splits.items() if examples},
+        "truncated": {split: data["truncated"] for split, data in encoded.items()},
+        "dropped": {split: data["dropped"] for split, data in encoded.items()},
+        "epochs_run": len(history.epoch), "best_epoch": best_epoch,
+        "steps_per_epoch": steps_per_epoch, "train_seconds": train_seconds,
+        "history": {k: [float(x) for x in v] for k, v in history.history.items()},
+        "metrics": metrics, "run_dir": run_dir, "tensorboard": tensorboard,
+    }
+    save_run(model, tokenizer, ft, labels, report, run_dir)
+    return report
+
+
+def read_splits(ft) -> dict[str, list[dict]]:
+    """Train, validation and test examples (validation held out of train when asked)."""
+    train = labeled.read_examples(ft.train, ft, "train")
+    if ft.max_train_examples:
+        train = train[:ft.max_train_examples]
+    validation = labeled.read_examples(ft.validation, ft, "validation") if ft.validation else None
+    if validation is None and ft.validation_fraction > 0:
+        train, validation = labeled.split_examples(train, ft.validation_fraction, ft.seed)
+    test = labeled.read_examples(ft.test, ft, "test") if ft.test else None
+    return {"train": train, "validation": validation, "test": test}
+
+
+def build_task_model(ft, encoder, labels) -> keras.Model:
+    """The task model `ft.task` asks for, over `encoder`."""
+    if ft.task == "text_classification":
+        return TextClassifier(encoder, labels=labels, multi_label=ft.multi_label,
+                              dropout=ft.dropout, pooling=ft.pooling)
+    if ft.task == "token_classification":
+        return TokenClassifier(encoder, labels=labels, dropout=ft.dropout)
+    return SpanExtractor(encoder, max_answer_length=ft.max_answer_length)
+
+
+def evaluate_split(model, ft, encoded, dataset, labels) -> dict[str, Any]:
+    """Loss and Keras metrics from `evaluate`, then the task's metrics from predictions."""
+    logs = model.evaluate(dataset, verbose=0, return_dict=True)
+    outputs = [model.predict_on_batch(batch[0]) for batch in dataset]
+    examples = encoded["examples"]
+    if ft.task == "text_classification":
+        logits = np.concatenate(outputs)
+        if ft.multi_label:
+            task_metrics = finetune_metrics.multi_label_metrics(encoded["y"], logits > 0, labels)
+        else:
+            task_metrics = finetune_metrics.classification_metrics(
+                encoded["y"], logits.argmax(-1), labels)
+    elif ft.task == "token_classification":
+        predicted = [row.argmax(-1) for batch in outputs for row in batch]
+        tags = []
+        for example, positions, row in zip(examples, encoded["word_positions"], predicted):
+            words = [labels[i] for i in row[positions]]
+            tags.append(words + [None] * (len(example["tags"]) - len(words)))
+        task_metrics = finetune_metrics.tagging_metrics(
+            [e["tags"] for e in examples], tags, labels)
+    else:
+        answers = span_answers(outputs, encoded, ft.max_answer_length)
+        task_metrics = finetune_metrics.span_metrics(
+            answers, [[a["text"] for a in e["answers"]] for e in examples])
+    return {**{k: float(v) for k, v in logs.items()}, **task_metrics}
+
+
+def span_answers(outputs: list[dict], encoded: dict, max_answer_length: int) -> list[str]:
+    """The answer text of each example: best legal span over its context tokens."""
+    answers, row = [], 0
+    for batch in outputs:
+        size, seq = batch["start_logits"].shape
+        valid = np.zeros((size, seq), bool)
+        for i in range(size):
+            token_to_word = encoded["token_to_word"][row + i]
+            valid[i, :len(token_to_word)] = token_to_word >= 0
+        starts, ends, _ = best_spans(batch["start_logits"], batch["end_logits"], valid,
+                                     max_answer_length)
+        for i, (start, end) in enumerate(zip(np.asarray(starts), np.asarray(ends))):
+            token_to_word = encoded["token_to_word"][row + i]
+            offsets = encoded["word_offsets"][row + i]
+            context = encoded["examples"][row + i]["context"]
+            if not offsets or start >= len(token_to_word) or token_to_word[start] < 0:
+                answers.append("")
+                continue
+            answers.append(context[offsets[token_to_word[start]][0]:offsets[token_to_word[end]][1]])
+        row += size
+    return answers
+
+
+def save_run(model, tokenizer, ft, labels, report, run_dir: str) -> None:
+    """model.keras (no optimizer state), labels.json, tokenizer/, report.json, report.md."""
+    os.makedirs(run_dir, exist_ok=True)
+    clean = model.__class__.from_config(model.get_config())  # Uncompiled: half the size.
+    clean.set_weights(model.get_weights())
+    clean.save(os.path.join(run_dir, "model.keras"))
+    with open(os.path.join(run_dir, "labels.json"), "w", encoding="utf-8") as f:
+        json.dump({"task": ft.task, "labels": list(labels) if labels else None,
+                   "multi_label": ft.multi_label, "max_sequence_length": ft.max_sequence_length,
+                   "max_answer_length": ft.max_answer_length}, f, indent=2)
+    save_tokenizer(tokenizer, os.path.join(run_dir, "tokenizer"))
+    with open(os.path.join(run_dir, "report.json"), "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=2)
+    with open(os.path.join(run_dir, "report.md"), "w", encoding="utf-8") as f:
+        f.write(finetune_metrics.report_markdown(report))
+
+
+def _encoder(config, tokenizer) -> keras.Model:
+    ft = config.finetune
+    if config.model.pretrained:
+        encoder = load_pretrained_encoder(config.model.pretrained)
+    else:
+        encoder_config = config.model.encoder_config(vocabulary_size=tokenizer.vocabulary_size())
+        encoder = Encoder(**encoder_config.to_dict())
+    if encoder.max_sequence_length < ft.max_sequence_length:
+        raise ValueError(
+            f"`finetune.max_sequence_length` must be at most the encoder's max_sequence_length="
+            f"{encoder.max_sequence_length}. Received: finetune.max_sequence_length="
+            f"{ft.max_sequence_length}")
+    if encoder.vocabulary_size < tokenizer.vocabulary_size():
+        raise ValueError(f"The tokenizer has {tokenizer.vocabulary_size()} tokens but the encoder "
+                         f"only vocabulary_size={encoder.vocabulary_size}")
+    return encoder
+
+
+def load_finetune_tokenizer(config):
+    """`finetune.tokenizer`, or the tokenizer stored with `model.pretrained`.
+
+    A `.keras` encoder's tokenizer is the `tokenizer/` directory beside it (what `pretrain`
+    and `convert` write); an imported checkpoint's is its own `vocab.txt` / `.model`.
+    """
+    if config.finetune.tokenizer:
+        return load_tokenizer(config.finetune.tokenizer)
+    pretrained = config.model.pretrained
+    if pretrained and pretrained.endswith(".keras"):
+        directory = os.path.join(os.path.dirname(os.path.abspath(pretrained)), "tokenizer")
+        if os.path.isdir(directory):
+            return load_tokenizer(directory)
+    elif pretrained:
+        from albert_keras.convert import load_pretrained_tokenizer
+
+        try:
+            return load_pretrained_tokenizer(pretrained)
+        except FileNotFoundError:
+            pass
+    raise ValueError("No tokenizer: set finetune.tokenizer (a tokenizer directory, .model or "
+                     "vocab.txt), or use a model.pretrained that has one beside it. Received: "
+                     f"finetune.tokenizer=None, model.pretrained={pretrained!r}")
+
+
+def _optimizer(ft, model, encoder, total_steps: int) -> keras.optimizers.Optimizer:
+    warmup = int(ft.warmup_fraction * total_steps)
+    schedule = WarmupPolynomialDecay(ft.learning_rate, warmup_steps=warmup,
+                                     decay_steps=max(total_steps, warmup + 1))
+    multipliers = None
+    if ft.layer_decay < 1.0:
+        multipliers = layer_decay_multipliers(model, encoder, ft.layer_decay)
+    return LayerDecayAdamW(learning_rate=schedule, weight_decay=ft.weight_decay,
+                           learning_rate_multipliers=multipliers)
+
+
+def compile_arguments(ft) -> dict[str, Any]:
+    if ft.task == "span_extraction":
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        return {"loss": {"start_logits": loss, "end_logits": loss},
+                "loss_weights": {"start_logits": 0.5, "end_logits": 0.5},
+                "metrics": {"start_logits": [keras.metrics.SparseCategoricalAccuracy("accuracy")],
+                            "end_logits": [keras.metrics.SparseCategoricalAccuracy("accuracy")]}}
+    if ft.task == "token_classification":
+        return {"loss": keras.losses.SparseCategoricalCrossentropy(
+                    from_logits=True, reduction="mean_with_sample_weight"),
+                "weighted_metrics": [keras.metrics.SparseCategoricalAccuracy("accuracy")]}
+    if ft.multi_label:
+        return {"loss": keras.losses.BinaryCrossentropy(from_logits=True),
+                "metrics": [keras.metrics.BinaryAccuracy("accuracy", threshold=0.0)]}
+    return {"loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            "metrics": [keras.metrics.SparseCategoricalAccuracy("accuracy")]}

@@ -1,0 +1,93 @@
+"""`Lamb`: LAMB as ALBERT pretrained with it, on top of `keras.optimizers.Lamb`."""
+
+from __future__ import annotations
+
+import keras
+
+from albert_keras.training.cross_replica_clipping import CrossReplicaClipping, variables_matching
+
+NO_DECAY_PATTERNS = ("layer_norm", "bias")
+
+
+@keras.saving.register_keras_serializable(package="albert_keras")
+class Lamb(CrossReplicaClipping, keras.optimizers.Lamb):
+    """LAMB with weight decay inside the trust ratio and LayerNorm/bias variables left alone.
+
+    What `keras.optimizers.Lamb` lacks and this class adds (You et al.,
+    https://arxiv.org/abs/1904.00962, as used by ALBERT):
+
+    - weight decay is part of the update whose norm sets the trust ratio:
+      `r = m_hat / (sqrt(v_hat) + epsilon) + weight_decay * w`,
+      `w -= learning_rate * (||w|| / ||r||) * r` (Keras decays `w` separately, outside it);
+    - variables whose path matches `no_decay_patterns` get no weight decay, and those matching
+      `no_adaptation_patterns` get a trust ratio of 1 (plain Adam steps);
+    - `global_clipnorm` clips the gradient summed over replicas (`CrossReplicaClipping`).
+
+    Args:
+        learning_rate: float or schedule. Defaults to 0.00176 (ALBERT at batch 4096).
+        beta_1: float. Defaults to 0.9.
+        beta_2: float. Defaults to 0.999.
+        epsilon: float. Defaults to 1e-6.
+        weight_decay: float. Defaults to 0.01.
+        global_clipnorm: float or None. Defaults to 1.0.
+        no_decay_patterns: tuple of regexes matched against variable paths. Defaults to
+            `("layer_norm", "bias")`.
+        no_adaptation_patterns: tuple of regexes, or None for `no_decay_patterns`.
+            Defaults to None.
+        **kwargs: other `keras.optimizers.Optimizer` arguments.
+
+    Example:
+    ```python
+    optimizer = Lamb(learning_rate=WarmupPolynomialDecay(0.00176, 3125, 125000))
+    pretrainer.compile(optimizer=optimizer, ...)
+    ```
+    """
+
+    def __init__(self, learning_rate=0.00176, beta_1=0.9, beta_2=0.999, epsilon=1e-6,
+                 weight_decay=0.01, global_clipnorm=1.0, no_decay_patterns=NO_DECAY_PATTERNS,
+                 no_adaptation_patterns=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2,
+                         epsilon=epsilon, weight_decay=weight_decay,
+                         global_clipnorm=global_clipnorm, **kwargs)
+        self.no_decay_patterns = tuple(no_decay_patterns or ())
+        self.no_adaptation_patterns = (None if no_adaptation_patterns is None
+                                       else tuple(no_adaptation_patterns))
+
+    def build(self, var_list):
+        if self.built:
+            return
+        self.exclude_from_weight_decay(var_list=variables_matching(var_list, self.no_decay_patterns))
+        adaptation = self.no_decay_patterns if self.no_adaptation_patterns is None \
+            else self.no_adaptation_patterns
+        self._no_adaptation = {self._var_key(v) for v in variables_matching(var_list, adaptation)}
+        super().build(var_list)
+
+    def _apply_weight_decay(self, variables):
+        return  # Decay is part of the update in `update_step`, inside the trust ratio.
+
+    def update_step(self, gradient, variable, learning_rate):
+        ops = keras.ops
+        dtype = variable.dtype
+        lr = ops.cast(learning_rate, dtype)
+        gradient = ops.cast(gradient, dtype)
+        step = ops.cast(self.iterations + 1, dtype)
+        m = self._momentums[self._get_variable_index(variable)]
+        v = self._velocities[self._get_variable_index(variable)]
+        self.assign_add(m, (gradient - m) * (1 - self.beta_1))
+        self.assign_add(v, (ops.square(gradient) - v) * (1 - self.beta_2))
+        m_hat = m / (1.0 - ops.power(ops.cast(self.beta_1, dtype), step))
+        v_hat = v / (1.0 - ops.power(ops.cast(self.beta_2, dtype), step))
+        update = m_hat / (ops.sqrt(v_hat) + self.epsilon)
+        if self.weight_decay and self._use_weight_decay(variable):
+            update = update + ops.cast(self.weight_decay, dtype) * variable
+        if self._var_key(variable) in self._no_adaptation:
+            ratio = ops.cast(1.0, dtype)
+        else:
+            w_norm = ops.sqrt(ops.sum(ops.square(variable)))
+            u_norm = ops.sqrt(ops.sum(ops.square(update)))
+            ratio = ops.where((w_norm > 0) & (u_norm > 0), w_norm / u_norm, ops.cast(1.0, dtype))
+        self.assign_sub(variable, ratio * lr * update)
+
+    def get_config(self):
+        return {**super().get_config(), "no_decay_patterns": self.no_decay_patterns,
+                "no_adaptation_patterns": self.no_adaptation_patterns}

@@ -1,0 +1,30 @@
+"""`make_optimizer`: the optimizer and learning-rate schedule a `TrainConfig` asks for."""
+
+from __future__ import annotations
+
+import keras
+
+from albert_keras.training.adamw import AdamW
+from albert_keras.training.lamb import Lamb
+from albert_keras.training.train_config import TrainConfig
+from albert_keras.training.warmup_polynomial_decay import WarmupPolynomialDecay
+
+
+def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
+    """`Lamb` or `AdamW` with a warmup + polynomial decay schedule over `config.steps`.
+
+    Under `precision="mixed_float16"` the optimizer is wrapped in a
+    `keras.optimizers.LossScaleOptimizer` (dynamic loss scaling). Call it inside
+    `strategy.scope()`.
+    """
+    schedule = WarmupPolynomialDecay(
+        config.learning_rate, warmup_steps=config.warmup_steps, decay_steps=config.steps,
+        end_learning_rate=config.end_learning_rate, power=config.decay_power)
+    optimizer_class = {"lamb": Lamb, "adamw": AdamW}[config.optimizer]
+    optimizer = optimizer_class(
+        learning_rate=schedule, beta_1=config.beta_1, beta_2=config.beta_2,
+        epsilon=config.epsilon, weight_decay=config.weight_decay,
+        global_clipnorm=config.global_clipnorm)
+    if config.precision == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer

@@ -1,0 +1,260 @@
+"""`pretrain`: records -> `Pretrainer` -> `model.fit` under a strategy -> encoder.keras + summary.
+
+The job is a few visible steps: check the config against the strategy and the records (before any
+work), prepare the records if they are missing, build and compile the model in
+`strategy.scope()`, score a fixed set of batches, `fit`, score them again, save, summarize.
+The pieces (`build_pretrainer`, `compile_pretrainer`, `distribute`, `fit_pretrainer`) are usable
+on their own, with any dataset of `(x, y, sample_weight)` batches.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import time
+from typing import Any, Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from albert_keras.models.encoder import Encoder
+from albert_keras.models.pretrainer import Pretrainer
+from albert_keras.training.callbacks import make_callbacks
+from albert_keras.training.masked_lm_loss import MaskedLMLoss
+from albert_keras.training.optimizers import make_optimizer
+from albert_keras.training.strategy import is_chief, make_strategy
+from albert_keras.training.train_config import TrainConfig
+
+DatasetFn = Callable[[tf.distribute.InputContext | None], tf.data.Dataset]
+
+
+def pretrain(config) -> dict[str, Any]:
+    """Pretrains the pipeline's encoder; returns (and writes) the run's summary.
+
+    Writes `{train.output_dir}/{name}/`: `encoder.keras` (for fine-tuning and export),
+    `pretrainer.keras`, `tokenizer/`, `backup/` (while running), `checkpoints/`, `logs/`
+    (TensorBoard) and `summary.json`. A run killed part-way resumes from its last backup when
+    started again with the same config. Seeds Keras' global RNGs with `train.seed`, as a
+    training script would, so that two runs with the same config start from the same weights.
+
+    Args:
+        config: `PipelineConfig` (see `albert_keras.pipeline.load_pipeline`).
+    """
+    train = config.train
+    run_dir = os.path.join(train.output_dir, config.name)
+    strategy = make_strategy(train.strategy)
+    check_batch_size(train.global_batch_size, strategy.num_replicas_in_sync)
+    records, tokenizer_dir = _find_records(config)
+    if records is None:
+        from albert_keras.data.prepare import prepare  # Deferred: only when records are missing.
+
+        print(f"[pretrain] no records for {config.name!r}: running prepare first")
+        prepare(config)
+        records, tokenizer_dir = _find_records(config, must_exist=True)
+    from albert_keras.data.tokenizers import load_tokenizer
+
+    tokenizer = load_tokenizer(tokenizer_dir)
+    encoder_config = config.model.encoder_config(vocabulary_size=int(tokenizer.vocabulary_size()))
+    pair_task = config.data.pair_task  # The records' pair labels decide the head's task.
+    # Reads every shard once: a corrupt one fails here, by name, before the model is built.
+    train_data = distribute(strategy, _records_dataset_fn(config, records, tokenizer))
+
+    with strategy.scope():
+        if config.model.pretrained:
+            encoder = Encoder.from_pretrained(config.model.pretrained)
+        else:
+            encoder = Encoder(**encoder_config.to_dict(), dtype=_dtype(train))
+        pretrainer = Pretrainer(encoder, pair_task=pair_task)
+        compile_pretrainer(pretrainer, train)
+    print(f"[pretrain] {config.name}: {encoder.count_params():,} encoder parameters, "
+          f"{pair_task.upper()}, strategy={train.strategy} ({strategy.num_replicas_in_sync} "
+          f"replica(s)), global batch {train.global_batch_size}, {train.steps} steps")
+
+    scored_fn = _records_dataset_fn(config, records, tokenizer, verify=False)  # Checked above.
+    eval_fn = lambda context: scored_fn(context).take(train.eval_batches).cache()  # noqa: E731
+    eval_data = distribute(strategy, eval_fn)
+    baseline = most_frequent_token_accuracy(eval_fn(None))
+    initial = _initial_scores(pretrainer, eval_data, train, run_dir)
+    start = time.time()
+    history = fit_pretrainer(pretrainer, train_data, train, run_dir, strategy)
+    seconds = time.time() - start
+    final = _scores(pretrainer, eval_data, train)
+
+    summary = {
+        "name": config.name, "run_dir": run_dir, "pair_task": pair_task,
+        "encoder_config": encoder.encoder_config.to_dict(),
+        "encoder_parameters": int(encoder.count_params()),
+        "strategy": train.strategy, "replicas": int(strategy.num_replicas_in_sync),
+        "steps": train.steps, "global_batch_size": train.global_batch_size,
+        "precision": train.precision, "train_seconds": round(seconds, 1),
+        "records": records, "eval_batches": train.eval_batches,
+        "initial": initial, "final": final,
+        "most_frequent_token_accuracy": baseline,
+        "history": {k: [float(v) for v in values] for k, values in history.history.items()},
+    }
+    if is_chief(strategy):
+        _save_run(run_dir, pretrainer, tokenizer_dir, summary)
+    print(format_summary(summary))
+    return summary
+
+
+def check_batch_size(global_batch_size: int, num_replicas: int) -> None:
+    """The global batch must split evenly over the replicas."""
+    if global_batch_size % num_replicas:
+        raise ValueError(
+            "`train.global_batch_size` must be divisible by the number of replicas. Received: "
+            f"train.global_batch_size={global_batch_size}, replicas={num_replicas}")
+
+
+def compile_pretrainer(pretrainer: Pretrainer, train: TrainConfig) -> None:
+    """Compiles with the optimizer, MLM + pair losses and their accuracies (call in scope)."""
+    pretrainer.compile(
+        optimizer=make_optimizer(train),
+        loss={"mlm": MaskedLMLoss(),
+              "pair": keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
+        weighted_metrics={"mlm": [keras.metrics.SparseCategoricalAccuracy("accuracy")]},
+        metrics={"pair": [keras.metrics.SparseCategoricalAccuracy("accuracy")]},
+        jit_compile=train.jit_compile, steps_per_execution=train.steps_per_execution)
+
+
+def distribute(strategy: tf.distribute.Strategy, dataset_fn: DatasetFn):
+    """`dataset_fn(input_context)` per worker under a strategy; `dataset_fn(None)` otherwise.
+
+    `dataset_fn` returns batches of the per-replica size when given an input context
+    (`context.get_per_replica_batch_size(global_batch_size)`) and of the global size when not.
+    """
+    if strategy.num_replicas_in_sync == 1 and strategy.cluster_resolver is None:
+        return dataset_fn(None)
+    return strategy.distribute_datasets_from_function(dataset_fn)
+
+
+def fit_pretrainer(pretrainer: Pretrainer, dataset, train: TrainConfig, run_dir: str,
+                   strategy: tf.distribute.Strategy, callbacks=()) -> keras.callbacks.History:
+    """`model.fit` for `train.steps` steps in epochs of `train.steps_per_epoch`, with backups.
+
+    `dataset` repeats (or has at least `train.steps` batches). Restarted with the same
+    `run_dir` after a kill, `BackupAndRestore` restores the weights, the optimizer state and the
+    epoch, and training goes on from there.
+    """
+    return pretrainer.fit(
+        dataset, epochs=train.steps // train.steps_per_epoch,
+        steps_per_epoch=train.steps_per_epoch,
+        callbacks=[*make_callbacks(run_dir, strategy), *callbacks],
+        verbose=train.verbose, shuffle=False)
+
+
+def most_frequent_token_accuracy(dataset: tf.data.Dataset) -> float:
+    """MLM accuracy of always predicting the most frequent masked token of these batches."""
+    counts: dict[int, float] = {}
+    for _, y, sample_weight in dataset.as_numpy_iterator():
+        ids = y["mlm"].reshape(-1)
+        weights = sample_weight["mlm"].reshape(-1)
+        for token, weight in zip(ids[weights > 0], weights[weights > 0]):
+            counts[int(token)] = counts.get(int(token), 0.0) + float(weight)
+    total = sum(counts.values())
+    return max(counts.values()) / total if total else 0.0
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The lines printed at the end of a run: loss and accuracy, start -> end, vs the baseline."""
+    first, last = summary["initial"], summary["final"]
+    pair = summary["pair_task"].upper()
+    lines = [
+        f"[pretrain] {summary['name']}: {summary['steps']} steps in {summary['train_seconds']}s "
+        f"(scores on {summary['eval_batches']} fixed batches of the records)",
+        f"  MLM loss      {first['mlm_loss']:.3f} -> {last['mlm_loss']:.3f}",
+        f"  MLM accuracy  {first['mlm_accuracy']:.3f} -> {last['mlm_accuracy']:.3f}  "
+        f"(most-frequent-token baseline {summary['most_frequent_token_accuracy']:.3f})",
+        f"  {pair} loss      {first['pair_loss']:.3f} -> {last['pair_loss']:.3f}",
+        f"  {pair} accuracy  {first['pair_accuracy']:.3f} -> {last['pair_accuracy']:.3f}",
+        f"  saved to {summary['run_dir']}/ (encoder.keras, pretrainer.keras, tokenizer/)",
+    ]
+    return "\n".join(lines)
+
+
+def _scores(pretrainer, eval_data, train: TrainConfig) -> dict[str, float]:
+    if train.eval_batches == 0:
+        return {name: float("nan") for name in
+                ("loss", "mlm_loss", "mlm_accuracy", "pair_loss", "pair_accuracy")}
+    scores = pretrainer.evaluate(eval_data, steps=train.eval_batches, verbose=0, return_dict=True)
+    return {name: float(value) for name, value in scores.items()}
+
+
+def _initial_scores(pretrainer, eval_data, train: TrainConfig, run_dir: str) -> dict[str, float]:
+    """Scores before training; a resumed run reuses those of its first start."""
+    path = os.path.join(run_dir, "initial_scores.json")
+    if os.path.isfile(path) and os.path.isdir(os.path.join(run_dir, "backup")):
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    scores = _scores(pretrainer, eval_data, train)
+    os.makedirs(run_dir, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(scores, f)
+    return scores
+
+
+def _dtype(train: TrainConfig) -> str | None:
+    return None if train.precision == "float32" else train.precision
+
+
+def _find_records(config, must_exist: bool = False) -> tuple[str | None, str | None]:
+    """(file pattern, tokenizer dir) of the records, None when they still have to be prepared."""
+    train = config.train
+    if train.records:
+        files = sorted(glob.glob(train.records))
+        if not files:
+            raise ValueError(f"`train.records` matches no files. Received: train.records={train.records!r}")
+        tokenizer_dir = os.path.join(os.path.dirname(files[0]), "tokenizer")
+        if not os.path.isdir(tokenizer_dir):
+            raise ValueError(f"No tokenizer/ next to the records of train.records={train.records!r}. "
+                             f"Expected: {tokenizer_dir}")
+        return train.records, tokenizer_dir
+    directory = os.path.join(config.data.output_dir, config.name)
+    pattern = os.path.join(directory, "*.tfrecord*")
+    tokenizer_dir = os.path.join(directory, "tokenizer")
+    if glob.glob(pattern) and os.path.isdir(tokenizer_dir):
+        return pattern, tokenizer_dir
+    if must_exist or not train.prepare_if_missing:
+        raise ValueError(
+            f"No pretraining records in {directory}/ and train.prepare_if_missing="
+            f"{str(train.prepare_if_missing).lower()}. Run `albert-keras prepare` first, or set "
+            f"train.records. Received: data.output_dir={config.data.output_dir!r}")
+    return None, None
+
+
+def _records_dataset_fn(config, records: str, tokenizer, **kwargs) -> DatasetFn:
+    """Batches of `(x, y, sample_weight)` from the records, masked on the fly by the reader."""
+    from albert_keras.data.pretraining_dataset import pretraining_dataset_from_config
+
+    def dataset_fn(context):
+        return pretraining_dataset_from_config(
+            config, records, tokenizer, config.train.global_batch_size, input_context=context,
+            **kwargs)
+
+    return dataset_fn
+
+
+def _save_run(run_dir: str, pretrainer: Pretrainer, tokenizer_dir: str,
+              summary: dict[str, Any]) -> None:
+    os.makedirs(run_dir, exist_ok=True)
+    pretrainer.encoder.save(os.path.join(run_dir, "encoder.keras"))
+    pretrainer.save(os.path.join(run_dir, "pretrainer.keras"))
+    target = os.path.join(run_dir, "tokenizer")
+    if os.path.abspath(tokenizer_dir) != os.path.abspath(target):
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(tokenizer_dir, target)
+    with open(os.path.join(run_dir, "summary.json"), "w", encoding="utf-8") as f:
+        json.dump(_json_safe(summary), f, indent=2)
+
+
+def _json_safe(value):
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    return value

@@ -1,0 +1,315 @@
+"""Train-step throughput of our Pretrainer vs keras-hub's backbones with equivalent heads.
+
+One command measures, in one run and on one machine:
+
+- tokens/s of a full train step (forward + backward + LAMB update) for `bert_base` and
+  `albert_base` at sequence length 128: ours (`Encoder` + `Pretrainer`) and keras-hub's
+  `BertBackbone` / `AlbertBackbone` with an equivalent masked-LM head (keras-hub `MaskedLMHead`
+  tied to the token embedding, gathered at the masked positions) and pair head, the same losses
+  and the same optimizer;
+- the dense-matmul FLOP/s this machine reaches (its practical limit), so that each step's
+  achieved FLOP/s can be given as a fraction of it (MFU on a GPU);
+- peak memory of each training run (each measurement runs in its own process).
+
+    python benchmarks/train_step_throughput.py              # the real measurement
+    python benchmarks/train_step_throughput.py --small      # tiny models: checks the script works
+    python benchmarks/train_step_throughput.py --precision mixed_bfloat16 --jit-compile  # GPU
+
+Writes `benchmarks/out/train_step_throughput.json` and prints the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)  # Runs from a checkout without `pip install -e .`.
+MODELS = ("bert_base", "albert_base")
+IMPLEMENTATIONS = ("albert_keras", "keras_hub")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--sequence-length", type=int, default=128)
+    parser.add_argument("--predictions", type=int, default=20, help="masked positions per sequence")
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per measurement")
+    parser.add_argument("--warmup-steps", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="measurements per contender, alternated; the best one counts")
+    parser.add_argument("--precision", default="float32",
+                        choices=("float32", "mixed_bfloat16", "mixed_float16"))
+    parser.add_argument("--jit-compile", action="store_true")
+    parser.add_argument("--small", action="store_true", help="tiny models, to check the script")
+    parser.add_argument("--records", help="TFRecord glob of real pretraining data (e.g. "
+                        "'tf_records/albert_tiny/*.tfrecord'): also report useful (non-padding) "
+                        "tokens/s at its share of real tokens")
+    parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "out",
+                                                      "train_step_throughput.json"))
+    parser.add_argument("--measure", help=argparse.SUPPRESS)  # Child process: impl:model.
+    args = parser.parse_args(argv)
+    if args.measure:
+        implementation, model = args.measure.split(":")
+        print(json.dumps(measure(implementation, model, args)))
+        return 0
+
+    results = {"machine": _machine(), "settings": {
+        k: getattr(args, k) for k in ("batch_size", "sequence_length", "predictions", "steps",
+                                      "warmup_steps", "repeats", "precision", "jit_compile",
+                                      "small")}}
+    results["matmul"] = _child(["--measure", "matmul:none"], args)
+    real_share = _real_token_share(args.records) if args.records else None
+    results["real_token_share"] = real_share
+    limit = results["matmul"]["flops_per_second"]
+    best: dict[tuple[str, str], dict] = {}
+    for _ in range(args.repeats):  # Alternate the contenders; keep each one's best run.
+        for model in args.models.split(","):
+            for implementation in IMPLEMENTATIONS:
+                run = _child(["--measure", f"{implementation}:{model}"], args)
+                key = (implementation, model)
+                if key not in best or run["tokens_per_second"] > best[key]["tokens_per_second"]:
+                    best[key] = run
+    runs = list(best.values())
+    for run in runs:
+        run["fraction_of_matmul_limit"] = run["flops_per_second"] / limit
+        if real_share is not None:
+            run["useful_tokens_per_second"] = run["tokens_per_second"] * real_share
+        print(f"{run['implementation']:>12} {run['model']:<12} "
+              f"{run['tokens_per_second']:>10.0f} tokens/s  "
+              f"{run['flops_per_second'] / 1e9:8.1f} GFLOP/s  "
+              f"{100 * run['fraction_of_matmul_limit']:5.1f}% of matmul limit  "
+              f"peak memory {run['peak_memory_bytes'] / 2**20:,.0f} MiB", flush=True)
+    results["runs"] = runs
+    results["ratios"] = _ratios(runs)
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w", encoding="utf-8") as f:
+        json.dump(results, f, indent=2)
+    print(f"dense matmul limit: {limit / 1e9:.1f} GFLOP/s")
+    if real_share is not None:
+        print(f"real (non-padding) token share of {args.records}: {real_share:.3f} "
+              "(the reader pads every sequence to the full length: useful tokens/s = tokens/s x share)")
+    for name, value in results["ratios"].items():
+        print(f"{name}: {value:.3f}")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _child(extra: list[str], args) -> dict:
+    """Runs one measurement in a fresh process, so peak memory is its own."""
+    command = [sys.executable, os.path.abspath(__file__), *extra,
+               "--batch-size", str(args.batch_size), "--sequence-length", str(args.sequence_length),
+               "--predictions", str(args.predictions), "--steps", str(args.steps),
+               "--warmup-steps", str(args.warmup_steps), "--precision", args.precision]
+    command += ["--jit-compile"] * args.jit_compile + ["--small"] * args.small
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
+           "PYTHONPATH": os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)}
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    if result.returncode:
+        raise RuntimeError(f"measurement {extra} failed:\n{result.stderr[-4000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _ratios(runs: list[dict]) -> dict[str, float]:
+    by = {(r["implementation"], r["model"]): r for r in runs}
+    ratios = {}
+    for model in sorted({r["model"] for r in runs}):
+        ours, hub = by.get(("albert_keras", model)), by.get(("keras_hub", model))
+        if ours and hub:
+            ratios[f"{model} tokens/s ours / keras-hub"] = (
+                ours["tokens_per_second"] / hub["tokens_per_second"])
+        if ours:
+            ratios[f"{model} ours fraction of matmul limit"] = ours["fraction_of_matmul_limit"]
+    for implementation in IMPLEMENTATIONS:
+        bert, albert = by.get((implementation, "bert_base")), by.get((implementation, "albert_base"))
+        if bert and albert:
+            ratios[f"{implementation} peak memory bert_base / albert_base"] = (
+                bert["peak_memory_bytes"] / albert["peak_memory_bytes"])
+            ratios[f"{implementation} tokens/s albert_base / bert_base"] = (
+                albert["tokens_per_second"] / bert["tokens_per_second"])
+    return ratios
+
+
+def _real_token_share(pattern: str, max_records: int = 5000) -> float:
+    """Share of non-padding positions in real records: what padding-free batching would save."""
+    import numpy as np
+
+    from albert_keras.data.pretraining_dataset import pretraining_dataset
+
+    dataset = pretraining_dataset(pattern, 100, shuffle=False, repeat=False, verify=False)
+    real = total = 0
+    for x, _, _ in dataset.take(max_records // 100).as_numpy_iterator():
+        real += int(np.sum(x["padding_mask"]))
+        total += x["padding_mask"].size
+    return real / total
+
+
+def _machine() -> dict:
+    import tensorflow as tf
+
+    return {"platform": platform.platform(), "processor": platform.processor(),
+            "cpu_count": os.cpu_count(), "tensorflow": tf.__version__,
+            "gpus": [d.name for d in tf.config.list_physical_devices("GPU")]}
+
+
+# === Child process ===
+
+def measure(implementation: str, model: str, args) -> dict:
+    import keras
+    import tensorflow as tf
+
+    if implementation == "matmul":
+        return _matmul_limit(args)
+    from albert_keras.models.encoder_config import EncoderConfig
+
+    config = EncoderConfig.preset(model, **_small_overrides(args))
+    keras.utils.set_random_seed(0)
+    dtype = None if args.precision == "float32" else args.precision
+    pretrainer = (_ours(config, dtype) if implementation == "albert_keras"
+                  else _keras_hub(config, dtype))
+    _compile(pretrainer, args)
+    batch = _batch(config, args)
+    dataset = tf.data.Dataset.from_tensors(batch).repeat()
+    pretrainer.fit(dataset, steps_per_epoch=args.warmup_steps, epochs=1, verbose=0)
+    start = time.perf_counter()
+    pretrainer.fit(dataset, steps_per_epoch=args.steps, epochs=1, verbose=0)
+    seconds = (time.perf_counter() - start) / args.steps
+    tokens = args.batch_size * args.sequence_length
+    flops = train_step_flops(config, args.batch_size, args.sequence_length, args.predictions)
+    return {"implementation": implementation, "model": model, "seconds_per_step": seconds,
+            "tokens_per_second": tokens / seconds, "flops_per_step": flops,
+            "flops_per_second": flops / seconds, "peak_memory_bytes": _peak_memory(),
+            "parameters": int(pretrainer.count_params())}
+
+
+def _small_overrides(args) -> dict:
+    if not args.small:
+        return {}
+    return dict(vocabulary_size=1000, num_layers=2, num_heads=2, hidden_dim=64,
+                intermediate_dim=128, max_sequence_length=args.sequence_length)
+
+
+def _ours(config, dtype):
+    from albert_keras.models.encoder import Encoder
+    from albert_keras.models.pretrainer import Pretrainer
+
+    pair_task = "nsp" if config.share == "none" else "sop"
+    return Pretrainer(Encoder(**config.to_dict(), dtype=dtype), pair_task=pair_task)
+
+
+def _keras_hub(config, dtype):
+    """keras-hub backbone + keras-hub MaskedLMHead (tied, gathered) + Dense(2) pair head."""
+    import keras
+    import keras_hub
+
+    common = dict(vocabulary_size=config.vocabulary_size, num_layers=config.num_layers,
+                  num_heads=config.num_heads, hidden_dim=config.hidden_dim,
+                  intermediate_dim=config.intermediate_dim, dropout=config.dropout,
+                  max_sequence_length=config.max_sequence_length,
+                  num_segments=config.num_segments, dtype=dtype)
+    if config.share == "none":
+        backbone = keras_hub.models.BertBackbone(**common)
+    else:
+        backbone = keras_hub.models.AlbertBackbone(
+            **common, embedding_dim=config.effective_embedding_dim, num_groups=config.num_groups,
+            num_inner_repetitions=1)
+    inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name)
+              for name in ("token_ids", "segment_ids", "padding_mask", "mask_positions")}
+    outputs = backbone({k: inputs[k] for k in ("token_ids", "segment_ids", "padding_mask")})
+    mlm_head = keras_hub.layers.MaskedLMHead(
+        vocabulary_size=config.vocabulary_size, token_embedding=backbone.token_embedding,
+        intermediate_activation=keras.activations.gelu, dtype=dtype, name="mlm_head")
+    pair_head = keras.layers.Dense(2, dtype=dtype, name="pair_head")
+    return keras.Model(inputs, {
+        "mlm": keras.ops.cast(mlm_head(outputs["sequence_output"], inputs["mask_positions"]),
+                              "float32"),
+        "pair": keras.ops.cast(pair_head(outputs["pooled_output"]), "float32")})
+
+
+def _compile(model, args) -> None:
+    import keras
+
+    from albert_keras.training.lamb import Lamb
+    from albert_keras.training.masked_lm_loss import MaskedLMLoss
+
+    optimizer = Lamb(learning_rate=1e-4)
+    if args.precision == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    model.compile(optimizer=optimizer,
+                  loss={"mlm": MaskedLMLoss(),
+                        "pair": keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
+                  jit_compile=args.jit_compile)
+
+
+def _batch(config, args):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    b, s, p = args.batch_size, args.sequence_length, args.predictions
+    x = {"token_ids": rng.integers(5, config.vocabulary_size, (b, s)).astype("int32"),
+         "segment_ids": (np.arange(s)[None, :] >= s // 2).repeat(b, 0).astype("int32"),
+         "padding_mask": np.ones((b, s), "int32"),
+         "mask_positions": np.sort(rng.integers(1, s, (b, p)), 1).astype("int32")}
+    y = {"mlm": rng.integers(5, config.vocabulary_size, (b, p)).astype("int32"),
+         "pair": rng.integers(0, 2, b).astype("int32")}
+    return x, y, {"mlm": np.ones((b, p), "float32"), "pair": np.ones((b,), "float32")}
+
+
+def train_step_flops(config, batch_size: int, sequence_length: int, predictions: int) -> float:
+    """Matmul FLOPs of one train step (forward x 3 for backward), embeddings lookups excluded."""
+    h, i, e, v = (config.hidden_dim, config.intermediate_dim, config.effective_embedding_dim,
+                  config.vocabulary_size)
+    tokens = batch_size * sequence_length
+    per_layer = 2 * tokens * (4 * h * h + 2 * h * i)  # Q, K, V, output; FFN in and out.
+    per_layer += 2 * 2 * tokens * sequence_length * h  # Scores and weighted sum.
+    forward = config.num_layers * per_layer
+    if e != h:
+        forward += 2 * tokens * e * h  # Embedding projection.
+    forward += 2 * batch_size * h * h + 2 * batch_size * h * 2  # Pooler, pair head.
+    forward += 2 * batch_size * predictions * (h * e + e * v)  # MLM dense + tied decoder.
+    return 3.0 * forward
+
+
+def _matmul_limit(args) -> dict:
+    """Best FLOP/s of a large dense matmul (the model's FFN shape) in the run's precision."""
+    import tensorflow as tf
+
+    m, k, n = max(args.batch_size * args.sequence_length, 1024), 768, 3072
+    dtype = tf.bfloat16 if args.precision == "mixed_bfloat16" else (
+        tf.float16 if args.precision == "mixed_float16" else tf.float32)
+    a = tf.random.normal((m, k), dtype=tf.float32)
+    b = tf.random.normal((k, n), dtype=tf.float32)
+    a, b = tf.cast(a, dtype), tf.cast(b, dtype)
+    matmul = tf.function(lambda x, y: tf.reduce_sum(tf.matmul(x, y)),
+                         jit_compile=args.jit_compile)
+    for _ in range(3):
+        matmul(a, b).numpy()
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(10):
+            result = matmul(a, b)
+        result.numpy()
+        best = min(best, (time.perf_counter() - start) / 10)
+    return {"shape": [m, k, n], "seconds": best, "flops_per_second": 2.0 * m * k * n / best,
+            "dtype": dtype.name}
+
+
+def _peak_memory() -> int:
+    """Peak bytes: GPU allocator peak when there is a GPU, else the process' peak RSS."""
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        return int(tf.config.experimental.get_memory_info("GPU:0")["peak"])
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Tiny Hugging Face models made with torch + transformers (test-only), saved once per session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+# Tiny sizes: vocabulary 50, hidden 16, ALBERT with 4 layers in 2 groups.
+TINY_HF = dict(vocab_size=50, hidden_size=16, num_hidden_layers=4, num_attention_heads=2,
+               intermediate_size=32, max_position_embeddings=16, type_vocab_size=2)
+
+
+def randomize(model, seed: int) -> None:
+    """Every parameter random (biases and LayerNorms too), so that no mix-up can hide.
+
+    Scales keep activations of order one and attention far from uniform, so a swapped or
+    mis-laid tensor moves the outputs well past the tolerance.
+    """
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in sorted(model.named_parameters()):
+            noise = torch.randn(parameter.shape, generator=generator)
+            if parameter.dim() == 1 and "norm" in name.lower() and name.endswith("weight"):
+                parameter.copy_(1.0 + 0.2 * noise)  # LayerNorm scale
+            elif parameter.dim() == 1:
+                parameter.copy_(0.3 * noise)  # biases, LayerNorm offsets
+            else:
+                parameter.copy_(0.5 * noise)  # kernels and embeddings
+    model.eval()
+
+
+def torch_inputs(inputs: dict) -> dict:
+    import torch
+
+    return {"input_ids": torch.tensor(inputs["token_ids"], dtype=torch.long),
+            "token_type_ids": torch.tensor(inputs["segment_ids"], dtype=torch.long),
+            "attention_mask": torch.tensor(inputs["padding_mask"], dtype=torch.long)}
+
+
+def _save(model, directory) -> str:
+    model.save_pretrained(str(directory))
+    assert os.path.isfile(os.path.join(directory, "model.safetensors"))
+    return str(directory)
+
+
+@pytest.fixture(scope="session")
+def hf_albert(tmp_path_factory):
+    """(directory, model) of a random `AlbertForPreTraining`: E=8, 4 layers in 2 groups."""
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("torch")
+    config = transformers.AlbertConfig(**TINY_HF, embedding_size=8, num_hidden_groups=2,
+                                       hidden_act="gelu_new", hidden_dropout_prob=0.0,
+                                       attention_probs_dropout_prob=0.0)
+    model = transformers.AlbertForPreTraining(config)
+    randomize(model, seed=1)
+    model.tie_weights()  # the decoder is the (randomized) word embedding matrix
+    return _save(model, tmp_path_factory.mktemp("hf_albert")), model
+
+
+@pytest.fixture(scope="session")
+def hf_bert(tmp_path_factory):
+    """(directory, model) of a random `BertForPreTraining` with exact GELU, 2 layers."""
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("torch")
+    config = transformers.BertConfig(**{**TINY_HF, "num_hidden_layers": 2}, hidden_act="gelu",
+                                     hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    model = transformers.BertForPreTraining(config)
+    randomize(model, seed=2)
+    model.tie_weights()
+    return _save(model, tmp_path_factory.mktemp("hf_bert")), model
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """The directory `../shared/data/fetch.sh` fills (real data); skips when it cannot."""
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data", "fetch.sh")
+    if not os.path.isfile(script):
+        pytest.skip(f"No data script at {script}")
+    try:
+        result = subprocess.run(["bash", script], capture_output=True, text=True, timeout=600,
+                                check=True)
+    except (subprocess.SubprocessError, OSError) as error:
+        pytest.skip(f"fetch.sh failed: {error}")
+    return result.stdout.strip().splitlines()[-1]
+
+
+def assert_close(actual, expected, atol, name=""):
+    np.testing.assert_allclose(np.asarray(actual), np.asarray(expected), atol=atol, rtol=0,
+                               err_msg=name)

@@ -1,0 +1,54 @@
+"""Shared fixtures of the data tests: a small real-English corpus and one prepared directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from albert_keras.data.corpus import read_documents
+from albert_keras.data.prepare import prepare
+from albert_keras.pipeline import pipeline_from_dict
+
+
+@pytest.fixture(scope="session")
+def stdlib_documents():
+    return list(read_documents("stdlib", max_documents=60))
+
+
+@pytest.fixture(scope="session")
+def corpus_file(tmp_path_factory, stdlib_documents):
+    """The first documents of the built-in corpus as a BERT-format text file."""
+    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
+    path.write_text("\n\n".join("\n".join(d) for d in stdlib_documents) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def tiny_pipeline(output_dir, corpus, name="tiny", **data):
+    settings = dict(corpus=corpus, output_dir=str(output_dir), tokenizer="sentencepiece",
+                    vocabulary_size=300, max_sequence_length=32, max_predictions=5, num_shards=3,
+                    dupe_factor=2, masking="whole_word", num_workers=2, seed=7)
+    return pipeline_from_dict({"name": name, "data": {**settings, **data}})
+
+
+@pytest.fixture(scope="session")
+def prepared(tmp_path_factory, corpus_file):
+    """(summary, directory) of `prepare` on the small corpus: SentencePiece, 3 shards, seq 32."""
+    output_dir = tmp_path_factory.mktemp("tf_records")
+    summary = prepare(tiny_pipeline(output_dir, corpus_file), progress=False)
+    return summary, os.path.join(str(output_dir), "tiny")
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """The directory `../shared/data/fetch.sh` fills (real data); skips when it cannot."""
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data", "fetch.sh")
+    if not os.path.isfile(script):
+        pytest.skip(f"No data script at {script}")
+    try:
+        result = subprocess.run(["bash", script], capture_output=True, text=True, timeout=600,
+                                check=True)
+    except (subprocess.SubprocessError, OSError) as error:
+        pytest.skip(f"fetch.sh failed: {error}")
+    return result.stdout.strip().splitlines()[-1]

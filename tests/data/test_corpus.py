@@ -1,0 +1,73 @@
+import collections
+
+import pytest
+import tensorflow as tf
+
+from albert_keras.data.corpus import read_documents
+
+
+def _write(path, data: bytes):
+    path.write_bytes(data)
+    return str(path)
+
+
+def test_bert_format_files_and_globs(tmp_path):
+    _write(tmp_path / "a.txt", b"First sentence.\nSecond one.\n\n\nOther document.\n")
+    _write(tmp_path / "b.txt", b"  Spaced   out   line.  \n\nLast.")
+    stats = collections.Counter()
+    documents = list(read_documents(str(tmp_path / "*.txt"), stats))
+    assert documents == [["First sentence.", "Second one."], ["Other document."],
+                         ["Spaced out line."], ["Last."]]
+    assert stats["files"] == 2 and stats["documents"] == 4 and stats["sentences"] == 5
+    two_patterns = list(read_documents(f"{tmp_path}/a.txt, {tmp_path}/b.txt"))
+    assert two_patterns == documents
+    assert list(read_documents(str(tmp_path / "*.txt"), max_documents=2)) == documents[:2]
+
+
+def test_missing_files_raise_an_error_naming_the_pattern(tmp_path):
+    pattern = str(tmp_path / "nothing-*.txt")
+    with pytest.raises(FileNotFoundError, match="nothing-"):
+        list(read_documents(pattern))
+    _write(tmp_path / "real.txt", b"Some text.\n")
+    with pytest.raises(FileNotFoundError, match="missing.txt"):
+        list(read_documents(f"{tmp_path}/real.txt,{tmp_path}/missing.txt"))
+
+
+def test_empty_files_skipped_and_invalid_utf8_replaced_and_counted(tmp_path):
+    _write(tmp_path / "1-empty.txt", b"")
+    _write(tmp_path / "2-blank.txt", b"\n  \n\t\n")
+    _write(tmp_path / "3-bad.txt", b"good line\ncaf\xe9 au lait \xff\nfine\n\nnext doc \xc3\n")
+    stats = collections.Counter()
+    documents = list(read_documents(str(tmp_path / "*.txt"), stats))
+    assert documents == [["good line", "caf\ufffd au lait \ufffd", "fine"], ["next doc \ufffd"]]
+    assert stats["empty_files"] == 2 and stats["invalid_utf8_lines"] == 2
+    assert stats["files"] == 3 and stats["documents"] == 2
+
+
+def test_stdlib_corpus_is_english_prose(stdlib_documents):
+    stats = collections.Counter()
+    documents = list(read_documents("stdlib", stats))
+    assert len(documents) > 200 and stats["sentences"] > 10_000
+    assert documents[:60] == stdlib_documents  # Same order every time.
+    words = collections.Counter(w.lower() for d in documents for s in d for w in s.split())
+    assert words["the"] > 5_000 and words["is"] > 1_000
+    assert not any(s.startswith(">>>") for d in documents for s in d)
+
+
+def test_tfds_dataset_by_name_with_mocked_data():
+    tfds = pytest.importorskip("tensorflow_datasets")
+    texts = [b"A review.\nIt has two lines. And two sentences.", b"", b"  ", b"Short \xff one."]
+
+    def as_dataset(self, *args, **kwargs):
+        return tf.data.Dataset.from_tensor_slices({"text": texts, "label": [0, 1, 0, 1]})
+
+    stats = collections.Counter()
+    with tfds.testing.mock_data(as_dataset_fn=as_dataset):
+        documents = list(read_documents("tfds:imdb_reviews:train", stats))
+    assert documents == [["A review.", "It has two lines.", "And two sentences."],
+                         ["Short \ufffd one."]]
+    assert stats["empty_documents"] == 2 and stats["invalid_utf8_lines"] == 1
+    with tfds.testing.mock_data(num_examples=3, policy=tfds.testing.MockPolicy.USE_CODE):
+        assert len(list(read_documents("tfds:imdb_reviews"))) == 3
+        with pytest.raises(ValueError, match="no text feature 'body'"):
+            list(read_documents("tfds:imdb_reviews", tfds_text_key="body"))

@@ -1,0 +1,78 @@
+import json
+import os
+
+import pytest
+
+from albert_keras.cli import main
+from albert_keras.data.prepare import prepare
+from albert_keras.data.pretraining_dataset import pretraining_dataset
+from albert_keras.data.tokenizers import load_tokenizer, special_token_ids
+from albert_keras.pipeline import ConfigError, load_pipeline, pipeline_from_dict
+from tests.data.conftest import tiny_pipeline
+
+REPO = os.path.join(os.path.dirname(__file__), "..", "..")
+
+
+def test_prepare_writes_shards_manifest_and_tokenizer(prepared):
+    summary, directory = prepared
+    manifest = json.load(open(os.path.join(directory, "manifest.json")))
+    names = sorted(n for n in os.listdir(directory) if n.endswith(".tfrecord"))
+    assert names == [f"pretraining-{i:05d}-of-00003.tfrecord" for i in range(3)]
+    assert [s["file"] for s in manifest["shard_files"]] == names
+    assert sum(s["num_sequences"] for s in manifest["shard_files"]) == summary["sequences"] > 500
+    assert summary["documents"] == 60 and summary["sentences"] > 1000
+    assert summary["tokens"] > summary["sequence_tokens"] / 2 > 0
+    assert 0.45 < summary["pair_label_1"] / summary["sequences"] < 0.55
+    assert manifest["masking"] == {"mode": "whole_word", "mask_rate": 0.15, "max_predictions": 5,
+                                   "max_ngram": 3}
+    assert manifest["max_sequence_length"] == 32 and manifest["static_masking"] is False
+    tokenizer = load_tokenizer(os.path.join(directory, "tokenizer"))
+    assert special_token_ids(tokenizer) == manifest["special_token_ids"]
+    assert tokenizer.vocabulary_size() == manifest["vocabulary_size"] == 300
+
+
+def test_cli_prepare_prints_progress_and_summary(tmp_path, corpus_file, capsys):
+    config = os.path.join(REPO, "pipelines", "albert_tiny.yaml")
+    code = main(["prepare", "--config", config, "--set", f"data.output_dir={tmp_path}",
+                 "--set", f"data.corpus={corpus_file}", "--set", "data.vocabulary_size=300",
+                 "--set", "data.max_sequence_length=32", "--set", "data.dupe_factor=1",
+                 "--set", "data.max_documents=20"])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "pairs" in err and "prepared albert_tiny in" in err and "documents 20" in err
+    assert os.path.isfile(tmp_path / "albert_tiny" / "manifest.json")
+
+
+def test_bad_input_errors_name_the_key_or_pattern(tmp_path):
+    with pytest.raises(ConfigError, match="data.dupe_factor"):
+        pipeline_from_dict({"name": "x", "data": {"dupe_factor": 0}})
+    with pytest.raises(ConfigError, match="data.masking"):
+        pipeline_from_dict({"name": "x", "data": {"masking": "span"}})
+    with pytest.raises(FileNotFoundError, match="missing-"):
+        prepare(tiny_pipeline(tmp_path, str(tmp_path / "missing-*.txt")), progress=False)
+    (tmp_path / "one.txt").write_text("Only one document with a few words.\n")
+    with pytest.raises(ValueError, match="at least 2 documents"):
+        prepare(tiny_pipeline(tmp_path, str(tmp_path / "one.txt"), pair_task="nsp",
+                              vocabulary_size=20), progress=False)
+
+
+@pytest.mark.large
+@pytest.mark.parametrize("name", ["albert_tiny", "bert_tiny"])
+def test_tiny_pipelines_prepare_from_the_builtin_corpus(name, tmp_path):
+    config = load_pipeline(os.path.join(REPO, "pipelines", f"{name}.yaml"),
+                           [f"data.output_dir={tmp_path}"])
+    summary = prepare(config, progress=False)
+    assert summary["sequences"] > 5000 and summary["documents"] > 200
+    x, y, weights = next(iter(pretraining_dataset(os.path.join(str(tmp_path), name), 16)))
+    assert x["token_ids"].shape == (16, 128) and y["mlm"].shape == (16, 20)
+
+
+def test_same_config_gives_byte_identical_output(tmp_path, corpus_file):
+    outputs = []
+    for run in ("a", "b"):
+        prepare(tiny_pipeline(tmp_path / run, corpus_file, max_documents=25), progress=False)
+        directory = tmp_path / run / "tiny"
+        names = sorted(n for n in os.listdir(directory) if n.endswith(".tfrecord"))
+        names.append(os.path.join("tokenizer", "spiece.model"))
+        outputs.append({n: (directory / n).read_bytes() for n in names})
+    assert outputs[0] == outputs[1] and len(outputs[0]) == 4

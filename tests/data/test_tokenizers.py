@@ -1,0 +1,108 @@
+import json
+import os
+
+import pytest
+import tensorflow as tf
+
+from albert_keras.data.tokenizers import (continuation_table, load_tokenizer, save_tokenizer,
+                                          special_token_ids, train_tokenizer)
+
+
+@pytest.fixture(scope="module")
+def sentences(stdlib_documents):
+    return [s for d in stdlib_documents for s in d]
+
+
+@pytest.fixture(scope="module")
+def sentencepiece(sentences):
+    return train_tokenizer(sentences, "sentencepiece", vocabulary_size=300)
+
+
+@pytest.fixture(scope="module")
+def wordpiece(sentences):
+    return train_tokenizer(sentences[:600], "wordpiece", vocabulary_size=300)
+
+
+def _ids(tokenizer, text):
+    return [int(i) for i in tokenizer(tf.constant([text]))[0]]
+
+
+def test_sentencepiece_has_the_albert_layout(sentencepiece, tmp_path):
+    assert sentencepiece.get_vocabulary()[:5] == ["<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"]
+    assert special_token_ids(sentencepiece) == {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
+    assert sentencepiece.vocabulary_size() == 300
+    text = "Return the value of the Attribute."
+    assert _ids(sentencepiece, text) == _ids(sentencepiece, text.lower())  # Case-folded.
+    assert not set(_ids(sentencepiece, "[MASK] [CLS]")) & {2, 3, 4}  # Control symbols.
+    directory = save_tokenizer(sentencepiece, str(tmp_path / "tok"))
+    config = json.load(open(os.path.join(directory, "tokenizer.json")))
+    assert config["kind"] == "sentencepiece" and config["lowercase"] is True
+    assert os.path.isfile(os.path.join(directory, "spiece.model"))
+    for loaded in (load_tokenizer(directory), load_tokenizer(os.path.join(directory, "spiece.model"))):
+        assert _ids(loaded, text) == _ids(sentencepiece, text)
+
+
+def test_wordpiece_layout_and_round_trip(wordpiece, tmp_path):
+    assert special_token_ids(wordpiece) == {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
+    assert 100 < wordpiece.vocabulary_size() <= 300
+    text = "Return the Value of the attribute."
+    assert _ids(wordpiece, text) == _ids(wordpiece, text.lower())
+    directory = save_tokenizer(wordpiece, str(tmp_path / "tok"))
+    assert json.load(open(os.path.join(directory, "tokenizer.json")))["kind"] == "wordpiece"
+    for loaded in (load_tokenizer(directory), load_tokenizer(os.path.join(directory, "vocab.txt"))):
+        assert _ids(loaded, text) == _ids(wordpiece, text)
+
+
+def test_continuation_tables(sentencepiece, wordpiece):
+    table = continuation_table(wordpiece)
+    vocabulary = wordpiece.get_vocabulary()
+    assert table.shape == (len(vocabulary),) and table.dtype == bool
+    assert all(table[i] == token.startswith("##") for i, token in enumerate(vocabulary))
+    table = continuation_table(sentencepiece)
+    pieces = sentencepiece.get_vocabulary()
+    assert not table[:5].any()
+    assert all(not table[i] for i, piece in enumerate(pieces) if piece.startswith("\u2581"))
+    assert all(table[i] for i, piece in enumerate(pieces)
+               if i > 4 and not piece.startswith("\u2581") and piece.isalpha())
+    assert table[5:].any() and not table[pieces.index(".")] and not table[pieces.index(",")]
+
+
+def test_real_vocabularies(shared_data):
+    bert = load_tokenizer(os.path.join(shared_data, "minilm", "vocab.txt"))
+    assert bert.lowercase_text is True
+    # BERT lower-cases without Unicode case folding: "…" stays one character (id 1529).
+    assert _ids(bert, "Wait…") == _ids(bert, "wait…") == [3524, 1529]
+    assert special_token_ids(bert) == {"pad": 0, "unk": 100, "cls": 101, "sep": 102, "mask": 103}
+    assert _ids(bert, "Hello World") == [7592, 2088]
+    botchan = load_tokenizer(os.path.join(shared_data, "spm", "botchan_en_unigram_1000.model"))
+    assert botchan.vocabulary_size() == 1000
+    with pytest.raises(ValueError, match="no pad token '<pad>'"):
+        special_token_ids(botchan)
+
+
+def test_errors_name_the_input(tmp_path, sentences):
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        load_tokenizer(str(tmp_path / "nowhere"))
+    with pytest.raises(FileNotFoundError, match="no tokenizer.json"):
+        load_tokenizer(str(tmp_path))
+    with pytest.raises(ValueError, match="kind='bpe'"):
+        train_tokenizer(sentences, "bpe", 100)
+    with pytest.raises(ValueError, match="empty corpus"):
+        train_tokenizer(["", "  "], "sentencepiece", 100)
+
+
+def test_sentencepiece_lowercasing_for_case_sensitive_models(shared_data, tmp_path):
+    from albert_keras.data.sentence_piece_tokenizer import SentencePieceTokenizer
+
+    path = os.path.join(shared_data, "spm", "botchan_en_unigram_1000.model")
+    cased = SentencePieceTokenizer(proto=path)
+    lowered = SentencePieceTokenizer(proto=path, lowercase=True)
+    assert _ids(cased, "The Cat") != _ids(cased, "the cat")  # the model keeps case itself
+    assert _ids(lowered, "The Cat") == _ids(cased, "the cat")
+    assert lowered.get_config()["lowercase"] is True
+    # A converted ALBERT tokenizer directory records `"lowercase": true` beside its spiece.model.
+    with open(path, "rb") as source, open(tmp_path / "spiece.model", "wb") as target:
+        target.write(source.read())
+    (tmp_path / "tokenizer.json").write_text(json.dumps({"kind": "sentencepiece", "lowercase": True}))
+    clone = load_tokenizer(str(tmp_path))
+    assert clone.lowercase is True and _ids(clone, "THE CAT") == _ids(cased, "the cat")

@@ -1,0 +1,79 @@
+import json
+import os
+
+import pytest
+
+from albert_keras.data.tokenizers import save_tokenizer
+from albert_keras.export import export_pipeline, read_models_config
+from albert_keras.pipeline import ConfigError, pipeline_from_dict
+from tests.data.test_text_preprocessor import wordpiece
+from tests.export.conftest import tiny_classifier
+from tests.export.test_export_for_serving import tiny_encoder
+
+
+def pipeline(tmp_path, **export):
+    return pipeline_from_dict({
+        "name": "demo",
+        "data": {"max_sequence_length": 12},
+        "train": {"output_dir": str(tmp_path / "runs")},
+        "finetune": {"output_dir": str(tmp_path / "finetuned")},
+        "export": {"base_dir": str(tmp_path / "saved_models"), **export},
+    })
+
+
+def write_run(run_dir, model, tokenizer, labels=None):
+    os.makedirs(run_dir, exist_ok=True)
+    model.save(os.path.join(run_dir, "model.keras" if labels else "encoder.keras"))
+    save_tokenizer(tokenizer, os.path.join(run_dir, "tokenizer"))
+    if labels:
+        with open(os.path.join(run_dir, "labels.json"), "w") as f:
+            json.dump({"task": "text_classification", "labels": labels,
+                       "max_sequence_length": 10}, f)
+
+
+def test_exports_the_pretrained_encoder_and_prints_how_to_serve_it(tmp_path, capsys):
+    tokenizer = wordpiece()
+    write_run(tmp_path / "runs" / "demo", tiny_encoder(tokenizer), tokenizer)
+    version_dir = export_pipeline(pipeline(tmp_path))
+    assert version_dir == str(tmp_path / "saved_models" / "demo" / "1")
+    printed = capsys.readouterr().out
+    models_config = os.path.join(tmp_path, "saved_models", "models.config")
+    assert f"tensorflow_model_server --port=8500 --rest_api_port=8501 " \
+           f"--model_config_file={models_config}" in printed
+    assert "docker run --rm -p 8500:8500 -p 8501:8501" in printed
+    assert "curl -s -X POST http://localhost:8501/v1/models/demo:predict" in printed
+    assert [c.name for c in read_models_config(models_config).model_config_list.config] == ["demo"]
+
+    with pytest.raises(FileExistsError, match="Version 1 of model 'demo'"):
+        export_pipeline(pipeline(tmp_path, version=1))
+    os.makedirs(tmp_path / "saved_models" / "demo" / "5")  # another exporter's version 5
+    (tmp_path / "saved_models" / "demo" / "5" / "saved_model.pb").write_bytes(b"")
+    assert export_pipeline(pipeline(tmp_path)).endswith(os.path.join("demo", "6"))
+
+
+def test_a_finetuned_model_is_preferred_and_keeps_its_labels(tmp_path):
+    tokenizer = wordpiece()
+    write_run(tmp_path / "runs" / "demo", tiny_encoder(tokenizer), tokenizer)
+    write_run(tmp_path / "finetuned" / "demo", tiny_classifier(tokenizer.vocabulary_size()),
+              tokenizer, labels=["bad", "ok", "good"])
+    version_dir = export_pipeline(pipeline(tmp_path, model_name="sentiment"))
+    assert version_dir.endswith(os.path.join("sentiment", "1"))
+    with open(os.path.join(version_dir, "assets", "labels.txt")) as f:
+        assert f.read().split() == ["bad", "ok", "good"]
+
+
+def test_missing_model_names_the_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"runs/demo/encoder.keras"):
+        export_pipeline(pipeline(tmp_path))
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("version", 0, "export.version=0"),
+    ("model_name", "a b", "export.model_name='a b'"),
+    ("sequence_length", 2, "export.sequence_length=2"),
+    ("grpc_port", 70000, "export.grpc_port=70000"),
+    ("overwrite", "yes", "export.overwrite='yes'"),
+])
+def test_config_errors_name_the_key(tmp_path, key, value, message):
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        pipeline(tmp_path, **{key: value})

@@ -1,0 +1,175 @@
+"""Runs one small pretraining job in its own process, for the distribution and resume tests.
+
+    python distributed_worker.py mirrored OUT.json      # default vs MirroredStrategy(2 CPUs)
+    python distributed_worker.py multi_worker OUT.npz   # one worker; TF_CONFIG from the env
+    python distributed_worker.py resume RUN_DIR OUT.npz [KILL_AFTER_EPOCH]
+
+Not collected by pytest (no `test_` prefix): the tests start it with `subprocess`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+SEQUENCE_LENGTH, PREDICTIONS, VOCABULARY, EXAMPLES = 16, 4, 64, 64
+
+
+def synthetic_dataset_fn(global_batch_size: int, repeat: bool = True):
+    """Fixed records with varying numbers of real predictions per row (weights 0/1)."""
+    rng = np.random.default_rng(7)
+    token_ids = rng.integers(5, VOCABULARY, (EXAMPLES, SEQUENCE_LENGTH)).astype("int32")
+    lengths = rng.integers(8, SEQUENCE_LENGTH + 1, EXAMPLES)
+    padding_mask = (np.arange(SEQUENCE_LENGTH)[None, :] < lengths[:, None]).astype("int32")
+    token_ids *= padding_mask
+    segment_ids = (np.arange(SEQUENCE_LENGTH)[None, :] >= lengths[:, None] // 2).astype("int32")
+    segment_ids *= padding_mask
+    positions = np.sort(rng.integers(1, 8, (EXAMPLES, PREDICTIONS)), axis=1).astype("int32")
+    mask_ids = np.take_along_axis(token_ids, positions, axis=1)
+    # Row i has 1 + i % PREDICTIONS real predictions: replicas see different weight sums.
+    weights = (np.arange(PREDICTIONS)[None, :] <= (np.arange(EXAMPLES) % PREDICTIONS)[:, None])
+    masked = token_ids.copy()
+    np.put_along_axis(masked, positions, 4, axis=1)
+    pair = rng.integers(0, 2, EXAMPLES).astype("int32")
+    x = {"token_ids": masked, "segment_ids": segment_ids, "padding_mask": padding_mask,
+         "mask_positions": positions}
+    data = (x, {"mlm": mask_ids, "pair": pair}, {"mlm": weights.astype("float32")})
+
+    def dataset_fn(context):
+        dataset = tf.data.Dataset.from_tensor_slices(data)
+        batch_size = global_batch_size
+        if context is not None:
+            dataset = dataset.shard(context.num_input_pipelines, context.input_pipeline_id)
+            batch_size = context.get_per_replica_batch_size(global_batch_size)
+        dataset = dataset.batch(batch_size, drop_remainder=True)
+        return dataset.repeat() if repeat else dataset
+
+    return dataset_fn
+
+
+def tiny_train_config(**overrides):
+    from albert_keras.training.train_config import TrainConfig
+
+    values = dict(global_batch_size=8, steps=6, steps_per_epoch=2, warmup_steps=1,
+                  learning_rate=0.01, verbose=0, eval_batches=0)
+    return TrainConfig(**{**values, **overrides})
+
+
+def build(strategy, train, seed=1):
+    import keras
+
+    from albert_keras.models.encoder import Encoder
+    from albert_keras.models.pretrainer import Pretrainer
+    from albert_keras.training.pretrain import compile_pretrainer
+
+    keras.utils.set_random_seed(seed)
+    with strategy.scope():
+        encoder = Encoder(vocabulary_size=VOCABULARY, num_layers=2, num_heads=2, hidden_dim=16,
+                          intermediate_dim=32, embedding_dim=8, share="all", dropout=0.0,
+                          max_sequence_length=SEQUENCE_LENGTH)
+        pretrainer = Pretrainer(encoder, pair_task="sop")
+        compile_pretrainer(pretrainer, train)
+    return pretrainer
+
+
+def weights_of(model) -> dict[str, np.ndarray]:
+    return {v.path: np.array(v) for v in model.weights}
+
+
+def run_mirrored(out_path: str) -> None:
+    (cpu,) = tf.config.list_physical_devices("CPU")
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from albert_keras.training.pretrain import distribute
+
+    # Clip at a norm the gradients exceed, so that per-replica clipping would show.
+    train = tiny_train_config(global_clipnorm=0.05, steps=4, steps_per_epoch=4)
+    results = {}
+    for name, strategy in (("default", tf.distribute.get_strategy()),
+                           ("mirrored", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))):
+        model = build(strategy, train)
+        dataset = distribute(strategy, synthetic_dataset_fn(train.global_batch_size))
+        history = model.fit(dataset, epochs=1, steps_per_epoch=train.steps, verbose=0)
+        results[name] = {"replicas": strategy.num_replicas_in_sync,
+                         "history": {k: [float(x) for x in v] for k, v in history.history.items()},
+                         "weights": {k: v.tolist() for k, v in weights_of(model).items()}}
+    with open(out_path, "w") as f:
+        json.dump(results, f)
+
+
+def run_multi_worker(out_path: str) -> None:
+    from albert_keras.training.pretrain import distribute
+    from albert_keras.training.strategy import make_strategy
+
+    strategy = make_strategy("multi_worker")
+    train = tiny_train_config(steps=3, steps_per_epoch=3)
+    model = build(strategy, train)
+    start = weights_of(model)
+    dataset = distribute(strategy, synthetic_dataset_fn(train.global_batch_size))
+    model.fit(dataset, epochs=1, steps_per_epoch=train.steps, verbose=0)
+    end = weights_of(model)
+    np.savez(out_path, replicas=strategy.num_replicas_in_sync,
+             moved=max(float(np.abs(end[k] - start[k]).max()) for k in end),
+             **{k.replace("/", "|"): v for k, v in end.items()})
+
+
+class _KillAfterEpoch:
+    def __new__(cls, epoch):
+        import keras
+
+        class Kill(keras.callbacks.Callback):
+            def on_epoch_end(self, index, logs=None):
+                if index + 1 == epoch:  # After BackupAndRestore saved this epoch.
+                    os.kill(os.getpid(), signal.SIGKILL)
+
+        return Kill()
+
+
+class _CountSteps:
+    def __new__(cls):
+        import keras
+
+        class Count(keras.callbacks.Callback):
+            steps = 0
+
+            def on_train_batch_end(self, batch, logs=None):
+                Count.steps += 1
+
+        return Count()
+
+
+def run_resume(run_dir: str, out_path: str, kill_after_epoch: int | None) -> None:
+    from albert_keras.training.pretrain import distribute, fit_pretrainer
+
+    strategy = tf.distribute.get_strategy()
+    train = tiny_train_config()
+    model = build(strategy, train)
+    # One pass over the records per epoch, in the same order every epoch: a resumed run sees
+    # the same batches as an uninterrupted one.
+    dataset = distribute(strategy, synthetic_dataset_fn(train.global_batch_size, repeat=False)
+                         ).take(train.steps_per_epoch)
+    counter = _CountSteps()
+    extra = [counter] + ([_KillAfterEpoch(kill_after_epoch)] if kill_after_epoch else [])
+    fit_pretrainer(model, dataset, train, run_dir, strategy, callbacks=extra)
+    np.savez(out_path, steps_run=type(counter).steps,
+             iterations=int(model.optimizer.iterations.numpy()),
+             **{k.replace("/", "|"): v for k, v in weights_of(model).items()})
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1]
+    if mode == "mirrored":
+        run_mirrored(sys.argv[2])
+    elif mode == "multi_worker":
+        run_multi_worker(sys.argv[2])
+    elif mode == "resume":
+        run_resume(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else None)
+    else:
+        raise SystemExit(f"unknown mode {mode!r}")
