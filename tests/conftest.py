@@ -1,4 +1,5 @@
 import os
+import subprocess
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -15,3 +16,17 @@ def _default_dtype_policy():
     """
     yield
     keras.config.set_dtype_policy("float32")
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """The directory `../shared/data/fetch.sh` fills with real data; skips when it cannot."""
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "fetch.sh")
+    if not os.path.isfile(script):
+        pytest.skip(f"No data script at {script}")
+    try:
+        result = subprocess.run(["bash", script], capture_output=True, text=True, timeout=600,
+                                check=True)
+    except (subprocess.SubprocessError, OSError) as error:
+        pytest.skip(f"fetch.sh failed: {error}")
+    return result.stdout.strip().splitlines()[-1]

@@ -139,8 +139,9 @@ def _tfds_documents(spec: str, text_key: str, stats: collections.Counter) -> Ite
 def _stdlib_documents(stats: collections.Counter) -> Iterator[list[str]]:
     """One document per module; the files are parsed by worker processes (order kept)."""
     files = stdlib_files()
-    if "fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) > 1:
-        with multiprocessing.get_context("fork").Pool(os.cpu_count()) as pool:
+    if (os.cpu_count() or 1) > 1:
+        # "spawn": a forked child of a process with TensorFlow threads can deadlock.
+        with multiprocessing.get_context("spawn").Pool(os.cpu_count()) as pool:
             results = pool.imap(_stdlib_document, files, chunksize=8)
             yield from _counted(results, stats)
     else:

@@ -13,7 +13,7 @@ A chunk of a single segment is split at a random token so that both labels stay 
 
 Each (dupe, document) pair has its own random generator seeded by `(seed, dupe, index)`, so the
 result does not depend on how the work is split: chunks of documents run in `num_workers`
-worker processes (fork) and come back in order.
+worker processes (spawned) and come back in order.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def create_pairs(documents: Sequence[Sequence[Sequence[int]]], *, max_sequence_l
             for dupe in range(dupe_factor) for start in range(0, len(documents), _CHUNK_DOCUMENTS)]
     num_workers = (os.cpu_count() or 1) if num_workers is None else num_workers
     results = []
-    if num_workers <= 1 or len(jobs) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if num_workers <= 1 or len(jobs) <= 1:
         _init_worker(documents)
         try:
             for job in jobs:
@@ -82,7 +82,9 @@ def create_pairs(documents: Sequence[Sequence[Sequence[int]]], *, max_sequence_l
         finally:
             _init_worker(())
     else:
-        context = multiprocessing.get_context("fork")
+        # "spawn", not "fork": forking a process whose TensorFlow threads hold locks can leave
+        # the children waiting forever (seen here when prepare ran after model code).
+        context = multiprocessing.get_context("spawn")
         with context.Pool(min(num_workers, len(jobs)), initializer=_init_worker,
                           initargs=(documents,)) as pool:
             for job, result in zip(jobs, pool.imap(_pairs_for_chunk, jobs)):

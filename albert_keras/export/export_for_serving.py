@@ -34,7 +34,8 @@ def export_for_serving(model: keras.Model, tokenizer, export_dir: str, *,
                        version: int | None = None, overwrite: bool = False,
                        sequence_length: int | None = None,
                        label_names: Sequence[str] | None = None,
-                       warmup_texts: Sequence[str | bytes] | None = None) -> str:
+                       warmup_texts: Sequence[str | bytes] | None = None,
+                       max_query_length: int = 64) -> str:
     """Exports `model` for TensorFlow Serving; returns the version directory.
 
     Args:
@@ -52,6 +53,8 @@ def export_for_serving(model: keras.Model, tokenizer, export_dir: str, *,
             `model.labels` when the model has them.
         warmup_texts: list of str or None. Texts of the warmup requests; None uses samples
             with empty, very long, invalid and emoji texts.
+        max_query_length: int. Question tokens a `SpanExtractor` keeps (the fine-tuning run's
+            `finetune.max_query_length`). Defaults to 64.
 
     Example:
     ```python
@@ -88,7 +91,7 @@ def export_for_serving(model: keras.Model, tokenizer, export_dir: str, *,
     archive.track(model)
     archive.track(preprocessor)
     for name, (function, input_signature) in serving_signatures(
-            model, preprocessor, label_names).items():
+            model, preprocessor, label_names, max_query_length=max_query_length).items():
         archive.add_endpoint(name, function, input_signature=input_signature)
 
     # Write next to the target and rename at the end: the model server polls `export_dir` and

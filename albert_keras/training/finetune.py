@@ -211,7 +211,8 @@ def save_run(model, tokenizer, ft, labels, report, run_dir: str) -> None:
     with open(os.path.join(run_dir, "labels.json"), "w", encoding="utf-8") as f:
         json.dump({"task": ft.task, "labels": list(labels) if labels else None,
                    "multi_label": ft.multi_label, "max_sequence_length": ft.max_sequence_length,
-                   "max_answer_length": ft.max_answer_length}, f, indent=2)
+                   "max_answer_length": ft.max_answer_length,
+                   "max_query_length": ft.max_query_length}, f, indent=2)
     save_tokenizer(tokenizer, os.path.join(run_dir, "tokenizer"))
     with open(os.path.join(run_dir, "report.json"), "w", encoding="utf-8") as f:
         json.dump(report, f, indent=2)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 
 import numpy as np
 import pytest
@@ -73,20 +72,6 @@ def hf_bert(tmp_path_factory):
     randomize(model, seed=2)
     model.tie_weights()
     return _save(model, tmp_path_factory.mktemp("hf_bert")), model
-
-
-@pytest.fixture(scope="session")
-def shared_data():
-    """The directory `../shared/data/fetch.sh` fills (real data); skips when it cannot."""
-    script = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data", "fetch.sh")
-    if not os.path.isfile(script):
-        pytest.skip(f"No data script at {script}")
-    try:
-        result = subprocess.run(["bash", script], capture_output=True, text=True, timeout=600,
-                                check=True)
-    except (subprocess.SubprocessError, OSError) as error:
-        pytest.skip(f"fetch.sh failed: {error}")
-    return result.stdout.strip().splitlines()[-1]
 
 
 def assert_close(actual, expected, atol, name=""):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 
 import pytest
 
@@ -40,15 +39,3 @@ def prepared(tmp_path_factory, corpus_file):
     return summary, os.path.join(str(output_dir), "tiny")
 
 
-@pytest.fixture(scope="session")
-def shared_data():
-    """The directory `../shared/data/fetch.sh` fills (real data); skips when it cannot."""
-    script = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data", "fetch.sh")
-    if not os.path.isfile(script):
-        pytest.skip(f"No data script at {script}")
-    try:
-        result = subprocess.run(["bash", script], capture_output=True, text=True, timeout=600,
-                                check=True)
-    except (subprocess.SubprocessError, OSError) as error:
-        pytest.skip(f"fetch.sh failed: {error}")
-    return result.stdout.strip().splitlines()[-1]

@@ -151,7 +151,7 @@ def test_the_task_models_export(task, tmp_path):
                                     "label_names": (2, 2)}),
         "tagger": (TokenClassifier(encoder, labels=["O", "X", "Y"]),
                    {"logits": (2, 4, 3), "probabilities": None, "label_names": (2, 3),
-                    "predicted_label": (2, 4)}),
+                    "predicted_label": (2, 4), "words": (2, 2), "word_tags": (2, 2)}),
     }[task]
     version_dir = export_for_serving(model, tokenizer, str(tmp_path / task), sequence_length=8)
     served = tf.saved_model.load(version_dir).signatures["serving_default"]
