@@ -7,12 +7,13 @@ import tensorflow as tf
 
 from albert_keras.layers.masked_lm_head import MaskedLMHead
 from albert_keras.models.encoder import INPUT_NAMES
+from albert_keras.models.task import Task
 
 PAIR_TASKS = ("sop", "nsp")
 
 
 @keras.saving.register_keras_serializable(package="albert_keras")
-class Pretrainer(keras.Model):
+class Pretrainer(Task):
     """The pretraining model of BERT (masked LM + NSP) and ALBERT (masked LM + SOP).
 
     A functional model over `encoder`. The masked-LM head (`mlm_head`) reads the sequence
@@ -91,14 +92,7 @@ class Pretrainer(keras.Model):
         return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def get_config(self):
-        return {"encoder": keras.saving.serialize_keras_object(self.encoder),
-                "pair_task": self.pair_task, "name": self.name, "trainable": self.trainable}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
-        return cls(**config)
+        return {**super().get_config(), "pair_task": self.pair_task}
 
     @classmethod
     def from_pretrained(cls, path: str, **kwargs) -> "Pretrainer":

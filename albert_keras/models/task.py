@@ -10,7 +10,7 @@ from albert_keras.models.encoder import INPUT_NAMES
 
 
 class Task(keras.Model):
-    """Base of `TextClassifier`, `TokenClassifier` and `SpanExtractor`.
+    """Base of `TextClassifier`, `TokenClassifier`, `SpanExtractor` and `Pretrainer`.
 
     A task is a functional model over `encoder`: the same int32 inputs `token_ids`,
     `segment_ids` and `padding_mask`, and float32 logits out. Its config holds the serialized
