@@ -71,6 +71,12 @@ class PipelineConfig:
     finetune: FinetuneConfig = FinetuneConfig()
     export: ExportConfig = ExportConfig()
 
+    def __post_init__(self) -> None:
+        if self.train.strategy == "tpu" and self.data.length_buckets:
+            raise ConfigError(
+                "TPUs need one static batch shape: set `data.length_buckets` to [] with "
+                f"train.strategy='tpu'. Received: data.length_buckets={list(self.data.length_buckets)}")
+
 
 def load_pipeline(path: str, overrides: list[str] | tuple[str, ...] = ()) -> PipelineConfig:
     """Reads a pipeline YAML and applies `key.sub=value` overrides (values parsed as YAML)."""

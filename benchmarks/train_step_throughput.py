@@ -9,9 +9,13 @@ One command measures, in one run and on one machine:
   and the same optimizer;
 - the dense-matmul FLOP/s this machine reaches (its practical limit), so that each step's
   achieved FLOP/s can be given as a fraction of it (MFU on a GPU);
-- peak memory of each training run (each measurement runs in its own process).
+- peak memory of each training run (each measurement runs in its own process);
+- with `--records`, useful (non-padding) tokens/s on batches of real pretraining records, as
+  our reader makes them: padded to the full length (what keras-hub and ours get without
+  bucketing) and length-bucketed (`pretraining_dataset(..., length_buckets=...)`).
 
     python benchmarks/train_step_throughput.py              # the real measurement
+    python benchmarks/train_step_throughput.py --records 'tf_records/albert_tiny/*.tfrecord'
     python benchmarks/train_step_throughput.py --small      # tiny models: checks the script works
     python benchmarks/train_step_throughput.py --precision mixed_bfloat16 --jit-compile  # GPU
 
@@ -33,6 +37,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)  # Runs from a checkout without `pip install -e .`.
 MODELS = ("bert_base", "albert_base")
 IMPLEMENTATIONS = ("albert_keras", "keras_hub")
+# Real-record contenders: (implementation, batches). keras-hub has no pretraining reader, so
+# its users pad; the bucketed keras-hub row shows how much of the gain is the reader's.
+RECORD_CONTENDERS = (("albert_keras", "padded"), ("keras_hub", "padded"),
+                     ("albert_keras", "bucketed"), ("keras_hub", "bucketed"))
 
 
 def main(argv=None) -> int:
@@ -50,41 +58,50 @@ def main(argv=None) -> int:
     parser.add_argument("--jit-compile", action="store_true")
     parser.add_argument("--small", action="store_true", help="tiny models, to check the script")
     parser.add_argument("--records", help="TFRecord glob of real pretraining data (e.g. "
-                        "'tf_records/albert_tiny/*.tfrecord'): also report useful (non-padding) "
-                        "tokens/s at its share of real tokens")
+                        "'tf_records/albert_tiny/*.tfrecord'): also measure useful (non-padding) "
+                        "tokens/s on its batches, padded and length-bucketed")
+    parser.add_argument("--length-buckets", default="32,64,96",
+                        help="bucket lengths of the bucketed reader (the full length is added)")
+    parser.add_argument("--record-steps", type=int, default=24,
+                        help="timed steps per real-record measurement")
+    parser.add_argument("--skip-equal-work", action="store_true",
+                        help="only the real-record measurements")
     parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "out",
                                                       "train_step_throughput.json"))
-    parser.add_argument("--measure", help=argparse.SUPPRESS)  # Child process: impl:model.
+    parser.add_argument("--measure", help=argparse.SUPPRESS)  # Child: impl:model[:batches].
     args = parser.parse_args(argv)
     if args.measure:
-        implementation, model = args.measure.split(":")
-        print(json.dumps(measure(implementation, model, args)))
+        implementation, model, *batches = args.measure.split(":")
+        print(json.dumps(measure(implementation, model, args, *batches)))
         return 0
 
     results = {"machine": _machine(), "settings": {
         k: getattr(args, k) for k in ("batch_size", "sequence_length", "predictions", "steps",
                                       "warmup_steps", "repeats", "precision", "jit_compile",
-                                      "small")}}
+                                      "small", "records", "length_buckets", "record_steps")}}
     results["matmul"] = _child(["--measure", "matmul:none"], args)
-    real_share = _real_token_share(args.records) if args.records else None
-    results["real_token_share"] = real_share
     limit = results["matmul"]["flops_per_second"]
-    best: dict[tuple[str, str], dict] = {}
+    contenders = [] if args.skip_equal_work else [
+        (implementation, model) for model in args.models.split(",")
+        for implementation in IMPLEMENTATIONS]
+    if args.records:
+        contenders += [(implementation, model, batches) for model in args.models.split(",")
+                       for implementation, batches in RECORD_CONTENDERS]
+    best: dict[tuple[str, ...], dict] = {}
     for _ in range(args.repeats):  # Alternate the contenders; keep each one's best run.
-        for model in args.models.split(","):
-            for implementation in IMPLEMENTATIONS:
-                run = _child(["--measure", f"{implementation}:{model}"], args)
-                key = (implementation, model)
-                if key not in best or run["tokens_per_second"] > best[key]["tokens_per_second"]:
-                    best[key] = run
+        for key in contenders:
+            run = _child(["--measure", ":".join(key)], args)
+            if key not in best or run["tokens_per_second"] > best[key]["tokens_per_second"]:
+                best[key] = run
     runs = list(best.values())
     for run in runs:
         run["fraction_of_matmul_limit"] = run["flops_per_second"] / limit
-        if real_share is not None:
-            run["useful_tokens_per_second"] = run["tokens_per_second"] * real_share
+        useful = (f"{run['useful_tokens_per_second']:>8.0f} useful tokens/s "
+                  f"({run['batches']}, {100 * run['real_token_share']:.1f}% real)  "
+                  if "batches" in run else "")
         print(f"{run['implementation']:>12} {run['model']:<12} "
-              f"{run['tokens_per_second']:>10.0f} tokens/s  "
-              f"{run['flops_per_second'] / 1e9:8.1f} GFLOP/s  "
+              f"{run['tokens_per_second']:>8.0f} tokens/s  {useful}"
+              f"{run['flops_per_second'] / 1e9:6.1f} GFLOP/s  "
               f"{100 * run['fraction_of_matmul_limit']:5.1f}% of matmul limit  "
               f"peak memory {run['peak_memory_bytes'] / 2**20:,.0f} MiB", flush=True)
     results["runs"] = runs
@@ -93,9 +110,6 @@ def main(argv=None) -> int:
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump(results, f, indent=2)
     print(f"dense matmul limit: {limit / 1e9:.1f} GFLOP/s")
-    if real_share is not None:
-        print(f"real (non-padding) token share of {args.records}: {real_share:.3f} "
-              "(the reader pads every sequence to the full length: useful tokens/s = tokens/s x share)")
     for name, value in results["ratios"].items():
         print(f"{name}: {value:.3f}")
     print(f"wrote {args.out}")
@@ -107,8 +121,10 @@ def _child(extra: list[str], args) -> dict:
     command = [sys.executable, os.path.abspath(__file__), *extra,
                "--batch-size", str(args.batch_size), "--sequence-length", str(args.sequence_length),
                "--predictions", str(args.predictions), "--steps", str(args.steps),
-               "--warmup-steps", str(args.warmup_steps), "--precision", args.precision]
+               "--warmup-steps", str(args.warmup_steps), "--precision", args.precision,
+               "--length-buckets", args.length_buckets, "--record-steps", str(args.record_steps)]
     command += ["--jit-compile"] * args.jit_compile + ["--small"] * args.small
+    command += ["--records", args.records] if args.records else []
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
            "PYTHONPATH": os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)}
     result = subprocess.run(command, capture_output=True, text=True, env=env)
@@ -118,8 +134,17 @@ def _child(extra: list[str], args) -> dict:
 
 
 def _ratios(runs: list[dict]) -> dict[str, float]:
-    by = {(r["implementation"], r["model"]): r for r in runs}
+    by = {(r["implementation"], r["model"]): r for r in runs if "batches" not in r}
+    real = {(r["implementation"], r["model"], r["batches"]): r for r in runs if "batches" in r}
     ratios = {}
+    for model in sorted({r["model"] for r in real.values()}):
+        useful = {key[0:1] + key[2:]: r["useful_tokens_per_second"] for key, r in real.items()
+                  if key[1] == model}
+        ours = useful.get(("albert_keras", "bucketed"))
+        for other in (("keras_hub", "padded"), ("albert_keras", "padded")):
+            if ours and other in useful:
+                ratios[f"{model} useful tokens/s ours bucketed / {' '.join(other)}"] = (
+                    ours / useful[other])
     for model in sorted({r["model"] for r in runs}):
         ours, hub = by.get(("albert_keras", model)), by.get(("keras_hub", model))
         if ours and hub:
@@ -137,20 +162,6 @@ def _ratios(runs: list[dict]) -> dict[str, float]:
     return ratios
 
 
-def _real_token_share(pattern: str, max_records: int = 5000) -> float:
-    """Share of non-padding positions in real records: what padding-free batching would save."""
-    import numpy as np
-
-    from albert_keras.data.pretraining_dataset import pretraining_dataset
-
-    dataset = pretraining_dataset(pattern, 100, shuffle=False, repeat=False, verify=False)
-    real = total = 0
-    for x, _, _ in dataset.take(max_records // 100).as_numpy_iterator():
-        real += int(np.sum(x["padding_mask"]))
-        total += x["padding_mask"].size
-    return real / total
-
-
 def _machine() -> dict:
     import tensorflow as tf
 
@@ -161,7 +172,7 @@ def _machine() -> dict:
 
 # === Child process ===
 
-def measure(implementation: str, model: str, args) -> dict:
+def measure(implementation: str, model: str, args, batches: str | None = None) -> dict:
     import keras
     import tensorflow as tf
 
@@ -175,24 +186,60 @@ def measure(implementation: str, model: str, args) -> dict:
     pretrainer = (_ours(config, dtype) if implementation == "albert_keras"
                   else _keras_hub(config, dtype))
     _compile(pretrainer, args)
-    batch = _batch(config, args)
-    dataset = tf.data.Dataset.from_tensors(batch).repeat()
-    pretrainer.fit(dataset, steps_per_epoch=args.warmup_steps, epochs=1, verbose=0)
+    if batches is None:  # One fixed synthetic batch: equal work for every contender.
+        steps = args.steps
+        warmup = tf.data.Dataset.from_tensors(_batch(config, args)).repeat()
+        timed, shapes = warmup, [(args.sequence_length, args.predictions)] * steps
+    else:
+        steps = args.record_steps
+        warmup, timed, shapes, real_tokens = _record_batches(args, batches, steps)
+    pretrainer.fit(warmup, steps_per_epoch=args.warmup_steps, epochs=1, verbose=0)
     start = time.perf_counter()
-    pretrainer.fit(dataset, steps_per_epoch=args.steps, epochs=1, verbose=0)
-    seconds = (time.perf_counter() - start) / args.steps
-    tokens = args.batch_size * args.sequence_length
-    flops = train_step_flops(config, args.batch_size, args.sequence_length, args.predictions)
-    return {"implementation": implementation, "model": model, "seconds_per_step": seconds,
-            "tokens_per_second": tokens / seconds, "flops_per_step": flops,
-            "flops_per_second": flops / seconds, "peak_memory_bytes": _peak_memory(),
-            "parameters": int(pretrainer.count_params())}
+    pretrainer.fit(timed, steps_per_epoch=steps, epochs=1, verbose=0)
+    seconds = (time.perf_counter() - start) / steps
+    tokens = sum(args.batch_size * length for length, _ in shapes) / steps
+    flops = sum(train_step_flops(config, args.batch_size, length, predictions)
+                for length, predictions in shapes) / steps
+    run = {"implementation": implementation, "model": model, "seconds_per_step": seconds,
+           "tokens_per_second": tokens / seconds, "flops_per_step": flops,
+           "flops_per_second": flops / seconds, "peak_memory_bytes": _peak_memory(),
+           "parameters": int(pretrainer.count_params())}
+    if batches is not None:
+        run.update(batches=batches, real_token_share=real_tokens / (tokens * steps),
+                   useful_tokens_per_second=real_tokens / steps / seconds,
+                   batch_lengths=[length for length, _ in shapes])
+    return run
+
+
+def _record_batches(args, batches: str, steps: int, skip: int = 100):
+    """Warmup and timed batches of real records, cached in memory, and the timed shapes.
+
+    The first `skip` batches are left out: rare buckets fill later than common ones, so the
+    start of a bucketed stream holds fewer short batches than its steady state.
+    """
+    import numpy as np
+
+    from albert_keras.data.pretraining_dataset import pretraining_dataset
+
+    buckets = [int(b) for b in args.length_buckets.split(",")] if batches == "bucketed" else ()
+    stream = pretraining_dataset(args.records, args.batch_size, seed=0, verify=False,
+                                 length_buckets=buckets).skip(skip)
+    warmup = stream.take(args.warmup_steps).cache()
+    timed = stream.skip(args.warmup_steps).take(steps).cache()
+    shapes, real_tokens = [], 0
+    for dataset in (warmup, timed):  # Fill the caches: reading is not timed.
+        for x, _, _ in dataset.as_numpy_iterator():
+            if dataset is timed:
+                shapes.append(tuple(int(n) for n in (x["token_ids"].shape[1],
+                                                     x["mask_positions"].shape[1])))
+                real_tokens += int(np.sum(x["padding_mask"]))
+    return warmup.repeat(), timed.repeat(), shapes, real_tokens
 
 
 def _small_overrides(args) -> dict:
     if not args.small:
         return {}
-    return dict(vocabulary_size=1000, num_layers=2, num_heads=2, hidden_dim=64,
+    return dict(vocabulary_size=8192, num_layers=2, num_heads=2, hidden_dim=64,
                 intermediate_dim=128, max_sequence_length=args.sequence_length)
 
 

@@ -23,6 +23,35 @@ def tiny_inputs(batch_size=2, sequence_length=8, vocabulary_size=50, num_padded=
     return {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
 
 
+def write_varied_length_records(directory, count=400, sequence_length=32, vocabulary_size=300,
+                                max_predictions=5, seed=5):
+    """Pretraining shards + manifest whose rows have real lengths uniform in 5..sequence_length.
+
+    Rows are `[CLS] A [SEP] B [SEP]` then padding, with SentencePiece-style special ids
+    (pad 0, unk 1, [CLS] 2, [SEP] 3, [MASK] 4) and token masking in the manifest.
+    """
+    from albert_keras.data.writer import write_manifest, write_shards
+
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(5, sequence_length + 1, count)
+    positions = np.arange(sequence_length)[None, :]
+    first = lengths // 2
+    token_ids = rng.integers(5, vocabulary_size, (count, sequence_length))
+    token_ids[:, 0] = 2
+    token_ids[positions == first[:, None]] = 3
+    token_ids[positions == lengths[:, None] - 1] = 3
+    padding_mask = (positions < lengths[:, None]).astype(np.int32)
+    rows = {"token_ids": token_ids * padding_mask,
+            "segment_ids": ((positions > first[:, None]) * padding_mask).astype(np.int32),
+            "padding_mask": padding_mask, "pair_label": rng.integers(0, 2, count)}
+    write_shards(rows, str(directory), num_shards=2)
+    write_manifest(str(directory), {
+        "special_token_ids": {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4},
+        "vocabulary_size": vocabulary_size,
+        "masking": {"mode": "token", "max_predictions": max_predictions}})
+    return str(directory)
+
+
 def assert_config_round_trip(obj):
     """`from_config(get_config())` gives an object with the same config."""
     config = obj.get_config()

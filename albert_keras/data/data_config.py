@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
+from albert_keras.data.length_buckets import check_length_buckets
+
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
@@ -39,6 +41,11 @@ class DataConfig:
         num_shards: int. TFRecord files to write. Defaults to 4.
         compression: str. `"none"` or `"gzip"`. Defaults to `"none"`.
         shuffle_buffer_size: int. Records in the reader's shuffle buffer. Defaults to 10000.
+        length_buckets: list of int. The reader batches rows of similar length and cuts each
+            batch to its bucket (e.g. `[32, 64, 96]`; `max_sequence_length` is the last bucket,
+            and larger ones are dropped),
+            so that the model does not compute on padding. Not for TPUs (a few batch shapes
+            instead of one). Defaults to `[]`: every batch is padded to `max_sequence_length`.
         num_workers: int or None. Processes that build pairs; None = all cores. Defaults to None.
         seed: int. Seed of every random choice (pairs, shard order, static masks). Defaults to 12345.
     """
@@ -63,6 +70,7 @@ class DataConfig:
     num_shards: int = 4
     compression: Literal["none", "gzip"] = "none"
     shuffle_buffer_size: int = 10000
+    length_buckets: tuple[int, ...] = ()
     num_workers: int | None = None
     seed: int = 12345
 
@@ -83,6 +91,7 @@ class DataConfig:
         if not 0.0 <= self.short_seq_prob <= 1.0:
             raise ValueError("`data.short_seq_prob` must be in [0, 1]. "
                              f"Received: data.short_seq_prob={self.short_seq_prob!r}")
+        check_length_buckets(self.length_buckets, self.max_sequence_length, prefix="data.")
         if not 0.0 < self.mask_rate <= 1.0:
             raise ValueError("`data.mask_rate` must be in (0, 1]. "
                              f"Received: data.mask_rate={self.mask_rate!r}")

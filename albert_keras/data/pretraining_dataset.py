@@ -5,6 +5,10 @@ shard when there are fewer files than workers) -> shuffle records -> repeat -> b
 (`drop_remainder=True`, static shapes for XLA/TPU) -> decode -> mask on the fly -> shape into
 `(x, y, sample_weight)` -> prefetch.
 
+With `length_buckets`, the batch step groups records of similar length instead, and each batch
+is cut to the smallest bucket that holds its longest row: the model computes on far fewer
+padding positions (and the masked-LM head on fewer empty prediction slots).
+
 Settings that the data stage knows (sequence length, special ids, vocabulary, masking mode) come
 from the `manifest.json` next to the shards; arguments override them.
 """
@@ -12,13 +16,16 @@ from the `manifest.json` next to the shards; arguments override them.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import logging
 import os
-from typing import Any
+from typing import Any, Sequence
 
 import tensorflow as tf
 
 from albert_keras.data import features, tokenizers, writer
+from albert_keras.data.length_buckets import (check_length_buckets, cut_predictions,
+                                              length_bucketed_batches)
 from albert_keras.data.masking import MODES, mask_tokens
 
 logger = logging.getLogger(__name__)
@@ -31,7 +38,8 @@ def pretraining_dataset(file_pattern: str, global_batch_size: int,
                         mask_rate: float | None = None, max_ngram: int | None = None,
                         tokenizer=None, shuffle: bool = True, shuffle_buffer_size: int = 10000,
                         repeat: bool = True, seed: int = 0, verify: bool = True,
-                        skip_corrupt: bool = False) -> tf.data.Dataset:
+                        skip_corrupt: bool = False,
+                        length_buckets: Sequence[int] = ()) -> tf.data.Dataset:
     """Batches of pretraining inputs with masking on the fly.
 
     Masks are drawn per batch with the stateless seed `(seed, batch index * pipelines +
@@ -58,11 +66,19 @@ def pretraining_dataset(file_pattern: str, global_batch_size: int,
             corrupt record fails later with TensorFlow's `DataLossError`, which does not name
             the file. Defaults to True.
         skip_corrupt: bool. Skip (and log, with a count) corrupt shards instead of failing.
+        length_buckets: sequence of int. Increasing sequence lengths, e.g. `(32, 64, 96)`;
+            `max_sequence_length` is the last bucket, and larger ones are dropped. When given, each batch holds rows
+            of one bucket only and is cut to that bucket's length, and `mask_positions` to the
+            most predictions a row of that length can have (`ceil(length * mask_rate)`, at most
+            `max_predictions`). Batches then have a few different shapes (one per bucket): good
+            for CPUs and GPUs (XLA compiles once per shape), not for TPUs. Defaults to `()`:
+            every batch is padded to `max_sequence_length`.
 
     Returns:
         A `tf.data.Dataset` of `(x, y, sample_weight)`: x = {token_ids, segment_ids, padding_mask
         int32 [B, S], mask_positions int32 [B, P]}, y = {"mlm": int32 [B, P], "pair": int32 [B]},
-        sample_weight = {"mlm": float32 [B, P]}, with B the per-replica batch size.
+        sample_weight = {"mlm": float32 [B, P]}, with B the per-replica batch size, S the
+        sequence length (or the batch's bucket) and P `max_predictions` (or the bucket's share).
 
     Example:
     ```python
@@ -87,6 +103,7 @@ def pretraining_dataset(file_pattern: str, global_batch_size: int,
         if not files:
             raise ValueError(f"Every shard matching {file_pattern!r} is corrupt")
     settings = _settings(manifest, files, masking, max_predictions, mask_rate, max_ngram, tokenizer)
+    buckets = check_length_buckets(length_buckets, settings["max_sequence_length"])
 
     dataset = tf.data.Dataset.from_tensor_slices(files)
     if shuffle:
@@ -101,13 +118,21 @@ def pretraining_dataset(file_pattern: str, global_batch_size: int,
         dataset = dataset.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
     if repeat:
         dataset = dataset.repeat()
-    dataset = dataset.batch(batch_size, drop_remainder=True)
 
-    # Decode -> mask -> shape, then prefetch.
+    # Batch and decode -> mask -> shape, then prefetch.
     decode = _decoder(settings)
+    if buckets:
+        dataset = length_bucketed_batches(dataset, batch_size, buckets, decode)
+    else:
+        dataset = dataset.batch(batch_size, drop_remainder=True).map(
+            decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     masker = _masker(settings, seed, num_pipelines, pipeline_id)
-    dataset = dataset.enumerate().map(lambda index, records: masker(index, decode(records)),
-                                      num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    dataset = dataset.enumerate().map(masker, num_parallel_calls=tf.data.AUTOTUNE,
+                                      deterministic=True)
+    if buckets:
+        dataset = dataset.map(functools.partial(
+            cut_predictions, max_predictions=settings["max_predictions"],
+            mask_rate=settings["mask_rate"]))
     dataset = dataset.map(_to_model_inputs)
     options = tf.data.Options()
     if input_context is not None:
@@ -124,7 +149,8 @@ def pretraining_dataset_from_config(config, file_pattern: str, tokenizer, global
         file_pattern, global_batch_size, input_context, tokenizer=tokenizer,
         masking=kwargs.pop("masking", None), max_predictions=data.max_predictions,
         mask_rate=data.mask_rate, max_ngram=data.max_ngram,
-        shuffle_buffer_size=data.shuffle_buffer_size, seed=data.seed, **kwargs)
+        shuffle_buffer_size=data.shuffle_buffer_size, seed=data.seed,
+        length_buckets=data.length_buckets, **kwargs)
 
 
 def match_files(file_pattern: str) -> tuple[list[str], str]:

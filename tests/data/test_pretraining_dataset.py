@@ -9,14 +9,19 @@ import pytest
 import tensorflow as tf
 
 from albert_keras.data.features import parse_examples
+from albert_keras.data.length_buckets import check_length_buckets
 from albert_keras.data.pretraining_dataset import pretraining_dataset
 from albert_keras.data.writer import write_manifest, write_shards
+from tests.helpers import write_varied_length_records
 
 MAX_PREDICTIONS = 5
 
 
-def _unmasked_rows(dataset):
-    """Rows of the original records, rebuilt from masked batches: Counter of token tuples."""
+def _unmasked_rows(dataset, width=32):
+    """Rows of the original records, rebuilt from masked batches: Counter of token tuples.
+
+    Rows of length-bucketed batches are padded back to `width` with zeros (the padding id).
+    """
     rows = collections.Counter()
     for x, y, weights in dataset:
         token_ids = x["token_ids"].numpy().copy()
@@ -24,6 +29,7 @@ def _unmasked_rows(dataset):
         labels = np.where(weights["mlm"].numpy() > 0, y["mlm"].numpy(),
                           np.take_along_axis(token_ids, positions, axis=1))
         np.put_along_axis(token_ids, positions, labels, axis=1)
+        token_ids = np.pad(token_ids, [(0, 0), (0, width - token_ids.shape[1])])
         for ids, label in zip(token_ids, y["pair"].numpy()):
             rows[tuple(ids) + (int(label),)] += 1
     return rows
@@ -171,3 +177,75 @@ def test_shards_without_manifest_need_only_special_ids(prepared, tmp_path):
     write_manifest(str(tmp_path), {"special_token_ids": {"pad": 0, "unk": 1, "cls": 2, "sep": 3,
                                                          "mask": 4}, "vocabulary_size": 20})
     assert len(list(pretraining_dataset(str(tmp_path), 3, repeat=False))) == 2
+
+
+BUCKETS = (8, 16, 24)  # + 32, the records' length
+
+
+@pytest.fixture(scope="module")
+def varied_lengths(tmp_path_factory):
+    """(number of records, directory): 400 records of real lengths 5..32 (seq 32)."""
+    return 400, write_varied_length_records(tmp_path_factory.mktemp("varied"), count=400,
+                                            max_predictions=MAX_PREDICTIONS)
+
+
+def test_length_buckets_cut_only_padding_and_keep_every_record(varied_lengths):
+    count, directory = varied_lengths
+    # Batches of one row: nothing is dropped by drop_remainder, and each row is cut alone.
+    dataset = pretraining_dataset(directory, 1, shuffle=False, repeat=False,
+                                  length_buckets=BUCKETS)
+    assert dataset.element_spec[0]["token_ids"].shape.as_list() == [1, None]
+    widths = collections.Counter()
+    for x, _, _ in dataset:
+        width, length = x["token_ids"].shape[1], int(x["padding_mask"].numpy().sum())
+        assert width == min(b for b in (*BUCKETS, 32) if b >= length), (width, length)
+        widths[width] += 1
+    assert len(widths) == 4, widths  # The test records fill every bucket.
+    assert _unmasked_rows(dataset) == _records(directory)
+    assert sum(widths.values()) == count
+
+
+def test_length_buckets_batch_rows_of_one_bucket_and_keep_every_prediction(varied_lengths):
+    _, directory = varied_lengths
+    settings = dict(shuffle=False, repeat=False)
+    padded = pretraining_dataset(directory, 1, **settings)
+    bucketed = pretraining_dataset(directory, 1, length_buckets=BUCKETS, **settings)
+    # Token masking predicts round(15% of the maskable tokens) of every row, whatever its
+    # batch: the totals match only if cutting the prediction slots lost none.
+    total = lambda dataset: sum(float(w["mlm"].numpy().sum()) for _, _, w in dataset)  # noqa: E731
+    assert total(bucketed) == total(padded) > 0
+
+    batches = pretraining_dataset(directory, 4, length_buckets=BUCKETS, seed=3)
+    real_share = {"bucketed": [], "padded": []}
+    for x, y, weights in batches.take(40):
+        width = x["token_ids"].shape[1]
+        lengths = x["padding_mask"].numpy().sum(axis=1)
+        lower = max([b for b in BUCKETS if b < width], default=0)
+        assert np.all((lengths > lower) & (lengths <= width)), (width, lengths)
+        slots = min(MAX_PREDICTIONS, int(np.ceil(width * 0.15)))
+        assert x["mask_positions"].shape == y["mlm"].shape == weights["mlm"].shape == (4, slots)
+        assert np.all(x["mask_positions"].numpy() < lengths[:, None])
+        real_share["bucketed"].append(lengths.sum() / x["padding_mask"].numpy().size)
+    for x, _, _ in pretraining_dataset(directory, 4, seed=3).take(40):
+        real_share["padded"].append(x["padding_mask"].numpy().mean())
+    # Lengths are uniform in 5..32: padded batches are ~58% real, bucketed ones ~85%.
+    assert np.mean(real_share["bucketed"]) > np.mean(real_share["padded"]) + 0.2, real_share
+
+
+def test_length_buckets_end_at_the_sequence_length():
+    assert check_length_buckets((8, 40), 32) == (8, 32)
+    assert check_length_buckets([16, 32, 64], 32) == (16, 32)
+    assert check_length_buckets((), 32) == ()
+
+
+@pytest.mark.parametrize("buckets", [(16, 8), (8, 8), (0, 8), (8.5,)])
+def test_bad_length_buckets_are_named_with_their_value(prepared, buckets):
+    from albert_keras.pipeline import ConfigError, pipeline_from_dict
+
+    _, directory = prepared
+    with pytest.raises(ValueError, match=r"`length_buckets` must be increasing integer lengths "
+                                         r">= 1. Received: length_buckets="):
+        pretraining_dataset(directory, 4, length_buckets=buckets)
+    with pytest.raises(ConfigError, match=r"data\.length_buckets"):
+        pipeline_from_dict({"name": "x", "data": {"max_sequence_length": 32,
+                                                   "length_buckets": list(buckets)}})

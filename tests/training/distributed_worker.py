@@ -1,6 +1,7 @@
 """Runs one small pretraining job in its own process, for the distribution and resume tests.
 
     python distributed_worker.py mirrored OUT.json      # default vs MirroredStrategy(2 CPUs)
+    python distributed_worker.py mirrored_buckets RECORDS OUT.json  # length-bucketed, 2 CPUs
     python distributed_worker.py multi_worker OUT.npz   # one worker; TF_CONFIG from the env
     python distributed_worker.py resume RUN_DIR OUT.npz [KILL_AFTER_EPOCH]
 
@@ -104,6 +105,37 @@ def run_mirrored(out_path: str) -> None:
         json.dump(results, f)
 
 
+def run_mirrored_buckets(records: str, out_path: str) -> None:
+    """MirroredStrategy(2 CPUs) on length-bucketed batches: replicas get different shapes."""
+    (cpu,) = tf.config.list_physical_devices("CPU")
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from albert_keras.data.pretraining_dataset import pretraining_dataset
+    from albert_keras.training.pretrain import distribute
+
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    train = tiny_train_config(steps=6, steps_per_epoch=6)
+
+    def dataset_fn(context):
+        return pretraining_dataset(records, train.global_batch_size, context, seed=1,
+                                   length_buckets=(8, 12))
+
+    widths = []  # Per step, the sequence length each replica got.
+    iterator = iter(distribute(strategy, dataset_fn))
+    for _ in range(train.steps):
+        x, _, _ = next(iterator)
+        widths.append([int(t.shape[1])
+                       for t in strategy.experimental_local_results(x["token_ids"])])
+    model = build(strategy, train)
+    history = model.fit(distribute(strategy, dataset_fn), epochs=1,
+                        steps_per_epoch=train.steps, verbose=0)
+    replicas = {v.path: [np.array(t) for t in strategy.experimental_local_results(v.value)]
+                for v in model.trainable_weights}
+    with open(out_path, "w") as f:
+        json.dump({"widths": widths, "loss": [float(x) for x in history.history["loss"]],
+                   "replicas_equal": all(np.array_equal(a, b) for a, b in replicas.values())}, f)
+
+
 def run_multi_worker(out_path: str) -> None:
     from albert_keras.training.pretrain import distribute
     from albert_keras.training.strategy import make_strategy
@@ -167,6 +199,8 @@ if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "mirrored":
         run_mirrored(sys.argv[2])
+    elif mode == "mirrored_buckets":
+        run_mirrored_buckets(sys.argv[2], sys.argv[3])
     elif mode == "multi_worker":
         run_multi_worker(sys.argv[2])
     elif mode == "resume":

@@ -45,6 +45,22 @@ def test_mirrored_two_cpus_equals_default_strategy(tmp_path):
         np.testing.assert_allclose(runs["mirrored"]["weights"][key], value, atol=1e-5, err_msg=key)
 
 
+@pytest.mark.large
+def test_mirrored_trains_on_length_buckets_with_a_shape_per_replica(tmp_path):
+    from tests.helpers import write_varied_length_records
+
+    records = write_varied_length_records(tmp_path / "records", sequence_length=16,
+                                          vocabulary_size=64)
+    out = tmp_path / "buckets.json"
+    result = _run("mirrored_buckets", records, out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = json.loads(out.read_text())
+    assert all(len(step) == 2 for step in run["widths"])
+    assert any(a != b for a, b in run["widths"]), run["widths"]  # Replicas differ in a step.
+    assert len(run["loss"]) == 1 and np.isfinite(run["loss"][0])
+    assert run["replicas_equal"]
+
+
 def _free_ports(count):
     sockets = [socket.socket() for _ in range(count)]
     for s in sockets:

@@ -1,5 +1,6 @@
 """The whole pretraining job on a tiny model: prepare -> fit -> files and summary."""
 
+import dataclasses
 import json
 
 import keras
@@ -62,3 +63,58 @@ def test_most_frequent_token_accuracy_counts_weighted_targets():
     w = {"mlm": np.array([[1, 1, 0], [1, 1, 0]], "float32")}
     dataset = tf.data.Dataset.from_tensors(({"token_ids": np.zeros((2, 4), "int32")}, y, w))
     assert most_frequent_token_accuracy(dataset) == pytest.approx(3 / 4)
+
+
+def _bucketed_dataset(directory, batch_size=4, seed=1):
+    from albert_keras.data.pretraining_dataset import pretraining_dataset
+
+    return pretraining_dataset(directory, batch_size, length_buckets=(8, 16, 24), seed=seed)
+
+
+def _tiny_pretrainer(train_config):
+    from albert_keras.models.encoder import Encoder
+    from albert_keras.models.pretrainer import Pretrainer
+    from albert_keras.training.pretrain import compile_pretrainer
+
+    keras.utils.set_random_seed(2)
+    encoder = Encoder(vocabulary_size=300, num_layers=2, num_heads=2, hidden_dim=16,
+                      intermediate_dim=32, embedding_dim=8, share="all", dropout=0.0,
+                      max_sequence_length=32)
+    pretrainer = Pretrainer(encoder, pair_task="sop")
+    compile_pretrainer(pretrainer, train_config)
+    return pretrainer
+
+
+def test_length_bucketed_batches_give_the_loss_of_padded_ones_and_train_under_jit(tmp_path):
+    from albert_keras.training.train_config import TrainConfig
+    from tests.helpers import write_varied_length_records
+
+    directory = write_varied_length_records(tmp_path)
+    train = TrainConfig(global_batch_size=4, steps=6, steps_per_epoch=6, warmup_steps=1,
+                        learning_rate=0.01, verbose=0)
+    pretrainer = _tiny_pretrainer(train)
+    widths = set()
+    for x, y, w in _bucketed_dataset(directory).take(8).as_numpy_iterator():
+        width = x["token_ids"].shape[1]
+        widths.add(width)
+        padded = {k: np.pad(v, [(0, 0), (0, 32 - width)]) if k != "mask_positions" else v
+                  for k, v in x.items()}
+        cut_loss = pretrainer.test_on_batch(x, y, w, return_dict=True)["loss"]
+        padded_loss = pretrainer.test_on_batch(padded, y, w, return_dict=True)["loss"]
+        assert cut_loss == pytest.approx(padded_loss, rel=1e-5), width
+    assert len(widths) >= 3, widths
+
+    jitted = _tiny_pretrainer(dataclasses.replace(train, jit_compile=True))
+    start = np.array(jitted.encoder.token_embedding.embeddings)
+    history = jitted.fit(_bucketed_dataset(directory), epochs=1, steps_per_epoch=6, verbose=0,
+                         shuffle=False)
+    assert np.all(np.isfinite(history.history["loss"]))
+    assert np.abs(np.array(jitted.encoder.token_embedding.embeddings) - start).max() > 0
+
+
+def test_length_buckets_are_refused_on_tpu_before_any_work():
+    from albert_keras.pipeline import ConfigError, pipeline_from_dict
+
+    with pytest.raises(ConfigError, match=r"data\.length_buckets=\[32, 64\]"):
+        pipeline_from_dict({"name": "x", "data": {"length_buckets": [32, 64]},
+                            "train": {"strategy": "tpu"}})
