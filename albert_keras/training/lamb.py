@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 
 from albert_keras.training.cross_replica_clipping import CrossReplicaClipping, variables_matching
 
@@ -66,28 +67,44 @@ class Lamb(CrossReplicaClipping, keras.optimizers.Lamb):
         return  # Decay is part of the update in `update_step`, inside the trust ratio.
 
     def update_step(self, gradient, variable, learning_rate):
-        ops = keras.ops
-        dtype = variable.dtype
-        lr = ops.cast(learning_rate, dtype)
-        gradient = ops.cast(gradient, dtype)
-        step = ops.cast(self.iterations + 1, dtype)
-        m = self._momentums[self._get_variable_index(variable)]
-        v = self._velocities[self._get_variable_index(variable)]
-        self.assign_add(m, (gradient - m) * (1 - self.beta_1))
-        self.assign_add(v, (ops.square(gradient) - v) * (1 - self.beta_2))
-        m_hat = m / (1.0 - ops.power(ops.cast(self.beta_1, dtype), step))
-        v_hat = v / (1.0 - ops.power(ops.cast(self.beta_2, dtype), step))
-        update = m_hat / (ops.sqrt(v_hat) + self.epsilon)
-        if self.weight_decay and self._use_weight_decay(variable):
-            update = update + ops.cast(self.weight_decay, dtype) * variable
-        if self._var_key(variable) in self._no_adaptation:
-            ratio = ops.cast(1.0, dtype)
-        else:
-            w_norm = ops.sqrt(ops.sum(ops.square(variable)))
-            u_norm = ops.sqrt(ops.sum(ops.square(update)))
-            ratio = ops.where((w_norm > 0) & (u_norm > 0), w_norm / u_norm, ops.cast(1.0, dtype))
-        self.assign_sub(variable, ratio * lr * update)
+        index = self._get_variable_index(variable)
+        m, v = self._momentums[index], self._velocities[index]
+        decay = self.weight_decay if self.weight_decay and self._use_weight_decay(variable) else 0.0
+        new_m, new_v, delta = _fused_lamb_update(
+            tf.cast(tf.convert_to_tensor(gradient), variable.dtype),  # Dense, also for slices.
+            tf.convert_to_tensor(m), tf.convert_to_tensor(v),
+            tf.convert_to_tensor(variable),
+            tf.cast(learning_rate, variable.dtype), tf.cast(self.iterations + 1, variable.dtype),
+            beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon, weight_decay=decay,
+            adapt=self._var_key(variable) not in self._no_adaptation)
+        self.assign(m, new_m)
+        self.assign(v, new_v)
+        self.assign_sub(variable, delta)
 
     def get_config(self):
         return {**super().get_config(), "no_decay_patterns": self.no_decay_patterns,
                 "no_adaptation_patterns": self.no_adaptation_patterns}
+
+
+@tf.function(jit_compile=True, reduce_retracing=True)
+def _fused_lamb_update(gradient, m, v, variable, learning_rate, step, *, beta_1, beta_2, epsilon,
+                       weight_decay, adapt):
+    """New moments and the step to subtract from `variable`, as one XLA-fused computation.
+
+    The update is bound by memory bandwidth: as separate ops it makes a pass over memory per op.
+    Fused, it reads each input once or twice (bert_base's 110M parameters on a 2-core CPU:
+    `optimizer.apply` 407 ms -> 372 ms, see benchmarks/RESULTS.md).
+    """
+    m = m + (gradient - m) * (1.0 - beta_1)
+    v = v + (tf.square(gradient) - v) * (1.0 - beta_2)
+    m_hat = m / (1.0 - tf.pow(tf.cast(beta_1, m.dtype), step))
+    v_hat = v / (1.0 - tf.pow(tf.cast(beta_2, v.dtype), step))
+    update = m_hat / (tf.sqrt(v_hat) + epsilon)
+    if weight_decay:
+        update += weight_decay * variable
+    ratio = tf.constant(1.0, variable.dtype)
+    if adapt:
+        w_norm = tf.norm(variable)
+        u_norm = tf.norm(update)
+        ratio = tf.where((w_norm > 0) & (u_norm > 0), w_norm / u_norm, ratio)
+    return m, v, ratio * learning_rate * update
