@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
 
 from albert_keras.layers.masked_lm_head import MaskedLMHead
 from albert_keras.models.encoder import INPUT_NAMES
@@ -73,23 +72,7 @@ class Pretrainer(Task):
         return super().compute_loss(x, y, y_pred, _with_pair_weight(sample_weight), training=training)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        results = super().compute_metrics(x, y, y_pred, _with_pair_weight(sample_weight))
-        if isinstance(self.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
-            # Keras averages per-replica logs across workers with `reduce("MEAN", axis=0)`,
-            # which fails on scalars: hand it shape-(1,) values (the mean is a scalar again).
-            results = {name: keras.ops.reshape(value, (1,)) for name, value in results.items()}
-        return results
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # Keras 3 builds from a first distributed batch merged with `strategy.reduce`, which
-        # fails for dict batches under MultiWorkerMirroredStrategy (keras-team/keras#20585).
-        # Shapes are all it needs: build from the first replica's share instead.
-        if iterator is not None and self._distribute_strategy is not None:
-            for _, _, batches in iterator:
-                data_batch = keras.tree.map_structure(_first_replica, next(batches))
-                break
-            iterator = None
-        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        return super().compute_metrics(x, y, y_pred, _with_pair_weight(sample_weight))
 
     def get_config(self):
         return {**super().get_config(), "pair_task": self.pair_task}
@@ -107,9 +90,3 @@ def _with_pair_weight(sample_weight):
     if isinstance(sample_weight, dict) and "pair" not in sample_weight:
         return {**sample_weight, "pair": None}
     return sample_weight
-
-
-def _first_replica(value):
-    if isinstance(value, tf.distribute.DistributedValues):
-        return value.values[0]
-    return value

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import keras
+import tensorflow as tf
 
 from albert_keras.models.encoder import INPUT_NAMES
 
@@ -15,8 +16,28 @@ class Task(keras.Model):
     A task is a functional model over `encoder`: the same int32 inputs `token_ids`,
     `segment_ids` and `padding_mask`, and float32 logits out. Its config holds the serialized
     encoder, so a `.keras` file rebuilds the whole model; subclasses add their own arguments
-    in `get_config`.
+    in `get_config`. It also carries two fixes that Keras 3 needs to `fit` a dict-input model
+    under `MultiWorkerMirroredStrategy`.
     """
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        results = super().compute_metrics(x, y, y_pred, sample_weight)
+        if isinstance(self.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras averages per-replica logs across workers with `reduce("MEAN", axis=0)`,
+            # which fails on scalars: hand it shape-(1,) values (the mean is a scalar again).
+            results = {name: keras.ops.reshape(value, (1,)) for name, value in results.items()}
+        return results
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras 3 builds from a first distributed batch merged with `strategy.reduce`, which
+        # fails for dict batches under MultiWorkerMirroredStrategy (keras-team/keras#20585).
+        # Shapes are all it needs: build from the first replica's share instead.
+        if iterator is not None and self._distribute_strategy is not None:
+            for _, _, batches in iterator:
+                data_batch = keras.tree.map_structure(_first_replica, next(batches))
+                break
+            iterator = None
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def get_config(self):
         return {"encoder": keras.saving.serialize_keras_object(self.encoder),
@@ -60,6 +81,12 @@ def load_pretrained_encoder(path: str) -> keras.Model:
 def encoder_inputs() -> dict:
     """Fresh symbolic inputs for a task model: int32 `(batch, seq)` each."""
     return {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in INPUT_NAMES}
+
+
+def _first_replica(value):
+    if isinstance(value, tf.distribute.DistributedValues):
+        return value.values[0]
+    return value
 
 
 def _input_names(model) -> list[str]:

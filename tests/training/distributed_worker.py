@@ -3,6 +3,7 @@
     python distributed_worker.py mirrored OUT.json      # default vs MirroredStrategy(2 CPUs)
     python distributed_worker.py mirrored_buckets RECORDS OUT.json  # length-bucketed, 2 CPUs
     python distributed_worker.py multi_worker OUT.npz   # one worker; TF_CONFIG from the env
+    python distributed_worker.py multi_worker_finetune OUT.npz  # the same, a TextClassifier
     python distributed_worker.py resume RUN_DIR OUT.npz [KILL_AFTER_EPOCH]
 
 Not collected by pytest (no `test_` prefix): the tests start it with `subprocess`.
@@ -152,6 +153,35 @@ def run_multi_worker(out_path: str) -> None:
              **{k.replace("/", "|"): v for k, v in end.items()})
 
 
+def run_multi_worker_finetune(out_path: str) -> None:
+    """A `TextClassifier` fit the way `finetune` fits it: a plain dataset, Keras distributes it."""
+    import keras
+
+    from albert_keras.models.encoder import Encoder
+    from albert_keras.models.text_classifier import TextClassifier
+    from albert_keras.training.strategy import make_strategy
+
+    strategy = make_strategy("multi_worker")
+    keras.utils.set_random_seed(1)
+    with strategy.scope():
+        encoder = Encoder(vocabulary_size=VOCABULARY, num_layers=2, num_heads=2, hidden_dim=16,
+                          intermediate_dim=32, dropout=0.0, max_sequence_length=SEQUENCE_LENGTH)
+        model = TextClassifier(encoder, num_classes=2, dropout=0.0)
+        model.compile(optimizer=keras.optimizers.AdamW(0.01),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")])
+    start = weights_of(model)
+    (x, y, _), = synthetic_dataset_fn(EXAMPLES, repeat=False)(None).as_numpy_iterator()
+    inputs = {name: x[name] for name in ("token_ids", "segment_ids", "padding_mask")}
+    dataset = tf.data.Dataset.from_tensor_slices((inputs, y["pair"])).batch(8).repeat()
+    history = model.fit(dataset, epochs=1, steps_per_epoch=3, verbose=0)
+    end = weights_of(model)
+    np.savez(out_path, replicas=strategy.num_replicas_in_sync,
+             moved=max(float(np.abs(end[k] - start[k]).max()) for k in end),
+             accuracy=history.history["accuracy"][-1],
+             **{k.replace("/", "|"): v for k, v in end.items()})
+
+
 class _KillAfterEpoch:
     def __new__(cls, epoch):
         import keras
@@ -203,6 +233,8 @@ if __name__ == "__main__":
         run_mirrored_buckets(sys.argv[2], sys.argv[3])
     elif mode == "multi_worker":
         run_multi_worker(sys.argv[2])
+    elif mode == "multi_worker_finetune":
+        run_multi_worker_finetune(sys.argv[2])
     elif mode == "resume":
         run_resume(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else None)
     else:

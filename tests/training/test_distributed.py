@@ -72,14 +72,15 @@ def _free_ports(count):
 
 
 @pytest.mark.large
-def test_two_worker_multi_worker_mirrored_ends_with_identical_weights(tmp_path):
+@pytest.mark.parametrize("mode", ["multi_worker", "multi_worker_finetune"])
+def test_two_worker_multi_worker_mirrored_ends_with_identical_weights(tmp_path, mode):
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     processes, outputs = [], []
     for index in range(2):
         config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
         outputs.append(tmp_path / f"worker{index}.npz")
         processes.append(subprocess.Popen(
-            [sys.executable, WORKER, "multi_worker", str(outputs[-1])],
+            [sys.executable, WORKER, mode, str(outputs[-1])],
             env=_env(TF_CONFIG=json.dumps(config)), stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True))
     logs = []
