@@ -243,25 +243,22 @@ def _record_batches(args, batches: str, steps: int, skip: int = 100):
     start of a bucketed stream holds fewer short batches than its steady state.
     """
     import numpy as np
+    import tensorflow as tf
 
     from albert_keras.data.pretraining_dataset import pretraining_dataset
 
     buckets = [int(b) for b in args.length_buckets.split(",")] if batches == "bucketed" else ()
-    import tensorflow as tf
-
     stream = pretraining_dataset(args.records, args.batch_size, seed=0, verify=False,
                                  length_buckets=buckets).skip(skip)
     # keras-hub's model takes a weight per output, as the synthetic batch has.
     stream = stream.map(lambda x, y, w: (x, y, {**w, "pair": tf.ones_like(y["pair"], "float32")}))
-    warmup = stream.take(args.warmup_steps).cache()
-    timed = stream.skip(args.warmup_steps).take(steps).cache()
+    cached = stream.take(args.warmup_steps + steps).cache()
     shapes, real_tokens = [], 0
-    for dataset in (warmup, timed):  # Fill the caches: reading is not timed.
-        for x, _, _ in dataset.as_numpy_iterator():
-            if dataset is timed:
-                shapes.append(tuple(int(n) for n in (x["token_ids"].shape[1],
-                                                     x["mask_positions"].shape[1])))
-                real_tokens += int(np.sum(x["padding_mask"]))
+    # One pass fills the cache (reading is not timed) and counts the timed batches' tokens.
+    for x, _, _ in cached.skip(args.warmup_steps).as_numpy_iterator():
+        shapes.append((x["token_ids"].shape[1], x["mask_positions"].shape[1]))
+        real_tokens += int(np.sum(x["padding_mask"]))
+    warmup, timed = cached.take(args.warmup_steps), cached.skip(args.warmup_steps)
     return warmup.repeat(), timed.repeat(), shapes, real_tokens
 
 

@@ -15,6 +15,7 @@ import os
 import numpy as np
 
 from albert_keras.convert import model_weights as mw
+from albert_keras.convert.bert_config import encoder_fields
 from albert_keras.convert.checkpoint import Checkpoint
 from albert_keras.convert.weight_assignment import TensorName
 from albert_keras.models.encoder_config import EncoderConfig
@@ -82,37 +83,18 @@ def read(path: str) -> Checkpoint:
 def encoder_config(hf_config: dict, source: str) -> EncoderConfig:
     """Our `EncoderConfig` from a Hugging Face BERT/ALBERT `config.json`."""
     model_type = hf_config.get("model_type")
-    default_act = "gelu_new" if model_type == "albert" else "gelu"
-    hidden_act = hf_config.get("hidden_act", default_act)
-    if hidden_act not in ACTIVATIONS:
-        raise ValueError(f"Unsupported hidden_act={hidden_act!r} in {source!r}: "
-                         f"one of {sorted(ACTIVATIONS)} is needed.")
     position_type = hf_config.get("position_embedding_type", "absolute")
     if position_type != "absolute":
         raise ValueError(f"Unsupported position_embedding_type={position_type!r} in {source!r}: "
                          "only learned absolute positions exist in our Encoder.")
-    fields = dict(
-        vocabulary_size=hf_config["vocab_size"], num_layers=hf_config["num_hidden_layers"],
-        num_heads=hf_config["num_attention_heads"], hidden_dim=hf_config["hidden_size"],
-        intermediate_dim=hf_config["intermediate_size"],
-        max_sequence_length=hf_config.get("max_position_embeddings", 512),
-        num_segments=hf_config.get("type_vocab_size", 2), activation=ACTIVATIONS[hidden_act],
-        dropout=float(hf_config.get("hidden_dropout_prob", 0.1)),
-        layer_norm_epsilon=float(hf_config.get("layer_norm_eps", 1e-12)))
-    if model_type == "albert":
-        inner = hf_config.get("inner_group_num", 1)
-        if inner != 1:
-            raise ValueError(f"Unsupported inner_group_num={inner} in {source!r}: our Encoder "
-                             "applies one block per layer (inner_group_num=1, as every "
-                             "released ALBERT).")
-        embedding_dim = hf_config.get("embedding_size", 128)
-        if embedding_dim == fields["hidden_dim"]:
-            raise ValueError(
-                f"Unsupported ALBERT with embedding_size == hidden_size ({embedding_dim}) in "
-                f"{source!r}: its embedding projection has no place in our Encoder, which "
-                "projects only when the widths differ.")
-        fields.update(embedding_dim=embedding_dim, share="all",
-                      num_groups=hf_config.get("num_hidden_groups", 1))
+    fields = encoder_fields(hf_config, is_albert=model_type == "albert", activations=ACTIVATIONS,
+                            default_activation="gelu_new" if model_type == "albert" else "gelu",
+                            source=source)
+    if model_type == "albert" and fields["embedding_dim"] == fields["hidden_dim"]:
+        raise ValueError(
+            f"Unsupported ALBERT with embedding_size == hidden_size ({fields['embedding_dim']}) "
+            f"in {source!r}: its embedding projection has no place in our Encoder, which "
+            "projects only when the widths differ.")
     return EncoderConfig(**fields)
 
 

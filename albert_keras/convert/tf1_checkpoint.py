@@ -16,6 +16,7 @@ import os
 import re
 
 from albert_keras.convert import model_weights as mw
+from albert_keras.convert.bert_config import encoder_fields
 from albert_keras.convert.checkpoint import Checkpoint
 from albert_keras.convert.weight_assignment import TensorName
 from albert_keras.models.encoder_config import EncoderConfig
@@ -100,31 +101,13 @@ def read(path: str) -> Checkpoint:
 def encoder_config(tf1_config: dict, is_albert: bool, embedding_projection: bool,
                    source: str) -> EncoderConfig:
     """Our `EncoderConfig` from an original `bert_config.json`/`albert_config.json`."""
-    hidden_act = tf1_config.get("hidden_act", "gelu")
-    if hidden_act not in ACTIVATIONS:
-        raise ValueError(f"Unsupported hidden_act={hidden_act!r} in {source!r}: "
-                         f"one of {sorted(ACTIVATIONS)} is needed.")
-    fields = dict(
-        vocabulary_size=tf1_config["vocab_size"], num_layers=tf1_config["num_hidden_layers"],
-        num_heads=tf1_config["num_attention_heads"], hidden_dim=tf1_config["hidden_size"],
-        intermediate_dim=tf1_config["intermediate_size"],
-        max_sequence_length=tf1_config.get("max_position_embeddings", 512),
-        num_segments=tf1_config.get("type_vocab_size", 2), activation=ACTIVATIONS[hidden_act],
-        dropout=float(tf1_config.get("hidden_dropout_prob", 0.1)), layer_norm_epsilon=1e-12)
-    if is_albert:
-        inner = tf1_config.get("inner_group_num", 1)
-        if inner != 1:
-            raise ValueError(f"Unsupported inner_group_num={inner} in {source!r}: our Encoder "
-                             "applies one block per layer (inner_group_num=1, as every "
-                             "released ALBERT).")
-        embedding_dim = tf1_config.get("embedding_size", 128)
-        if embedding_dim != fields["hidden_dim"] and not embedding_projection:
-            raise ValueError(
-                f"Config/weights mismatch: {source!r} says embedding_size={embedding_dim}, "
-                f"hidden_size={fields['hidden_dim']}, but the checkpoint has no "
-                "bert/encoder/embedding_hidden_mapping_in projection.")
-        fields.update(embedding_dim=embedding_dim, share="all",
-                      num_groups=tf1_config.get("num_hidden_groups", 1))
+    fields = encoder_fields(tf1_config, is_albert=is_albert, activations=ACTIVATIONS,
+                            default_activation="gelu", source=source)
+    if is_albert and fields["embedding_dim"] != fields["hidden_dim"] and not embedding_projection:
+        raise ValueError(
+            f"Config/weights mismatch: {source!r} says embedding_size={fields['embedding_dim']}, "
+            f"hidden_size={fields['hidden_dim']}, but the checkpoint has no "
+            "bert/encoder/embedding_hidden_mapping_in projection.")
     return EncoderConfig(**fields)
 
 

@@ -43,9 +43,9 @@ class DataConfig:
         shuffle_buffer_size: int. Records in the reader's shuffle buffer. Defaults to 10000.
         length_buckets: list of int. The reader batches rows of similar length and cuts each
             batch to its bucket (e.g. `[32, 64, 96]`; `max_sequence_length` is the last bucket,
-            and larger ones are dropped),
-            so that the model does not compute on padding. Not for TPUs (a few batch shapes
-            instead of one). Defaults to `[]`: every batch is padded to `max_sequence_length`.
+            and larger ones are dropped), so that the model does not compute on padding. Not
+            for TPUs (a few batch shapes instead of one). Defaults to `[]`: every batch is
+            padded to `max_sequence_length`.
         num_workers: int or None. Processes that build pairs; None = all cores. Defaults to None.
         seed: int. Seed of every random choice (pairs, shard order, static masks). Defaults to 12345.
     """

@@ -8,9 +8,12 @@ batch to its bucket, so the encoder computes on few padding positions.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from albert_keras.data import features
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 
 def check_length_buckets(length_buckets: Sequence[int], max_sequence_length: int,
@@ -40,24 +43,23 @@ def length_bucketed_batches(records: tf.data.Dataset, batch_size: int, buckets: 
     of its rows: only padding is cut, as every row of the batch fits the bucket.
     """
     import tensorflow as tf
-    lengths = tf.constant(buckets, tf.int32)
+
+    lengths = tf.constant(buckets, tf.int64)
 
     def bucket_of(row):  # Index of the smallest bucket >= the row's real length.
-        real = tf.reduce_sum(row["padding_mask"])
-        return tf.cast(tf.searchsorted(lengths, real[None], side="left")[0], tf.int64)
+        real = tf.reduce_sum(tf.cast(row["padding_mask"], tf.int64))
+        return tf.searchsorted(lengths, real[None], side="left", out_type=tf.int64)[0]
 
-    def cut(batch):  # Every row fits the bucket of the longest one.
-        longest = tf.reduce_max(tf.reduce_sum(batch["padding_mask"], axis=1))
-        length = tf.gather(lengths, tf.searchsorted(lengths, longest[None], side="left"))[0]
-        return {name: value[:, :length] if name in features.INPUT_FEATURES else value
-                for name, value in batch.items()}
+    def batch_and_cut(bucket, window):
+        def cut(batch):
+            return {name: value[:, :lengths[bucket]] if name in features.INPUT_FEATURES
+                    else value for name, value in batch.items()}
+        return window.batch(batch_size, drop_remainder=True).map(cut)
 
     rows = records.batch(1024).map(decode, num_parallel_calls=tf.data.AUTOTUNE,
                                    deterministic=True).unbatch()
-    batches = rows.group_by_window(
-        key_func=bucket_of, window_size=batch_size,
-        reduce_func=lambda _, window: window.batch(batch_size, drop_remainder=True))
-    return batches.map(cut, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return rows.group_by_window(key_func=bucket_of, reduce_func=batch_and_cut,
+                                window_size=batch_size)
 
 
 def cut_predictions(batch, *, max_predictions: int, mask_rate: float):
@@ -67,6 +69,7 @@ def cut_predictions(batch, *, max_predictions: int, mask_rate: float):
     has more maskable tokens than the batch has columns; an assertion guards the bound.
     """
     import tensorflow as tf
+
     length = tf.cast(tf.shape(batch["token_ids"])[1], tf.float32)
     slots = tf.clip_by_value(tf.cast(tf.math.ceil(length * mask_rate), tf.int32), 1,
                              max_predictions)

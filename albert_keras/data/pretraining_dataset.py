@@ -67,9 +67,9 @@ def pretraining_dataset(file_pattern: str, global_batch_size: int,
             the file. Defaults to True.
         skip_corrupt: bool. Skip (and log, with a count) corrupt shards instead of failing.
         length_buckets: sequence of int. Increasing sequence lengths, e.g. `(32, 64, 96)`;
-            `max_sequence_length` is the last bucket, and larger ones are dropped. When given, each batch holds rows
-            of one bucket only and is cut to that bucket's length, and `mask_positions` to the
-            most predictions a row of that length can have (`ceil(length * mask_rate)`, at most
+            `max_sequence_length` is the last bucket, and larger ones are dropped. When given,
+            each batch holds rows of one bucket only and is cut to that bucket's length, and
+            `mask_positions` to the most predictions a row of that length can have (`ceil(length * mask_rate)`, at most
             `max_predictions`). Batches then have a few different shapes (one per bucket): good
             for CPUs and GPUs (XLA compiles once per shape), not for TPUs. Defaults to `()`:
             every batch is padded to `max_sequence_length`.

@@ -85,10 +85,15 @@ def weights_of(model) -> dict[str, np.ndarray]:
     return {v.path: np.array(v) for v in model.weights}
 
 
-def run_mirrored(out_path: str) -> None:
+def _two_logical_cpus() -> None:
+    """Splits the CPU into two logical devices (before TensorFlow starts) for MirroredStrategy."""
     (cpu,) = tf.config.list_physical_devices("CPU")
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+
+def run_mirrored(out_path: str) -> None:
+    _two_logical_cpus()
     from albert_keras.training.pretrain import distribute
 
     # Clip at a norm the gradients exceed, so that per-replica clipping would show.
@@ -108,9 +113,7 @@ def run_mirrored(out_path: str) -> None:
 
 def run_mirrored_buckets(records: str, out_path: str) -> None:
     """MirroredStrategy(2 CPUs) on length-bucketed batches: replicas get different shapes."""
-    (cpu,) = tf.config.list_physical_devices("CPU")
-    tf.config.set_logical_device_configuration(
-        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    _two_logical_cpus()
     from albert_keras.data.pretraining_dataset import pretraining_dataset
     from albert_keras.training.pretrain import distribute
 
