@@ -19,6 +19,7 @@ setup(
         "safetensors>=0.4",
         "tqdm>=4.60",
         "tensorboard>=2.21,<2.22",
+        "matplotlib>=3.7",
     ],
     extras_require={
         "test": [

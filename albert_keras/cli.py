@@ -28,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
 def _make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="albert-keras",
-        description="BERT and ALBERT in Keras 3: presets, data, pretraining, fine-tuning, export.")
+        description="BERT and ALBERT in Keras 3: presets, data, pretraining, fine-tuning, export, "
+                    "comparison.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     presets = commands.add_parser("presets", help="table of encoder presets and sharing modes")
@@ -38,7 +39,8 @@ def _make_parser() -> argparse.ArgumentParser:
             ("prepare", _prepare, "corpus -> tokenizer -> sentence pairs -> TFRecord shards"),
             ("pretrain", _pretrain, "pretrain an encoder with model.fit"),
             ("finetune", _finetune, "fine-tune a task model with model.fit"),
-            ("export", _export, "export a SavedModel for TensorFlow Serving")):
+            ("export", _export, "export a SavedModel for TensorFlow Serving"),
+            ("compare", _compare, "train BERT/ALBERT arms side by side; report with plots")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--config", required=True, help="pipeline YAML, e.g. pipelines/albert_tiny.yaml")
         sub.add_argument("--set", dest="overrides", action="append", default=[],
@@ -106,6 +108,14 @@ def _export(args) -> int:
 
     export_pipeline(config, model_path=args.model, version=args.version,
                     overwrite=args.overwrite)
+    return 0
+
+
+def _compare(args) -> int:
+    config = _load(args)
+    from albert_keras.compare import compare
+
+    compare(config)
     return 0
 
 

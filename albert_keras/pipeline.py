@@ -1,6 +1,7 @@
 """Pipeline configs: one YAML file per job, loaded into frozen dataclasses with strict checks.
 
-A pipeline has a `name` and the sections `model`, `data`, `train`, `finetune` and `export`.
+A pipeline has a `name` and the sections `model`, `data`, `train`, `finetune`, `export` and
+`compare`.
 Each section is a frozen dataclass owned by the stage that uses it; this module only composes
 them, applies `--set a.b=c` overrides and turns every unknown key or bad value into an error
 that names the key and the value, before any work starts.
@@ -16,48 +17,16 @@ from typing import Any
 
 import yaml
 
+from albert_keras.compare.compare_config import CompareConfig, check_compare_pipeline
 from albert_keras.data.data_config import DataConfig
 from albert_keras.export.export_config import ExportConfig
-from albert_keras.models.encoder_config import EncoderConfig
+from albert_keras.models.model_config import ModelConfig
 from albert_keras.training.finetune_config import FinetuneConfig
 from albert_keras.training.train_config import TrainConfig
 
 
 class ConfigError(ValueError):
     """A pipeline config with an unknown key or a bad value."""
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelConfig:
-    """Which encoder to build: a preset, changed by any `EncoderConfig` field, or a checkpoint.
-
-    `vocabulary_size` left unset is taken from the tokenizer the data stage trains or loads.
-    """
-
-    preset: str = "albert_tiny"
-    pretrained: str | None = None
-    vocabulary_size: int | None = None
-    num_layers: int | None = None
-    num_heads: int | None = None
-    hidden_dim: int | None = None
-    intermediate_dim: int | None = None
-    embedding_dim: int | None = None
-    max_sequence_length: int | None = None
-    num_segments: int | None = None
-    activation: str | None = None
-    dropout: float | None = None
-    layer_norm_epsilon: float | None = None
-    share: str | None = None
-    num_groups: int | None = None
-
-    def __post_init__(self) -> None:
-        self.encoder_config()  # Bad presets and combinations fail when the file is loaded.
-
-    def encoder_config(self, **overrides: Any) -> EncoderConfig:
-        """The `EncoderConfig`: preset, then the fields set here, then `overrides`."""
-        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                  if f.name not in ("preset", "pretrained") and getattr(self, f.name) is not None}
-        return EncoderConfig.preset(self.preset, **{**fields, **overrides})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,12 +39,15 @@ class PipelineConfig:
     train: TrainConfig = TrainConfig()
     finetune: FinetuneConfig = FinetuneConfig()
     export: ExportConfig = ExportConfig()
+    compare: CompareConfig = CompareConfig()
 
     def __post_init__(self) -> None:
         if self.train.strategy == "tpu" and self.data.length_buckets:
             raise ConfigError(
                 "TPUs need one static batch shape: set `data.length_buckets` to [] with "
                 f"train.strategy='tpu'. Received: data.length_buckets={list(self.data.length_buckets)}")
+        if self.compare.arms:
+            check_compare_pipeline(self)
 
 
 def load_pipeline(path: str, overrides: list[str] | tuple[str, ...] = ()) -> PipelineConfig:

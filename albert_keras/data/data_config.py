@@ -46,6 +46,9 @@ class DataConfig:
             and larger ones are dropped), so that the model does not compute on padding. Not
             for TPUs (a few batch shapes instead of one). Defaults to `[]`: every batch is
             padded to `max_sequence_length`.
+        held_out_fraction: float. Share of the documents kept out of the tokenizer and the
+            training records and written to `held_out/` (pairs from documents never trained
+            on, for held-out scores). Defaults to 0.0: none.
         num_workers: int or None. Processes that build pairs; None = all cores. Defaults to None.
         seed: int. Seed of every random choice (pairs, shard order, static masks). Defaults to 12345.
     """
@@ -71,6 +74,7 @@ class DataConfig:
     compression: Literal["none", "gzip"] = "none"
     shuffle_buffer_size: int = 10000
     length_buckets: tuple[int, ...] = ()
+    held_out_fraction: float = 0.0
     num_workers: int | None = None
     seed: int = 12345
 
@@ -91,6 +95,9 @@ class DataConfig:
         if not 0.0 <= self.short_seq_prob <= 1.0:
             raise ValueError("`data.short_seq_prob` must be in [0, 1]. "
                              f"Received: data.short_seq_prob={self.short_seq_prob!r}")
+        if not 0.0 <= self.held_out_fraction < 1.0:
+            raise ValueError("`data.held_out_fraction` must be in [0, 1). "
+                             f"Received: data.held_out_fraction={self.held_out_fraction!r}")
         check_length_buckets(self.length_buckets, self.max_sequence_length, prefix="data.")
         if not 0.0 < self.mask_rate <= 1.0:
             raise ValueError("`data.mask_rate` must be in (0, 1]. "

@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import os
+import shutil
 import sys
 import time
 from typing import Any
@@ -24,6 +25,7 @@ from albert_keras.data.data_config import DataConfig
 
 TOKENIZER_DIR = "tokenizer"
 SHARD_PREFIX = "pretraining"
+HELD_OUT_DIR = "held_out"
 _TOKENIZE_BATCH = 1024
 _MASK_BATCH = 1024
 
@@ -36,6 +38,11 @@ def prepare(config, static_masking: bool = False, progress: bool = True) -> dict
         static_masking: bool. Also write `mask_positions`, `mask_ids`, `mask_weights` (the
             original, static setup). Defaults to False: masking happens in the reader.
         progress: bool. Show progress bars and print the summary. Defaults to True.
+
+    With `data.held_out_fraction > 0`, that share of the documents (drawn with `data.seed`)
+    is kept out of the tokenizer and the training records and written, with `dupe_factor` 1,
+    to `held_out/` (one shard and its own manifest): pairs from documents never trained on,
+    for held-out scores.
 
     Returns:
         The summary dict (also stored in `manifest.json`): counts of documents, sentences,
@@ -62,6 +69,10 @@ def prepare(config, static_masking: bool = False, progress: bool = True) -> dict
     if data.pair_task == "nsp" and len(documents) < 2:
         raise ValueError("NSP needs at least 2 documents to draw random next segments. "
                          f"Received: {len(documents)} document(s) from data.corpus={data.corpus!r}")
+    held_out_documents = []
+    if data.held_out_fraction > 0:
+        documents, held_out_documents = split_documents(documents, data.held_out_fraction,
+                                                         data.seed)
     sentences = [s for d in documents for s in d]
 
     if data.tokenizer_path:
@@ -74,25 +85,24 @@ def prepare(config, static_masking: bool = False, progress: bool = True) -> dict
                                                data.lowercase, data.strip_accents)
     special = tokenizers.special_token_ids(tokenizer)
     tokenizers.save_tokenizer(tokenizer, os.path.join(output_dir, TOKENIZER_DIR))
+    del sentences
 
-    with bar(total=len(sentences), desc="tokenize", unit="sent") as pbar:
-        token_lists = _tokenize(tokenizer, sentences, pbar.update)
-    tokenized, position = [], 0
-    for document in documents:
-        tokenized.append(token_lists[position:position + len(document)])
-        position += len(document)
-    del documents, sentences
-
-    with bar(total=len(tokenized) * data.dupe_factor, desc="pairs", unit="doc") as pbar:
-        rows = pairs.create_pairs(
-            tokenized, max_sequence_length=data.max_sequence_length, pair_task=data.pair_task,
-            cls_id=special["cls"], sep_id=special["sep"], pad_id=special["pad"],
-            short_seq_prob=data.short_seq_prob, dupe_factor=data.dupe_factor, seed=data.seed,
-            num_workers=data.num_workers, progress=pbar.update)
+    tokenized = _tokenize_documents(tokenizer, documents, bar)
+    rows = _pairs(tokenized, data, special, data.dupe_factor, bar)
     num_sequences = len(rows["token_ids"])
     if not num_sequences:
         raise ValueError(f"No sentence pairs could be made from data.corpus={data.corpus!r}: "
                          "documents need at least 2 tokens.")
+    held_out = None
+    if held_out_documents:
+        held_out_rows = _pairs(_tokenize_documents(tokenizer, held_out_documents, bar), data,
+                               special, 1, bar)
+        if not len(held_out_rows["token_ids"]):
+            raise ValueError("No held-out sentence pairs: data.held_out_fraction="
+                             f"{data.held_out_fraction} kept {len(held_out_documents)} "
+                             "document(s) without 2 tokens. Raise data.held_out_fraction.")
+        held_out = (len(held_out_documents), held_out_rows)
+    del documents, held_out_documents
 
     masking = {"mode": data.masking, "mask_rate": data.mask_rate,
                "max_predictions": data.max_predictions, "max_ngram": data.max_ngram}
@@ -105,19 +115,24 @@ def prepare(config, static_masking: bool = False, progress: bool = True) -> dict
         shards = writer.write_shards(rows, output_dir, num_shards=data.num_shards,
                                      prefix=SHARD_PREFIX, compression=compression,
                                      seed=data.seed, progress=pbar.update)
+    held_out_summary = None
+    shutil.rmtree(os.path.join(output_dir, HELD_OUT_DIR), ignore_errors=True)  # A former run's.
+    if held_out is not None:
+        held_out_summary = _write_held_out(held_out, output_dir, compression, data.seed)
     summary = {
         "name": config.name,
         "output_dir": output_dir,
         "documents": stats["documents"],
         "sentences": stats["sentences"],
         "sequences": num_sequences,
-        "tokens": int(sum(len(t) for t in token_lists)),
+        "tokens": int(sum(len(s) for d in tokenized for s in d)),
         "sequence_tokens": int(rows["padding_mask"].sum()),
         "pair_label_1": int(rows["pair_label"].sum()),
         "shards": len(shards),
         "files": stats["files"],
         "skipped": {key: stats[key] for key in ("empty_files", "empty_documents",
                                                  "invalid_utf8_lines")},
+        "held_out": held_out_summary,
         "seconds": round(time.time() - start, 2),
     }
     manifest = {
@@ -137,6 +152,10 @@ def prepare(config, static_masking: bool = False, progress: bool = True) -> dict
         "tensorflow_version": tf.__version__,
     }
     writer.write_manifest(output_dir, manifest)
+    if held_out is not None:
+        writer.write_manifest(os.path.join(output_dir, HELD_OUT_DIR), {
+            **manifest, **held_out_summary, "dupe_factor": 1, "static_masking": False,
+            "tokenizer": os.path.join("..", TOKENIZER_DIR)})
     if progress:
         print(format_summary(summary), file=sys.stderr)
     return summary
@@ -150,6 +169,49 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"  sequences {summary['sequences']:,} ({summary['pair_label_1']:,} with pair_label 1)  "
             f"shards {summary['shards']}\n"
             f"  skipped: {skipped}")
+
+
+def split_documents(documents: list, fraction: float, seed: int) -> tuple[list, list]:
+    """(kept, held out): `fraction` of the documents, at least 1, drawn with `seed`."""
+    count = max(1, round(fraction * len(documents)))
+    if count >= len(documents):
+        raise ValueError(f"`data.held_out_fraction` leaves no training documents: "
+                         f"{len(documents)} document(s), data.held_out_fraction={fraction}")
+    chosen = set(np.random.default_rng([seed, 1]).choice(len(documents), count, replace=False))
+    return ([d for i, d in enumerate(documents) if i not in chosen],
+            [d for i, d in enumerate(documents) if i in chosen])
+
+
+def _tokenize_documents(tokenizer, documents: list[list[str]], bar) -> list[list[np.ndarray]]:
+    """Each document as a list of token-id arrays, one per sentence."""
+    sentences = [s for d in documents for s in d]
+    with bar(total=len(sentences), desc="tokenize", unit="sent") as pbar:
+        token_lists = _tokenize(tokenizer, sentences, pbar.update)
+    tokenized, position = [], 0
+    for document in documents:
+        tokenized.append(token_lists[position:position + len(document)])
+        position += len(document)
+    return tokenized
+
+
+def _pairs(tokenized, data: DataConfig, special, dupe_factor: int, bar) -> dict[str, np.ndarray]:
+    with bar(total=len(tokenized) * dupe_factor, desc="pairs", unit="doc") as pbar:
+        return pairs.create_pairs(
+            tokenized, max_sequence_length=data.max_sequence_length, pair_task=data.pair_task,
+            cls_id=special["cls"], sep_id=special["sep"], pad_id=special["pad"],
+            short_seq_prob=data.short_seq_prob, dupe_factor=dupe_factor, seed=data.seed,
+            num_workers=data.num_workers, progress=pbar.update)
+
+
+def _write_held_out(held_out, output_dir: str, compression, seed: int) -> dict[str, Any]:
+    """One shard of held-out pairs in `held_out/`; returns its counts."""
+    num_documents, rows = held_out
+    shards = writer.write_shards(rows, os.path.join(output_dir, HELD_OUT_DIR), num_shards=1,
+                                 prefix=SHARD_PREFIX, compression=compression, seed=seed)
+    return {"documents": num_documents, "sequences": int(len(rows["token_ids"])),
+            "sequence_tokens": int(rows["padding_mask"].sum()),
+            "pair_label_1": int(rows["pair_label"].sum()), "shards": len(shards),
+            "shard_files": shards}
 
 
 def _tokenize(tokenizer, sentences: list[str], update) -> list[np.ndarray]:

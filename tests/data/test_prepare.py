@@ -76,3 +76,38 @@ def test_same_config_gives_byte_identical_output(tmp_path, corpus_file):
         names.append(os.path.join("tokenizer", "spiece.model"))
         outputs.append({n: (directory / n).read_bytes() for n in names})
     assert outputs[0] == outputs[1] and len(outputs[0]) == 4
+
+
+def test_held_out_documents_stay_out_of_tokenizer_and_training_records(tmp_path, corpus_file):
+    from albert_keras.data.prepare import split_documents
+
+    documents = [[f"document {i} sentence"] for i in range(40)]
+    kept, held_out = split_documents(documents, 0.1, seed=7)
+    assert len(held_out) == 4 and len(kept) == 36
+    assert sorted(kept + held_out) == sorted(documents)  # Disjoint, nothing lost.
+    assert split_documents(documents, 0.1, seed=7) == (kept, held_out)
+    assert split_documents(documents, 0.1, seed=8)[1] != held_out
+    with pytest.raises(ValueError, match="data.held_out_fraction"):
+        split_documents(documents[:1], 0.5, seed=7)
+
+    summary = prepare(tiny_pipeline(tmp_path, corpus_file, held_out_fraction=0.2), progress=False)
+    directory = tmp_path / "tiny"
+    held = summary["held_out"]
+    assert held["documents"] == 12 and held["sequences"] > 20
+    manifest = json.load(open(directory / "held_out" / "manifest.json"))
+    assert manifest["sequences"] == held["sequences"] and manifest["dupe_factor"] == 1
+    assert [s["file"] for s in manifest["shard_files"]] == ["pretraining-00000-of-00001.tfrecord"]
+    # The training reader's directory holds only training shards; the held-out reader finds
+    # its tokenizer through its own manifest.
+    assert len([n for n in os.listdir(directory) if n.endswith(".tfrecord")]) == 3
+    batches = list(pretraining_dataset(str(directory / "held_out"), 4, shuffle=False,
+                                       repeat=False))
+    assert len(batches) == held["sequences"] // 4
+    # Re-prepared without held-out documents: no stale held-out records remain.
+    prepare(tiny_pipeline(tmp_path, corpus_file), progress=False)
+    assert not (directory / "held_out").exists()
+
+
+def test_held_out_fraction_must_be_a_share(tmp_path):
+    with pytest.raises(ConfigError, match=r"data.held_out_fraction=1.0"):
+        pipeline_from_dict({"name": "x", "data": {"held_out_fraction": 1.0}})

@@ -1,0 +1,255 @@
+"""One arm of a comparison, start to end, in a process of its own.
+
+Pretraining with held-out scores every `compare.eval_every` steps (the learning curve), then
+the measures (parameters, sizes, peak memory, tokens/s, serving latency of the exported
+raw-text SavedModel), then downstream fine-tuning from the pretrained weights and from random
+weights, once per seed. A fresh process per arm makes its peak memory its own and leaves no
+state from one arm to the next.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import multiprocessing
+import os
+import time
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from albert_keras.compare import measures
+from albert_keras.compare.compare_config import ArmConfig, CompareConfig
+from albert_keras.data.pretraining_dataset import pretraining_dataset_from_config
+from albert_keras.data.tokenizers import load_tokenizer
+from albert_keras.export.export_for_serving import export_for_serving
+from albert_keras.models.encoder import Encoder
+from albert_keras.models.model_config import ModelConfig
+from albert_keras.models.pretrainer import Pretrainer
+from albert_keras.training.finetune import finetune
+from albert_keras.training.pretrain import (compile_pretrainer, distribute,
+                                            most_frequent_token_accuracy)
+from albert_keras.training.strategy import make_strategy
+
+_SCORES = ("mlm_loss", "mlm_accuracy", "pair_loss", "pair_accuracy")
+LATENCY_BATCH_SIZES = (1, 32)
+
+
+@dataclasses.dataclass(frozen=True)
+class ArmPlan:
+    """What the comparison hands each arm: the same inputs for all, and the arm's folder.
+
+    Args:
+        records: str. Directory of the training shards.
+        held_out: str. Directory of the held-out shards (documents never trained on).
+        tokenizer: str. The tokenizer directory all arms share.
+        arm_dir: str. Where this arm writes (`encoder.keras`, `saved_model/`, `downstream/`).
+        tokens_per_sequence: float. Mean real (non-padding) tokens of a training sequence.
+        latency_texts: tuple of str. Raw texts the latency requests are drawn from.
+    """
+
+    records: str
+    held_out: str
+    tokenizer: str
+    arm_dir: str
+    tokens_per_sequence: float
+    latency_texts: tuple[str, ...]
+
+
+def run_arm_in_process(config, arm: ArmConfig, plan: ArmPlan) -> dict[str, Any]:
+    """Runs `run_arm` in a fresh (spawned) process and returns its result."""
+    os.makedirs(plan.arm_dir, exist_ok=True)
+    result_path = os.path.join(plan.arm_dir, "arm.json")
+    if os.path.exists(result_path):
+        os.remove(result_path)
+    process = multiprocessing.get_context("spawn").Process(
+        target=_arm_process, args=(config, arm, plan, result_path), name=f"arm-{arm.name}")
+    process.start()
+    process.join()
+    if process.exitcode != 0 or not os.path.isfile(result_path):
+        raise RuntimeError(f"Arm {arm.name!r} failed (exit code {process.exitcode}); its output "
+                           f"is above and its files are in {plan.arm_dir}")
+    with open(result_path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _arm_process(config, arm: ArmConfig, plan: ArmPlan, result_path: str) -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    result = run_arm(config, arm, plan)
+    with open(result_path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=2)
+    os.replace(result_path + ".tmp", result_path)
+
+
+def run_arm(config, arm: ArmConfig, plan: ArmPlan) -> dict[str, Any]:
+    """Pretrains, measures and fine-tunes one arm; returns its part of the report."""
+
+    train = config.train
+    keras.utils.set_random_seed(train.seed)  # The same seed for every arm.
+    tokenizer = load_tokenizer(plan.tokenizer)
+    encoder_config = arm.encoder_config(vocabulary_size=int(tokenizer.vocabulary_size()))
+    strategy = make_strategy(train.strategy)
+    train_fn = _dataset_fn(config, plan.records, tokenizer)
+    held_out, held_out_batches = _held_out_dataset(config, plan.held_out, tokenizer)
+    fingerprints = {"first_batches": _batches_fingerprint(train_fn(None), batches=2),
+                    "held_out_batches": _batches_fingerprint(held_out, batches=None),
+                    "tokenizer": plan.tokenizer, "records": plan.records,
+                    "seed": train.seed, "data_seed": config.data.seed}
+    train_data = distribute(strategy, train_fn)
+    memory_before = measures.peak_memory_mb()
+
+    with strategy.scope():
+        encoder = Encoder(**encoder_config.to_dict(),
+                          dtype=None if train.precision == "float32" else train.precision)
+        pretrainer = Pretrainer(encoder, pair_task=config.data.pair_task)
+        compile_pretrainer(pretrainer, train)
+    parameters = measures.parameter_breakdown(pretrainer)
+    print(f"[compare] {arm.name}: {parameters['encoder']:,} encoder parameters "
+          f"({parameters['total']:,} with heads)", flush=True)
+    curve = [{"step": 0, "seconds": 0.0, **_evaluate(pretrainer, held_out, held_out_batches)}]
+    recorder = CurveRecorder(arm.name, curve, train.steps, config.compare.max_minutes_per_arm)
+    pretrainer.fit(train_data, epochs=train.steps // config.compare.eval_every,
+                   steps_per_epoch=config.compare.eval_every, validation_data=held_out,
+                   validation_steps=held_out_batches,
+                   callbacks=[recorder, keras.callbacks.TerminateOnNaN()], verbose=0)
+    peak_memory = measures.peak_memory_mb()
+    steps_run = curve[-1]["step"]
+    train_seconds = curve[-1]["seconds"]
+
+    encoder_path = os.path.join(plan.arm_dir, "encoder.keras")
+    encoder.save(encoder_path)
+    export_dir = _export(encoder, tokenizer, plan, config.data.max_sequence_length)
+    latency = measures.serving_latency(export_dir, plan.latency_texts, LATENCY_BATCH_SIZES,
+                                       config.compare.latency_iterations, seed=train.seed)
+    result = {
+        "name": arm.name, "arm": {k: v for k, v in dataclasses.asdict(arm).items()
+                                  if v is not None},
+        "encoder_config": encoder_config.to_dict(), "parameters": parameters,
+        "weights_mb": parameters["encoder"] * 4 / 2**20,
+        "keras_file_mb": measures.size_mb(encoder_path),
+        "saved_model_mb": measures.size_mb(export_dir),
+        "peak_memory_mb": peak_memory, "train_memory_mb": peak_memory - memory_before,
+        "steps_run": steps_run, "train_seconds": train_seconds,
+        "tokens_per_second": (steps_run * train.global_batch_size * plan.tokens_per_sequence
+                              / train_seconds) if train_seconds > 0 else float("nan"),
+        "latency_ms": latency, "curve": curve, "final": curve[-1],
+        "most_frequent_token_accuracy": most_frequent_token_accuracy(held_out),
+        "fingerprints": fingerprints, "downstream": None,
+    }
+    if config.compare.downstream:
+        result["downstream"] = _downstream(config, arm, plan, encoder_path)
+    return result
+
+
+class CurveRecorder(keras.callbacks.Callback):
+    """Held-out scores and training seconds (evaluation time excluded) at each epoch's end.
+
+    Appends `{"step", "seconds", "mlm_loss", ...}` to `curve` from the `val_*` logs, and stops
+    training once `max_minutes` of training time have passed.
+    """
+
+    def __init__(self, name: str, curve: list[dict], steps: int, max_minutes: float | None):
+        super().__init__()
+        self.name, self.curve, self.steps, self.max_minutes = name, curve, steps, max_minutes
+        self.started = self.train_seconds = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_test_begin(self, logs=None):
+        self.train_seconds += time.perf_counter() - self.started
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        step = (epoch + 1) * self.params["steps"]
+        point = {"step": step, "seconds": self.train_seconds,
+                 **{k: float(logs.get(f"val_{k}", float("nan"))) for k in _SCORES}}
+        self.curve.append(point)
+        print(f"[compare] {self.name}: step {step}/{self.steps}, {self.train_seconds:.0f}s of "
+              f"training: held-out MLM loss {point['mlm_loss']:.3f}, accuracy "
+              f"{point['mlm_accuracy']:.3f}, pair accuracy {point['pair_accuracy']:.3f}",
+              flush=True)
+        if self.max_minutes and self.train_seconds >= 60 * self.max_minutes:
+            self.model.stop_training = True
+
+
+def _evaluate(pretrainer, held_out, steps: int) -> dict[str, float]:
+    scores = pretrainer.evaluate(held_out, steps=steps, verbose=0, return_dict=True)
+    return {k: float(scores[k]) for k in _SCORES}
+
+
+def _dataset_fn(config, records: str, tokenizer):
+    def dataset_fn(context):
+        return pretraining_dataset_from_config(config, records, tokenizer,
+                                               config.train.global_batch_size, context)
+    return dataset_fn
+
+
+def _held_out_dataset(config, held_out: str, tokenizer) -> tuple[tf.data.Dataset, int]:
+    """The same masked batches for every arm and every evaluation (no shuffle, fixed seed)."""
+    dataset = pretraining_dataset_from_config(
+        config, held_out, tokenizer, config.train.global_batch_size, shuffle=False, repeat=False)
+    dataset = dataset.take(config.compare.eval_batches).cache()
+    batches = sum(1 for _ in dataset)  # Also fills the cache.
+    if not batches:
+        raise ValueError(
+            f"The held-out records in {held_out} fill no batch of train.global_batch_size="
+            f"{config.train.global_batch_size}: raise data.held_out_fraction (now "
+            f"{config.data.held_out_fraction}) or lower the batch size.")
+    return dataset, batches
+
+
+def _batches_fingerprint(dataset, batches: int | None) -> str:
+    """SHA-256 of the inputs and labels of the first `batches` batches (all when None)."""
+    digest = hashlib.sha256()
+    for x, y, weights in (dataset.take(batches) if batches else dataset).as_numpy_iterator():
+        for part in (x, y, weights):
+            for key in sorted(part):
+                digest.update(key.encode())
+                digest.update(part[key].tobytes())
+    return digest.hexdigest()
+
+
+def _export(encoder, tokenizer, plan: ArmPlan, sequence_length: int) -> str:
+    return export_for_serving(encoder, tokenizer, os.path.join(plan.arm_dir, "saved_model",
+                                                               "encoder"),
+                              version=1, overwrite=True, sequence_length=sequence_length)
+
+
+def _downstream(config, arm: ArmConfig, plan: ArmPlan, encoder_path: str) -> dict[str, Any]:
+    """Fine-tunes the pretrained encoder and its random-init twin once per seed."""
+    ft = config.finetune
+    split = "test" if ft.test else "validation"
+    twin = ModelConfig(**{f.name: getattr(arm, f.name) for f in dataclasses.fields(ModelConfig)})
+    models = {"pretrained": dataclasses.replace(twin, pretrained=encoder_path),
+              "random_init": twin}
+    scores: dict[str, list[float]] = {init: [] for init in models}
+    for seed in config.compare.downstream_seeds:
+        for init, model in models.items():
+            keras.utils.set_random_seed(seed)
+            run = dataclasses.replace(
+                config, name=f"{init}-seed{seed}", model=model, compare=CompareConfig(),
+                finetune=dataclasses.replace(
+                    ft, seed=seed, tokenizer=plan.tokenizer, verbose=0, tensorboard=False,
+                    restore_best_checkpoint=False, early_stopping_patience=0,
+                    output_dir=os.path.join(plan.arm_dir, "downstream")))
+            report = finetune(run)
+            scores[init].append(float(report["metrics"][split]["accuracy"]))
+            print(f"[compare] {arm.name}: downstream {init}, seed {seed}: {split} accuracy "
+                  f"{scores[init][-1]:.3f}", flush=True)
+    summary = {"metric": "accuracy", "split": split}
+    for init, values in scores.items():
+        summary[init] = {"values": values, "mean": float(sum(values) / len(values)),
+                         "std": _std(values)}
+    summary["gain"] = summary["pretrained"]["mean"] - summary["random_init"]["mean"]
+    return summary
+
+
+def _std(values: list[float]) -> float:
+    """Sample standard deviation (0 for one value)."""
+    if len(values) < 2:
+        return 0.0
+    mean = sum(values) / len(values)
+    return (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5

@@ -1,0 +1,139 @@
+"""`CompareConfig`: the `compare` section of a pipeline — the arms and the budget of a comparison."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from albert_keras.models.model_config import ModelConfig
+
+_ARM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+@dataclasses.dataclass(frozen=True)
+class ArmConfig(ModelConfig):
+    """One arm of a comparison: a name, a preset and any `EncoderConfig` field changed.
+
+    The fields are those of the pipeline's `model` section (without `pretrained`: every arm
+    is trained here from random weights) plus a `name`. `vocabulary_size` left unset comes
+    from the tokenizer all arms share.
+
+    Args:
+        name: str. The arm's name in the report and its folder (letters, digits, `_.-`).
+        preset: str. An `EncoderConfig` preset, e.g. `"albert_tiny"`.
+        share, embedding_dim, num_groups, ...: `EncoderConfig` fields that differ from the preset.
+
+    Example:
+    ```python
+    ArmConfig(name="bert", preset="albert_tiny", share="none", embedding_dim=256)
+    ```
+    """
+
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _ARM_NAME.fullmatch(self.name):
+            raise ValueError("`name` must be letters, digits, `_`, `.` or `-` (a folder name). "
+                             f"Received: name={self.name!r}")
+        if self.pretrained is not None:
+            raise ValueError("An arm is trained here from random weights; `pretrained` is not "
+                             f"an arm key. Received: pretrained={self.pretrained!r}")
+        super().__post_init__()
+
+
+@dataclasses.dataclass(frozen=True)
+class CompareConfig:
+    """How `albert-keras compare` measures its arms; the rest comes from the other sections.
+
+    Every arm is pretrained on the same records (`data`), with the same tokenizer, batch,
+    steps, optimizer, schedule and seeds (`train`), then fine-tuned downstream as `finetune`
+    says, from its pretrained weights and from random weights (its twin), once per seed.
+
+    Args:
+        arms: list of `ArmConfig`. The encoders to compare (at least one; names unique).
+        eval_every: int. Steps between held-out evaluations (the learning curve); divides
+            `train.steps`. Defaults to 50.
+        eval_batches: int. Held-out batches per evaluation. Defaults to 10.
+        max_minutes_per_arm: float or None. Stop an arm's pretraining at the first evaluation
+            after this many minutes of training (the schedule still spans `train.steps`).
+            Defaults to None: every arm runs `train.steps`.
+        downstream: bool. Fine-tune each arm and its random-init twin. Defaults to True.
+        downstream_seeds: list of int. One pretrained and one random-init run per seed; the
+            report gives mean and spread. Defaults to `[0, 1]`.
+        downstream_examples_per_label: int. Size of the built-in downstream task (used when
+            `finetune.train` is null). Defaults to 200.
+        latency_iterations: int. Timed raw-text requests per batch size against each arm's
+            exported SavedModel. Defaults to 30.
+        output_dir: str. The report goes to `{output_dir}/{pipeline name}/`. Defaults to `"runs"`.
+    """
+
+    arms: tuple[ArmConfig, ...] = ()
+    eval_every: int = 50
+    eval_batches: int = 10
+    max_minutes_per_arm: float | None = None
+    downstream: bool = True
+    downstream_seeds: tuple[int, ...] = (0, 1)
+    downstream_examples_per_label: int = 200
+    latency_iterations: int = 30
+    output_dir: str = "runs"
+
+    def __post_init__(self) -> None:
+        names = [arm.name for arm in self.arms]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"`compare.arms` names must be unique. Received: repeated "
+                             f"name(s) {repeated} in {names}")
+        for name in ("eval_every", "eval_batches", "downstream_examples_per_label",
+                     "latency_iterations"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"`compare.{name}` must be a positive integer. "
+                                 f"Received: compare.{name}={value!r}")
+        if self.max_minutes_per_arm is not None and not self.max_minutes_per_arm > 0:
+            raise ValueError("`compare.max_minutes_per_arm` must be positive or null. "
+                             f"Received: compare.max_minutes_per_arm={self.max_minutes_per_arm!r}")
+        if self.downstream and not self.downstream_seeds:
+            raise ValueError("`compare.downstream_seeds` must name at least one seed when "
+                             "compare.downstream is true. Received: compare.downstream_seeds=[]")
+        if len(set(self.downstream_seeds)) != len(self.downstream_seeds):
+            raise ValueError("`compare.downstream_seeds` must be distinct. Received: "
+                             f"compare.downstream_seeds={list(self.downstream_seeds)}")
+
+
+def check_compare_pipeline(config) -> None:
+    """Checks a pipeline's `compare` section against its other sections (before any work)."""
+    compare, train, data = config.compare, config.train, config.data
+    if not compare.arms:
+        raise ValueError("`compare.arms` must list at least one arm, e.g. "
+                         "[{name: bert, preset: bert_tiny}, {name: albert, preset: albert_tiny}]. "
+                         "Received: compare.arms=[]")
+    if train.steps % compare.eval_every:
+        raise ValueError("`compare.eval_every` must divide `train.steps`. Received: "
+                         f"compare.eval_every={compare.eval_every}, train.steps={train.steps}")
+    if not data.held_out_fraction > 0:
+        raise ValueError("A comparison scores every arm on pairs from documents never trained "
+                         "on: set `data.held_out_fraction` > 0 (e.g. 0.05). Received: "
+                         f"data.held_out_fraction={data.held_out_fraction}")
+    if train.strategy != "default" and train.strategy != "mirrored":
+        raise ValueError("`compare` runs its arms one after another on this machine: "
+                         "train.strategy must be 'default' or 'mirrored'. Received: "
+                         f"train.strategy={train.strategy!r}")
+    if config.model.pretrained:
+        raise ValueError("`compare` trains every arm from random weights; `model.pretrained` "
+                         f"is not used. Received: model.pretrained={config.model.pretrained!r}")
+    for index, arm in enumerate(compare.arms):
+        length = arm.encoder_config().max_sequence_length
+        if length < data.max_sequence_length:
+            raise ValueError(
+                f"`compare.arms[{index}].max_sequence_length` must be at least "
+                f"data.max_sequence_length={data.max_sequence_length}. Received: "
+                f"compare.arms[{index}] ({arm.name}) max_sequence_length={length}")
+        if compare.downstream and length < config.finetune.max_sequence_length:
+            raise ValueError(
+                f"`compare.arms[{index}].max_sequence_length` must be at least "
+                f"finetune.max_sequence_length={config.finetune.max_sequence_length}. "
+                f"Received: compare.arms[{index}] ({arm.name}) max_sequence_length={length}")
+    if compare.downstream and config.finetune.task != "text_classification":
+        raise ValueError("`compare` fine-tunes a text classifier downstream (accuracy is its "
+                         "score): finetune.task must be 'text_classification'. Received: "
+                         f"finetune.task={config.finetune.task!r}")

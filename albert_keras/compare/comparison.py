@@ -1,0 +1,193 @@
+"""`compare`: BERT, ALBERT and the ALBERT paper's ablations trained side by side, one report.
+
+The job: check the config (before any work), prepare the shared records once (training shards
+plus held-out pairs from documents never trained on) and the downstream task, run each arm in a
+process of its own (`arm_run.run_arm`: pretraining with a held-out learning curve, measures,
+export and serving latency, pretrained and random-init fine-tuning per seed), then put the arms
+side by side in `{compare.output_dir}/{name}/`: `report.json`, `report.md` and `plots/*.png`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import sys
+from typing import Any
+
+from albert_keras.compare import report as report_lib
+from albert_keras.compare.arm_run import ArmPlan, run_arm_in_process
+from albert_keras.compare.compare_config import check_compare_pipeline
+from albert_keras.compare.report_markdown import report_markdown
+from albert_keras.data import writer
+from albert_keras.data.corpus import read_documents
+from albert_keras.data.prepare import HELD_OUT_DIR, TOKENIZER_DIR, prepare
+
+_LATENCY_TEXTS = 256
+
+
+def compare(config, progress: bool = True) -> dict[str, Any]:
+    """Trains and measures every arm of `config.compare` on the same data; returns the report.
+
+    Every arm gets the same records, tokenizer, batches (same order, same masks), optimizer,
+    schedule, steps and seeds; arms differ only in their encoder configuration.
+
+    Args:
+        config: `PipelineConfig` with a `compare` section (see `pipelines/compare.yaml`).
+        progress: bool. Show a progress bar over the arms and print the summary table.
+
+    Returns:
+        The report dict, also written to `{compare.output_dir}/{config.name}/report.json`.
+
+    Example:
+    ```python
+    from albert_keras.compare import compare
+    from albert_keras.pipeline import load_pipeline
+
+    report = compare(load_pipeline("pipelines/compare.yaml", ["train.steps=100"]))
+    report["views"]["equal_time"]  # held-out scores of every arm after the same seconds
+    ```
+    """
+    from tqdm.auto import tqdm
+
+    check_compare_pipeline(config)
+    run_dir = os.path.join(config.compare.output_dir, config.name)
+    os.makedirs(run_dir, exist_ok=True)
+    records, manifest = _records(config)
+    config, task = _downstream_task(config, run_dir)
+    plan = dict(records=records, held_out=os.path.join(records, HELD_OUT_DIR),
+                tokenizer=os.path.join(records, TOKENIZER_DIR),
+                tokens_per_sequence=manifest["sequence_tokens"] / manifest["sequences"],
+                latency_texts=tuple(_latency_texts(config)))
+    arms = []
+    bar = tqdm(config.compare.arms, desc="compare", unit="arm", disable=not progress,
+               file=sys.stderr)
+    for arm in bar:
+        bar.set_postfix_str(arm.name)
+        arms.append(run_arm_in_process(config, arm, ArmPlan(
+            **plan, arm_dir=os.path.join(run_dir, "arms", arm.name))))
+
+    report = build_report(config, manifest, arms, task)
+    from albert_keras.compare.plots import make_plots  # matplotlib only once results exist.
+
+    report["plots"] = make_plots(report, os.path.join(run_dir, "plots"))
+    _write(os.path.join(run_dir, "report.json"), json.dumps(report, indent=2) + "\n")
+    _write(os.path.join(run_dir, "report.md"), report_markdown(report))
+    if progress:
+        print(report_lib.format_table(report_lib.summary_rows(report)))
+        print(f"[compare] report: {os.path.join(run_dir, 'report.md')}")
+    return report
+
+
+def build_report(config, manifest: dict, arms: list[dict], task: dict | None) -> dict[str, Any]:
+    """The report dict from the arms' results: shared inputs, views, the paper's claims."""
+    train, data = config.train, config.data
+    report = {
+        "name": config.name,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": _machine(),
+        "pair_task": data.pair_task,
+        "budget": {"steps": train.steps, "global_batch_size": train.global_batch_size,
+                   "eval_every": config.compare.eval_every,
+                   "eval_batches": config.compare.eval_batches,
+                   "max_minutes_per_arm": config.compare.max_minutes_per_arm,
+                   "max_sequence_length": data.max_sequence_length},
+        "shared": {
+            "records": manifest["output_dir"], "sequences": manifest["sequences"],
+            "held_out": manifest["held_out"], "tokenizer": manifest["tokenizer_kind"],
+            "vocabulary_size": manifest["vocabulary_size"], "corpus": data.corpus,
+            "masking": manifest["masking"], "seed": train.seed, "data_seed": data.seed,
+            "optimizer": train.optimizer, "learning_rate": train.learning_rate,
+            "warmup_steps": train.warmup_steps, "precision": train.precision},
+        "downstream_task": task,
+        "baseline": {"most_frequent_token_accuracy": arms[0]["most_frequent_token_accuracy"],
+                     "pair_chance": 0.5},
+        "arms": arms,
+    }
+    report["views"] = {"equal_steps": report_lib.equal_steps_view(arms),
+                       "equal_time": report_lib.equal_time_view(arms)}
+    report["paper"] = report_lib.paper_claims(report)
+    return report
+
+
+def _records(config) -> tuple[str, dict]:
+    """The comparison's records directory and manifest; prepared when missing or stale."""
+    directory = os.path.join(config.data.output_dir, config.name)
+    manifest = writer.read_manifest(directory)
+    wanted = json.loads(json.dumps(dataclasses.asdict(config.data)))
+    if manifest is None or manifest.get("data_config") != wanted \
+            or not os.path.isdir(os.path.join(directory, HELD_OUT_DIR)):
+        if manifest is not None:
+            changed = sorted(k for k in wanted if manifest.get("data_config", {}).get(k) != wanted[k])
+            print(f"[compare] the records in {directory} were made with other data settings "
+                  f"({', '.join(changed) or 'no held-out records'}): preparing them again")
+        prepare(config)
+        manifest = writer.read_manifest(directory)
+    return directory, manifest
+
+
+def _downstream_task(config, run_dir: str):
+    """The config with its downstream data set, and a description of that data for the report.
+
+    `finetune.train` given: that data, read the way `finetune` reads it. Null: the built-in
+    task (which standard-library package a docstring passage comes from), written as CSV.
+    """
+    if not config.compare.downstream:
+        return config, None
+    ft = config.finetune
+    if ft.train:
+        if not (ft.validation or ft.test or ft.validation_fraction > 0):
+            raise ValueError("The downstream runs need held-out rows: set finetune.validation, "
+                             "finetune.test or finetune.validation_fraction. Received: none")
+        return config, {"source": ft.train, "validation": ft.validation, "test": ft.test,
+                        "validation_fraction": ft.validation_fraction,
+                        "seeds": list(config.compare.downstream_seeds), "epochs": ft.epochs}
+    from albert_keras.data.stdlib_topics import write_stdlib_topic_task
+
+    task = write_stdlib_topic_task(
+        os.path.join(run_dir, "downstream_data"),
+        examples_per_label=config.compare.downstream_examples_per_label, seed=config.data.seed)
+    finetune = dataclasses.replace(ft, train=task.train, validation=task.validation, test=None,
+                                   format="csv", header=True, column_names=(),
+                                   text_column="text", text_pair_column=None,
+                                   label_column="label", multi_label=False)
+    return dataclasses.replace(config, finetune=finetune), {
+        "source": "built-in", "description": task.description, "labels": list(task.labels),
+        "train_examples": task.train_examples, "validation_examples": task.validation_examples,
+        "seeds": list(config.compare.downstream_seeds), "epochs": ft.epochs}
+
+
+def _latency_texts(config) -> list[str]:
+    """Real sentences of the corpus to time serving requests with."""
+    texts = []
+    for document in read_documents(config.data.corpus, max_documents=200,
+                                   tfds_text_key=config.data.tfds_text_key):
+        texts.extend(s for s in document if len(s.split()) >= 4)
+        if len(texts) >= _LATENCY_TEXTS:
+            break
+    return texts[:_LATENCY_TEXTS] or ["A sentence to time the served model with."]
+
+
+def _machine() -> dict[str, Any]:
+    import keras
+    import tensorflow as tf
+
+    flags = ""
+    if os.path.isfile("/proc/cpuinfo"):
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    flags = line.split(":", 1)[1].strip()
+                    break
+    return {"cpu": flags or platform.processor(), "cores": os.cpu_count(),
+            "python": platform.python_version(), "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "gpus": len(tf.config.list_physical_devices("GPU"))}
+
+
+def _write(path: str, text: str) -> None:
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)

@@ -1,0 +1,176 @@
+"""The comparison's report: views across arms, the paper's claims beside ours, markdown and table.
+
+Pure functions of the report dict (see `compare`): nothing here trains or reads models.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+PAPER = "ALBERT (Lan et al., 2020, https://arxiv.org/abs/1909.11942)"
+_VIEW_SCORES = ("mlm_loss", "mlm_accuracy", "pair_accuracy")
+
+
+def equal_steps_view(arms: list[dict]) -> dict[str, Any]:
+    """Held-out scores of every arm at the largest step all arms reached."""
+    step = min(arm["curve"][-1]["step"] for arm in arms)
+    return {"step": step, "arms": {arm["name"]: _at(arm["curve"], "step", step) for arm in arms}}
+
+
+def equal_time_view(arms: list[dict]) -> dict[str, Any]:
+    """Held-out scores of every arm after the training time of the quickest arm.
+
+    Scores between two evaluations are interpolated linearly in training seconds.
+    """
+    seconds = min(arm["curve"][-1]["seconds"] for arm in arms)
+    return {"seconds": seconds,
+            "arms": {arm["name"]: _at(arm["curve"], "seconds", seconds) for arm in arms}}
+
+
+def _at(curve: list[dict], key: str, value: float) -> dict[str, float]:
+    xs = [point[key] for point in curve]
+    scores = {"step": float(np.interp(value, xs, [p["step"] for p in curve]))}
+    for name in _VIEW_SCORES:
+        scores[name] = float(np.interp(value, xs, [p[name] for p in curve]))
+    return scores
+
+
+def paper_claims(report: dict) -> list[dict[str, str]]:
+    """The ALBERT paper's claims (Tables 1-5) beside what this run measured.
+
+    Each row: `claim`, `paper` (the paper's figure), `measured` (this run), `verdict`
+    (`agrees`, `differs` or `not measured here`) and `why` (what explains a difference at
+    this scale).
+    """
+    arms = {arm["name"]: arm for arm in report["arms"]}
+    shared = [a for a in arms.values() if a["encoder_config"]["share"] == "all"]
+    unshared = [a for a in arms.values() if a["encoder_config"]["share"] == "none"]
+    rows = []
+    if shared and unshared:
+        albert, bert = shared[0], unshared[0]
+        ratio = bert["parameters"]["encoder"] / albert["parameters"]["encoder"]
+        rows.append(_row(
+            "Tables 1-2: sharing all layers and factorizing the embedding cut parameters",
+            "BERT-base 108M vs ALBERT-base 12M (9x fewer); BERT-large 334M vs ALBERT-large 18M",
+            f"{bert['name']} {_millions(bert['parameters']['encoder'])} vs {albert['name']} "
+            f"{_millions(albert['parameters']['encoder'])} ({ratio:.1f}x fewer)",
+            ratio > 1.5, "The ratio depends on depth, width and vocabulary: a shallow, "
+            "small-vocabulary model has less to share."))
+        speed = albert["tokens_per_second"] / bert["tokens_per_second"]
+        rows.append(_row(
+            "Table 2: at the same depth and width, ALBERT trains faster than BERT",
+            "ALBERT-large 1.7x BERT-large's speed (both 24 layers, width 1024), on TPUs",
+            f"{albert['name']} / {bert['name']} training tokens/s = {speed:.2f}",
+            speed >= 1.05, "Sharing removes parameters, not computation: both arms do the same "
+            "matrix products per token. The paper's speed-up at equal shape comes from "
+            "communicating 18x fewer gradients between TPU cores and a narrower embedding; on "
+            "one device only the optimizer update and memory traffic shrink."))
+        memory = albert["train_memory_mb"] / max(bert["train_memory_mb"], 1e-9)
+        rows.append(_row(
+            "Section 3: fewer parameters lower memory",
+            "memory is what limits BERT-large's size on accelerators",
+            f"{albert['name']} / {bert['name']} training memory = {memory:.2f}",
+            memory < 1.0, "Activations, not weights, dominate training memory at this size; "
+            "weights and the optimizer's two moments scale with the parameters."))
+        if albert.get("downstream") and bert.get("downstream"):
+            gap = bert["downstream"]["pretrained"]["mean"] - albert["downstream"]["pretrained"]["mean"]
+            spread = max(bert["downstream"]["pretrained"]["std"],
+                         albert["downstream"]["pretrained"]["std"])
+            rows.append(_row(
+                "Table 2: at base size, all-shared ALBERT trails BERT downstream",
+                "ALBERT-base avg 80.1 vs BERT-base 82.3 (-2.2)",
+                f"{albert['name']} - {bert['name']} downstream = {-gap:+.3f} (seed spread "
+                f"{spread:.3f})", gap > 0, "Tiny models pretrained for minutes sit far from "
+                "convergence, where fewer parameters can train as fast per step."))
+    ablations = {a["encoder_config"]["share"]: a for a in arms.values()}
+    if {"attention", "ffn"} <= set(ablations):
+        attention, ffn = ablations["attention"], ablations["ffn"]
+        better = attention["final"]["mlm_loss"] < ffn["final"]["mlm_loss"]
+        rows.append(_row(
+            "Table 4: sharing the FFN hurts more than sharing attention",
+            "E=128: shared-attention +0.1 avg vs not-shared, shared-FFN and all-shared "
+            "lower; E=768: all-shared -2.5",
+            f"held-out MLM loss: shared-attention {attention['final']['mlm_loss']:.3f}, "
+            f"shared-FFN {ffn['final']['mlm_loss']:.3f}", better,
+            "Held-out MLM loss after a short run stands in for the paper's downstream average."))
+    pair_task = report["pair_task"].upper()
+    for arm in arms.values():
+        accuracy = arm["final"]["pair_accuracy"]
+        rows.append(_row(
+            f"Table 5: {pair_task} is learnable ({arm['name']})",
+            "SOP-trained ALBERT-base: 86.5% on SOP; an NSP-trained one 52.0% on SOP (chance)",
+            f"held-out {pair_task} accuracy {accuracy:.3f} after {arm['final']['step']} steps",
+            accuracy >= 0.6, "Sentence order needs discourse knowledge that a tiny model "
+            "gains only after many steps; at chance early in training."))
+    for arm in arms.values():
+        downstream = arm.get("downstream")
+        if not downstream:
+            continue
+        spread = max(downstream["pretrained"]["std"], downstream["random_init"]["std"])
+        rows.append(_row(
+            f"Pretraining helps downstream ({arm['name']})",
+            "the premise of the paper (and of BERT): pretrained >> trained from scratch",
+            f"gain {downstream['gain']:+.3f} {downstream['metric']} "
+            f"(seed spread {spread:.3f})", downstream["gain"] > spread,
+            "A gain within the seed spread is not evidence; small corpora and short runs "
+            "give small gains."))
+    return rows
+
+
+def _row(claim: str, paper: str, measured: str, agrees: bool, why: str) -> dict[str, str]:
+    return {"claim": claim, "paper": paper, "measured": measured,
+            "verdict": "agrees" if agrees else "differs", "why": "" if agrees else why}
+
+
+def _millions(count: int) -> str:
+    return f"{count / 1e6:.2f}M"
+
+
+def _number(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:.{digits}f}"
+
+
+def summary_rows(report: dict) -> list[list[str]]:
+    """Header and one row per arm: the numbers a reader wants first."""
+    header = ["arm", "share", "E", "encoder params", "MB fp32", "tokens/s", "train mem MB",
+              "p50 ms (1)", "p50 ms (32)", "MLM loss", "MLM acc",
+              f"{report['pair_task'].upper()} acc", "downstream pretrained",
+              "downstream random init"]
+    rows = [header]
+    for arm in report["arms"]:
+        config, final = arm["encoder_config"], arm["final"]
+        downstream = arm.get("downstream") or {}
+        rows.append([
+            arm["name"], config["share"], str(config["embedding_dim"] or config["hidden_dim"]),
+            _millions(arm["parameters"]["encoder"]), _number(arm["weights_mb"], 1),
+            _number(arm["tokens_per_second"], 0), _number(arm["train_memory_mb"], 0),
+            _number(arm["latency_ms"]["batch_1"]["p50_ms"], 1),
+            _number(arm["latency_ms"]["batch_32"]["p50_ms"], 1),
+            _number(final["mlm_loss"]), _number(final["mlm_accuracy"]),
+            _number(final["pair_accuracy"]), _spread(downstream.get("pretrained")),
+            _spread(downstream.get("random_init"))])
+    return rows
+
+
+def _spread(scores: dict | None) -> str:
+    return f"{scores['mean']:.3f} ± {scores['std']:.3f}" if scores else "-"
+
+
+def format_table(rows: list[list[str]]) -> str:
+    """Rows as aligned plain text (the command's last output)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+                     for row in rows)
+
+
+def markdown_table(rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
+    return "\n".join(lines)

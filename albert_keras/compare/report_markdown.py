@@ -1,0 +1,115 @@
+"""`report_markdown`: the comparison's `report.md` — tables, plots and the paper beside this run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from albert_keras.compare.report import PAPER, markdown_table, summary_rows
+
+_PLOT_TITLES = {
+    "mlm_loss_vs_steps": "Held-out masked-LM loss against steps",
+    "mlm_loss_vs_seconds": "Held-out masked-LM loss against training seconds",
+    "pair_accuracy_vs_steps": "Held-out sentence-pair accuracy against steps",
+    "parameters_vs_downstream": "Parameters against downstream accuracy",
+    "speed_and_memory": "Training tokens/s and memory",
+    "pretrained_vs_random_init": "Pretrained against random initialisation, downstream",
+}
+
+
+def report_markdown(report: dict[str, Any]) -> str:
+    """The markdown report; images are referenced by the paths in `report["plots"]`."""
+    budget, shared = report["budget"], report["shared"]
+    pair = report["pair_task"].upper()
+    plots = report.get("plots", {})
+    lines = [
+        f"# Comparison `{report['name']}`", "",
+        f"{len(report['arms'])} arms, each pretrained from random weights for "
+        f"{budget['steps']} steps of {budget['global_batch_size']} sequences "
+        f"(≤ {budget['max_sequence_length']} tokens) on the same records "
+        f"({shared['sequences']:,} training sequences from `{shared['corpus']}`), with the same "
+        f"{shared['tokenizer']} tokenizer ({shared['vocabulary_size']:,} tokens), "
+        f"{shared['optimizer']} at peak learning rate {shared['learning_rate']}, "
+        f"{shared['precision']}, seed {shared['seed']} (data seed {shared['data_seed']}). "
+        f"Held-out scores: {budget['eval_batches']} fixed batches of pairs from "
+        f"{shared['held_out']['documents']} documents never trained on, every "
+        f"{budget['eval_every']} steps. Machine: {report['machine']['cpu']}, "
+        f"{report['machine']['cores']} cores, TensorFlow {report['machine']['tensorflow']}.",
+        "", "## Summary", "", markdown_table(summary_rows(report)), "",
+        "Parameters are the encoder's (embeddings, transformer, pooler; no pretraining heads). "
+        "Tokens/s counts real (non-padding) tokens. Training memory is the peak resident memory "
+        "of the arm's process during training minus that before the model was built. Latency is "
+        "the exported raw-text SavedModel, loaded the way TensorFlow Serving loads it, at 1 "
+        "and 32 texts per request.", "",
+        "## Parameters", "", _parameters_table(report), "",
+        "## Equal steps and equal time", "", _views_table(report), "",
+    ]
+    for name in ("mlm_loss_vs_steps", "mlm_loss_vs_seconds", "pair_accuracy_vs_steps"):
+        lines += _image(plots, name)
+    lines += ["## Downstream: pretrained against random initialisation", ""]
+    task = report.get("downstream_task")
+    if task:
+        source = task.get("description") or task["source"]
+        lines += [f"Task: {source}. Each arm's pretrained encoder and the same architecture from "
+                  f"random weights (its twin) are fine-tuned with the `finetune` settings "
+                  f"({task['epochs']} epochs, no early stopping, last epoch scored) once per "
+                  f"seed {task['seeds']}; mean ± sample standard deviation.", "",
+                  _downstream_table(report), ""]
+        for name in ("pretrained_vs_random_init", "parameters_vs_downstream"):
+            lines += _image(plots, name)
+    else:
+        lines += ["Not run (`compare.downstream: false`).", ""]
+    lines += ["## Speed and memory", ""] + _image(plots, "speed_and_memory")
+    lines += [f"## The paper beside this run", "",
+              f"Claims of {PAPER}, Tables 1-5, and what this run measured. The paper trained "
+              "for 125k steps at batch 4096 on 16 GB of text; a run on a laptop-sized budget "
+              "can only test the direction of each claim.", "",
+              "| claim | paper | this run | verdict | why it may differ |", "|---|---|---|---|---|"]
+    lines += [f"| {row['claim']} | {row['paper']} | {row['measured']} | {row['verdict']} | "
+              f"{row['why']} |" for row in report["paper"]]
+    lines += ["", f"{pair} accuracy of a model that learned nothing is 0.5.", ""]
+    return "\n".join(lines)
+
+
+def _image(plots: dict[str, str], name: str) -> list[str]:
+    if name not in plots:
+        return []
+    return [f"![{_PLOT_TITLES[name]}]({plots[name]})", ""]
+
+
+def _parameters_table(report: dict) -> str:
+    rows = [["arm", "embeddings", "transformer", "pooler", "encoder", "heads", "total",
+             ".keras MB", "SavedModel MB"]]
+    for arm in report["arms"]:
+        p = arm["parameters"]
+        rows.append([arm["name"], *(f"{p[k]:,}" for k in ("embeddings", "transformer", "pooler",
+                                                           "encoder", "heads", "total")),
+                     f"{arm['keras_file_mb']:.2f}", f"{arm['saved_model_mb']:.2f}"])
+    return markdown_table(rows)
+
+
+def _views_table(report: dict) -> str:
+    steps, time = report["views"]["equal_steps"], report["views"]["equal_time"]
+    pair = report["pair_task"].upper()
+    rows = [["arm", f"MLM loss @ {steps['step']} steps", f"{pair} acc @ {steps['step']} steps",
+             f"MLM loss @ {time['seconds']:.0f} s", f"{pair} acc @ {time['seconds']:.0f} s",
+             f"step reached @ {time['seconds']:.0f} s"]]
+    for arm in report["arms"]:
+        at_steps, at_time = steps["arms"][arm["name"]], time["arms"][arm["name"]]
+        rows.append([arm["name"], f"{at_steps['mlm_loss']:.3f}", f"{at_steps['pair_accuracy']:.3f}",
+                     f"{at_time['mlm_loss']:.3f}", f"{at_time['pair_accuracy']:.3f}",
+                     f"{at_time['step']:.0f}"])
+    return markdown_table(rows)
+
+
+def _downstream_table(report: dict) -> str:
+    rows = [["arm", "pretrained", "random init", "gain", "per seed (pretrained / random)"]]
+    for arm in report["arms"]:
+        d = arm.get("downstream")
+        if not d:
+            continue
+        seeds = ", ".join(f"{p:.3f} / {r:.3f}" for p, r in
+                          zip(d["pretrained"]["values"], d["random_init"]["values"]))
+        rows.append([arm["name"], f"{d['pretrained']['mean']:.3f} ± {d['pretrained']['std']:.3f}",
+                     f"{d['random_init']['mean']:.3f} ± {d['random_init']['std']:.3f}",
+                     f"{d['gain']:+.3f}", seeds])
+    return markdown_table(rows)

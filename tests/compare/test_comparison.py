@@ -1,0 +1,99 @@
+"""A whole comparison at tiny settings: two arms, a few steps, tiny data, the full report."""
+
+import json
+import math
+import os
+import re
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+from albert_keras.cli import main
+from albert_keras.models.encoder_config import EncoderConfig
+
+REPO = os.path.join(os.path.dirname(__file__), "..", "..")
+TINY = dict(num_layers=2, hidden_dim=16, num_heads=2, intermediate_dim=32)
+ARMS = ("[{name: bert, preset: albert_tiny, share: none, embedding_dim: 16, num_layers: 2, "
+        "hidden_dim: 16, num_heads: 2, intermediate_dim: 32}, {name: albert, preset: albert_tiny, "
+        "embedding_dim: 8, num_layers: 2, hidden_dim: 16, num_heads: 2, intermediate_dim: 32}]")
+
+
+def _numbers(value, where=""):
+    """Every number in a nested report, with where it is."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _numbers(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _numbers(item, f"{where}[{index}]")
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield where, value
+
+
+@pytest.mark.large
+def test_tiny_comparison_writes_a_complete_fair_report(tmp_path, capsys):
+    overrides = {
+        "name": "tiny_compare", "compare.arms": ARMS,
+        "data.max_documents": 60, "data.vocabulary_size": 300, "data.max_sequence_length": 32,
+        "data.length_buckets": "[]", "data.dupe_factor": 1, "data.held_out_fraction": 0.2,
+        "data.max_predictions": 5, "data.num_workers": 1,
+        "data.output_dir": str(tmp_path / "records"),
+        "compare.output_dir": str(tmp_path / "runs"), "compare.eval_every": 10,
+        "compare.eval_batches": 2, "compare.downstream_examples_per_label": 30,
+        "compare.latency_iterations": 3, "train.steps": 20, "train.steps_per_epoch": 10,
+        "train.warmup_steps": 2, "train.global_batch_size": 8, "finetune.epochs": 1,
+        "finetune.max_sequence_length": 32,
+    }
+    args = ["compare", "--config", os.path.join(REPO, "pipelines", "compare.yaml")]
+    for key, value in overrides.items():
+        args += ["--set", f"{key}={value}"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"^bert\s+none\s+16\s", printed, re.M)
+    assert re.search(r"^albert\s+all\s+8\s", printed, re.M)
+
+    run = tmp_path / "runs" / "tiny_compare"
+    report = json.loads((run / "report.json").read_text())
+    assert [arm["name"] for arm in report["arms"]] == ["bert", "albert"]
+    for where, value in _numbers(report):
+        assert math.isfinite(value), where
+    fields = {"parameters", "weights_mb", "keras_file_mb", "saved_model_mb", "peak_memory_mb",
+              "train_memory_mb", "tokens_per_second", "latency_ms", "curve", "final",
+              "downstream", "fingerprints", "encoder_config"}
+    for arm in report["arms"]:
+        assert fields <= set(arm), arm["name"]
+        parts = arm["parameters"]
+        assert parts["embeddings"] + parts["transformer"] + parts["pooler"] == parts["encoder"]
+        expected = EncoderConfig.from_dict({**arm["encoder_config"]}).num_parameters()
+        assert parts["encoder"] == expected and parts["total"] > parts["encoder"]
+        assert arm["saved_model_mb"] > 0 and arm["keras_file_mb"] > 0
+        assert arm["peak_memory_mb"] > arm["train_memory_mb"] >= 0
+        assert arm["tokens_per_second"] > 0
+        assert {"batch_1", "batch_32"} == set(arm["latency_ms"])
+        assert [p["step"] for p in arm["curve"]] == [0, 10, 20]
+        assert all(b["seconds"] > a["seconds"] for a, b in zip(arm["curve"], arm["curve"][1:]))
+        for init in ("pretrained", "random_init"):
+            assert len(arm["downstream"][init]["values"]) == 2
+            assert 0 <= arm["downstream"][init]["mean"] <= 1
+    bert, albert = report["arms"]
+    assert albert["parameters"]["encoder"] < bert["parameters"]["encoder"]
+    assert albert["encoder_config"]["vocabulary_size"] == bert["encoder_config"]["vocabulary_size"]
+
+    # Fair by construction: the same records, tokenizer, batches, held-out batches and seeds.
+    assert bert["fingerprints"] == albert["fingerprints"]
+    assert len(bert["fingerprints"]["first_batches"]) == 64
+    assert report["views"]["equal_steps"]["step"] == 20
+    assert 0 < report["views"]["equal_time"]["seconds"] <= min(bert["train_seconds"],
+                                                               albert["train_seconds"])
+    assert report["downstream_task"]["source"] == "built-in"
+    assert len(report["downstream_task"]["labels"]) >= 2
+    assert {row["verdict"] for row in report["paper"]} <= {"agrees", "differs"}
+
+    markdown = (run / "report.md").read_text()
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
+    assert len(images) == 6
+    for image in images:
+        pixels = matplotlib.image.imread(run / image)
+        assert pixels.shape[0] > 100 and pixels.shape[1] > 100
+        assert len(np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)) > 1, image

@@ -1,0 +1,117 @@
+"""The report's views, the paper's claims and the markdown, from synthetic arm results."""
+
+import math
+
+import pytest
+
+from albert_keras.compare import report as report_lib
+from albert_keras.compare.report_markdown import report_markdown
+
+
+def _arm(name, share, encoder, seconds_per_step, losses, pair, downstream):
+    steps = [0, 50, 100]
+    return {
+        "name": name, "encoder_config": {"share": share, "embedding_dim": 128 if share == "all"
+                                         else None, "hidden_dim": 256},
+        "parameters": {"embeddings": encoder // 4, "transformer": encoder // 2, "pooler": 100,
+                       "encoder": encoder, "heads": 1000, "total": encoder + 1000},
+        "weights_mb": encoder * 4 / 2**20, "keras_file_mb": 1.0, "saved_model_mb": 2.0,
+        "tokens_per_second": 1000.0 / seconds_per_step, "peak_memory_mb": 900.0,
+        "train_memory_mb": 300.0 if share == "all" else 400.0,
+        "latency_ms": {"batch_1": {"p50_ms": 3.0}, "batch_32": {"p50_ms": 30.0}},
+        "curve": [{"step": s, "seconds": s * seconds_per_step, "mlm_loss": loss,
+                   "mlm_accuracy": 1 / loss, "pair_loss": 0.69, "pair_accuracy": p}
+                  for s, loss, p in zip(steps, losses, pair)],
+        "final": {"step": 100, "seconds": 100 * seconds_per_step, "mlm_loss": losses[-1],
+                  "mlm_accuracy": 1 / losses[-1], "pair_loss": 0.6, "pair_accuracy": pair[-1]},
+        "downstream": {"metric": "accuracy", "split": "validation",
+                       "pretrained": {"values": downstream[0], "mean": sum(downstream[0]) / 2,
+                                      "std": abs(downstream[0][0] - downstream[0][1]) / 2**0.5},
+                       "random_init": {"values": downstream[1], "mean": sum(downstream[1]) / 2,
+                                       "std": abs(downstream[1][0] - downstream[1][1]) / 2**0.5},
+                       "gain": (sum(downstream[0]) - sum(downstream[1])) / 2},
+    }
+
+
+@pytest.fixture
+def report():
+    arms = [_arm("bert", "none", 4_000_000, 0.5, [8.0, 6.0, 5.0], [0.5, 0.55, 0.7],
+                 ([0.80, 0.82], [0.60, 0.62])),
+            _arm("albert", "all", 1_300_000, 0.4, [8.0, 6.5, 5.5], [0.5, 0.52, 0.55],
+                 ([0.70, 0.72], [0.69, 0.73]))]
+    report = {"name": "c", "pair_task": "sop", "arms": arms,
+              "machine": {"cpu": "a CPU", "cores": 2, "tensorflow": "2.21.0"},
+              "budget": {"steps": 100, "global_batch_size": 32, "eval_every": 50,
+                         "eval_batches": 10, "max_minutes_per_arm": None,
+                         "max_sequence_length": 128},
+              "shared": {"records": "r", "sequences": 1000, "held_out": {"documents": 5},
+                         "tokenizer": "sentencepiece", "vocabulary_size": 4000,
+                         "corpus": "stdlib", "masking": {}, "seed": 0, "data_seed": 1,
+                         "optimizer": "lamb", "learning_rate": 0.005, "warmup_steps": 10,
+                         "precision": "float32"},
+              "downstream_task": {"source": "built-in", "description": "Which package",
+                                  "seeds": [0, 1], "epochs": 3},
+              "plots": {"mlm_loss_vs_steps": "plots/mlm_loss_vs_steps.png",
+                        "speed_and_memory": "plots/speed_and_memory.png"}}
+    report["views"] = {"equal_steps": report_lib.equal_steps_view(arms),
+                       "equal_time": report_lib.equal_time_view(arms)}
+    report["paper"] = report_lib.paper_claims(report)
+    return report
+
+
+def test_equal_time_interpolates_each_curve_at_the_quickest_arms_seconds(report):
+    view = report["views"]["equal_time"]
+    assert view["seconds"] == pytest.approx(40.0)  # albert: 100 steps x 0.4 s
+    bert = view["arms"]["bert"]  # 40 s = step 80 of bert's 0.5 s steps: 6.0 + 0.6 * (5.0 - 6.0)
+    assert bert["step"] == pytest.approx(80) and bert["mlm_loss"] == pytest.approx(5.4)
+    assert bert["pair_accuracy"] == pytest.approx(0.55 + 0.6 * 0.15)
+    assert view["arms"]["albert"]["mlm_loss"] == pytest.approx(5.5)
+    steps = report["views"]["equal_steps"]
+    assert steps["step"] == 100 and steps["arms"]["bert"]["mlm_loss"] == pytest.approx(5.0)
+
+
+def test_paper_claims_say_where_this_run_agrees_and_where_it_differs(report):
+    rows = {row["claim"]: row for row in report["paper"]}
+    parameters = rows["Tables 1-2: sharing all layers and factorizing the embedding cut parameters"]
+    assert parameters["verdict"] == "agrees" and "3.1x fewer" in parameters["measured"]
+    speed = rows["Table 2: at the same depth and width, ALBERT trains faster than BERT"]
+    assert speed["verdict"] == "agrees" and "1.25" in speed["measured"]
+    trails = rows["Table 2: at base size, all-shared ALBERT trails BERT downstream"]
+    assert trails["verdict"] == "agrees" and "-0.100" in trails["measured"]
+    assert rows["Table 5: SOP is learnable (bert)"]["verdict"] == "agrees"
+    albert_sop = rows["Table 5: SOP is learnable (albert)"]
+    assert albert_sop["verdict"] == "differs" and albert_sop["why"]
+    assert rows["Pretraining helps downstream (bert)"]["verdict"] == "agrees"
+    assert rows["Pretraining helps downstream (albert)"]["verdict"] == "differs"  # +0.000 < spread
+
+
+def test_table_4_row_appears_with_the_sharing_ablations(report):
+    arms = report["arms"] + [
+        _arm("attention", "attention", 2_000_000, 0.45, [8, 6, 5.2], [0.5, 0.5, 0.5],
+             ([0.7, 0.7], [0.6, 0.6])),
+        _arm("ffn", "ffn", 3_000_000, 0.45, [8, 6, 5.4], [0.5, 0.5, 0.5],
+             ([0.7, 0.7], [0.6, 0.6]))]
+    rows = report_lib.paper_claims({**report, "arms": arms})
+    table_4 = [row for row in rows if row["claim"].startswith("Table 4")]
+    assert len(table_4) == 1 and table_4[0]["verdict"] == "agrees"
+
+
+def test_markdown_has_the_tables_images_and_paper_section(report):
+    text = report_markdown(report)
+    for heading in ("## Summary", "## Parameters", "## Equal steps and equal time",
+                    "## Downstream: pretrained against random initialisation",
+                    "## The paper beside this run"):
+        assert heading in text
+    assert "![Held-out masked-LM loss against steps](plots/mlm_loss_vs_steps.png)" in text
+    assert "(plots/mlm_loss_vs_seconds.png)" not in text  # Only the plots that exist.
+    assert "| bert | none | 256 | 4.00M |" in text
+    assert "0.810 ± 0.014" in text and "| +0.200 |" in text and "| +0.000 |" in text
+    rows = report_lib.summary_rows(report)
+    assert len(rows) == 3 and len(set(map(len, rows))) == 1
+    table = report_lib.format_table(rows)
+    assert table.splitlines()[1].startswith("bert ") and "SOP acc" in table.splitlines()[0]
+
+
+def test_missing_numbers_print_as_a_dash():
+    assert report_lib._number(float("nan")) == "-" and report_lib._number(None) == "-"
+    assert report_lib._number(1234) == "1,234" and not math.isnan(1.0)
