@@ -16,6 +16,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.run(args) or 0
+    except RuntimeError as error:
+        from albert_keras.training.pretrain import TrainingFailed
+
+        if not isinstance(error, TrainingFailed):
+            raise
+        print(f"albert-keras {args.command}: error: {error}", file=sys.stderr)
+        return 1  # A failed run fails; the message says what was kept.
     except (ValueError, FileNotFoundError, FileExistsError) as error:  # One clear line.
         from albert_keras.pipeline import ConfigError
 

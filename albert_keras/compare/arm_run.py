@@ -32,6 +32,7 @@ from albert_keras.training.finetune import finetune
 from albert_keras.training.pretrain import (compile_pretrainer, distribute,
                                             most_frequent_token_accuracy)
 from albert_keras.training.strategy import make_strategy
+from albert_keras.utils.atomic_files import write_json_atomic
 
 _SCORES = ("mlm_loss", "mlm_accuracy", "pair_loss", "pair_accuracy")
 LATENCY_BATCH_SIZES = (1, 32)
@@ -77,10 +78,7 @@ def run_arm_in_process(config, arm: ArmConfig, plan: ArmPlan) -> dict[str, Any]:
 
 def _arm_process(config, arm: ArmConfig, plan: ArmPlan, result_path: str) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    result = run_arm(config, arm, plan)
-    with open(result_path + ".tmp", "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2)
-    os.replace(result_path + ".tmp", result_path)
+    write_json_atomic(result_path, run_arm(config, arm, plan))
 
 
 def run_arm(config, arm: ArmConfig, plan: ArmPlan) -> dict[str, Any]:
@@ -188,9 +186,14 @@ def _dataset_fn(config, records: str, tokenizer):
 
 
 def _held_out_dataset(config, held_out: str, tokenizer) -> tuple[tf.data.Dataset, int]:
-    """The same masked batches for every arm and every evaluation (no shuffle, fixed seed)."""
+    """The same masked batches for every arm and every evaluation (no shuffle, fixed seed).
+
+    Padded to the full length rather than length-bucketed: bucketing drops each bucket's last
+    partial batch, and the loss of a padded row equals that of the cut one.
+    """
     dataset = pretraining_dataset_from_config(
-        config, held_out, tokenizer, config.train.global_batch_size, shuffle=False, repeat=False)
+        config, held_out, tokenizer, config.train.global_batch_size, shuffle=False, repeat=False,
+        length_buckets=())
     dataset = dataset.take(config.compare.eval_batches).cache()
     batches = sum(1 for _ in dataset)  # Also fills the cache.
     if not batches:

@@ -24,6 +24,7 @@ from albert_keras.compare.report_markdown import report_markdown
 from albert_keras.data import writer
 from albert_keras.data.corpus import read_documents
 from albert_keras.data.prepare import HELD_OUT_DIR, TOKENIZER_DIR, prepare
+from albert_keras.utils.atomic_files import write_json_atomic, write_text_atomic
 
 _LATENCY_TEXTS = 256
 
@@ -73,8 +74,8 @@ def compare(config, progress: bool = True) -> dict[str, Any]:
     from albert_keras.compare.plots import make_plots  # matplotlib only once results exist.
 
     report["plots"] = make_plots(report, os.path.join(run_dir, "plots"))
-    _write(os.path.join(run_dir, "report.json"), json.dumps(report, indent=2) + "\n")
-    _write(os.path.join(run_dir, "report.md"), report_markdown(report))
+    write_json_atomic(os.path.join(run_dir, "report.json"), report)
+    write_text_atomic(os.path.join(run_dir, "report.md"), report_markdown(report))
     if progress:
         print(report_lib.format_table(report_lib.summary_rows(report)))
         print(f"[compare] report: {os.path.join(run_dir, 'report.md')}")
@@ -185,9 +186,3 @@ def _machine() -> dict[str, Any]:
             "python": platform.python_version(), "tensorflow": tf.__version__,
             "keras": keras.__version__,
             "gpus": len(tf.config.list_physical_devices("GPU"))}
-
-
-def _write(path: str, text: str) -> None:
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(path + ".tmp", path)

@@ -59,7 +59,7 @@ def report_markdown(report: dict[str, Any]) -> str:
     else:
         lines += ["Not run (`compare.downstream: false`).", ""]
     lines += ["## Speed and memory", ""] + _image(plots, "speed_and_memory")
-    lines += [f"## The paper beside this run", "",
+    lines += ["## The paper beside this run", "",
               f"Claims of {PAPER}, Tables 1-5, and what this run measured. The paper trained "
               "for 125k steps at batch 4096 on 16 GB of text; a run on a laptop-sized budget "
               "can only test the direction of each claim.", "",

@@ -40,9 +40,8 @@ def prepare(config, static_masking: bool = False, progress: bool = True) -> dict
         progress: bool. Show progress bars and print the summary. Defaults to True.
 
     With `data.held_out_fraction > 0`, that share of the documents (drawn with `data.seed`)
-    is kept out of the tokenizer and the training records and written, with `dupe_factor` 1,
-    to `held_out/` (one shard and its own manifest): pairs from documents never trained on,
-    for held-out scores.
+    is kept out of the tokenizer and the training records and written to `held_out/` (one
+    shard and its own manifest): pairs from documents never trained on, for held-out scores.
 
     Returns:
         The summary dict (also stored in `manifest.json`): counts of documents, sentences,
@@ -96,7 +95,7 @@ def prepare(config, static_masking: bool = False, progress: bool = True) -> dict
     held_out = None
     if held_out_documents:
         held_out_rows = _pairs(_tokenize_documents(tokenizer, held_out_documents, bar), data,
-                               special, 1, bar)
+                               special, data.dupe_factor, bar)
         if not len(held_out_rows["token_ids"]):
             raise ValueError("No held-out sentence pairs: data.held_out_fraction="
                              f"{data.held_out_fraction} kept {len(held_out_documents)} "
@@ -144,6 +143,8 @@ def prepare(config, static_masking: bool = False, progress: bool = True) -> dict
         "compression": compression,
         "tokenizer": TOKENIZER_DIR,
         "tokenizer_kind": tokenizers.tokenizer_kind(tokenizer),
+        "tokenizer_fingerprint": tokenizers.tokenizer_fingerprint(
+            os.path.join(output_dir, TOKENIZER_DIR)),
         "vocabulary_size": int(tokenizer.vocabulary_size()),
         "special_token_ids": special,
         "seed": data.seed,
@@ -154,7 +155,7 @@ def prepare(config, static_masking: bool = False, progress: bool = True) -> dict
     writer.write_manifest(output_dir, manifest)
     if held_out is not None:
         writer.write_manifest(os.path.join(output_dir, HELD_OUT_DIR), {
-            **manifest, **held_out_summary, "dupe_factor": 1, "static_masking": False,
+            **manifest, **held_out_summary, "static_masking": False,
             "tokenizer": os.path.join("..", TOKENIZER_DIR)})
     if progress:
         print(format_summary(summary), file=sys.stderr)

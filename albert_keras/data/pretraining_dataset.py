@@ -143,14 +143,16 @@ def pretraining_dataset(file_pattern: str, global_batch_size: int,
 def pretraining_dataset_from_config(config, file_pattern: str, tokenizer, global_batch_size: int,
                                     input_context: tf.distribute.InputContext | None = None,
                                     **kwargs: Any) -> tf.data.Dataset:
-    """`pretraining_dataset` with the masking, shuffle and seed settings of `config.data`."""
+    """`pretraining_dataset` with the masking, shuffle and seed settings of `config.data`.
+
+    Keyword arguments of `pretraining_dataset` given here win over the config's.
+    """
     data = config.data
-    return pretraining_dataset(
-        file_pattern, global_batch_size, input_context, tokenizer=tokenizer,
-        masking=kwargs.pop("masking", None), max_predictions=data.max_predictions,
-        mask_rate=data.mask_rate, max_ngram=data.max_ngram,
-        shuffle_buffer_size=data.shuffle_buffer_size, seed=data.seed,
-        length_buckets=data.length_buckets, **kwargs)
+    settings = dict(masking=None, max_predictions=data.max_predictions, mask_rate=data.mask_rate,
+                    max_ngram=data.max_ngram, shuffle_buffer_size=data.shuffle_buffer_size,
+                    seed=data.seed, length_buckets=data.length_buckets)
+    return pretraining_dataset(file_pattern, global_batch_size, input_context, tokenizer=tokenizer,
+                               **{**settings, **kwargs})
 
 
 def match_files(file_pattern: str) -> tuple[list[str], str]:

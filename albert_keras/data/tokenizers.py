@@ -13,6 +13,7 @@ wherever they are in a loaded `vocab.txt` (e.g. 0/100/101/102/103 in Google's BE
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import string
@@ -141,6 +142,18 @@ def save_tokenizer(tokenizer, directory: str) -> str:
     with open(os.path.join(directory, TOKENIZER_CONFIG), "w", encoding="utf-8") as f:
         json.dump(config, f, indent=2)
     return directory
+
+
+def tokenizer_fingerprint(directory: str) -> str:
+    """SHA-256 of a saved tokenizer directory (its vocabulary file and `tokenizer.json`)."""
+    digest = hashlib.sha256()
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if os.path.isfile(path):
+            digest.update(name.encode("utf-8") + b"\0")
+            with open(path, "rb") as f:
+                digest.update(f.read())
+    return digest.hexdigest()
 
 
 def tokenizer_kind(tokenizer) -> str:

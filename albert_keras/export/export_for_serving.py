@@ -18,10 +18,12 @@ C++ loader ("Could not find variable ..." at the first request).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from typing import Sequence
 
 import keras
+import numpy as np
 
 from albert_keras.data.text_preprocessor import TextPreprocessor
 from albert_keras.data.tokenizers import save_tokenizer
@@ -75,6 +77,7 @@ def export_for_serving(model: keras.Model, tokenizer, export_dir: str, *,
             f"Version {version} of model {model_name!r} already exists at {version_dir}; it was "
             "left unchanged. Export a new version (leave `version` unset for the next free one) "
             "or pass overwrite=True (`--overwrite`) to replace it.")
+    check_finite_weights(model)
     longest = _max_sequence_length(model)
     sequence_length = sequence_length or longest
     if sequence_length is None:
@@ -97,6 +100,7 @@ def export_for_serving(model: keras.Model, tokenizer, export_dir: str, *,
     # Write next to the target and rename at the end: the model server polls `export_dir` and
     # must never see a half-written version (it ignores names that are not integers).
     os.makedirs(export_dir, exist_ok=True)
+    remove_stale_staging(export_dir)
     staging = os.path.join(export_dir, f".{version}.staging-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     try:
@@ -115,6 +119,39 @@ def export_for_serving(model: keras.Model, tokenizer, export_dir: str, *,
         shutil.rmtree(staging, ignore_errors=True)
     write_models_config(os.path.dirname(export_dir) or ".")
     return version_dir
+
+
+def remove_stale_staging(export_dir: str) -> list[str]:
+    """Removes staging folders of exports that were killed (their process is gone)."""
+    removed = []
+    for name in os.listdir(export_dir):
+        match = re.fullmatch(r"\.\d+\.staging-(\d+)", name)
+        if match and not _process_alive(int(match.group(1))):
+            shutil.rmtree(os.path.join(export_dir, name), ignore_errors=True)
+            removed.append(name)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def check_finite_weights(model: keras.Model) -> None:
+    """Refuses to serve a model whose weights are not all finite, naming the first bad one."""
+    for variable in model.weights:
+        values = keras.ops.convert_to_numpy(variable)
+        if not np.all(np.isfinite(values)):
+            bad = int(np.size(values) - np.isfinite(values).sum())
+            raise ValueError(
+                f"The model's weight {variable.path!r} holds {bad} NaN or infinite value(s) of "
+                f"{np.size(values)}: it would serve NaN. Export a model from a run that finished "
+                "(its summary.json says status 'completed').")
 
 
 def _max_sequence_length(model) -> int | None:

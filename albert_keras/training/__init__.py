@@ -5,6 +5,7 @@ module, not here, to keep this package light).
 """
 
 from albert_keras.training.adamw import AdamW
+from albert_keras.training.atomic_backup import AtomicBackupAndRestore
 from albert_keras.training.callbacks import make_callbacks
 from albert_keras.training.cross_replica_clipping import CrossReplicaClipping
 from albert_keras.training.lamb import Lamb

@@ -8,15 +8,19 @@ import os
 import keras
 import tensorflow as tf
 
+from albert_keras.training.atomic_backup import AtomicBackupAndRestore
 from albert_keras.training.strategy import is_chief
 
 
 def make_callbacks(run_dir: str,
                    strategy: tf.distribute.Strategy) -> list[keras.callbacks.Callback]:
-    """`BackupAndRestore`, `TerminateOnNaN`, and on the chief `ModelCheckpoint` and `TensorBoard`.
+    """`AtomicBackupAndRestore`, `TerminateOnNaN`, and on the chief `ModelCheckpoint` and
+    `TensorBoard`.
 
     `TensorBoard` needs the `tensorboard` package (TensorFlow 2.21 does not install it); without
     it the run goes on without logs and says so.
+
+    A kill during a backup leaves the previous one readable (see `AtomicBackupAndRestore`).
 
     Everything saves at epoch ends (every `train.steps_per_epoch` steps). The backup holds the
     weights, the optimizer state and the epoch; a run started again after a kill or a
@@ -32,8 +36,7 @@ def make_callbacks(run_dir: str,
     if resolver is not None and resolver.task_type is not None \
             and resolver.cluster_spec().as_dict():
         backup_dir = os.path.join(backup_dir, f"{resolver.task_type}-{resolver.task_id}")
-    callbacks = [keras.callbacks.BackupAndRestore(backup_dir, save_freq="epoch"),
-                 keras.callbacks.TerminateOnNaN()]
+    callbacks = [AtomicBackupAndRestore(backup_dir), keras.callbacks.TerminateOnNaN()]
     if is_chief(strategy):
         callbacks.append(keras.callbacks.ModelCheckpoint(
             os.path.join(run_dir, "checkpoints", "epoch-{epoch:03d}.weights.h5"),

@@ -9,7 +9,6 @@ tokenizer/, report.json, report.md.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import time
 import warnings
@@ -30,6 +29,8 @@ from albert_keras.training import finetune_metrics
 from albert_keras.training.layer_decay_adamw import LayerDecayAdamW, layer_decay_multipliers
 from albert_keras.training.strategy import make_strategy
 from albert_keras.training.warmup_polynomial_decay import WarmupPolynomialDecay
+from albert_keras.utils.atomic_files import (save_model_atomic, write_atomic, write_json_atomic,
+                                             write_text_atomic)
 
 
 def finetune(config) -> dict[str, Any]:
@@ -203,21 +204,21 @@ def span_answers(outputs: list[dict], encoded: dict, max_answer_length: int) -> 
 
 
 def save_run(model, tokenizer, ft, labels, report, run_dir: str) -> None:
-    """model.keras (no optimizer state), labels.json, tokenizer/, report.json, report.md."""
+    """model.keras (no optimizer state), labels.json, tokenizer/, report.json, report.md.
+
+    Each is replaced whole (written beside, then renamed): a kill keeps the previous file.
+    """
     os.makedirs(run_dir, exist_ok=True)
     clean = model.__class__.from_config(model.get_config())  # Uncompiled: half the size.
     clean.set_weights(model.get_weights())
-    clean.save(os.path.join(run_dir, "model.keras"))
-    with open(os.path.join(run_dir, "labels.json"), "w", encoding="utf-8") as f:
-        json.dump({"task": ft.task, "labels": list(labels) if labels else None,
-                   "multi_label": ft.multi_label, "max_sequence_length": ft.max_sequence_length,
-                   "max_answer_length": ft.max_answer_length,
-                   "max_query_length": ft.max_query_length}, f, indent=2)
-    save_tokenizer(tokenizer, os.path.join(run_dir, "tokenizer"))
-    with open(os.path.join(run_dir, "report.json"), "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=2)
-    with open(os.path.join(run_dir, "report.md"), "w", encoding="utf-8") as f:
-        f.write(finetune_metrics.report_markdown(report))
+    save_model_atomic(clean, os.path.join(run_dir, "model.keras"))
+    write_json_atomic(os.path.join(run_dir, "labels.json"), {
+        "task": ft.task, "labels": list(labels) if labels else None,
+        "multi_label": ft.multi_label, "max_sequence_length": ft.max_sequence_length,
+        "max_answer_length": ft.max_answer_length, "max_query_length": ft.max_query_length})
+    write_atomic(os.path.join(run_dir, "tokenizer"), lambda path: save_tokenizer(tokenizer, path))
+    write_json_atomic(os.path.join(run_dir, "report.json"), report)
+    write_text_atomic(os.path.join(run_dir, "report.md"), finetune_metrics.report_markdown(report))
 
 
 def _encoder(config, tokenizer) -> keras.Model:

@@ -27,6 +27,7 @@ from albert_keras.training.masked_lm_loss import MaskedLMLoss
 from albert_keras.training.optimizers import make_optimizer
 from albert_keras.training.strategy import is_chief, make_strategy
 from albert_keras.training.train_config import TrainConfig
+from albert_keras.utils.atomic_files import save_model_atomic, write_atomic, write_json_atomic
 
 DatasetFn = Callable[[tf.distribute.InputContext | None], tf.data.Dataset]
 
@@ -54,13 +55,19 @@ def pretrain(config) -> dict[str, Any]:
         print(f"[pretrain] no records for {config.name!r}: running prepare first")
         prepare(config)
         records, tokenizer_dir = _find_records(config, must_exist=True)
+    from albert_keras.data.records_check import check_records
     from albert_keras.data.tokenizers import load_tokenizer
 
+    # Records, manifest and tokenizer must belong together and to this config's data section.
+    manifest = check_records(os.path.dirname(glob.glob(records)[0]), tokenizer_dir,
+                             config.data if not config.train.records else None)
     tokenizer = load_tokenizer(tokenizer_dir)
     encoder_config = config.model.encoder_config(vocabulary_size=int(tokenizer.vocabulary_size()))
     pair_task = config.data.pair_task  # The records' pair labels decide the head's task.
     # Reads every shard once: a corrupt one fails here, by name, before the model is built.
-    train_data = distribute(strategy, _records_dataset_fn(config, records, tokenizer))
+    masking = "static" if manifest.get("static_masking") else config.data.masking
+    train_data = distribute(strategy, _records_dataset_fn(config, records, tokenizer,
+                                                          masking=masking))
 
     with strategy.scope():
         if config.model.pretrained:
@@ -73,7 +80,8 @@ def pretrain(config) -> dict[str, Any]:
           f"{pair_task.upper()}, strategy={train.strategy} ({strategy.num_replicas_in_sync} "
           f"replica(s)), global batch {train.global_batch_size}, {train.steps} steps")
 
-    scored_fn = _records_dataset_fn(config, records, tokenizer, verify=False)  # Checked above.
+    scored_fn = _records_dataset_fn(config, records, tokenizer, verify=False,  # Checked above.
+                                    masking=masking)
     eval_fn = lambda context: scored_fn(context).take(train.eval_batches).cache()  # noqa: E731
     eval_data = distribute(strategy, eval_fn)
     baseline = most_frequent_token_accuracy(eval_fn(None))
@@ -81,9 +89,11 @@ def pretrain(config) -> dict[str, Any]:
     start = time.time()
     history = fit_pretrainer(pretrainer, train_data, train, run_dir, strategy)
     seconds = time.time() - start
-    final = _scores(pretrainer, eval_data, train)
+    failure = training_failure(pretrainer, history)
+    final = _scores(pretrainer, eval_data, train) if failure is None else None
 
     summary = {
+        "status": "completed" if failure is None else "failed", "failure": failure,
         "name": config.name, "run_dir": run_dir, "pair_task": pair_task,
         "encoder_config": encoder.encoder_config.to_dict(),
         "encoder_parameters": int(encoder.count_params()),
@@ -95,10 +105,32 @@ def pretrain(config) -> dict[str, Any]:
         "most_frequent_token_accuracy": baseline,
         "history": {k: [float(v) for v in values] for k, values in history.history.items()},
     }
+    if failure is not None:
+        if is_chief(strategy):  # The failure is recorded; the models of a good run stay.
+            write_json_atomic(os.path.join(run_dir, "summary.json"), _json_safe(summary))
+        raise TrainingFailed(f"Pretraining {config.name!r} failed: {failure}. Nothing was saved "
+                             f"over the models in {run_dir}/; its backups hold the last good "
+                             "epoch (lower train.learning_rate or set train.global_clipnorm, "
+                             "then run again to resume).")
     if is_chief(strategy):
         _save_run(run_dir, pretrainer, tokenizer_dir, summary)
     print(format_summary(summary))
     return summary
+
+
+class TrainingFailed(RuntimeError):
+    """Training stopped without finishing (a NaN or infinite loss)."""
+
+
+def training_failure(model: keras.Model, history: keras.callbacks.History) -> str | None:
+    """Why a `fit` that returned did not finish, or None: a non-finite loss stopped it."""
+    losses = history.history.get("loss", [])
+    for epoch, loss in zip(history.epoch, losses):
+        if not np.isfinite(loss):
+            return f"the loss became {loss} in epoch {epoch + 1} (TerminateOnNaN stopped it)"
+    if model.stop_training:
+        return "training was stopped before its last step (TerminateOnNaN or a callback)"
+    return None
 
 
 def check_batch_size(global_batch_size: int, num_replicas: int) -> None:
@@ -136,8 +168,8 @@ def fit_pretrainer(pretrainer: Pretrainer, dataset, train: TrainConfig, run_dir:
     """`model.fit` for `train.steps` steps in epochs of `train.steps_per_epoch`, with backups.
 
     `dataset` repeats (or has at least `train.steps` batches). Restarted with the same
-    `run_dir` after a kill, `BackupAndRestore` restores the weights, the optimizer state and the
-    epoch, and training goes on from there.
+    `run_dir` after a kill, `AtomicBackupAndRestore` restores the weights, the optimizer state
+    and the epoch, and training goes on from there.
     """
     return pretrainer.fit(
         dataset, epochs=train.steps // train.steps_per_epoch,
@@ -190,9 +222,7 @@ def _initial_scores(pretrainer, eval_data, train: TrainConfig, run_dir: str) -> 
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     scores = _scores(pretrainer, eval_data, train)
-    os.makedirs(run_dir, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(scores, f)
+    write_json_atomic(path, scores)
     return scores
 
 
@@ -239,15 +269,14 @@ def _records_dataset_fn(config, records: str, tokenizer, **kwargs) -> DatasetFn:
 
 def _save_run(run_dir: str, pretrainer: Pretrainer, tokenizer_dir: str,
               summary: dict[str, Any]) -> None:
+    """Each file is replaced whole (written beside, then renamed): a kill keeps the old one."""
     os.makedirs(run_dir, exist_ok=True)
-    pretrainer.encoder.save(os.path.join(run_dir, "encoder.keras"))
-    pretrainer.save(os.path.join(run_dir, "pretrainer.keras"))
     target = os.path.join(run_dir, "tokenizer")
     if os.path.abspath(tokenizer_dir) != os.path.abspath(target):
-        shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(tokenizer_dir, target)
-    with open(os.path.join(run_dir, "summary.json"), "w", encoding="utf-8") as f:
-        json.dump(_json_safe(summary), f, indent=2)
+        write_atomic(target, lambda path: shutil.copytree(tokenizer_dir, path))
+    save_model_atomic(pretrainer.encoder, os.path.join(run_dir, "encoder.keras"))
+    save_model_atomic(pretrainer, os.path.join(run_dir, "pretrainer.keras"))
+    write_json_atomic(os.path.join(run_dir, "summary.json"), _json_safe(summary))
 
 
 def _json_safe(value):

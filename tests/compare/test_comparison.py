@@ -72,6 +72,9 @@ def test_tiny_comparison_writes_a_complete_fair_report(tmp_path, capsys):
         assert arm["tokens_per_second"] > 0
         assert {"batch_1", "batch_32"} == set(arm["latency_ms"])
         assert [p["step"] for p in arm["curve"]] == [0, 10, 20]
+        # Untrained, the masked-LM head guesses uniformly over the vocabulary.
+        vocabulary_size = arm["encoder_config"]["vocabulary_size"]
+        assert abs(arm["curve"][0]["mlm_loss"] - math.log(vocabulary_size)) < 0.5
         assert all(b["seconds"] > a["seconds"] for a, b in zip(arm["curve"], arm["curve"][1:]))
         for init in ("pretrained", "random_init"):
             assert len(arm["downstream"][init]["values"]) == 2

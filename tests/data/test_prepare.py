@@ -95,7 +95,7 @@ def test_held_out_documents_stay_out_of_tokenizer_and_training_records(tmp_path,
     held = summary["held_out"]
     assert held["documents"] == 12 and held["sequences"] > 20
     manifest = json.load(open(directory / "held_out" / "manifest.json"))
-    assert manifest["sequences"] == held["sequences"] and manifest["dupe_factor"] == 1
+    assert manifest["sequences"] == held["sequences"] and not manifest["static_masking"]
     assert [s["file"] for s in manifest["shard_files"]] == ["pretraining-00000-of-00001.tfrecord"]
     # The training reader's directory holds only training shards; the held-out reader finds
     # its tokenizer through its own manifest.

@@ -163,3 +163,13 @@ def test_the_task_models_export(task, tmp_path):
     if task == "multi_label_classifier":  # independent sigmoids, not a softmax
         np.testing.assert_allclose(outputs["probabilities"], tf.sigmoid(outputs["logits"]),
                                    atol=1e-6)
+
+
+def test_staging_folders_of_killed_exports_are_cleaned(tmp_path):
+    from albert_keras.export.export_for_serving import remove_stale_staging
+
+    (tmp_path / ".3.staging-999999999").mkdir()  # No such process.
+    (tmp_path / f".4.staging-{os.getpid()}").mkdir()  # A live export's: left alone.
+    (tmp_path / "1").mkdir()
+    assert remove_stale_staging(str(tmp_path)) == [".3.staging-999999999"]
+    assert sorted(os.listdir(tmp_path)) == [f".4.staging-{os.getpid()}", "1"]

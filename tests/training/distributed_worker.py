@@ -191,7 +191,7 @@ class _KillAfterEpoch:
 
         class Kill(keras.callbacks.Callback):
             def on_epoch_end(self, index, logs=None):
-                if index + 1 == epoch:  # After BackupAndRestore saved this epoch.
+                if index + 1 == epoch:  # After the backup of this epoch.
                     os.kill(os.getpid(), signal.SIGKILL)
 
         return Kill()

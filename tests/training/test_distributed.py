@@ -107,8 +107,8 @@ def test_resume_after_sigkill_at_epoch_boundary_matches_uninterrupted_run(tmp_pa
 
     killed = _run("resume", tmp_path / "run_b", tmp_path / "unused.npz", 2)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
-    metadata = json.loads((tmp_path / "run_b" / "backup" / "training_metadata.json").read_text())
-    assert metadata["epoch"] == 2
+    backup = tmp_path / "run_b" / "backup" / "epoch-00002"
+    assert json.loads((backup / "training_metadata.json").read_text())["epoch"] == 2
 
     resumed = _run("resume", tmp_path / "run_b", tmp_path / "b.npz")
     assert resumed.returncode == 0, resumed.stderr[-3000:]

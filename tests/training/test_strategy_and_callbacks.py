@@ -2,6 +2,7 @@ import keras
 import pytest
 import tensorflow as tf
 
+from albert_keras.training.atomic_backup import AtomicBackupAndRestore
 from albert_keras.training.callbacks import make_callbacks
 from albert_keras.training.strategy import is_chief, make_strategy
 
@@ -28,10 +29,9 @@ def test_multi_worker_without_tf_config_and_unknown_names(monkeypatch):
 def test_callbacks_back_up_every_epoch_and_write_under_the_run_dir(tmp_path):
     callbacks = make_callbacks(str(tmp_path), tf.distribute.get_strategy())
     kinds = {type(c) for c in callbacks}
-    assert {keras.callbacks.BackupAndRestore, keras.callbacks.TerminateOnNaN,
+    assert {AtomicBackupAndRestore, keras.callbacks.TerminateOnNaN,
             keras.callbacks.ModelCheckpoint} <= kinds
-    backup = next(c for c in callbacks if isinstance(c, keras.callbacks.BackupAndRestore))
-    assert backup.save_freq == "epoch"
+    backup = next(c for c in callbacks if isinstance(c, AtomicBackupAndRestore))
     assert backup.backup_dir == str(tmp_path / "backup")
     checkpoint = next(c for c in callbacks if isinstance(c, keras.callbacks.ModelCheckpoint))
     assert checkpoint.filepath.startswith(str(tmp_path / "checkpoints"))

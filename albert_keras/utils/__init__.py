@@ -1,0 +1,1 @@
+"""Small helpers every stage uses (the lowest layer: imports nothing of the package)."""

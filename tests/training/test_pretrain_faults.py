@@ -1,0 +1,87 @@
+"""Failed runs fail and keep what was good; records, manifest and tokenizer are checked as one."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import yaml
+
+from albert_keras.cli import main
+from albert_keras.pipeline import pipeline_from_dict
+
+MODEL = {"preset": "albert_tiny", "num_layers": 2, "num_heads": 2, "hidden_dim": 16,
+         "intermediate_dim": 32, "embedding_dim": 8, "max_sequence_length": 32}
+
+
+def _raw(tmp_path, **train):
+    return {
+        "name": "tiny", "model": MODEL,
+        "data": {"corpus": "stdlib", "max_documents": 12, "vocabulary_size": 200,
+                 "max_sequence_length": 32, "max_predictions": 5, "num_shards": 2,
+                 "num_workers": 1, "output_dir": str(tmp_path / "records")},
+        "train": {"global_batch_size": 8, "steps": 4, "steps_per_epoch": 2, "warmup_steps": 1,
+                  "learning_rate": 0.01, "eval_batches": 1, "verbose": 0,
+                  "output_dir": str(tmp_path / "runs"), **train},
+    }
+
+
+@pytest.mark.large
+def test_a_nan_run_exits_nonzero_records_the_failure_and_keeps_the_good_model(tmp_path, capsys):
+    from albert_keras.training.pretrain import TrainingFailed, pretrain
+
+    keras.utils.set_random_seed(0)
+    pretrain(pipeline_from_dict(_raw(tmp_path)))
+    run = tmp_path / "runs" / "tiny"
+    good = (run / "encoder.keras").read_bytes()
+
+    bad = _raw(tmp_path, optimizer="adamw", learning_rate=1.0e30, global_clipnorm=None)
+    with pytest.raises(TrainingFailed, match=r"loss became nan.*Nothing was saved"):
+        pretrain(pipeline_from_dict(bad))
+    assert (run / "encoder.keras").read_bytes() == good
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "failed" and "nan" in summary["failure"]
+    assert summary["final"] is None
+
+    config = tmp_path / "bad.yaml"
+    config.write_text(yaml.safe_dump(bad))
+    assert main(["pretrain", "--config", str(config)]) == 1
+    assert "failed: the loss became nan" in capsys.readouterr().err
+    assert (run / "encoder.keras").read_bytes() == good
+    # The export refuses a model whose weights are not finite, naming the first bad one.
+    from albert_keras.data.tokenizers import load_tokenizer
+    from albert_keras.export import export_for_serving
+
+    encoder = keras.saving.load_model(run / "encoder.keras")
+    weights = encoder.token_embedding.embeddings
+    weights.assign(np.where(np.arange(weights.shape[0])[:, None] == 3, np.nan, weights.numpy()))
+    with pytest.raises(ValueError, match=r"token_embedding/embeddings. holds 8 NaN or infinite value"):
+        export_for_serving(encoder, load_tokenizer(str(run / "tokenizer")),
+                           str(tmp_path / "saved_models" / "tiny"))
+
+
+@pytest.mark.large
+def test_records_that_do_not_match_their_tokenizer_or_the_config_are_refused(tmp_path):
+    from albert_keras.data.prepare import prepare
+    from albert_keras.training.pretrain import pretrain
+
+    prepare(pipeline_from_dict(_raw(tmp_path)), progress=False)
+    records = tmp_path / "records" / "tiny"
+
+    changed = _raw(tmp_path)
+    changed["data"] = {**changed["data"], "vocabulary_size": 150, "max_sequence_length": 24}
+    with pytest.raises(ValueError, match=r"data.vocabulary_size: records 200, config 150.*"
+                                         r"data.max_sequence_length: records 32, config 24"):
+        pretrain(pipeline_from_dict(changed))
+
+    config_file = records / "tokenizer" / "tokenizer.json"
+    settings = json.loads(config_file.read_text())
+    config_file.write_text(json.dumps({**settings, "lowercase": not settings["lowercase"]}))
+    with pytest.raises(ValueError, match=r"tokenizer.*is not the one the records were made with.*"
+                                         r"manifest.json"):
+        pretrain(pipeline_from_dict(_raw(tmp_path)))
+
+    os.remove(records / "manifest.json")
+    with pytest.raises(ValueError, match=r"No manifest.json in .*Run `albert-keras prepare`"):
+        pretrain(pipeline_from_dict(_raw(tmp_path)))
