@@ -65,6 +65,8 @@ def _make_parser() -> argparse.ArgumentParser:
     convert.add_argument("source", help="HF directory, TF1 checkpoint prefix or keras-hub preset dir")
     convert.add_argument("destination", help="output .keras file")
     convert.add_argument("--task", choices=("encoder", "pretrainer"), default="encoder")
+    convert.add_argument("--overwrite", action="store_true",
+                         help="replace an existing destination and its tokenizer/")
     convert.set_defaults(run=_convert)
     return parser
 
@@ -130,7 +132,7 @@ def _convert(args) -> int:
     from albert_keras.convert import convert
 
     try:
-        convert(args.source, args.destination, task=args.task)
+        convert(args.source, args.destination, task=args.task, overwrite=args.overwrite)
     except (ValueError, FileNotFoundError, FileExistsError) as error:
         print(f"albert-keras convert: error: {error}", file=sys.stderr)
         return 2

@@ -152,6 +152,11 @@ def _convert(hint: Any, value: Any, key: str) -> Any:
             raise ConfigError(f"`{key}` must be an integer. Received: {key}={value!r}")
         return value
     if hint is float:
+        if isinstance(value, str):  # YAML 1.1 reads `1e-3` (no dot) as a string.
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"`{key}` must be a number. Received: {key}={value!r}")
         return float(value)

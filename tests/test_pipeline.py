@@ -43,3 +43,10 @@ def test_from_dict_uses_the_same_checks():
     with pytest.raises(ConfigError) as error:
         pipeline_from_dict({"name": "x", "model": {"share": "some"}})
     assert "In `model`" in str(error.value) and "share='some'" in str(error.value)
+
+
+def test_exponents_without_a_dot_are_numbers():
+    config = pipeline_from_dict({"name": "x", "train": {"learning_rate": "1e-3"}})
+    assert config.train.learning_rate == 0.001
+    with pytest.raises(ConfigError, match=r"train.learning_rate='fast'"):
+        pipeline_from_dict({"name": "x", "train": {"learning_rate": "fast"}})

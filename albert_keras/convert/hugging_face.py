@@ -200,18 +200,25 @@ def _open_weights(path: str):
 
 
 def _handle(handles: dict, file: str, framework: str):
-    from safetensors import safe_open
-
     if (file, framework) not in handles:
-        handles[file, framework] = safe_open(file, framework=framework)
+        handles[file, framework] = _safe_open(file, framework)
     return handles[file, framework]
 
 
 def _safetensors_keys(file: str) -> list[str]:
-    from safetensors import safe_open
-
-    with safe_open(file, framework="np") as f:
+    with _safe_open(file, "np") as f:
         return list(f.keys())
+
+
+def _safe_open(file: str, framework: str):
+    """`safetensors.safe_open`, with an error that names a truncated or corrupt file."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        return safe_open(file, framework=framework)
+    except SafetensorError as error:
+        raise ValueError(f"Cannot read the weights file {file!r} ({error}): it is truncated or "
+                         "not a safetensors file. Download or save it again.") from None
 
 
 def tokenizer_files(path: str) -> dict | None:

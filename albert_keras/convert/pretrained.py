@@ -191,7 +191,8 @@ def convert(source: str, destination: str, task: str = "encoder",
         tokenizer_dir = None  # the checkpoint came without a vocabulary
     for existing in (destination, tokenizer_dir):
         if existing and os.path.exists(existing) and not overwrite:
-            raise FileExistsError(f"{existing!r} exists; pass overwrite=True to replace it.")
+            raise FileExistsError(f"{existing!r} exists and was left as it was; pass "
+                                  "overwrite=True (`albert-keras convert --overwrite`) to replace it.")
     model = load_encoder(source) if task == "encoder" else load_pretrainer(source)
     os.makedirs(os.path.dirname(os.path.abspath(destination)), exist_ok=True)
     model.save(destination)

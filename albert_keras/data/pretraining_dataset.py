@@ -194,7 +194,8 @@ def verify_shards(files: list[str], manifest: dict[str, Any] | None = None,
     if bad and not skip_corrupt:
         path, why = next(iter(bad.items()))
         raise ValueError(f"Corrupt TFRecord shard {path!r}: {why}. "
-                         "Pass skip_corrupt=True to skip corrupt shards.")
+                         "Run `albert-keras prepare` again to rewrite the records, or read them "
+                         "with pretraining_dataset(..., skip_corrupt=True) to skip corrupt shards.")
     if bad:
         logger.warning("Skipped %d corrupt shard(s) of %d: %s", len(bad), len(files),
                        "; ".join(f"{p} ({w})" for p, w in bad.items()))

@@ -202,3 +202,12 @@ def test_encoder_of_a_fine_tuned_classifier(hf_bert, tmp_path):
     assert_close(encoder(inputs)["pooled_output"], expected.pooler_output, ATOL)
     with pytest.raises(ValueError, match=r"'classifier\.bias', 'classifier\.weight'"):
         load_pretrainer(str(tmp_path), allow_missing=("mlm_head", "pair_head"))
+
+
+def test_a_truncated_safetensors_file_is_named(tmp_path):
+    from albert_keras.convert.hugging_face import _safetensors_keys
+
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(b"\x40\x00\x00\x00\x00\x00\x00\x00{\"a\": {\"dtype\"")  # Cut in its header.
+    with pytest.raises(ValueError, match=r"model.safetensors.*truncated or not a safetensors"):
+        _safetensors_keys(str(path))
