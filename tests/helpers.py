@@ -23,6 +23,22 @@ def tiny_inputs(batch_size=2, sequence_length=8, vocabulary_size=50, num_padded=
     return {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
 
 
+def tiny_pretraining_config(tmp_path, **train) -> dict:
+    """A pretraining pipeline (as a dict) small enough for a test: 12 documents, a 2-layer
+    ALBERT of width 16, 4 steps of 8 sequences; `train` overrides the train section."""
+    return {
+        "name": "tiny",
+        "model": {"preset": "albert_tiny", "num_layers": 2, "num_heads": 2, "hidden_dim": 16,
+                  "intermediate_dim": 32, "embedding_dim": 8, "max_sequence_length": 32},
+        "data": {"corpus": "stdlib", "max_documents": 12, "vocabulary_size": 200,
+                 "max_sequence_length": 32, "max_predictions": 5, "num_shards": 2,
+                 "num_workers": 1, "output_dir": str(tmp_path / "records")},
+        "train": {"global_batch_size": 8, "steps": 4, "steps_per_epoch": 2, "warmup_steps": 1,
+                  "learning_rate": 0.01, "eval_batches": 2, "verbose": 0,
+                  "output_dir": str(tmp_path / "runs"), **train},
+    }
+
+
 def write_varied_length_records(directory, count=400, sequence_length=32, vocabulary_size=300,
                                 max_predictions=5, seed=5):
     """Pretraining shards + manifest whose rows have real lengths uniform in 5..sequence_length.

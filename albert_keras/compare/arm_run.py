@@ -181,7 +181,8 @@ def _evaluate(pretrainer, held_out, steps: int) -> dict[str, float]:
 def _dataset_fn(config, records: str, tokenizer):
     def dataset_fn(context):
         return pretraining_dataset_from_config(config, records, tokenizer,
-                                               config.train.global_batch_size, context)
+                                               config.train.global_batch_size, context,
+                                               masking=config.data.masking)
     return dataset_fn
 
 
@@ -193,7 +194,7 @@ def _held_out_dataset(config, held_out: str, tokenizer) -> tuple[tf.data.Dataset
     """
     dataset = pretraining_dataset_from_config(
         config, held_out, tokenizer, config.train.global_batch_size, shuffle=False, repeat=False,
-        length_buckets=())
+        length_buckets=(), masking=config.data.masking)
     dataset = dataset.take(config.compare.eval_batches).cache()
     batches = sum(1 for _ in dataset)  # Also fills the cache.
     if not batches:

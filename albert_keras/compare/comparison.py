@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import os
 import platform
 import sys
@@ -24,6 +23,7 @@ from albert_keras.compare.report_markdown import report_markdown
 from albert_keras.data import writer
 from albert_keras.data.corpus import read_documents
 from albert_keras.data.prepare import HELD_OUT_DIR, TOKENIZER_DIR, prepare
+from albert_keras.data.records_check import check_records
 from albert_keras.utils.atomic_files import write_json_atomic, write_text_atomic
 
 _LATENCY_TEXTS = 256
@@ -116,14 +116,13 @@ def build_report(config, manifest: dict, arms: list[dict], task: dict | None) ->
 def _records(config) -> tuple[str, dict]:
     """The comparison's records directory and manifest; prepared when missing or stale."""
     directory = os.path.join(config.data.output_dir, config.name)
-    manifest = writer.read_manifest(directory)
-    wanted = json.loads(json.dumps(dataclasses.asdict(config.data)))
-    if manifest is None or manifest.get("data_config") != wanted \
-            or not os.path.isdir(os.path.join(directory, HELD_OUT_DIR)):
-        if manifest is not None:
-            changed = sorted(k for k in wanted if manifest.get("data_config", {}).get(k) != wanted[k])
-            print(f"[compare] the records in {directory} were made with other data settings "
-                  f"({', '.join(changed) or 'no held-out records'}): preparing them again")
+    try:
+        manifest = check_records(directory, os.path.join(directory, TOKENIZER_DIR), config.data)
+        if not manifest.get("held_out"):
+            raise ValueError(f"no held-out records in {directory}")
+    except (ValueError, FileNotFoundError) as reason:
+        if os.path.isdir(directory):
+            print(f"[compare] preparing the records again: {reason}")
         prepare(config)
         manifest = writer.read_manifest(directory)
     return directory, manifest

@@ -72,6 +72,12 @@ def prepare(config, static_masking: bool = False, progress: bool = True) -> dict
     if data.held_out_fraction > 0:
         documents, held_out_documents = split_documents(documents, data.held_out_fraction,
                                                          data.seed)
+        if data.pair_task == "nsp" and min(len(documents), len(held_out_documents)) < 2:
+            raise ValueError(
+                "NSP draws random next segments from other documents: the held-out and the "
+                f"training documents need at least 2 each. Received: {len(held_out_documents)} "
+                f"held out of {len(documents) + len(held_out_documents)} with "
+                f"data.held_out_fraction={data.held_out_fraction}")
     sentences = [s for d in documents for s in d]
 
     if data.tokenizer_path:

@@ -10,21 +10,11 @@ import yaml
 
 from albert_keras.cli import main
 from albert_keras.pipeline import pipeline_from_dict
-
-MODEL = {"preset": "albert_tiny", "num_layers": 2, "num_heads": 2, "hidden_dim": 16,
-         "intermediate_dim": 32, "embedding_dim": 8, "max_sequence_length": 32}
+from tests.helpers import tiny_pretraining_config
 
 
 def _raw(tmp_path, **train):
-    return {
-        "name": "tiny", "model": MODEL,
-        "data": {"corpus": "stdlib", "max_documents": 12, "vocabulary_size": 200,
-                 "max_sequence_length": 32, "max_predictions": 5, "num_shards": 2,
-                 "num_workers": 1, "output_dir": str(tmp_path / "records")},
-        "train": {"global_batch_size": 8, "steps": 4, "steps_per_epoch": 2, "warmup_steps": 1,
-                  "learning_rate": 0.01, "eval_batches": 1, "verbose": 0,
-                  "output_dir": str(tmp_path / "runs"), **train},
-    }
+    return tiny_pretraining_config(tmp_path, **{"eval_batches": 1, **train})
 
 
 @pytest.mark.large
