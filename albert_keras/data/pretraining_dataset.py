@@ -39,7 +39,8 @@ def pretraining_dataset(file_pattern: str, global_batch_size: int,
                         tokenizer=None, shuffle: bool = True, shuffle_buffer_size: int = 10000,
                         repeat: bool = True, seed: int = 0, verify: bool = True,
                         skip_corrupt: bool = False,
-                        length_buckets: Sequence[int] = ()) -> tf.data.Dataset:
+                        length_buckets: Sequence[int] = (),
+                        skip_batches: int = 0) -> tf.data.Dataset:
     """Batches of pretraining inputs with masking on the fly.
 
     Masks are drawn per batch with the stateless seed `(seed, batch index * pipelines +
@@ -73,6 +74,9 @@ def pretraining_dataset(file_pattern: str, global_batch_size: int,
             `max_predictions`). Batches then have a few different shapes (one per bucket): good
             for CPUs and GPUs (XLA compiles once per shape), not for TPUs. Defaults to `()`:
             every batch is padded to `max_sequence_length`.
+        skip_batches: int. Leave out the first batches, exactly those a run that was stopped
+            after them saw (same seed: same order, same masks); what a resumed run reads.
+            Defaults to 0.
 
     Returns:
         A `tf.data.Dataset` of `(x, y, sample_weight)`: x = {token_ids, segment_ids, padding_mask
@@ -134,6 +138,8 @@ def pretraining_dataset(file_pattern: str, global_batch_size: int,
             cut_predictions, max_predictions=settings["max_predictions"],
             mask_rate=settings["mask_rate"]))
     dataset = dataset.map(_to_model_inputs)
+    if skip_batches:
+        dataset = dataset.skip(skip_batches)  # After masking: batch indices keep their masks.
     options = tf.data.Options()
     if input_context is not None:
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF

@@ -7,6 +7,7 @@ import math
 import os
 import re
 import shutil
+import time
 import warnings
 
 import keras
@@ -28,7 +29,9 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
     `epoch-NNNNN/` (`latest.weights.h5` + `training_metadata.json`) written under a temporary
     name, flushed and renamed in one step, and the previous good backup stays until the new
     one is complete. At the start, a backup that cannot be read is reported by path and the
-    one before it is used. An epoch whose loss is not finite is not backed up, and a run
+    one before it is used. The backup also holds the history and training time of every
+    epoch so far (`history`, `train_seconds` cover the whole run, resumed or not), and
+    `resume_epoch()` tells an input pipeline how many epochs of batches to skip. An epoch whose loss is not finite is not backed up, and a run
     stopped by it keeps its backups (resume with other settings); a run that finishes deletes
     them.
 
@@ -50,7 +53,31 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
         self.backup_dir = backup_dir
         self.delete_on_finish = delete_on_finish
         self.failed = False
-        self.restored_epoch = 0
+        self._chosen: tuple[int, str | None, dict] | None = None
+        self.history: dict[str, list[float]] = {}
+        self.train_seconds = 0.0
+        self._started = 0.0
+
+    def resume_epoch(self) -> int:
+        """The epoch the next `fit` resumes from: that of the newest readable backup, or 0.
+
+        Call it before building the input pipeline to skip the batches already trained on
+        (the reader is deterministic for a seed). Unreadable backups are reported by path.
+        """
+        return self._choose()[0]
+
+    def _choose(self) -> tuple[int, str | None, dict]:
+        if self._chosen is None:
+            self._chosen = (0, None, {})
+            for epoch, path in reversed(self.backups()):
+                problem = _unreadable(path)
+                if problem is None:
+                    with open(os.path.join(path, METADATA_FILE), encoding="utf-8") as f:
+                        self._chosen = (epoch, path, json.load(f))
+                    break
+                warnings.warn(f"The backup {path} cannot be read ({problem}); trying the one "
+                              "before it.", stacklevel=3)
+        return self._chosen
 
     def backups(self) -> list[tuple[int, str]]:
         """`(epoch, path)` of the finished backups, oldest first."""
@@ -62,42 +89,39 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.failed = False
-        self.restored_epoch = 0
-        for epoch, path in reversed(self.backups()):
-            try:
-                self._restore(path)
-            except (OSError, ValueError, KeyError) as error:
-                warnings.warn(f"The backup {path} cannot be read ({type(error).__name__}: "
-                              f"{str(error).splitlines()[0] if str(error) else ''}); "
-                              "trying the one before it.", stacklevel=2)
-                continue
-            self.restored_epoch = epoch
-            # The hook Keras' own BackupAndRestore sets: fit starts at this epoch.
-            self.model._initial_epoch = epoch
-            print(f"[backup] resuming from {path} (epoch {epoch})")
+        epoch, path, metadata = self._choose()
+        self._chosen = None  # A later fit looks again.
+        self.history = {k: list(v) for k, v in metadata.get("history", {}).items()}
+        self.train_seconds = float(metadata.get("train_seconds", 0.0))
+        self._started = time.perf_counter()
+        if path is None:
             return
-
-    def _restore(self, path: str) -> None:
-        with open(os.path.join(path, METADATA_FILE), encoding="utf-8") as f:
-            epoch = json.load(f)["epoch"]
-        if not isinstance(epoch, int):
-            raise ValueError(f"epoch={epoch!r} in {METADATA_FILE}")
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(os.path.join(path, WEIGHTS_FILE))
+        # The hook Keras' own BackupAndRestore sets: fit starts at this epoch.
+        self.model._initial_epoch = epoch
+        print(f"[backup] resuming from {path} (epoch {epoch})")
 
     def on_epoch_end(self, epoch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             self.failed = True  # Keep the last good backup; write no bad one.
             return
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        now = time.perf_counter()
+        self.train_seconds += now - self._started
+        self._started = now
         target = os.path.join(self.backup_dir, f"epoch-{epoch + 1:05d}")
+        metadata = {"epoch": epoch + 1, "history": self.history,
+                    "train_seconds": self.train_seconds}
 
         def write(directory: str) -> None:
             os.makedirs(directory)
             self.model.save_weights(os.path.join(directory, WEIGHTS_FILE))
             with open(os.path.join(directory, METADATA_FILE), "w", encoding="utf-8") as f:
-                json.dump({"epoch": epoch + 1}, f)
+                json.dump(metadata, f)
 
         write_atomic(target, write)
         for _, old in self.backups()[:-KEEP]:
@@ -109,3 +133,19 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
 
     def get_config(self):
         return {"backup_dir": self.backup_dir, "delete_on_finish": self.delete_on_finish}
+
+
+def _unreadable(path: str) -> str | None:
+    """Why the backup in `path` cannot be used, or None: its metadata parses and every array
+    of its weights file reads to the end."""
+    import h5py
+
+    try:
+        with open(os.path.join(path, METADATA_FILE), encoding="utf-8") as f:
+            if not isinstance(json.load(f).get("epoch"), int):
+                return f"no integer epoch in {METADATA_FILE}"
+        with h5py.File(os.path.join(path, WEIGHTS_FILE), "r") as f:
+            f.visititems(lambda _, item: item[()] if isinstance(item, h5py.Dataset) else None)
+    except (OSError, ValueError, KeyError, AttributeError) as error:
+        return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+    return None

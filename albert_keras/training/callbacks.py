@@ -12,8 +12,18 @@ from albert_keras.training.atomic_backup import AtomicBackupAndRestore
 from albert_keras.training.strategy import is_chief
 
 
-def make_callbacks(run_dir: str,
-                   strategy: tf.distribute.Strategy) -> list[keras.callbacks.Callback]:
+def backup_directory(run_dir: str, strategy: tf.distribute.Strategy) -> str:
+    """`{run_dir}/backup`, or a folder of its own per worker in multi-worker training."""
+    backup_dir = os.path.join(run_dir, "backup")
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is not None and resolver.task_type is not None \
+            and resolver.cluster_spec().as_dict():
+        backup_dir = os.path.join(backup_dir, f"{resolver.task_type}-{resolver.task_id}")
+    return backup_dir
+
+
+def make_callbacks(run_dir: str, strategy: tf.distribute.Strategy,
+                   backup: AtomicBackupAndRestore | None = None) -> list[keras.callbacks.Callback]:
     """`AtomicBackupAndRestore`, `TerminateOnNaN`, and on the chief `ModelCheckpoint` and
     `TensorBoard`.
 
@@ -30,13 +40,11 @@ def make_callbacks(run_dir: str,
     Args:
         run_dir: str. The run's folder: `backup/`, `checkpoints/` and `logs/` go inside.
         strategy: the run's strategy (decides which worker writes checkpoints and logs).
+        backup: `AtomicBackupAndRestore` or None. The run's backup callback when the caller
+            made it (to ask `resume_epoch()` first); None makes one in `backup_directory`.
     """
-    backup_dir = os.path.join(run_dir, "backup")
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is not None and resolver.task_type is not None \
-            and resolver.cluster_spec().as_dict():
-        backup_dir = os.path.join(backup_dir, f"{resolver.task_type}-{resolver.task_id}")
-    callbacks = [AtomicBackupAndRestore(backup_dir), keras.callbacks.TerminateOnNaN()]
+    backup = backup or AtomicBackupAndRestore(backup_directory(run_dir, strategy))
+    callbacks = [backup, keras.callbacks.TerminateOnNaN()]
     if is_chief(strategy):
         callbacks.append(keras.callbacks.ModelCheckpoint(
             os.path.join(run_dir, "checkpoints", "epoch-{epoch:03d}.weights.h5"),

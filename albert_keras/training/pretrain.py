@@ -22,7 +22,8 @@ import tensorflow as tf
 
 from albert_keras.models.encoder import Encoder
 from albert_keras.models.pretrainer import Pretrainer
-from albert_keras.training.callbacks import make_callbacks
+from albert_keras.training.atomic_backup import AtomicBackupAndRestore
+from albert_keras.training.callbacks import backup_directory, make_callbacks
 from albert_keras.training.masked_lm_loss import MaskedLMLoss
 from albert_keras.training.optimizers import make_optimizer
 from albert_keras.training.strategy import is_chief, make_strategy
@@ -66,8 +67,11 @@ def pretrain(config) -> dict[str, Any]:
     pair_task = config.data.pair_task  # The records' pair labels decide the head's task.
     # Reads every shard once: a corrupt one fails here, by name, before the model is built.
     masking = "static" if manifest.get("static_masking") else config.data.masking
+    # A resumed run skips the batches it already trained on: it sees what it would have seen.
+    backup = AtomicBackupAndRestore(backup_directory(run_dir, strategy))
+    skip = backup.resume_epoch() * train.steps_per_epoch
     train_data = distribute(strategy, _records_dataset_fn(config, records, tokenizer,
-                                                          masking=masking))
+                                                          masking=masking, skip_batches=skip))
 
     with strategy.scope():
         if config.model.pretrained:
@@ -87,8 +91,8 @@ def pretrain(config) -> dict[str, Any]:
     baseline = most_frequent_token_accuracy(eval_fn(None))
     initial = _initial_scores(pretrainer, eval_data, train, run_dir)
     start = time.time()
-    history = fit_pretrainer(pretrainer, train_data, train, run_dir, strategy)
-    seconds = time.time() - start
+    history = fit_pretrainer(pretrainer, train_data, train, run_dir, strategy, backup=backup)
+    seconds = backup.train_seconds or time.time() - start  # The whole run's, resumed or not.
     failure = training_failure(pretrainer, history)
     final = _scores(pretrainer, eval_data, train) if failure is None else None
 
@@ -103,7 +107,9 @@ def pretrain(config) -> dict[str, Any]:
         "records": records, "eval_batches": train.eval_batches,
         "initial": initial, "final": final,
         "most_frequent_token_accuracy": baseline,
-        "history": {k: [float(v) for v in values] for k, values in history.history.items()},
+        "resumed_from_epoch": skip // train.steps_per_epoch,
+        "history": backup.history or {k: [float(v) for v in values]
+                                      for k, values in history.history.items()},
     }
     if failure is not None:
         if is_chief(strategy):  # The failure is recorded; the models of a good run stay.
@@ -164,17 +170,20 @@ def distribute(strategy: tf.distribute.Strategy, dataset_fn: DatasetFn):
 
 
 def fit_pretrainer(pretrainer: Pretrainer, dataset, train: TrainConfig, run_dir: str,
-                   strategy: tf.distribute.Strategy, callbacks=()) -> keras.callbacks.History:
+                   strategy: tf.distribute.Strategy, callbacks=(),
+                   backup: AtomicBackupAndRestore | None = None) -> keras.callbacks.History:
     """`model.fit` for `train.steps` steps in epochs of `train.steps_per_epoch`, with backups.
 
     `dataset` repeats (or has at least `train.steps` batches). Restarted with the same
-    `run_dir` after a kill, `AtomicBackupAndRestore` restores the weights, the optimizer state
-    and the epoch, and training goes on from there.
+    `run_dir` after a kill, `AtomicBackupAndRestore` (`backup`, or one made here) restores the
+    weights, the optimizer state and the epoch, and training goes on from there; a dataset
+    made with `skip_batches=backup.resume_epoch() * train.steps_per_epoch` then continues
+    with the very batches the stopped run would have seen next.
     """
     return pretrainer.fit(
         dataset, epochs=train.steps // train.steps_per_epoch,
         steps_per_epoch=train.steps_per_epoch,
-        callbacks=[*make_callbacks(run_dir, strategy), *callbacks],
+        callbacks=[*make_callbacks(run_dir, strategy, backup), *callbacks],
         verbose=train.verbose, shuffle=False)
 
 

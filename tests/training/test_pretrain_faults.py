@@ -75,3 +75,44 @@ def test_records_that_do_not_match_their_tokenizer_or_the_config_are_refused(tmp
     os.remove(records / "manifest.json")
     with pytest.raises(ValueError, match=r"No manifest.json in .*Run `albert-keras prepare`"):
         pretrain(pipeline_from_dict(_raw(tmp_path)))
+
+
+class _StopAfterFirstEpoch(keras.callbacks.Callback):
+    """A crash right after the first epoch's backup (as a kill there would leave it)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        raise KeyboardInterrupt
+
+
+@pytest.mark.large
+def test_a_resumed_run_trains_on_the_batches_of_the_uninterrupted_one(tmp_path, monkeypatch):
+    from albert_keras.data.prepare import prepare
+    from albert_keras.training import pretrain as pretrain_module
+
+    prepare(pipeline_from_dict(_raw(tmp_path)), progress=False)
+    records = str(tmp_path / "records" / "tiny" / "*.tfrecord")
+
+    def run(name):
+        keras.utils.set_random_seed(0)
+        return pretrain_module.pretrain(
+            pipeline_from_dict({**_raw(tmp_path, records=records, steps=6), "name": name}))
+
+    uninterrupted = run("a")
+    make_callbacks = pretrain_module.make_callbacks
+    monkeypatch.setattr(pretrain_module, "make_callbacks", lambda *args: [
+        *make_callbacks(*args), _StopAfterFirstEpoch()])
+    with pytest.raises(KeyboardInterrupt):
+        run("b")
+    monkeypatch.setattr(pretrain_module, "make_callbacks", make_callbacks)
+    resumed = run("b")
+
+    assert resumed["resumed_from_epoch"] == 1 and uninterrupted["resumed_from_epoch"] == 0
+    assert len(resumed["history"]["loss"]) == len(uninterrupted["history"]["loss"]) == 3
+    np.testing.assert_allclose(resumed["history"]["loss"], uninterrupted["history"]["loss"],
+                               rtol=1e-5)
+    assert resumed["final"]["mlm_loss"] == pytest.approx(uninterrupted["final"]["mlm_loss"],
+                                                         rel=1e-5)
+    a = keras.saving.load_model(tmp_path / "runs" / "a" / "encoder.keras")
+    b = keras.saving.load_model(tmp_path / "runs" / "b" / "encoder.keras")
+    for x, y in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
