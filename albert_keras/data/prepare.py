@@ -12,7 +12,6 @@ from __future__ import annotations
 import collections
 import dataclasses
 import os
-import shutil
 import sys
 import time
 from typing import Any
@@ -22,6 +21,7 @@ import numpy as np
 from albert_keras.data import corpus as corpus_lib
 from albert_keras.data import pairs, tokenizers, writer
 from albert_keras.data.data_config import DataConfig
+from albert_keras.utils.atomic_files import write_atomic
 
 TOKENIZER_DIR = "tokenizer"
 SHARD_PREFIX = "pretraining"
@@ -89,7 +89,6 @@ def prepare(config, static_masking: bool = False, progress: bool = True) -> dict
         tokenizer = tokenizers.train_tokenizer(sentences, data.tokenizer, data.vocabulary_size,
                                                data.lowercase, data.strip_accents)
     special = tokenizers.special_token_ids(tokenizer)
-    tokenizers.save_tokenizer(tokenizer, os.path.join(output_dir, TOKENIZER_DIR))
     del sentences
 
     tokenized = _tokenize_documents(tokenizer, documents, bar)
@@ -116,53 +115,47 @@ def prepare(config, static_masking: bool = False, progress: bool = True) -> dict
                                   masking, data.seed))
 
     compression = "GZIP" if data.compression == "gzip" else None
-    with bar(total=num_sequences, desc="write", unit="seq") as pbar:
-        shards = writer.write_shards(rows, output_dir, num_shards=data.num_shards,
-                                     prefix=SHARD_PREFIX, compression=compression,
-                                     seed=data.seed, progress=pbar.update)
-    held_out_summary = None
-    shutil.rmtree(os.path.join(output_dir, HELD_OUT_DIR), ignore_errors=True)  # A former run's.
-    if held_out is not None:
-        held_out_summary = _write_held_out(held_out, output_dir, compression, data.seed)
     summary = {
-        "name": config.name,
-        "output_dir": output_dir,
-        "documents": stats["documents"],
-        "sentences": stats["sentences"],
-        "sequences": num_sequences,
+        "name": config.name, "output_dir": output_dir, "documents": stats["documents"],
+        "sentences": stats["sentences"], "sequences": num_sequences,
         "tokens": int(sum(len(s) for d in tokenized for s in d)),
         "sequence_tokens": int(rows["padding_mask"].sum()),
-        "pair_label_1": int(rows["pair_label"].sum()),
-        "shards": len(shards),
-        "files": stats["files"],
+        "pair_label_1": int(rows["pair_label"].sum()), "files": stats["files"],
         "skipped": {key: stats[key] for key in ("empty_files", "empty_documents",
                                                  "invalid_utf8_lines")},
-        "held_out": held_out_summary,
-        "seconds": round(time.time() - start, 2),
     }
     manifest = {
-        **summary,
-        "max_sequence_length": data.max_sequence_length,
-        "pair_task": data.pair_task,
-        "static_masking": bool(static_masking),
-        "masking": masking,
-        "compression": compression,
-        "tokenizer": TOKENIZER_DIR,
-        "tokenizer_kind": tokenizers.tokenizer_kind(tokenizer),
-        "tokenizer_fingerprint": tokenizers.tokenizer_fingerprint(
-            os.path.join(output_dir, TOKENIZER_DIR)),
-        "vocabulary_size": int(tokenizer.vocabulary_size()),
-        "special_token_ids": special,
-        "seed": data.seed,
-        "shard_files": shards,
-        "data_config": dataclasses.asdict(data),
+        "max_sequence_length": data.max_sequence_length, "pair_task": data.pair_task,
+        "static_masking": bool(static_masking), "masking": masking, "compression": compression,
+        "tokenizer": TOKENIZER_DIR, "tokenizer_kind": tokenizers.tokenizer_kind(tokenizer),
+        "vocabulary_size": int(tokenizer.vocabulary_size()), "special_token_ids": special,
+        "seed": data.seed, "data_config": dataclasses.asdict(data),
         "tensorflow_version": tf.__version__,
     }
-    writer.write_manifest(output_dir, manifest)
-    if held_out is not None:
-        writer.write_manifest(os.path.join(output_dir, HELD_OUT_DIR), {
-            **manifest, **held_out_summary, "static_masking": False,
-            "tokenizer": os.path.join("..", TOKENIZER_DIR)})
+
+    def write(directory: str) -> None:
+        """Tokenizer, shards, held-out shard, then the manifests that bind them."""
+        tokenizer_dir = os.path.join(directory, TOKENIZER_DIR)
+        tokenizers.save_tokenizer(tokenizer, tokenizer_dir)
+        with bar(total=num_sequences, desc="write", unit="seq") as pbar:
+            shards = writer.write_shards(rows, directory, num_shards=data.num_shards,
+                                         prefix=SHARD_PREFIX, compression=compression,
+                                         seed=data.seed, progress=pbar.update)
+        summary.update(shards=len(shards), held_out=None)
+        if held_out is not None:
+            summary["held_out"] = _write_held_out(held_out, directory, compression, data.seed)
+        summary["seconds"] = round(time.time() - start, 2)
+        manifest.update(summary, shard_files=shards,
+                        tokenizer_fingerprint=tokenizers.tokenizer_fingerprint(tokenizer_dir))
+        writer.write_manifest(directory, manifest)
+        if held_out is not None:
+            writer.write_manifest(os.path.join(directory, HELD_OUT_DIR), {
+                **manifest, **summary["held_out"], "static_masking": False,
+                "tokenizer": os.path.join("..", TOKENIZER_DIR)})
+
+    # Written beside and swapped in whole: a kill keeps the records, manifest and tokenizer
+    # of the previous run together, never half of each.
+    write_atomic(output_dir, write)
     if progress:
         print(format_summary(summary), file=sys.stderr)
     return summary

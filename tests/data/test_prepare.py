@@ -111,3 +111,45 @@ def test_held_out_documents_stay_out_of_tokenizer_and_training_records(tmp_path,
 def test_held_out_fraction_must_be_a_share(tmp_path):
     with pytest.raises(ConfigError, match=r"data.held_out_fraction=1.0"):
         pipeline_from_dict({"name": "x", "data": {"held_out_fraction": 1.0}})
+
+
+_KILLED_PREPARE = """
+import os, signal, sys
+sys.path.insert(0, {repo!r})
+from albert_keras.data import writer
+from albert_keras.data.prepare import prepare
+from tests.data.conftest import tiny_pipeline
+
+def write_manifest(directory, manifest):  # Shards and tokenizer written, then killed.
+    os.kill(os.getpid(), signal.SIGKILL)
+
+writer.write_manifest = write_manifest
+prepare(tiny_pipeline({output!r}, {corpus!r}, max_documents=25, vocabulary_size=250),
+        progress=False)
+"""
+
+
+@pytest.mark.large
+def test_a_killed_re_prepare_leaves_the_previous_records_whole(tmp_path, corpus_file):
+    import signal
+    import subprocess
+    import sys
+
+    prepare(tiny_pipeline(tmp_path, corpus_file, max_documents=25), progress=False)
+    directory = tmp_path / "tiny"
+    before = {str(p.relative_to(directory)): p.read_bytes()
+              for p in directory.rglob("*") if p.is_file()}
+    script = _KILLED_PREPARE.format(repo=os.path.abspath(REPO), output=str(tmp_path),
+                                    corpus=corpus_file)
+    killed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    after = {str(p.relative_to(directory)): p.read_bytes()
+             for p in directory.rglob("*") if p.is_file()}
+    assert after == before  # Old shards, manifest and tokenizer: untouched and together.
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".partial-tiny.")]
+    summary = prepare(tiny_pipeline(tmp_path, corpus_file, max_documents=25,
+                                    vocabulary_size=250), progress=False)
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".partial-")]
+    manifest = json.load(open(directory / "manifest.json"))
+    assert manifest["vocabulary_size"] == 250 and manifest["sequences"] == summary["sequences"]
