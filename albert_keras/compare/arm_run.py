@@ -137,7 +137,8 @@ def run_arm(config, arm: ArmConfig, plan: ArmPlan) -> dict[str, Any]:
         "fingerprints": fingerprints, "downstream": None,
     }
     if config.compare.downstream:
-        result["downstream"] = _downstream(config, arm, plan, encoder_path)
+        result["downstream"] = downstream_twins(config, arm, plan.tokenizer, encoder_path,
+                                                os.path.join(plan.arm_dir, "downstream"))
     return result
 
 
@@ -163,7 +164,10 @@ class CurveRecorder(keras.callbacks.Callback):
         logs = logs or {}
         step = (epoch + 1) * self.params["steps"]
         point = {"step": step, "seconds": self.train_seconds,
-                 **{k: float(logs.get(f"val_{k}", float("nan"))) for k in _SCORES}}
+                 **{k: float(logs.get(f"val_{k}", float("nan"))) for k in _SCORES},
+                 # The training batches' scores of this epoch, beside the held-out ones: a
+                 # widening gap is overfitting.
+                 **{f"train_{k}": float(logs.get(k, float("nan"))) for k in _SCORES}}
         self.curve.append(point)
         print(f"[compare] {self.name}: step {step}/{self.steps}, {self.train_seconds:.0f}s of "
               f"training: held-out MLM loss {point['mlm_loss']:.3f}, accuracy "
@@ -222,8 +226,15 @@ def _export(encoder, tokenizer, plan: ArmPlan, sequence_length: int) -> str:
                               version=1, overwrite=True, sequence_length=sequence_length)
 
 
-def _downstream(config, arm: ArmConfig, plan: ArmPlan, encoder_path: str) -> dict[str, Any]:
-    """Fine-tunes the pretrained encoder and its random-init twin once per seed."""
+def downstream_twins(config, arm: ArmConfig, tokenizer_dir: str, encoder_path: str,
+                     output_dir: str) -> dict[str, Any]:
+    """Fine-tunes the pretrained encoder and its random-init twin once per seed.
+
+    Both run `finetune` with the config's `finetune` section (no early stopping, the last
+    epoch scored on `finetune.test`, else the validation rows) and the seeds of
+    `compare.downstream_seeds`. Returns the accuracy of each run, mean, sample standard
+    deviation and the gain of pretraining (difference of the means).
+    """
     ft = config.finetune
     split = "test" if ft.test else "validation"
     twin = ModelConfig(**{f.name: getattr(arm, f.name) for f in dataclasses.fields(ModelConfig)})
@@ -236,9 +247,9 @@ def _downstream(config, arm: ArmConfig, plan: ArmPlan, encoder_path: str) -> dic
             run = dataclasses.replace(
                 config, name=f"{init}-seed{seed}", model=model, compare=CompareConfig(),
                 finetune=dataclasses.replace(
-                    ft, seed=seed, tokenizer=plan.tokenizer, verbose=0, tensorboard=False,
+                    ft, seed=seed, tokenizer=tokenizer_dir, verbose=0, tensorboard=False,
                     restore_best_checkpoint=False, early_stopping_patience=0,
-                    output_dir=os.path.join(plan.arm_dir, "downstream")))
+                    output_dir=output_dir))
             report = finetune(run)
             scores[init].append(float(report["metrics"][split]["accuracy"]))
             print(f"[compare] {arm.name}: downstream {init}, seed {seed}: {split} accuracy "
