@@ -99,12 +99,18 @@ def paper_claims(report: dict) -> list[dict[str, str]]:
     pair_task = report["pair_task"].upper()
     for arm in arms.values():
         accuracy = arm["final"]["pair_accuracy"]
+        fitted = arm["final"].get("train_pair_accuracy")
+        measured = f"held-out {pair_task} accuracy {accuracy:.3f} after {arm['final']['step']} steps"
+        why = ("Sentence order needs discourse knowledge that a tiny model gains only after many "
+               "steps; at chance early in training.")
+        if fitted is not None and fitted >= max(0.6, accuracy + 0.1):
+            measured += f" (training batches: {fitted:.3f})"
+            why = ("The model fits the order of its training pairs but does not generalize to "
+                   "new documents: too little text to learn discourse order (memorized).")
         rows.append(_row(
             f"Table 5: {pair_task} is learnable ({arm['name']})",
             "SOP-trained ALBERT-base: 86.5% on SOP; an NSP-trained one 52.0% on SOP (chance)",
-            f"held-out {pair_task} accuracy {accuracy:.3f} after {arm['final']['step']} steps",
-            accuracy >= 0.6, "Sentence order needs discourse knowledge that a tiny model "
-            "gains only after many steps; at chance early in training."))
+            measured, accuracy >= 0.6, why))
     for arm in arms.values():
         downstream = arm.get("downstream")
         if not downstream:

@@ -115,3 +115,13 @@ def test_markdown_has_the_tables_images_and_paper_section(report):
 def test_missing_numbers_print_as_a_dash():
     assert report_lib._number(float("nan")) == "-" and report_lib._number(None) == "-"
     assert report_lib._number(1234) == "1,234" and not math.isnan(1.0)
+
+
+def test_a_pair_task_fitted_on_training_batches_only_is_called_memorized(report):
+    albert = report["arms"][1]
+    arms = [report["arms"][0], {**albert, "final": {**albert["final"], "train_pair_accuracy": 0.93}}]
+    rows = {row["claim"]: row for row in report_lib.paper_claims({**report, "arms": arms})}
+    row = rows["Table 5: SOP is learnable (albert)"]
+    assert row["verdict"] == "differs" and "(training batches: 0.930)" in row["measured"]
+    assert "memorized" in row["why"]
+    assert "memorized" not in rows["Table 5: SOP is learnable (bert)"]["why"]
