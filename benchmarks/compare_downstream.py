@@ -80,7 +80,8 @@ def main() -> None:
         print(f"  {arm_name:8s} pretrained {scores['pretrained']['mean']:.3f} ± "
               f"{scores['pretrained']['std']:.3f}  random init {scores['random_init']['mean']:.3f}"
               f" ± {scores['random_init']['std']:.3f}  gain {scores['gain']:+.3f} "
-              f"({'above' if scores['gain'] > spread else 'within'} the seed spread {spread:.3f})")
+              f"({'above' if scores['gain'] > spread else 'below' if scores['gain'] < -spread else 'within'} "
+              f"the seed spread {spread:.3f})")
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump(results, f, indent=2)
