@@ -1,13 +1,22 @@
 """Pretraining data: corpus -> tokenizer -> sentence pairs -> TFRecord shards -> masked batches."""
 
-from albert_keras.data.corpus import read_documents
-from albert_keras.data.data_config import DataConfig
-from albert_keras.data.features import feature_spec, parse_examples, serialize_example
-from albert_keras.data.masking import mask_tokens
-from albert_keras.data.pairs import create_pairs
-from albert_keras.data.prepare import prepare
-from albert_keras.data.pretraining_dataset import (match_files, pretraining_dataset,
-                                                   pretraining_dataset_from_config, verify_shards)
-from albert_keras.data.tokenizers import (continuation_table, load_tokenizer, save_tokenizer,
-                                          special_token_ids, train_tokenizer)
-from albert_keras.data.writer import read_manifest, write_shards
+from albert_keras.utils.lazy_exports import lazy_exports
+
+__all__ = ["read_documents", "DataConfig", "feature_spec", "parse_examples", "serialize_example",
+           "mask_tokens", "create_pairs", "prepare", "match_files", "pretraining_dataset",
+           "pretraining_dataset_from_config", "verify_shards", "continuation_table",
+           "load_tokenizer", "save_tokenizer", "special_token_ids", "train_tokenizer",
+           "read_manifest", "write_shards"]
+lazy_exports(__name__, {
+    "read_documents": ".corpus",
+    "DataConfig": ".data_config",
+    **dict.fromkeys(["feature_spec", "parse_examples", "serialize_example"], ".features"),
+    "mask_tokens": ".masking",
+    "create_pairs": ".pairs",
+    "prepare": ".prepare",
+    **dict.fromkeys(["match_files", "pretraining_dataset", "pretraining_dataset_from_config",
+                     "verify_shards"], ".pretraining_dataset"),
+    **dict.fromkeys(["continuation_table", "load_tokenizer", "save_tokenizer",
+                     "special_token_ids", "train_tokenizer"], ".tokenizers"),
+    **dict.fromkeys(["read_manifest", "write_shards"], ".writer"),
+})

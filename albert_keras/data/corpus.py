@@ -9,8 +9,10 @@
   per line, a blank line between documents.
 
 Bad input is counted in `stats` (a `collections.Counter`) rather than failing: `empty_files`,
-`empty_documents`, `invalid_utf8_lines` (decoded with U+FFFD replacements), and the totals
-`files`, `documents`, `sentences`. A pattern that matches no file is an error naming it.
+`empty_documents`, `invalid_utf8_lines` (decoded with U+FFFD replacements), `long_lines_split`
+(lines over `MAX_LINE_CHARS`, cut at sentence ends, else at spaces, else anywhere, so a corpus
+written as one huge line still gives sentences and documents), and the totals `files`,
+`documents`, `sentences`. A pattern that matches no file is an error naming it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ TFDS_PREFIX = "tfds:"
 # (tests, IDLE, lib2to3, tkinter and demos hold little prose).
 STDLIB_PACKAGES = ("asyncio", "collections", "concurrent", "email", "html", "http", "importlib",
                    "json", "logging", "multiprocessing", "urllib", "xml", "xmlrpc", "unittest")
+
+# Longer lines are cut (SentencePiece's trainer silently drops sentences over 4,192 bytes).
+MAX_LINE_CHARS = 1000
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
 _CODE_LINE = re.compile(r"^\s*(>>>|\.\.\.|\$ |[-=~^*]{3,}\s*$)")
@@ -110,7 +115,7 @@ def _file_documents(corpus: str, stats: collections.Counter) -> Iterator[list[st
         for line in decode_lines(data, stats):
             line = _clean(line)
             if line:
-                document.append(line)
+                document.extend(split_long_line(line, stats))
             elif document:
                 yield document
                 document = []
@@ -133,7 +138,27 @@ def _tfds_documents(spec: str, text_key: str, stats: collections.Counter) -> Ite
         text = example[text_key]
         if isinstance(text, bytes):
             text = "\n".join(decode_lines(text, stats))
-        yield [s for line in text.splitlines() for s in _SENTENCE_END.split(_clean(line)) if s]
+        yield [piece for line in text.splitlines()
+               for s in _SENTENCE_END.split(_clean(line)) if s
+               for piece in split_long_line(s, stats)]
+
+
+def split_long_line(line: str, stats: collections.Counter) -> list[str]:
+    """`line` itself when it has at most `MAX_LINE_CHARS` characters; else pieces of at most
+    that length, cut at sentence ends, else at spaces, else anywhere (counted in
+    `stats["long_lines_split"]`)."""
+    if len(line) <= MAX_LINE_CHARS:
+        return [line]
+    stats["long_lines_split"] += 1
+    pieces = []
+    for sentence in _SENTENCE_END.split(line):
+        while len(sentence) > MAX_LINE_CHARS:
+            cut = sentence.rfind(" ", 0, MAX_LINE_CHARS + 1)
+            cut = cut if cut > 0 else MAX_LINE_CHARS
+            pieces.append(sentence[:cut].strip())
+            sentence = sentence[cut:].strip()
+        pieces.append(sentence)
+    return [p for p in pieces if p]
 
 
 def _stdlib_documents(stats: collections.Counter) -> Iterator[list[str]]:

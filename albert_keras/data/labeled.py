@@ -32,14 +32,19 @@ class LabeledDataError(ValueError):
     """Bad labelled data; the message names the file, the row and the column."""
 
 
-def read_examples(source: str, config: FinetuneConfig, split: str = "train") -> list[dict]:
+def read_examples(source: str, config: FinetuneConfig, split: str = "train",
+                  skipped: list[str] | None = None) -> list[dict]:
     """Reads one split of labelled data for `config.task`.
+
+    Classification rows whose text is empty (or only spaces) are left out: each is named
+    (`source row N`) in `skipped`, so the caller can report them.
 
     Args:
         source: str. A file path, or `tfds:NAME` / `tfds:NAME:SPLIT`.
         config: `FinetuneConfig`. Task, format and column names.
         split: str. `"train"`, `"validation"` or `"test"`: the TFDS split when `source` names
             none.
+        skipped: list or None. Receives `"SOURCE row N"` for each row left out.
 
     Returns:
         A non-empty list of examples (see the module docstring).
@@ -52,6 +57,12 @@ def read_examples(source: str, config: FinetuneConfig, split: str = "train") -> 
         reader = {"csv": _read_delimited, "tsv": _read_delimited, "jsonl": _read_jsonl,
                   "tagged": _read_tagged, "squad": _read_squad}[file_format(source, config)]
         examples = reader(source, config)
+    if config.task == "text_classification":
+        empty = [e for e in examples if not e["text"].strip()]
+        if empty:
+            examples = [e for e in examples if e["text"].strip()]
+            if skipped is not None:
+                skipped.extend(f"{e['source']} row {e['row']}" for e in empty)
     if not examples:
         raise LabeledDataError(f"{source}: no examples (the {split} data is empty)")
     return examples

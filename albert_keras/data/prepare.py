@@ -123,6 +123,7 @@ def prepare(config, static_masking: bool = False, progress: bool = True) -> dict
         "pair_label_1": int(rows["pair_label"].sum()), "files": stats["files"],
         "skipped": {key: stats[key] for key in ("empty_files", "empty_documents",
                                                  "invalid_utf8_lines")},
+        "long_lines_split": stats["long_lines_split"],
     }
     manifest = {
         "max_sequence_length": data.max_sequence_length, "pair_task": data.pair_task,
@@ -168,7 +169,9 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"tokens {summary['tokens']:,}\n"
             f"  sequences {summary['sequences']:,} ({summary['pair_label_1']:,} with pair_label 1)  "
             f"shards {summary['shards']}\n"
-            f"  skipped: {skipped}")
+            f"  skipped: {skipped}"
+            + (f"\n  lines longer than {corpus_lib.MAX_LINE_CHARS} characters cut into sentences: "
+               f"{summary['long_lines_split']:,}" if summary.get("long_lines_split") else ""))
 
 
 def split_documents(documents: list, fraction: float, seed: int) -> tuple[list, list]:

@@ -112,9 +112,11 @@ def export_for_serving(model: keras.Model, tokenizer, export_dir: str, *,
         requests = warmup.warmup_requests(model_name, preprocessor,
                                           warmup_texts or warmup.SAMPLE_TEXTS)
         warmup.write_warmup_file(staging, requests)
-        if os.path.exists(version_dir):  # overwrite=True
-            shutil.rmtree(version_dir)
+        replaced = os.path.join(export_dir, f".{version}.replaced-{os.getpid()}")
+        if os.path.exists(version_dir):  # overwrite=True: moved aside until the new one is in.
+            os.rename(version_dir, replaced)
         os.rename(staging, version_dir)
+        shutil.rmtree(replaced, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     write_models_config(os.path.dirname(export_dir) or ".")
@@ -122,10 +124,11 @@ def export_for_serving(model: keras.Model, tokenizer, export_dir: str, *,
 
 
 def remove_stale_staging(export_dir: str) -> list[str]:
-    """Removes staging folders of exports that were killed (their process is gone)."""
+    """Removes the staging (and replaced) folders of exports that were killed (their process
+    is gone)."""
     removed = []
     for name in os.listdir(export_dir):
-        match = re.fullmatch(r"\.\d+\.staging-(\d+)", name)
+        match = re.fullmatch(r"\.\d+\.(?:staging|replaced)-(\d+)", name)
         if match and not _process_alive(int(match.group(1))):
             shutil.rmtree(os.path.join(export_dir, name), ignore_errors=True)
             removed.append(name)

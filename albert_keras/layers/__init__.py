@@ -1,3 +1,10 @@
-from albert_keras.layers.feed_forward import FeedForward
-from albert_keras.layers.masked_lm_head import MaskedLMHead
-from albert_keras.layers.shared_transformer_layer import SharedTransformerLayer
+"""Layers: the shared transformer block, its feed-forward sublayer and the masked-LM head."""
+
+from albert_keras.utils.lazy_exports import lazy_exports
+
+__all__ = ["FeedForward", "MaskedLMHead", "SharedTransformerLayer"]
+lazy_exports(__name__, {
+    "FeedForward": ".feed_forward",
+    "MaskedLMHead": ".masked_lm_head",
+    "SharedTransformerLayer": ".shared_transformer_layer",
+})

@@ -1,6 +1,16 @@
-from albert_keras.models.encoder import Encoder
-from albert_keras.models.encoder_config import PRESETS, EncoderConfig
-from albert_keras.models.pretrainer import Pretrainer
-from albert_keras.models.span_extractor import SpanExtractor, best_spans
-from albert_keras.models.text_classifier import TextClassifier
-from albert_keras.models.token_classifier import TokenClassifier
+"""Models: the one `Encoder`, its configuration and presets, and the task models."""
+
+from albert_keras.utils.lazy_exports import lazy_exports
+
+__all__ = ["Encoder", "PRESETS", "EncoderConfig", "Pretrainer", "SpanExtractor", "best_spans",
+           "TextClassifier", "TokenClassifier"]
+lazy_exports(__name__, {
+    "Encoder": ".encoder",
+    "PRESETS": ".encoder_config",
+    "EncoderConfig": ".encoder_config",
+    "Pretrainer": ".pretrainer",
+    "SpanExtractor": ".span_extractor",
+    "best_spans": ".span_extractor",
+    "TextClassifier": ".text_classifier",
+    "TokenClassifier": ".token_classifier",
+})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any
 
 from albert_keras.models.encoder_config import EncoderConfig
@@ -39,3 +40,11 @@ class ModelConfig:
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(EncoderConfig)
                   if getattr(self, f.name, None) is not None}
         return EncoderConfig.preset(self.preset, **{**fields, **overrides})
+
+    def check_pretrained(self) -> None:
+        """Fails, naming `model.pretrained`, when it is set to a path that does not exist (a TF1
+        checkpoint is a prefix: `PATH.index` counts)."""
+        path = self.pretrained
+        if path and not (os.path.exists(path) or os.path.isfile(f"{path}.index")):
+            raise FileNotFoundError(f"`model.pretrained` does not exist. Received: "
+                                    f"model.pretrained={path!r}")

@@ -4,13 +4,20 @@
 module, not here, to keep this package light).
 """
 
-from albert_keras.training.adamw import AdamW
-from albert_keras.training.atomic_backup import AtomicBackupAndRestore
-from albert_keras.training.callbacks import make_callbacks
-from albert_keras.training.cross_replica_clipping import CrossReplicaClipping
-from albert_keras.training.lamb import Lamb
-from albert_keras.training.masked_lm_loss import MaskedLMLoss
-from albert_keras.training.optimizers import make_optimizer
-from albert_keras.training.strategy import make_strategy
-from albert_keras.training.train_config import TrainConfig
-from albert_keras.training.warmup_polynomial_decay import WarmupPolynomialDecay
+from albert_keras.utils.lazy_exports import lazy_exports
+
+__all__ = ["AdamW", "AtomicBackupAndRestore", "make_callbacks", "CrossReplicaClipping", "Lamb",
+           "MaskedLMLoss", "make_optimizer", "make_strategy", "TrainConfig",
+           "WarmupPolynomialDecay"]
+lazy_exports(__name__, {
+    "AdamW": ".adamw",
+    "AtomicBackupAndRestore": ".atomic_backup",
+    "make_callbacks": ".callbacks",
+    "CrossReplicaClipping": ".cross_replica_clipping",
+    "Lamb": ".lamb",
+    "MaskedLMLoss": ".masked_lm_loss",
+    "make_optimizer": ".optimizers",
+    "make_strategy": ".strategy",
+    "TrainConfig": ".train_config",
+    "WarmupPolynomialDecay": ".warmup_polynomial_decay",
+})

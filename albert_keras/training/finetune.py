@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 import time
 import warnings
 from typing import Any
@@ -47,11 +48,17 @@ def finetune(config) -> dict[str, Any]:
     if not ft.train:
         raise ValueError("`finetune.train` must name the training data (a file or tfds:NAME). "
                          "Received: finetune.train=None")
+    config.model.check_pretrained()
     run_dir = os.path.join(ft.output_dir, config.name)
     tokenizer = load_finetune_tokenizer(config)
 
     # === Data ===
-    splits = read_splits(ft)
+    skipped_rows: list[str] = []
+    splits = read_splits(ft, skipped_rows)
+    if skipped_rows:
+        print(f"[finetune] left out {len(skipped_rows)} row(s) with empty text: "
+              f"{', '.join(skipped_rows[:5])}{' ...' if len(skipped_rows) > 5 else ''}",
+              file=sys.stderr)
     labels = None
     if ft.task != "span_extraction":
         labels = labeled.label_vocabulary(splits["train"], ft.task)
@@ -122,6 +129,7 @@ def finetune(config) -> dict[str, Any]:
         "examples": {split: len(examples) for split, examples in splits.items() if examples},
         "truncated": {split: data["truncated"] for split, data in encoded.items()},
         "dropped": {split: data["dropped"] for split, data in encoded.items()},
+        "skipped_empty_text": skipped_rows,
         "epochs_run": len(history.epoch), "best_epoch": best_epoch,
         "steps_per_epoch": steps_per_epoch, "train_seconds": train_seconds,
         "history": {k: [float(x) for x in v] for k, v in history.history.items()},
@@ -131,15 +139,17 @@ def finetune(config) -> dict[str, Any]:
     return report
 
 
-def read_splits(ft) -> dict[str, list[dict]]:
-    """Train, validation and test examples (validation held out of train when asked)."""
-    train = labeled.read_examples(ft.train, ft, "train")
+def read_splits(ft, skipped: list[str] | None = None) -> dict[str, list[dict]]:
+    """Train, validation and test examples (validation held out of train when asked); rows
+    with empty text are left out and named in `skipped`."""
+    train = labeled.read_examples(ft.train, ft, "train", skipped)
     if ft.max_train_examples:
         train = train[:ft.max_train_examples]
-    validation = labeled.read_examples(ft.validation, ft, "validation") if ft.validation else None
+    validation = (labeled.read_examples(ft.validation, ft, "validation", skipped)
+                  if ft.validation else None)
     if validation is None and ft.validation_fraction > 0:
         train, validation = labeled.split_examples(train, ft.validation_fraction, ft.seed)
-    test = labeled.read_examples(ft.test, ft, "test") if ft.test else None
+    test = labeled.read_examples(ft.test, ft, "test", skipped) if ft.test else None
     return {"train": train, "validation": validation, "test": test}
 
 

@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from albert_keras.models.encoder import Encoder
 from albert_keras.models.pretrainer import Pretrainer
+from albert_keras.models.task import load_pretrained_encoder
 from albert_keras.training.atomic_backup import AtomicBackupAndRestore
 from albert_keras.training.callbacks import backup_directory, make_callbacks
 from albert_keras.training.masked_lm_loss import MaskedLMLoss
@@ -46,6 +47,7 @@ def pretrain(config) -> dict[str, Any]:
         config: `PipelineConfig` (see `albert_keras.pipeline.load_pipeline`).
     """
     train = config.train
+    config.model.check_pretrained()
     run_dir = os.path.join(train.output_dir, config.name)
     strategy = make_strategy(train.strategy)
     check_batch_size(train.global_batch_size, strategy.num_replicas_in_sync)
@@ -75,7 +77,14 @@ def pretrain(config) -> dict[str, Any]:
 
     with strategy.scope():
         if config.model.pretrained:
-            encoder = Encoder.from_pretrained(config.model.pretrained)
+            # A `.keras` encoder (e.g. an earlier run's) or a checkpoint from elsewhere.
+            encoder = load_pretrained_encoder(config.model.pretrained)
+            if encoder.vocabulary_size < tokenizer.vocabulary_size():
+                raise ValueError(
+                    f"The records' tokenizer has {tokenizer.vocabulary_size()} tokens but "
+                    f"model.pretrained={config.model.pretrained!r} only vocabulary_size="
+                    f"{encoder.vocabulary_size}: prepare with that model's tokenizer "
+                    "(data.tokenizer_path)")
         else:
             encoder = Encoder(**encoder_config.to_dict(), dtype=_dtype(train))
         pretrainer = Pretrainer(encoder, pair_task=pair_task)

@@ -71,3 +71,24 @@ def test_tfds_dataset_by_name_with_mocked_data():
         assert len(list(read_documents("tfds:imdb_reviews"))) == 3
         with pytest.raises(ValueError, match="no text feature 'body'"):
             list(read_documents("tfds:imdb_reviews", tfds_text_key="body"))
+
+
+def test_long_lines_are_cut_at_sentence_ends_then_spaces_and_counted(tmp_path):
+    from albert_keras.data.corpus import MAX_LINE_CHARS, split_long_line
+
+    sentence = "The quick brown fox jumps over the lazy dog again. "
+    line = (sentence * 100).strip()
+    stats = collections.Counter()
+    pieces = split_long_line(line, stats)
+    assert pieces == [sentence.strip()] * 100 and stats["long_lines_split"] == 1
+    no_punctuation = " ".join(["word"] * 1000)  # 4,999 characters, no sentence end.
+    pieces = split_long_line(no_punctuation, stats)
+    assert all(len(p) <= MAX_LINE_CHARS for p in pieces) and len(pieces) == 5
+    assert " ".join(pieces) == no_punctuation and stats["long_lines_split"] == 2
+    assert split_long_line("x" * 2500, stats) == ["x" * 1000, "x" * 1000, "x" * 500]
+    assert split_long_line("short line.", stats) == ["short line."] and stats["long_lines_split"] == 3
+
+    _write(tmp_path / "one-line.txt", line.encode() + b"\n\nOther document.\n")
+    stats = collections.Counter()
+    documents = list(read_documents(str(tmp_path / "one-line.txt"), stats))
+    assert [len(d) for d in documents] == [100, 1] and stats["long_lines_split"] == 1

@@ -153,3 +153,15 @@ def test_a_killed_re_prepare_leaves_the_previous_records_whole(tmp_path, corpus_
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".partial-")]
     manifest = json.load(open(directory / "manifest.json"))
     assert manifest["vocabulary_size"] == 250 and manifest["sequences"] == summary["sequences"]
+
+
+def test_a_corpus_written_as_one_huge_line_gives_many_sequences(tmp_path, stdlib_documents):
+    """A corpus of about 300,000 characters on one line: a tokenizer and many pairs, not one truncated row."""
+    text = " ".join(s for d in stdlib_documents for s in d)
+    assert len(text) > 250_000
+    (tmp_path / "one-line.txt").write_text(text, encoding="utf-8")
+    summary = prepare(tiny_pipeline(tmp_path / "out", str(tmp_path / "one-line.txt"), dupe_factor=1),
+                      progress=False)
+    assert summary["documents"] == 1 and summary["long_lines_split"] == 1
+    assert summary["sentences"] > 1000
+    assert summary["sequences"] > summary["sentences"] / 2  # Not one truncated row.

@@ -110,6 +110,11 @@ def test_missing_train_and_tokenizer_are_clear_errors(tmp_path):
     config = pipeline_from_dict({"name": "x", "finetune": {"train": "t.csv"}})
     with pytest.raises(ValueError, match="finetune.tokenizer"):
         finetune(config)
+    missing = str(tmp_path / "runs" / "nothing" / "encoder.keras")
+    config = pipeline_from_dict({"name": "x", "model": {"pretrained": missing},
+                                 "finetune": {"train": "t.csv"}})
+    with pytest.raises(FileNotFoundError, match=r"`model.pretrained` does not exist.*nothing"):
+        finetune(config)
 
 
 def test_layer_decay_multipliers_follow_depth():
@@ -150,7 +155,7 @@ def test_layer_decay_optimizer_scales_each_update():
     assert np.median(np.abs(after["pooler_dense/kernel"] - before["pooler_dense/kernel"])) > 0.9e-2
 
 
-def test_cli_fine_tunes_our_own_albert_checkpoint(tmp_path):
+def test_cli_fine_tunes_our_own_albert_checkpoint(tmp_path, capsys):
     from albert_keras.cli import main
     from albert_keras.data.tokenizers import save_tokenizer
 
@@ -162,7 +167,9 @@ def test_cli_fine_tunes_our_own_albert_checkpoint(tmp_path):
     checkpoint.mkdir()
     encoder.save(str(checkpoint / "encoder.keras"))
     save_tokenizer(finetune_data.tokenizer(), str(checkpoint / "tokenizer"))
-    train = finetune_data.write_csv(tmp_path, "train.csv", finetune_data.reviews(64, seed=0))
+    rows = finetune_data.reviews(64, seed=0)
+    rows[3:3] = [("", "pos"), ("   ", "neg")]  # Rows 5 and 6 of the file (after the header).
+    train = finetune_data.write_csv(tmp_path, "train.csv", rows)
     config = os.path.join(os.path.dirname(__file__), "..", "..", "pipelines", "finetune_classifier.yaml")
     code = main(["finetune", "--config", config,
                  "--set", f"model.pretrained={checkpoint / 'encoder.keras'}",
@@ -173,7 +180,9 @@ def test_cli_fine_tunes_our_own_albert_checkpoint(tmp_path):
     assert code == 0
     with open(tmp_path / "runs" / "finetune_classifier" / "report.json") as f:
         report = json.load(f)
-    assert report["examples"] == {"train": 58, "validation": 6}
+    assert report["examples"] == {"train": 58, "validation": 6}  # The empty rows left out...
+    assert report["skipped_empty_text"] == [f"{train} row 5", f"{train} row 6"]  # ...and named.
+    assert f"left out 2 row(s) with empty text: {train} row 5" in capsys.readouterr().err
     model = keras.saving.load_model(str(tmp_path / "runs" / "finetune_classifier" / "model.keras"))
     assert model.encoder.share == "all" and model.encoder.embedding_dim == 8
 
