@@ -15,9 +15,19 @@ One command measures, in one run and on one machine:
   bucketing) and length-bucketed (`pretraining_dataset(..., length_buckets=...)`).
 
     python benchmarks/train_step_throughput.py              # the real measurement
+    python benchmarks/train_step_throughput.py --precisions float32,mixed_bfloat16 \
+        --accumulation 1,4 --repeats 5                      # rows per precision and accumulation
     python benchmarks/train_step_throughput.py --records 'tf_records/albert_tiny/*.tfrecord'
     python benchmarks/train_step_throughput.py --small      # tiny models: checks the script works
     python benchmarks/train_step_throughput.py --precision mixed_bfloat16 --jit-compile  # GPU
+
+The equal-work contenders run in rounds: every contender once per round, the order reversed
+every other round (ABBA...), each in its own process. A ratio (ours / keras-hub) is taken within
+each round and reported as the median over rounds with its lowest and highest value; when that
+range is wider than `--spread-limit` either side of the median and straddles 1.0, the run says
+it cannot conclude. Gradient accumulation rows: ours computes `--batch-size` x N rows per step as
+N micro-batches (`use_gradient_accumulation`); keras-hub runs N `fit` steps of `--batch-size`
+rows with Keras' `Optimizer(gradient_accumulation_steps=N)`: the same rows per update.
 
 Writes `benchmarks/out/train_step_throughput.json` and prints the ratios.
 """
@@ -29,6 +39,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -51,10 +62,17 @@ def main(argv=None) -> int:
     parser.add_argument("--predictions", type=int, default=20, help="masked positions per sequence")
     parser.add_argument("--steps", type=int, default=10, help="timed steps per measurement")
     parser.add_argument("--warmup-steps", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=2,
-                        help="measurements per contender, alternated; the best one counts")
-    parser.add_argument("--precision", default="float32",
-                        choices=("float32", "mixed_bfloat16", "mixed_float16"))
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="rounds: measurements per contender, alternated; medians count")
+    parser.add_argument("--precisions", default="float32",
+                        help="comma-separated: float32, mixed_bfloat16, mixed_float16, auto")
+    parser.add_argument("--accumulation", default="1",
+                        help="comma-separated gradient accumulation steps, e.g. 1,4")
+    parser.add_argument("--spread-limit", type=float, default=0.05,
+                        help="half-range of a ratio's rounds, relative to its median, beyond "
+                             "which a ratio that straddles 1.0 is called inconclusive")
+    parser.add_argument("--precision", default="float32", help=argparse.SUPPRESS)  # Child.
+    parser.add_argument("--accumulation-steps", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--jit-compile", action="store_true")
     parser.add_argument("--small", action="store_true", help="tiny models, to check the script")
     parser.add_argument("--records", help="TFRecord glob of real pretraining data (e.g. "
@@ -75,53 +93,111 @@ def main(argv=None) -> int:
         print(json.dumps(measure(implementation, model, args, *batches)))
         return 0
 
+    precisions = [_resolved(p) for p in args.precisions.split(",")]
+    accumulations = [int(a) for a in args.accumulation.split(",")]
     results = {"machine": _machine(), "settings": {
         k: getattr(args, k) for k in ("batch_size", "sequence_length", "predictions", "steps",
-                                      "warmup_steps", "repeats", "precision", "jit_compile",
-                                      "small", "records", "length_buckets", "record_steps")}}
-    results["matmul"] = _child(["--measure", "matmul:none"], args)
-    limit = results["matmul"]["flops_per_second"]
+                                      "warmup_steps", "repeats", "jit_compile", "small",
+                                      "records", "length_buckets", "record_steps",
+                                      "spread_limit")}}
+    results["settings"].update(precisions=precisions, accumulation=accumulations)
+    results["matmul"] = {precision: _child(["--measure", "matmul:none"], args, precision)
+                         for precision in precisions}
     contenders = [] if args.skip_equal_work else [
-        (implementation, model) for model in args.models.split(",")
+        (implementation, model, precision, steps) for precision in precisions
+        for steps in accumulations for model in args.models.split(",")
         for implementation in IMPLEMENTATIONS]
     if args.records:
-        contenders += [(implementation, model, batches) for model in args.models.split(",")
+        contenders += [(implementation, model, precisions[0], 1, batches)
+                       for model in args.models.split(",")
                        for implementation, batches in RECORD_CONTENDERS]
-    best: dict[tuple[str, ...], dict] = {}
-    for _ in range(args.repeats):  # Alternate the contenders; keep each one's best run.
-        for key in contenders:
-            run = _child(["--measure", ":".join(key)], args)
-            if key not in best or run["tokens_per_second"] > best[key]["tokens_per_second"]:
-                best[key] = run
-    runs = list(best.values())
+    rounds: dict[tuple, list[dict]] = {key: [] for key in contenders}
+    for index in range(args.repeats):  # ABBA: the order flips every other round.
+        for key in (contenders if index % 2 == 0 else contenders[::-1]):
+            implementation, model, precision, steps, *batches = key
+            rounds[key].append(_child(
+                ["--measure", ":".join([implementation, model, *batches])], args, precision,
+                steps))
+    runs = []
+    for key, measured in rounds.items():
+        run = dict(min(measured, key=lambda r: abs(r["tokens_per_second"] - statistics.median(
+            m["tokens_per_second"] for m in measured))))  # The median round's measurement.
+        run["tokens_per_second_rounds"] = [m["tokens_per_second"] for m in measured]
+        run["tokens_per_second"] = statistics.median(run["tokens_per_second_rounds"])
+        if "useful_tokens_per_second" in run:
+            run["useful_tokens_per_second"] = statistics.median(
+                m["useful_tokens_per_second"] for m in measured)
+        run["flops_per_second"] = run["flops_per_step"] * run["tokens_per_second"] / run["tokens_per_step"]
+        runs.append(run)
     for run in runs:
+        limit = results["matmul"][run["precision"]]["flops_per_second"]
         run["fraction_of_matmul_limit"] = run["flops_per_second"] / limit
         useful = (f"{run['useful_tokens_per_second']:>8.0f} useful tokens/s "
                   f"({run['batches']}, {100 * run['real_token_share']:.1f}% real)  "
                   if "batches" in run else "")
-        print(f"{run['implementation']:>12} {run['model']:<12} "
-              f"{run['tokens_per_second']:>8.0f} tokens/s  {useful}"
+        print(f"{run['implementation']:>12} {run['model']:<12} {run['precision']:<14} "
+              f"x{run['accumulation_steps']} {run['tokens_per_second']:>8.0f} tokens/s  {useful}"
               f"{run['flops_per_second'] / 1e9:6.1f} GFLOP/s  "
               f"{100 * run['fraction_of_matmul_limit']:5.1f}% of matmul limit  "
               f"peak memory {run['peak_memory_bytes'] / 2**20:,.0f} MiB", flush=True)
     results["runs"] = runs
     results["ratios"] = _ratios(runs)
+    results["round_ratios"] = _round_ratios(rounds, args.spread_limit)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump(results, f, indent=2)
-    print(f"dense matmul limit: {limit / 1e9:.1f} GFLOP/s")
+    for precision, matmul in results["matmul"].items():
+        print(f"dense matmul limit {precision}: {matmul['flops_per_second'] / 1e9:.1f} GFLOP/s")
     for name, value in results["ratios"].items():
         print(f"{name}: {value:.3f}")
+    for name, ratio in results["round_ratios"].items():
+        print(f"{name}: median {ratio['median']:.3f} (rounds {ratio['low']:.3f}-"
+              f"{ratio['high']:.3f}): {ratio['verdict']}")
     print(f"wrote {args.out}")
     return 0
 
 
-def _child(extra: list[str], args) -> dict:
+def _resolved(precision: str) -> str:
+    if precision != "auto":
+        return precision
+    from albert_keras.training.precision import resolve_precision
+
+    return resolve_precision("auto")[0]
+
+
+def _round_ratios(rounds: dict, spread_limit: float) -> dict:
+    """Ours / keras-hub tokens/s per round, for each equal-work pair: median, range, verdict."""
+    ratios = {}
+    for key, ours in rounds.items():
+        implementation, model, precision, steps, *batches = key
+        hub = rounds.get(("keras_hub", model, precision, steps, *batches))
+        if implementation != "albert_keras" or batches or not hub:
+            continue
+        values = [a["tokens_per_second"] / b["tokens_per_second"] for a, b in zip(ours, hub)]
+        median, low, high = statistics.median(values), min(values), max(values)
+        half_range = max(median - low, high - median) / median
+        if low > 1.0:
+            verdict = "ours faster in every round"
+        elif high < 1.0:
+            verdict = "keras-hub faster in every round"
+        elif half_range <= spread_limit:
+            verdict = f"level (within +-{100 * half_range:.1f}%)"
+        else:
+            verdict = (f"cannot conclude: rounds spread +-{100 * half_range:.1f}% around the "
+                       f"median, beyond the {100 * spread_limit:.0f}% limit")
+        name = f"{model} {precision} x{steps} tokens/s ours / keras-hub"
+        ratios[name] = {"median": median, "low": low, "high": high, "rounds": values,
+                        "verdict": verdict}
+    return ratios
+
+
+def _child(extra: list[str], args, precision: str = "float32", accumulation: int = 1) -> dict:
     """Runs one measurement in a fresh process, so peak memory is its own."""
     command = [sys.executable, os.path.abspath(__file__), *extra,
                "--batch-size", str(args.batch_size), "--sequence-length", str(args.sequence_length),
                "--predictions", str(args.predictions), "--steps", str(args.steps),
-               "--warmup-steps", str(args.warmup_steps), "--precision", args.precision,
+               "--warmup-steps", str(args.warmup_steps), "--precision", precision,
+               "--accumulation-steps", str(accumulation),
                "--length-buckets", args.length_buckets, "--record-steps", str(args.record_steps)]
     command += ["--jit-compile"] * args.jit_compile + ["--small"] * args.small
     command += ["--records", args.records] if args.records else []
@@ -134,7 +210,9 @@ def _child(extra: list[str], args) -> dict:
 
 
 def _ratios(runs: list[dict]) -> dict[str, float]:
-    by = {(r["implementation"], r["model"]): r for r in runs if "batches" not in r}
+    first = min((r["precision"], r["accumulation_steps"]) for r in runs)  # float32 x1 if run.
+    by = {(r["implementation"], r["model"]): r for r in runs if "batches" not in r
+          and (r["precision"], r["accumulation_steps"]) == first}
     real = {(r["implementation"], r["model"], r["batches"]): r for r in runs if "batches" in r}
     ratios = {}
     for model in sorted({r["model"] for r in real.values()}):
@@ -145,13 +223,10 @@ def _ratios(runs: list[dict]) -> dict[str, float]:
             if ours and other in useful:
                 ratios[f"{model} useful tokens/s ours bucketed / {' '.join(other)}"] = (
                     ours / useful[other])
-    for model in sorted({r["model"] for r in runs}):
-        ours, hub = by.get(("albert_keras", model)), by.get(("keras_hub", model))
-        if ours and hub:
-            ratios[f"{model} tokens/s ours / keras-hub"] = (
-                ours["tokens_per_second"] / hub["tokens_per_second"])
-        if ours:
-            ratios[f"{model} ours fraction of matmul limit"] = ours["fraction_of_matmul_limit"]
+    for run in runs:
+        if run["implementation"] == "albert_keras" and "batches" not in run:
+            ratios[f"{run['model']} {run['precision']} x{run['accumulation_steps']} ours "
+                   "fraction of matmul limit"] = run["fraction_of_matmul_limit"]
     for implementation in IMPLEMENTATIONS:
         bert, albert = by.get((implementation, "bert_base")), by.get((implementation, "albert_base"))
         if bert and albert:
@@ -165,8 +240,13 @@ def _ratios(runs: list[dict]) -> dict[str, float]:
 def _machine() -> dict:
     import tensorflow as tf
 
+    from albert_keras.training.precision import BF16_CPU_FLAGS, read_cpu_flags
+
+    flags = read_cpu_flags()
     return {"platform": platform.platform(), "processor": platform.processor(),
             "cpu_count": os.cpu_count(), "tensorflow": tf.__version__,
+            "cpu_bf16_flags": sorted(f for f in BF16_CPU_FLAGS if f in flags),
+            "cpu_flags": sorted(f for f in flags if f.startswith(("avx", "amx", "fma"))),
             "gpus": [d.name for d in tf.config.list_physical_devices("GPU")]}
 
 
@@ -185,23 +265,31 @@ def measure(implementation: str, model: str, args, batches: str | None = None) -
     dtype = None if args.precision == "float32" else args.precision
     pretrainer = (_ours(config, dtype) if implementation == "albert_keras"
                   else _keras_hub(config, dtype))
-    _compile(pretrainer, args)
+    accumulation = args.accumulation_steps
+    _compile(pretrainer, args, implementation, accumulation)
+    rows = args.batch_size
     if batches is None:  # One fixed synthetic batch: equal work for every contender.
         steps = args.steps
-        warmup = tf.data.Dataset.from_tensors(_batch(config, args)).repeat()
+        if implementation == "albert_keras":  # One step of N micro-batches...
+            rows = args.batch_size * accumulation
+        else:  # ...or N steps of one, Keras' optimizer updating every N-th.
+            steps *= accumulation
+        warmup = tf.data.Dataset.from_tensors(_batch(config, args, rows)).repeat()
         timed, shapes = warmup, [(args.sequence_length, args.predictions)] * steps
     else:
         steps = args.record_steps
         warmup, timed, shapes, real_tokens = _record_batches(args, batches, steps)
-    pretrainer.fit(warmup, steps_per_epoch=args.warmup_steps, epochs=1, verbose=0)
+    warmup_steps = args.warmup_steps * (accumulation if rows == args.batch_size else 1)
+    pretrainer.fit(warmup, steps_per_epoch=warmup_steps, epochs=1, verbose=0)
     clock = _step_clock()
     pretrainer.fit(timed, steps_per_epoch=steps, epochs=1, verbose=0, callbacks=[clock])
     seconds = clock.seconds_per_step()
-    tokens = sum(args.batch_size * length for length, _ in shapes) / steps
-    flops = sum(train_step_flops(config, args.batch_size, length, predictions)
+    tokens = sum(rows * length for length, _ in shapes) / steps
+    flops = sum(train_step_flops(config, rows, length, predictions)
                 for length, predictions in shapes) / steps
-    run = {"implementation": implementation, "model": model, "seconds_per_step": seconds,
-           "tokens_per_second": tokens / seconds, "flops_per_step": flops,
+    run = {"implementation": implementation, "model": model, "precision": args.precision,
+           "accumulation_steps": accumulation, "seconds_per_step": seconds,
+           "tokens_per_step": tokens, "tokens_per_second": tokens / seconds, "flops_per_step": flops,
            "flops_per_second": flops / seconds, "peak_memory_bytes": _peak_memory(),
            "parameters": int(pretrainer.count_params())}
     if batches is not None:
@@ -306,26 +394,30 @@ def _keras_hub(config, dtype):
         "pair": keras.ops.cast(pair_head(outputs["pooled_output"]), "float32")})
 
 
-def _compile(model, args) -> None:
+def _compile(model, args, implementation: str = "albert_keras", accumulation: int = 1) -> None:
     import keras
 
+    from albert_keras.training.gradient_accumulation import use_gradient_accumulation
     from albert_keras.training.lamb import Lamb
     from albert_keras.training.masked_lm_loss import MaskedLMLoss
 
-    optimizer = Lamb(learning_rate=1e-4)
+    keras_accumulation = accumulation if implementation == "keras_hub" and accumulation > 1 else None
+    optimizer = Lamb(learning_rate=1e-4, gradient_accumulation_steps=keras_accumulation)
     if args.precision == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     model.compile(optimizer=optimizer,
                   loss={"mlm": MaskedLMLoss(),
                         "pair": keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
                   jit_compile=args.jit_compile)
+    if implementation == "albert_keras":
+        use_gradient_accumulation(model, accumulation)
 
 
-def _batch(config, args):
+def _batch(config, args, rows: int | None = None):
     import numpy as np
 
     rng = np.random.default_rng(0)
-    b, s, p = args.batch_size, args.sequence_length, args.predictions
+    b, s, p = rows or args.batch_size, args.sequence_length, args.predictions
     x = {"token_ids": rng.integers(5, config.vocabulary_size, (b, s)).astype("int32"),
          "segment_ids": (np.arange(s)[None, :] >= s // 2).repeat(b, 0).astype("int32"),
          "padding_mask": np.ones((b, s), "int32"),

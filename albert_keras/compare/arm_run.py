@@ -31,6 +31,7 @@ from albert_keras.models.pretrainer import Pretrainer
 from albert_keras.training.finetune import finetune
 from albert_keras.training.pretrain import (compile_pretrainer, distribute,
                                             most_frequent_token_accuracy)
+from albert_keras.training.precision import dtype_policy, resolve_precision
 from albert_keras.training.strategy import make_strategy
 from albert_keras.utils.atomic_files import write_json_atomic
 
@@ -96,11 +97,11 @@ def run_arm(config, arm: ArmConfig, plan: ArmPlan) -> dict[str, Any]:
                     "tokenizer": plan.tokenizer, "records": plan.records,
                     "seed": train.seed, "data_seed": config.data.seed}
     train_data = distribute(strategy, train_fn)
+    precision, _ = resolve_precision(train.precision, strategy)  # The same for every arm.
     memory_before = measures.peak_memory_mb()
 
     with strategy.scope():
-        encoder = Encoder(**encoder_config.to_dict(),
-                          dtype=None if train.precision == "float32" else train.precision)
+        encoder = Encoder(**encoder_config.to_dict(), dtype=dtype_policy(precision))
         pretrainer = Pretrainer(encoder, pair_task=config.data.pair_task)
         compile_pretrainer(pretrainer, train)
     parameters = measures.parameter_breakdown(pretrainer)

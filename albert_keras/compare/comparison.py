@@ -24,6 +24,7 @@ from albert_keras.data import writer
 from albert_keras.data.corpus import read_documents
 from albert_keras.data.prepare import HELD_OUT_DIR, TOKENIZER_DIR, prepare
 from albert_keras.data.records_check import check_records
+from albert_keras.training.precision import resolve_precision
 from albert_keras.utils.atomic_files import write_json_atomic, write_text_atomic
 
 _LATENCY_TEXTS = 256
@@ -101,7 +102,9 @@ def build_report(config, manifest: dict, arms: list[dict], task: dict | None) ->
             "vocabulary_size": manifest["vocabulary_size"], "corpus": data.corpus,
             "masking": manifest["masking"], "seed": train.seed, "data_seed": data.seed,
             "optimizer": train.optimizer, "learning_rate": train.learning_rate,
-            "warmup_steps": train.warmup_steps, "precision": train.precision},
+            "warmup_steps": train.warmup_steps,
+            **dict(zip(("precision", "precision_reason"), resolve_precision(train.precision))),
+            "gradient_accumulation_steps": train.gradient_accumulation_steps},
         "downstream_task": task,
         "baseline": {"most_frequent_token_accuracy": arms[0]["most_frequent_token_accuracy"],
                      "pair_chance": 0.5},

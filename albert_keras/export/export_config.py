@@ -34,6 +34,9 @@ class ExportConfig:
             the fine-tuning length (`labels.json`) or `data.max_sequence_length`. Defaults to None.
         warmup_texts: list of str. Texts of the warmup requests; empty uses built-in samples
             (with empty, very long, invalid and emoji texts). Defaults to `()`.
+        precision: str. `float32` serves a float32 copy of a model trained in mixed precision
+            (TF Serving CPU builds run float32 fast; outputs are float32 either way);
+            `as_trained` keeps the model's dtype policy. Defaults to `float32`.
         grpc_port: int. gRPC port in the printed serving command. Defaults to 8500.
         rest_port: int. REST port in the printed serving command. Defaults to 8501.
     """
@@ -46,10 +49,14 @@ class ExportConfig:
     overwrite: bool = False
     sequence_length: int | None = None
     warmup_texts: tuple[str, ...] = ()
+    precision: str = "float32"
     grpc_port: int = 8500
     rest_port: int = 8501
 
     def __post_init__(self) -> None:
+        if self.precision not in ("float32", "as_trained"):
+            raise ValueError("`export.precision` must be one of ('float32', 'as_trained'). "
+                             f"Received: export.precision={self.precision!r}")
         if not self.base_dir.strip():
             raise ValueError("`export.base_dir` must not be empty. "
                              f"Received: export.base_dir={self.base_dir!r}")

@@ -28,6 +28,7 @@ import numpy as np
 from albert_keras.data.text_preprocessor import TextPreprocessor
 from albert_keras.data.tokenizers import save_tokenizer
 from albert_keras.export import warmup
+from albert_keras.models.dtype_copy import copy_with_dtype
 from albert_keras.export.models_config import list_versions, write_models_config
 from albert_keras.export.serving_signatures import serving_signatures
 
@@ -37,7 +38,7 @@ def export_for_serving(model: keras.Model, tokenizer, export_dir: str, *,
                        sequence_length: int | None = None,
                        label_names: Sequence[str] | None = None,
                        warmup_texts: Sequence[str | bytes] | None = None,
-                       max_query_length: int = 64) -> str:
+                       max_query_length: int = 64, dtype: str | None = "float32") -> str:
     """Exports `model` for TensorFlow Serving; returns the version directory.
 
     Args:
@@ -57,6 +58,10 @@ def export_for_serving(model: keras.Model, tokenizer, export_dir: str, *,
             with empty, very long, invalid and emoji texts.
         max_query_length: int. Question tokens a `SpanExtractor` keeps (the fine-tuning run's
             `finetune.max_query_length`). Defaults to 64.
+        dtype: str or None. The dtype policy the served graph computes in: `"float32"` (what
+            TF Serving's CPU builds run fast and clients expect; a model trained in
+            `mixed_bfloat16` is served as its float32 copy, same weights), another policy
+            name, or None for the model's own. Outputs are float32 either way.
 
     Example:
     ```python
@@ -78,6 +83,8 @@ def export_for_serving(model: keras.Model, tokenizer, export_dir: str, *,
             "left unchanged. Export a new version (leave `version` unset for the next free one) "
             "or pass overwrite=True (`--overwrite`) to replace it.")
     check_finite_weights(model)
+    if dtype is not None:
+        model = copy_with_dtype(model, dtype)
     longest = _max_sequence_length(model)
     sequence_length = sequence_length or longest
     if sequence_length is None:

@@ -57,7 +57,8 @@ def export_pipeline(config, model_path: str | None = None, version: int | None =
         version=version if version is not None else export.version,
         overwrite=overwrite or export.overwrite, sequence_length=sequence_length,
         label_names=run_info.get("labels"), warmup_texts=export.warmup_texts or None,
-        max_query_length=run_info.get("max_query_length", 64))
+        max_query_length=run_info.get("max_query_length", 64),
+        dtype="float32" if export.precision == "float32" else None)
     print(serving_instructions(version_dir, export.grpc_port, export.rest_port,
                                source=model_path))
     return version_dir

@@ -67,6 +67,8 @@ def load_pretrained_encoder(path: str) -> keras.Model:
     if str(path).endswith(".keras"):
         if not os.path.isfile(path):
             raise FileNotFoundError(f"Encoder file not found: path={path!r}")
+        from albert_keras.models import Encoder  # noqa: F401  (registers every model class)
+
         model = keras.saving.load_model(path, compile=False)
         encoder = getattr(model, "encoder", model)
         if not all(name in _input_names(encoder) for name in INPUT_NAMES):

@@ -21,13 +21,17 @@ import numpy as np
 from albert_keras.data import labeled
 from albert_keras.data.labeled_batches import encode_examples, make_dataset, num_batches
 from albert_keras.data.tokenizers import load_tokenizer, save_tokenizer
+from albert_keras.models.dtype_copy import copy_with_dtype
 from albert_keras.models.encoder import Encoder
 from albert_keras.models.span_extractor import SpanExtractor, best_spans
 from albert_keras.models.task import load_pretrained_encoder
 from albert_keras.models.text_classifier import TextClassifier
 from albert_keras.models.token_classifier import TokenClassifier
 from albert_keras.training import finetune_metrics
+from albert_keras.training.gradient_accumulation import use_gradient_accumulation
 from albert_keras.training.layer_decay_adamw import LayerDecayAdamW, layer_decay_multipliers
+from albert_keras.training.masked_lm_loss import MaskedLMLoss
+from albert_keras.training.precision import dtype_policy, resolve_precision
 from albert_keras.training.strategy import make_strategy
 from albert_keras.training.warmup_polynomial_decay import WarmupPolynomialDecay
 from albert_keras.utils.atomic_files import (save_model_atomic, write_atomic, write_json_atomic,
@@ -81,11 +85,16 @@ def finetune(config) -> dict[str, Any]:
     strategy = make_strategy(config.train.strategy)
     steps_per_epoch = num_batches(np.array([len(r) for r in encoded["train"]["token_ids"]]),
                                   ft.batch_size, ft.bucket_by_length)
+    precision, precision_reason = resolve_precision(ft.precision, strategy)
+    print(f"[finetune] precision {precision} ({precision_reason})")
     with strategy.scope():
-        encoder = _encoder(config, tokenizer)
+        encoder = _encoder(config, tokenizer, precision)
         model = build_task_model(ft, encoder, labels)
-        model.compile(optimizer=_optimizer(ft, model, encoder, steps_per_epoch * ft.epochs),
-                      **compile_arguments(ft))
+        optimizer = _optimizer(ft, model, encoder, steps_per_epoch * ft.epochs)
+        if precision == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        model.compile(optimizer=optimizer, jit_compile=ft.jit_compile, **compile_arguments(ft))
+        use_gradient_accumulation(model, ft.gradient_accumulation_steps)
 
     # === Fit ===
     monitor, mode = ("val_loss", "min") if ft.task == "span_extraction" else ("val_accuracy", "max")
@@ -130,6 +139,8 @@ def finetune(config) -> dict[str, Any]:
         "truncated": {split: data["truncated"] for split, data in encoded.items()},
         "dropped": {split: data["dropped"] for split, data in encoded.items()},
         "skipped_empty_text": skipped_rows,
+        "precision": precision, "precision_reason": precision_reason,
+        "gradient_accumulation_steps": ft.gradient_accumulation_steps,
         "epochs_run": len(history.epoch), "best_epoch": best_epoch,
         "steps_per_epoch": steps_per_epoch, "train_seconds": train_seconds,
         "history": {k: [float(x) for x in v] for k, v in history.history.items()},
@@ -231,13 +242,14 @@ def save_run(model, tokenizer, ft, labels, report, run_dir: str) -> None:
     write_text_atomic(os.path.join(run_dir, "report.md"), finetune_metrics.report_markdown(report))
 
 
-def _encoder(config, tokenizer) -> keras.Model:
+def _encoder(config, tokenizer, precision: str) -> keras.Model:
     ft = config.finetune
     if config.model.pretrained:
-        encoder = load_pretrained_encoder(config.model.pretrained)
+        encoder = copy_with_dtype(load_pretrained_encoder(config.model.pretrained),
+                                  dtype_policy(precision))
     else:
         encoder_config = config.model.encoder_config(vocabulary_size=tokenizer.vocabulary_size())
-        encoder = Encoder(**encoder_config.to_dict())
+        encoder = Encoder(**encoder_config.to_dict(), dtype=dtype_policy(precision))
     if encoder.max_sequence_length < ft.max_sequence_length:
         raise ValueError(
             f"`finetune.max_sequence_length` must be at most the encoder's max_sequence_length="
@@ -293,8 +305,8 @@ def compile_arguments(ft) -> dict[str, Any]:
                 "metrics": {"start_logits": [keras.metrics.SparseCategoricalAccuracy("accuracy")],
                             "end_logits": [keras.metrics.SparseCategoricalAccuracy("accuracy")]}}
     if ft.task == "token_classification":
-        return {"loss": keras.losses.SparseCategoricalCrossentropy(
-                    from_logits=True, reduction="mean_with_sample_weight"),
+        # The mean over real words of the whole batch (all replicas, all micro-batches).
+        return {"loss": MaskedLMLoss(name="token_loss"),
                 "weighted_metrics": [keras.metrics.SparseCategoricalAccuracy("accuracy")]}
     if ft.multi_label:
         return {"loss": keras.losses.BinaryCrossentropy(from_logits=True),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
+from albert_keras.training.train_config import PRECISIONS
+
 TASKS = ("text_classification", "token_classification", "span_extraction")
 
 
@@ -64,6 +66,13 @@ class FinetuneConfig:
         bucket_by_length: bool. Batch sentences of similar length, padded to the longest in
             the batch; False pads every batch to `max_sequence_length`. Defaults to True.
         max_train_examples: int or None. Use only the first N training examples (quick runs).
+        precision: str. `"auto"` (bfloat16 mixed precision where the chip computes bfloat16
+            natively, else float32), `"float32"`, `"mixed_bfloat16"` or `"mixed_float16"`.
+            Applies to a pretrained encoder too (a copy of it under that policy). Defaults to
+            `"auto"`.
+        jit_compile: bool. Compile the train step with XLA. Defaults to False.
+        gradient_accumulation_steps: int. Micro-batches per optimizer step: the update of the
+            whole `batch_size` with the activation memory of one micro-batch. Defaults to 1.
         tensorboard: bool. Write TensorBoard logs. Defaults to True.
         output_dir: str. Defaults to `"runs"`.
         seed: int. Seeds the shuffling and the held-out split (initial weights and dropout
@@ -101,6 +110,9 @@ class FinetuneConfig:
     restore_best_checkpoint: bool = True
     bucket_by_length: bool = True
     max_train_examples: int | None = None
+    precision: Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"] = "auto"
+    jit_compile: bool = False
+    gradient_accumulation_steps: int = 1
     tensorboard: bool = True
     output_dir: str = "runs"
     seed: int = 0
@@ -110,11 +122,19 @@ class FinetuneConfig:
         if self.task not in TASKS:
             raise ValueError(f"`finetune.task` must be one of {TASKS}. Received: task={self.task!r}")
         for name in ("max_sequence_length", "max_query_length", "max_answer_length",
-                     "batch_size", "epochs"):
+                     "batch_size", "epochs", "gradient_accumulation_steps"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"`finetune.{name}` must be a positive integer. "
                                  f"Received: finetune.{name}={value!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"`finetune.precision` must be one of {PRECISIONS}. "
+                             f"Received: finetune.precision={self.precision!r}")
+        if self.gradient_accumulation_steps > self.batch_size:
+            raise ValueError("`finetune.gradient_accumulation_steps` must be at most "
+                             f"`finetune.batch_size`. Received: finetune.batch_size="
+                             f"{self.batch_size}, finetune.gradient_accumulation_steps="
+                             f"{self.gradient_accumulation_steps}")
         if self.max_sequence_length < 3:
             raise ValueError("`finetune.max_sequence_length` must be at least 3. "
                              f"Received: finetune.max_sequence_length={self.max_sequence_length}")

@@ -29,6 +29,9 @@ class MaskedLMLoss(keras.losses.Loss):
     def __init__(self, name="masked_lm_loss", **kwargs):
         kwargs.pop("reduction", None)
         super().__init__(name=name, reduction="sum", **kwargs)
+        # Set by gradient accumulation while it traces a micro-batch: the weight to divide by
+        # (the whole step's, all replicas, times the micro-batch's share of the step).
+        self.total_weight = None
 
     def call(self, y_true, y_pred):
         return keras.losses.sparse_categorical_crossentropy(
@@ -43,6 +46,8 @@ class MaskedLMLoss(keras.losses.Loss):
             weights = keras.ops.reshape(keras.ops.cast(sample_weight, "float32"),
                                         keras.ops.shape(losses))
         total = keras.ops.sum(losses * weights)
+        if self.total_weight is not None:
+            return keras.ops.divide_no_nan(total, self.total_weight)
         count = keras.ops.sum(weights)
         context = tf.distribute.get_replica_context()
         if context is not None and context.num_replicas_in_sync > 1:

@@ -25,6 +25,8 @@ from albert_keras.models.pretrainer import Pretrainer
 from albert_keras.models.task import load_pretrained_encoder
 from albert_keras.training.atomic_backup import AtomicBackupAndRestore
 from albert_keras.training.callbacks import backup_directory, make_callbacks
+from albert_keras.training.gradient_accumulation import use_gradient_accumulation
+from albert_keras.training.precision import dtype_policy, resolve_precision
 from albert_keras.training.masked_lm_loss import MaskedLMLoss
 from albert_keras.training.optimizers import make_optimizer
 from albert_keras.training.strategy import is_chief, make_strategy
@@ -50,7 +52,10 @@ def pretrain(config) -> dict[str, Any]:
     config.model.check_pretrained()
     run_dir = os.path.join(train.output_dir, config.name)
     strategy = make_strategy(train.strategy)
-    check_batch_size(train.global_batch_size, strategy.num_replicas_in_sync)
+    check_batch_size(train.global_batch_size, strategy.num_replicas_in_sync,
+                     train.gradient_accumulation_steps)
+    precision, precision_reason = resolve_precision(train.precision, strategy)
+    print(f"[pretrain] precision {precision} ({precision_reason})")
     records, tokenizer_dir = _find_records(config)
     if records is None:
         from albert_keras.data.prepare import prepare  # Deferred: only when records are missing.
@@ -86,7 +91,7 @@ def pretrain(config) -> dict[str, Any]:
                     f"{encoder.vocabulary_size}: prepare with that model's tokenizer "
                     "(data.tokenizer_path)")
         else:
-            encoder = Encoder(**encoder_config.to_dict(), dtype=_dtype(train))
+            encoder = Encoder(**encoder_config.to_dict(), dtype=dtype_policy(precision))
         pretrainer = Pretrainer(encoder, pair_task=pair_task)
         compile_pretrainer(pretrainer, train)
     print(f"[pretrain] {config.name}: {encoder.count_params():,} encoder parameters, "
@@ -112,7 +117,8 @@ def pretrain(config) -> dict[str, Any]:
         "encoder_parameters": int(encoder.count_params()),
         "strategy": train.strategy, "replicas": int(strategy.num_replicas_in_sync),
         "steps": train.steps, "global_batch_size": train.global_batch_size,
-        "precision": train.precision, "train_seconds": round(seconds, 1),
+        "precision": precision, "precision_reason": precision_reason,
+        "gradient_accumulation_steps": train.gradient_accumulation_steps, "train_seconds": round(seconds, 1),
         "records": records, "eval_batches": train.eval_batches,
         "initial": initial, "final": final,
         "most_frequent_token_accuracy": baseline,
@@ -148,12 +154,16 @@ def training_failure(model: keras.Model, history: keras.callbacks.History) -> st
     return None
 
 
-def check_batch_size(global_batch_size: int, num_replicas: int) -> None:
-    """The global batch must split evenly over the replicas."""
-    if global_batch_size % num_replicas:
+def check_batch_size(global_batch_size: int, num_replicas: int,
+                     gradient_accumulation_steps: int = 1) -> None:
+    """The global batch must split evenly over the replicas, and each replica's share over
+    the micro-batches of gradient accumulation."""
+    if global_batch_size % (num_replicas * gradient_accumulation_steps):
         raise ValueError(
-            "`train.global_batch_size` must be divisible by the number of replicas. Received: "
-            f"train.global_batch_size={global_batch_size}, replicas={num_replicas}")
+            "`train.global_batch_size` must be divisible by the number of replicas times "
+            "`train.gradient_accumulation_steps`. Received: train.global_batch_size="
+            f"{global_batch_size}, replicas={num_replicas}, "
+            f"train.gradient_accumulation_steps={gradient_accumulation_steps}")
 
 
 def compile_pretrainer(pretrainer: Pretrainer, train: TrainConfig) -> None:
@@ -165,6 +175,7 @@ def compile_pretrainer(pretrainer: Pretrainer, train: TrainConfig) -> None:
         weighted_metrics={"mlm": [keras.metrics.SparseCategoricalAccuracy("accuracy")]},
         metrics={"pair": [keras.metrics.SparseCategoricalAccuracy("accuracy")]},
         jit_compile=train.jit_compile, steps_per_execution=train.steps_per_execution)
+    use_gradient_accumulation(pretrainer, train.gradient_accumulation_steps)
 
 
 def distribute(strategy: tf.distribute.Strategy, dataset_fn: DatasetFn):
@@ -242,10 +253,6 @@ def _initial_scores(pretrainer, eval_data, train: TrainConfig, run_dir: str) -> 
     scores = _scores(pretrainer, eval_data, train)
     write_json_atomic(path, scores)
     return scores
-
-
-def _dtype(train: TrainConfig) -> str | None:
-    return None if train.precision == "float32" else train.precision
 
 
 def _find_records(config, must_exist: bool = False) -> tuple[str | None, str | None]:

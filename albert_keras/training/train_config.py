@@ -6,8 +6,8 @@ import dataclasses
 from typing import Literal
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
-_CHOICES = {"strategy": STRATEGIES, "optimizer": ("lamb", "adamw"),
-            "precision": ("float32", "mixed_bfloat16", "mixed_float16")}
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+_CHOICES = {"strategy": STRATEGIES, "optimizer": ("lamb", "adamw"), "precision": PRECISIONS}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,8 +29,13 @@ class TrainConfig:
         end_learning_rate, decay_power: see `WarmupPolynomialDecay` (power 1 = linear).
         beta_1, beta_2, epsilon, weight_decay: the optimizer's; LayerNorm and biases get no decay.
         global_clipnorm: clip of the global gradient norm (after the cross-replica sum); null = off.
-        precision: `float32`, `mixed_bfloat16`, or `mixed_float16` (with dynamic loss scaling).
+        precision: `auto` (bfloat16 mixed precision where the chip computes bfloat16 natively,
+            else float32; see `resolve_precision`), `float32`, `mixed_bfloat16`, or
+            `mixed_float16` (with dynamic loss scaling).
         jit_compile: compile the train step with XLA.
+        gradient_accumulation_steps: micro-batches per optimizer step (see
+            `use_gradient_accumulation`): the same update as the whole `global_batch_size` at
+            once, with the activation memory of one micro-batch. 1 = off.
         steps_per_execution: train steps per `tf.function` call.
         records: file pattern of the TFRecord shards; null = what `prepare` writes for this pipeline.
         prepare_if_missing: run `prepare` first when the records are not there (only when
@@ -55,8 +60,9 @@ class TrainConfig:
     epsilon: float = 1e-6
     weight_decay: float = 0.01
     global_clipnorm: float | None = 1.0
-    precision: Literal["float32", "mixed_bfloat16", "mixed_float16"] = "float32"
+    precision: Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"] = "auto"
     jit_compile: bool = False
+    gradient_accumulation_steps: int = 1
     steps_per_execution: int = 1
     records: str | None = None
     prepare_if_missing: bool = True
@@ -70,7 +76,8 @@ class TrainConfig:
             if getattr(self, name) not in choices:
                 raise ValueError(f"`train.{name}` must be one of {choices}. "
                                  f"Received: train.{name}={getattr(self, name)!r}")
-        for name in ("global_batch_size", "steps", "steps_per_epoch", "steps_per_execution"):
+        for name in ("global_batch_size", "steps", "steps_per_epoch", "steps_per_execution",
+                     "gradient_accumulation_steps"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"`train.{name}` must be a positive integer. "
@@ -80,6 +87,11 @@ class TrainConfig:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"`train.{name}` must be a non-negative integer. "
                                  f"Received: train.{name}={value!r}")
+        if self.global_batch_size % self.gradient_accumulation_steps:
+            raise ValueError("`train.global_batch_size` must be a multiple of "
+                             "`train.gradient_accumulation_steps`. Received: train.global_batch_size="
+                             f"{self.global_batch_size}, train.gradient_accumulation_steps="
+                             f"{self.gradient_accumulation_steps}")
         if self.steps % self.steps_per_epoch:
             raise ValueError("`train.steps` must be a multiple of `train.steps_per_epoch`. "
                              f"Received: train.steps={self.steps}, "

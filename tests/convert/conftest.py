@@ -74,6 +74,6 @@ def hf_bert(tmp_path_factory):
     return _save(model, tmp_path_factory.mktemp("hf_bert")), model
 
 
-def assert_close(actual, expected, atol, name=""):
-    np.testing.assert_allclose(np.asarray(actual), np.asarray(expected), atol=atol, rtol=0,
+def assert_close(actual, expected, atol, name="", rtol=0.0):
+    np.testing.assert_allclose(np.asarray(actual), np.asarray(expected), atol=atol, rtol=rtol,
                                err_msg=name)

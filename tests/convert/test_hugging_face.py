@@ -47,7 +47,8 @@ def test_pretrainer_equals_transformers(fixture, backbone_name, pair_task, reque
     encoded = pretrainer.encoder(inputs)
     for name in ("sequence_output", "pooled_output"):
         assert_close(encoded[name], expected[name], ATOL, name)
-    assert_close(outputs["mlm"], expected["mlm"], ATOL, "mlm")
+    # Logits up to ~4 after a vocabulary-wide matmul: float32 rounding is relative there.
+    assert_close(outputs["mlm"], expected["mlm"], ATOL, "mlm", rtol=1e-5)
     assert_close(outputs["pair"], expected["pair"], ATOL, "pair")
     # Padding included: the padded positions of row 0 are compared too, and they matter.
     assert np.abs(expected["sequence_output"][0, -3:]).max() > 0.1

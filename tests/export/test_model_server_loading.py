@@ -135,3 +135,36 @@ def test_saved_model_cli_lists_the_three_signatures(saved_models):
         assert outputs(name) == {"logits": "DT_FLOAT", "probabilities": "DT_FLOAT",
                                  "label_names": "DT_STRING", "predicted_label": "DT_STRING"}
     assert "tensorflow/serving/predict" in signatures["serving_default"]
+
+
+def test_a_model_trained_in_bfloat16_is_served_in_float32(tmp_path):
+    """Mixed-bfloat16 weights are float32 variables: the export computes in float32 from them
+    (TF Serving's CPU builds, clients expecting float32), and the model server loads it."""
+    import keras
+    import tensorflow as tf
+
+    from albert_keras import Encoder, TextClassifier
+    from albert_keras.data.text_preprocessor import TextPreprocessor
+    from albert_keras.export import export_for_serving
+    from albert_keras.models.dtype_copy import copy_with_dtype
+    from tests.data.test_text_preprocessor import wordpiece
+    from tests.export.conftest import LABELS
+
+    keras.utils.set_random_seed(2)
+    encoder = Encoder(vocabulary_size=wordpiece().vocabulary_size(), num_layers=2, num_heads=2,
+                      hidden_dim=8, intermediate_dim=16, max_sequence_length=16,
+                      dtype="mixed_bfloat16")
+    classifier = TextClassifier(encoder, labels=LABELS, dropout=0.0)
+    assert encoder.compute_dtype == "bfloat16"
+    version_dir = export_for_serving(classifier, wordpiece(), str(tmp_path / "bf16"),
+                                     sequence_length=12)
+    with open(os.path.join(version_dir, "saved_model.pb"), "rb") as f:
+        assert b"DT_BFLOAT16" not in f.read()  # Not one bfloat16 tensor in the graph.
+    results = run_model_server_check(
+        version_dir, [("serving_default", {"text": np.array(TEXTS, dtype=object)})], tmp_path)
+    served = results["outputs"][0]["logits"]
+    assert served.dtype == np.float32
+    x = TextPreprocessor(wordpiece(), 12)(tf.constant(TEXTS))
+    float32 = copy_with_dtype(classifier, "float32")(x).numpy()
+    np.testing.assert_allclose(served, float32, atol=2e-5, rtol=1e-4)
+    np.testing.assert_allclose(served, classifier(x).numpy(), atol=0.05)  # bf16: 3 digits.

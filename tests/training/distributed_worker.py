@@ -3,6 +3,7 @@
     python distributed_worker.py mirrored OUT.json      # default vs MirroredStrategy(2 CPUs)
     python distributed_worker.py mirrored_buckets RECORDS OUT.json  # length-bucketed, 2 CPUs
     python distributed_worker.py multi_worker OUT.npz   # one worker; TF_CONFIG from the env
+    python distributed_worker.py multi_worker_accumulated OUT.npz  # the same, 2 micro-batches
     python distributed_worker.py multi_worker_finetune OUT.npz  # the same, a TextClassifier
     python distributed_worker.py resume RUN_DIR OUT.npz [KILL_AFTER_EPOCH]
 
@@ -64,8 +65,10 @@ def tiny_train_config(**overrides):
     return TrainConfig(**{**values, **overrides})
 
 
-def build(strategy, train, seed=1):
+def build(strategy, train, seed=1, accumulation=1):
     import keras
+
+    from albert_keras.training.gradient_accumulation import use_gradient_accumulation
 
     from albert_keras.models.encoder import Encoder
     from albert_keras.models.pretrainer import Pretrainer
@@ -78,6 +81,7 @@ def build(strategy, train, seed=1):
                           max_sequence_length=SEQUENCE_LENGTH)
         pretrainer = Pretrainer(encoder, pair_task="sop")
         compile_pretrainer(pretrainer, train)
+        use_gradient_accumulation(pretrainer, accumulation)
     return pretrainer
 
 
@@ -99,9 +103,24 @@ def run_mirrored(out_path: str) -> None:
     # Clip at a norm the gradients exceed, so that per-replica clipping would show.
     train = tiny_train_config(global_clipnorm=0.05, steps=4, steps_per_epoch=4)
     results = {}
-    for name, strategy in (("default", tf.distribute.get_strategy()),
-                           ("mirrored", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))):
+    # One MirroredStrategy for every mirrored run: two in one process would number their
+    # collective ops alike, and one's all-reduce could meet the other's.
+    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    for name, strategy in (("default", tf.distribute.get_strategy()), ("mirrored", mirrored)):
         model = build(strategy, train)
+        dataset = distribute(strategy, synthetic_dataset_fn(train.global_batch_size))
+        history = model.fit(dataset, epochs=1, steps_per_epoch=train.steps, verbose=0)
+        results[name] = {"replicas": strategy.num_replicas_in_sync,
+                         "history": {k: [float(x) for x in v] for k, v in history.history.items()},
+                         "weights": {k: v.tolist() for k, v in weights_of(model).items()}}
+    # Gradient accumulation: 2 replicas x 2 micro-batches of 2 == one device, one batch of 8.
+    # epsilon=1 keeps Adam's first step proportional to the gradient (with 1e-6 it is its sign,
+    # which turns float noise in near-zero gradients into whole learning-rate steps).
+    train = tiny_train_config(global_clipnorm=0.05, steps=4, steps_per_epoch=4, epsilon=1.0)
+    for name, strategy, steps in (
+            ("default_eps1", tf.distribute.get_strategy(), 1),
+            ("mirrored_accumulated", mirrored, 2)):
+        model = build(strategy, train, accumulation=steps)
         dataset = distribute(strategy, synthetic_dataset_fn(train.global_batch_size))
         history = model.fit(dataset, epochs=1, steps_per_epoch=train.steps, verbose=0)
         results[name] = {"replicas": strategy.num_replicas_in_sync,
@@ -140,13 +159,13 @@ def run_mirrored_buckets(records: str, out_path: str) -> None:
                    "replicas_equal": all(np.array_equal(a, b) for a, b in replicas.values())}, f)
 
 
-def run_multi_worker(out_path: str) -> None:
+def run_multi_worker(out_path: str, accumulation: int = 1) -> None:
     from albert_keras.training.pretrain import distribute
     from albert_keras.training.strategy import make_strategy
 
     strategy = make_strategy("multi_worker")
     train = tiny_train_config(steps=3, steps_per_epoch=3)
-    model = build(strategy, train)
+    model = build(strategy, train, accumulation=accumulation)
     start = weights_of(model)
     dataset = distribute(strategy, synthetic_dataset_fn(train.global_batch_size))
     model.fit(dataset, epochs=1, steps_per_epoch=train.steps, verbose=0)
@@ -236,6 +255,8 @@ if __name__ == "__main__":
         run_mirrored_buckets(sys.argv[2], sys.argv[3])
     elif mode == "multi_worker":
         run_multi_worker(sys.argv[2])
+    elif mode == "multi_worker_accumulated":  # 2 workers x 2 micro-batches of 2.
+        run_multi_worker(sys.argv[2], accumulation=2)
     elif mode == "multi_worker_finetune":
         run_multi_worker_finetune(sys.argv[2])
     elif mode == "resume":

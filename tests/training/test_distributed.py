@@ -43,6 +43,12 @@ def test_mirrored_two_cpus_equals_default_strategy(tmp_path):
         np.testing.assert_allclose(runs["mirrored"]["history"][key], values, rtol=1e-5, err_msg=key)
     for key, value in runs["default"]["weights"].items():
         np.testing.assert_allclose(runs["mirrored"]["weights"][key], value, atol=1e-5, err_msg=key)
+    # Accumulated over 2 micro-batches on each of 2 replicas: the one-device, one-batch run.
+    reference, accumulated = runs["default_eps1"], runs["mirrored_accumulated"]
+    np.testing.assert_allclose(accumulated["history"]["loss"], reference["history"]["loss"],
+                               rtol=1e-5)
+    for key, value in reference["weights"].items():
+        np.testing.assert_allclose(accumulated["weights"][key], value, atol=1e-6, err_msg=key)
 
 
 @pytest.mark.large
@@ -72,7 +78,8 @@ def _free_ports(count):
 
 
 @pytest.mark.large
-@pytest.mark.parametrize("mode", ["multi_worker", "multi_worker_finetune"])
+@pytest.mark.parametrize("mode", ["multi_worker", "multi_worker_accumulated",
+                                  "multi_worker_finetune"])
 def test_two_worker_multi_worker_mirrored_ends_with_identical_weights(tmp_path, mode):
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     processes, outputs = [], []

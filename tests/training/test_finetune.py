@@ -194,6 +194,7 @@ def test_cli_reports_bad_data_in_one_line(tmp_path, capsys):
     empty.write_text("")
     config = os.path.join(os.path.dirname(__file__), "..", "..", "pipelines", "finetune_classifier.yaml")
     code = main(["finetune", "--config", config, "--set", f"finetune.train={empty}",
+                 "--set", "model.pretrained=null",
                  "--set", f"finetune.tokenizer={finetune_data.write_vocabulary(tmp_path)}"])
     assert code == 2
     assert "empty.csv: no examples" in capsys.readouterr().err

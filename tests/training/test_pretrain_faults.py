@@ -85,7 +85,9 @@ class _StopAfterFirstEpoch(keras.callbacks.Callback):
 
 
 @pytest.mark.large
-def test_a_resumed_run_trains_on_the_batches_of_the_uninterrupted_one(tmp_path, monkeypatch):
+@pytest.mark.parametrize("accumulation", [1, 2])
+def test_a_resumed_run_trains_on_the_batches_of_the_uninterrupted_one(tmp_path, monkeypatch,
+                                                                        accumulation):
     from albert_keras.data.prepare import prepare
     from albert_keras.training import pretrain as pretrain_module
 
@@ -95,7 +97,8 @@ def test_a_resumed_run_trains_on_the_batches_of_the_uninterrupted_one(tmp_path, 
     def run(name):
         keras.utils.set_random_seed(0)
         return pretrain_module.pretrain(
-            pipeline_from_dict({**_raw(tmp_path, records=records, steps=6), "name": name}))
+            pipeline_from_dict({**_raw(tmp_path, records=records, steps=6,
+                                       gradient_accumulation_steps=accumulation), "name": name}))
 
     uninterrupted = run("a")
     make_callbacks = pretrain_module.make_callbacks
