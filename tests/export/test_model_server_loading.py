@@ -155,7 +155,6 @@ def test_a_model_trained_in_bfloat16_is_served_in_float32(tmp_path):
                       hidden_dim=8, intermediate_dim=16, max_sequence_length=16,
                       dtype="mixed_bfloat16")
     classifier = TextClassifier(encoder, labels=LABELS, dropout=0.0)
-    assert encoder.compute_dtype == "bfloat16"
     version_dir = export_for_serving(classifier, wordpiece(), str(tmp_path / "bf16"),
                                      sequence_length=12)
     with open(os.path.join(version_dir, "saved_model.pb"), "rb") as f:
