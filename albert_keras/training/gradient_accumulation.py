@@ -77,8 +77,8 @@ def accumulated_train_step(model: keras.Model, data, steps: int) -> dict:
         share = tf.cast(size, "float32") / tf.cast(batch_size, "float32")
         with tf.GradientTape() as tape:
             y_pred = model(x_i, training=True)
-            for key, loss in mlm_losses.items():  # This micro-batch's part of the whole step.
-                loss.total_weight = total_weight[key] * share
+            for key, loss_fn in mlm_losses.items():  # This micro-batch's part of the step.
+                loss_fn.total_weight = total_weight[key] * share
             try:
                 loss = model.compute_loss(x=x_i, y=y_i, y_pred=y_pred, sample_weight=weight_i,
                                           training=True)
