@@ -4,6 +4,7 @@ import keras
 
 from albert_keras.layers.activations import get_activation
 from albert_keras.layers.feed_forward import FeedForward
+from albert_keras.layers.float32_softmax_attention import Float32SoftmaxAttention
 
 
 @keras.saving.register_keras_serializable(package="albert_keras")
@@ -27,7 +28,8 @@ class SharedTransformerLayer(keras.layers.Layer):
         layer_norm_epsilon: float. Defaults to 1e-12.
         kernel_initializer: initializer for every kernel. Defaults to truncated normal (0.02).
         self_attention: optional `keras.layers.MultiHeadAttention` to share. Defaults to None
-            (the block makes its own). Not part of `get_config`: the owner rebuilds sharing.
+            (the block makes its own `Float32SoftmaxAttention`: under mixed precision its
+            softmax runs in float32). Not part of `get_config`: the owner rebuilds sharing.
         feedforward: optional `FeedForward` to share. Defaults to None (the block makes its own).
 
     Example:
@@ -74,7 +76,7 @@ class SharedTransformerLayer(keras.layers.Layer):
     def build(self, input_shape):
         # input_shape: (batch, seq, hidden)
         if self.self_attention is None:
-            self.self_attention = keras.layers.MultiHeadAttention(
+            self.self_attention = Float32SoftmaxAttention(
                 num_heads=self.num_heads, key_dim=self.hidden_dim // self.num_heads,
                 dropout=self.dropout, kernel_initializer=self.kernel_initializer,
                 dtype=self.dtype_policy, name="self_attention")

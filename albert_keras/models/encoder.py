@@ -6,6 +6,7 @@ import keras
 import keras_hub
 
 from albert_keras.layers.feed_forward import FeedForward
+from albert_keras.layers.float32_softmax_attention import Float32SoftmaxAttention
 from albert_keras.layers.shared_transformer_layer import SharedTransformerLayer
 from albert_keras.models.encoder_config import EncoderConfig
 
@@ -137,7 +138,7 @@ def _make_blocks(config: EncoderConfig, initializer, dtype) -> list[SharedTransf
                 for g in range(config.num_groups)]
     shared = {}
     if config.share == "attention":
-        shared["self_attention"] = keras.layers.MultiHeadAttention(
+        shared["self_attention"] = Float32SoftmaxAttention(
             num_heads=config.num_heads, key_dim=config.hidden_dim // config.num_heads,
             dropout=config.dropout, kernel_initializer=initializer, dtype=dtype,
             name="shared_self_attention")

@@ -20,6 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from albert_keras.models.dtype_copy import copy_with_dtype
 from albert_keras.models.encoder import Encoder
 from albert_keras.models.pretrainer import Pretrainer
 from albert_keras.models.task import load_pretrained_encoder
@@ -83,7 +84,8 @@ def pretrain(config) -> dict[str, Any]:
     with strategy.scope():
         if config.model.pretrained:
             # A `.keras` encoder (e.g. an earlier run's) or a checkpoint from elsewhere.
-            encoder = load_pretrained_encoder(config.model.pretrained)
+            encoder = copy_with_dtype(load_pretrained_encoder(config.model.pretrained),
+                                      dtype_policy(precision))
             if encoder.vocabulary_size < tokenizer.vocabulary_size():
                 raise ValueError(
                     f"The records' tokenizer has {tokenizer.vocabulary_size()} tokens but "
