@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/finetune_real_data.py            # everything, ~50 min on 2 cores
     .venv/bin/python benchmarks/finetune_real_data.py --skip-pos # classification + bucketing only
+    .venv/bin/python benchmarks/finetune_real_data.py --precision-gate --seeds 0,1,2
 
 1. Classification: MiniLM-L6 (Hugging Face BERT, imported with `from_pretrained`; mean pooling,
    which this sentence-transformers model was trained for) fine-tuned for 3 epochs on a fixed
@@ -10,7 +11,10 @@
    unigrams and bigrams, a softmax layer) trained on the same rows and early-stopped on the 10%.
 2. Tagging: MiniLM-L6 fine-tuned for part-of-speech tags on `labeled/pos-oanc.txt`, tested on a
    fixed held-out 10% (target: token accuracy >= 0.95).
-3. Speed: one training epoch with length-bucketed batches (padded to the batch's longest row)
+3. Precision (`--precision-gate`, issue 16): the classification run in float32 and in
+   mixed_bfloat16 for several seeds (initial head weights, dropout, shuffling), same split: is
+   the bf16 accuracy within the float32 runs' seed spread?
+4. Speed: one training epoch with length-bucketed batches (padded to the batch's longest row)
    against batches padded to `max_sequence_length`, same model and rows (steady state: the
    second epoch is timed).
 
@@ -149,6 +153,36 @@ def bag_of_words_baseline(config, test_path: str, max_epochs: int = 60) -> dict:
                 "test": len(test)}}
 
 
+def precision_gate(minilm: str, train: str, test: str, work: str, epochs: int,
+                   seeds: list[int]) -> dict:
+    """Test accuracy of the classification run per precision and seed, and the verdict."""
+    runs = {}
+    for seed in seeds:
+        for precision in ("float32", "mixed_bfloat16"):  # Alternated, so drift hits both.
+            keras.utils.set_random_seed(seed)  # Head initialization and dropout.
+            config = classifier_config(minilm, train, test, work, epochs=epochs, seed=seed,
+                                       precision=precision, verbose=0)
+            report = finetune(config)
+            runs.setdefault(precision, []).append({
+                "seed": seed, "accuracy": report["metrics"]["test"]["accuracy"],
+                "macro_f1": report["metrics"]["test"]["macro_f1"],
+                "train_seconds": report["train_seconds"], "precision": report["precision"]})
+            print(f"precision gate: {precision} seed {seed}: {json.dumps(runs[precision][-1])}")
+    summary = {}
+    for precision, rows in runs.items():
+        accuracies = [row["accuracy"] for row in rows]
+        summary[precision] = {"mean_accuracy": float(np.mean(accuracies)),
+                              "min_accuracy": min(accuracies), "max_accuracy": max(accuracies),
+                              "mean_train_seconds": float(np.mean([r["train_seconds"] for r in rows]))}
+    f32, bf16 = summary["float32"], summary["mixed_bfloat16"]
+    spread = f32["max_accuracy"] - f32["min_accuracy"]
+    difference = bf16["mean_accuracy"] - f32["mean_accuracy"]
+    return {"runs": runs, "summary": summary, "float32_seed_spread": spread,
+            "mean_difference": difference,
+            "within_seed_spread": bool(abs(difference) <= spread),
+            "speedup": f32["mean_train_seconds"] / bf16["mean_train_seconds"]}
+
+
 def bucketing_speedup(config, num_examples: int = 320, epochs: int = 2) -> dict:
     """Seconds for one steady-state training epoch, bucketed vs padded to max length."""
     from albert_keras.models.task import load_pretrained_encoder
@@ -203,6 +237,9 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-classification", action="store_true")
     parser.add_argument("--skip-pos", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--precision-gate", action="store_true",
+                        help="only the float32 vs mixed_bfloat16 classification runs")
+    parser.add_argument("--seeds", default="0,1,2", help="seeds of the precision gate")
     args = parser.parse_args(argv)
 
     data_dir = fetch_data()
@@ -219,6 +256,10 @@ def main(argv=None) -> int:
 
     train, test = uncertainty_split(data_dir, work)
     config = classifier_config(minilm, train, test, work, epochs=args.epochs)
+    if args.precision_gate:
+        seeds = [int(seed) for seed in args.seeds.split(",")]
+        results["precision_gate"] = precision_gate(minilm, train, test, work, args.epochs, seeds)
+        args.skip_classification = args.skip_speed = args.skip_pos = True
     if not args.skip_classification:
         results["bag_of_words"] = bag_of_words_baseline(config, test)
         print("bag-of-words:", json.dumps(results["bag_of_words"]))
@@ -269,6 +310,16 @@ def _print(results: dict, out: str) -> None:
               f"{pos['token_accuracy']:.4f} / {pos['macro_f1']:.4f} | {pos['epochs_run']} | {pos['train_seconds']:.0f} |")
     if "classification_margin" in results:
         print(f"\nMiniLM - bag-of-words accuracy: {results['classification_margin']:+.4f}")
+    if "precision_gate" in results:
+        gate = results["precision_gate"]
+        for precision, row in gate["summary"].items():
+            accuracies = ", ".join(f"{r['accuracy']:.4f}" for r in gate["runs"][precision])
+            print(f"{precision}: test accuracy {accuracies} (mean {row['mean_accuracy']:.4f}), "
+                  f"{row['mean_train_seconds']:.0f} s per run")
+        print(f"bf16 - float32 mean accuracy {gate['mean_difference']:+.4f}; float32 seed spread "
+              f"{gate['float32_seed_spread']:.4f}: "
+              f"{'within' if gate['within_seed_spread'] else 'OUTSIDE'} the spread; "
+              f"bf16 {gate['speedup']:.2f}x the float32 speed")
     if "bucketing" in results:
         b = results["bucketing"]
         print(f"length bucketing: {b['bucketed_seconds']:.1f} s vs padded to {b['max_sequence_length']}: "
