@@ -4,8 +4,9 @@ Variable names as the original `modeling.py` and `run_pretraining.py` create the
 `bert/embeddings/...`, `bert/encoder/layer_{k}/...` (BERT), `bert/encoder/transformer/
 group_{g}/inner_group_0/...` (ALBERT), `bert/pooler/dense/...`, `cls/predictions/...`,
 `cls/seq_relationship/...`. Optimizer slots and step counters are skipped; the `module/`
-prefix of TF-Hub exports is stripped. The original code's `gelu` is the tanh approximation,
-so `"hidden_act": "gelu"` becomes our `"gelu_approximate"`.
+prefix of TF-Hub exports is stripped. `"hidden_act": "gelu"` means what the checkpoint was
+trained with: the exact erf form for BERT (the 2018 releases' `modeling.py` used `tf.erf`; the
+tanh form came later), the tanh approximation for ALBERT (its `modeling.py`).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from albert_keras.convert.weight_assignment import TensorName
 from albert_keras.models.encoder_config import EncoderConfig
 
 CONFIG_FILES = ("albert_config.json", "bert_config.json")
-# The original code's activations: its `gelu` is the tanh form (modeling.py, `def gelu`).
-ACTIVATIONS = {"gelu": "gelu_approximate", "gelu_new": "gelu_approximate"}
+# `hidden_act` -> our `activation`, per family: what each family's released checkpoints used.
+BERT_ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_approximate"}
+ALBERT_ACTIVATIONS = {"gelu": "gelu_approximate", "gelu_new": "gelu_approximate"}
 # Optimizer state (Adam/LAMB/AdamW slots as named by the original optimizers, Keras v1 slots).
 OPTIMIZER_SUFFIXES = ("/adam_m", "/adam_v", "/lamb_m", "/lamb_v", "/Adam", "/Adam_1",
                       "/Momentum", "/Adagrad", "/ExponentialMovingAverage")
@@ -101,7 +103,8 @@ def read(path: str) -> Checkpoint:
 def encoder_config(tf1_config: dict, is_albert: bool, embedding_projection: bool,
                    source: str) -> EncoderConfig:
     """Our `EncoderConfig` from an original `bert_config.json`/`albert_config.json`."""
-    fields = encoder_fields(tf1_config, is_albert=is_albert, activations=ACTIVATIONS,
+    activations = ALBERT_ACTIVATIONS if is_albert else BERT_ACTIVATIONS
+    fields = encoder_fields(tf1_config, is_albert=is_albert, activations=activations,
                             default_activation="gelu", source=source)
     if is_albert and fields["embedding_dim"] != fields["hidden_dim"] and not embedding_projection:
         raise ValueError(
