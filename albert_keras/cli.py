@@ -96,10 +96,10 @@ def _pretrain(args) -> int:
     config = _load(args)
     import keras
 
-    from albert_keras.training.pretrain import pretrain
+    from albert_keras.pipeline import prepare_and_pretrain
 
     keras.utils.set_random_seed(config.train.seed)  # The job's seed; the library sets none.
-    pretrain(config)
+    prepare_and_pretrain(config)
     return 0
 
 

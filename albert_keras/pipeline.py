@@ -165,3 +165,21 @@ def _convert(hint: Any, value: Any, key: str) -> Any:
             raise ConfigError(f"`{key}` must be a string. Received: {key}={value!r}")
         return value
     return value
+
+
+def prepare_and_pretrain(config: PipelineConfig) -> dict[str, Any]:
+    """`albert-keras pretrain`: prepares the records when they are missing (and
+    `train.prepare_if_missing`, the default), then pretrains. Returns the run's summary.
+
+    The two stages stay apart: `albert_keras.data.prepare.prepare` writes records,
+    `albert_keras.training.pretrain.pretrain` reads them; this job runs them in order.
+    """
+    from albert_keras.training.pretrain import find_records, pretrain  # Deferred: TensorFlow.
+
+    records, _ = find_records(config)
+    if records is None and config.train.prepare_if_missing:
+        from albert_keras.data.prepare import prepare
+
+        print(f"[pretrain] no records for {config.name!r}: running prepare first")
+        prepare(config)
+    return pretrain(config)

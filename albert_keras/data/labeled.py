@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from albert_keras.training.finetune_config import FinetuneConfig
+from albert_keras.data.labeled_file_config import LabeledFileConfig
 
 TFDS_PREFIX = "tfds:"
 _DEFAULT_TFDS_SPLITS = {"train": "train", "validation": "validation", "test": "test"}
@@ -32,7 +32,7 @@ class LabeledDataError(ValueError):
     """Bad labelled data; the message names the file, the row and the column."""
 
 
-def read_examples(source: str, config: FinetuneConfig, split: str = "train",
+def read_examples(source: str, config: LabeledFileConfig, split: str = "train",
                   skipped: list[str] | None = None) -> list[dict]:
     """Reads one split of labelled data for `config.task`.
 
@@ -41,7 +41,8 @@ def read_examples(source: str, config: FinetuneConfig, split: str = "train",
 
     Args:
         source: str. A file path, or `tfds:NAME` / `tfds:NAME:SPLIT`.
-        config: `FinetuneConfig`. Task, format and column names.
+        config: `LabeledFileConfig` (or the `FinetuneConfig` that extends it). Task, format
+            and column names.
         split: str. `"train"`, `"validation"` or `"test"`: the TFDS split when `source` names
             none.
         skipped: list or None. Receives `"SOURCE row N"` for each row left out.
@@ -68,7 +69,7 @@ def read_examples(source: str, config: FinetuneConfig, split: str = "train",
     return examples
 
 
-def file_format(path: str, config: FinetuneConfig) -> str:
+def file_format(path: str, config: LabeledFileConfig) -> str:
     """The reader for `path`: `config.format`, or guessed from the extension and the task."""
     if config.format != "auto":
         return config.format
@@ -127,7 +128,7 @@ def split_examples(examples: list[dict], fraction: float, seed: int) -> tuple[li
 
 # --- Text classification: CSV, TSV, JSONL ---------------------------------------------------
 
-def _read_delimited(path: str, config: FinetuneConfig) -> list[dict]:
+def _read_delimited(path: str, config: LabeledFileConfig) -> list[dict]:
     delimiter = "\t" if file_format(path, config) == "tsv" else ","
     with open(path, encoding="utf-8-sig", newline="") as f:
         rows = list(csv.reader(f, delimiter=delimiter))
@@ -154,7 +155,7 @@ def _read_delimited(path: str, config: FinetuneConfig) -> list[dict]:
     return examples
 
 
-def _read_jsonl(path: str, config: FinetuneConfig) -> list[dict]:
+def _read_jsonl(path: str, config: LabeledFileConfig) -> list[dict]:
     examples = []
     with open(path, encoding="utf-8-sig") as f:
         for row_number, line in enumerate(f, start=1):
@@ -178,11 +179,11 @@ def _read_jsonl(path: str, config: FinetuneConfig) -> list[dict]:
     return examples
 
 
-def _wanted_columns(config: FinetuneConfig) -> list[str]:
+def _wanted_columns(config: LabeledFileConfig) -> list[str]:
     return [c for c in (config.text_column, config.text_pair_column, config.label_column) if c]
 
 
-def _classification_example(record: dict, source: str, row: int, config: FinetuneConfig) -> dict:
+def _classification_example(record: dict, source: str, row: int, config: LabeledFileConfig) -> dict:
     def cell(column: str) -> Any:
         if column not in record or record[column] is None:
             raise LabeledDataError(f"{source} row {row}: column {column!r} is missing")
@@ -214,7 +215,7 @@ def _classification_example(record: dict, source: str, row: int, config: Finetun
 
 # --- Token classification: word/TAG files ---------------------------------------------------
 
-def _read_tagged(path: str, config: FinetuneConfig) -> list[dict]:
+def _read_tagged(path: str, config: LabeledFileConfig) -> list[dict]:
     examples = []
     with open(path, encoding="utf-8-sig") as f:
         for row_number, line in enumerate(f, start=1):
@@ -249,7 +250,7 @@ def _tagging_example(record: dict, source: str, row: int, words_column: str,
 
 # --- Span extraction: SQuAD JSON ------------------------------------------------------------
 
-def _read_squad(path: str, config: FinetuneConfig) -> list[dict]:
+def _read_squad(path: str, config: LabeledFileConfig) -> list[dict]:
     with open(path, encoding="utf-8-sig") as f:
         text = f.read()
     if not text.strip():
@@ -292,7 +293,7 @@ def _span_example(example_id, question, context, answers, source, row, where) ->
 
 # --- TFDS -----------------------------------------------------------------------------------
 
-def _read_tfds(source: str, config: FinetuneConfig, split: str) -> list[dict]:
+def _read_tfds(source: str, config: LabeledFileConfig, split: str) -> list[dict]:
     import tensorflow_datasets as tfds  # Deferred: only TFDS sources need it.
 
     name, _, tfds_split = source[len(TFDS_PREFIX):].partition(":")

@@ -5,24 +5,24 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
+from albert_keras.data.labeled_file_config import LabeledFileConfig
 from albert_keras.training.train_config import PRECISIONS
-
-TASKS = ("text_classification", "token_classification", "span_extraction")
 
 
 @dataclasses.dataclass(frozen=True)
-class FinetuneConfig:
+class FinetuneConfig(LabeledFileConfig):
     """Which task, which labelled data, and how `finetune` trains on it.
+
+    The task and how its files are read (`task`, `format`, `header`, `column_names`, the
+    column names, `multi_label`, `label_separator`) are the data stage's `LabeledFileConfig`;
+    this class adds where the data is and how the model trains on it.
 
     The encoder comes from the pipeline's `model` section: `model.pretrained` (a `.keras`
     encoder or anything `Encoder.from_pretrained` imports) or, when unset, a fresh `model.preset`.
     The run writes `{output_dir}/{name}/`: model.keras, labels.json, tokenizer/, report.json,
     report.md, logs/ (TensorBoard) and checkpoints/.
 
-    Args:
-        task: str. `"text_classification"` (one text or a pair; binary, multi-class or
-            multi-label), `"token_classification"` (a tag per word) or `"span_extraction"`
-            (extractive QA). Defaults to `"text_classification"`.
+    Args (besides `LabeledFileConfig`'s):
         train: str or None. Training data: a `.csv`, `.tsv`, `.jsonl`, word/TAG `.txt`, SQuAD
             `.json` file, or `tfds:NAME` (e.g. `tfds:glue/sst2`, split `train`). Required.
         validation: str or None. Same kinds (`tfds:NAME` reads split `validation`; write
@@ -30,17 +30,6 @@ class FinetuneConfig:
         test: str or None. Evaluated once at the end (`tfds:NAME` reads split `test`).
         validation_fraction: float. With no `validation`, hold out this fraction of `train`
             (a fixed, seeded split). Defaults to 0.0.
-        format: str. `"auto"` (by extension / `tfds:` prefix), `"csv"`, `"tsv"`, `"jsonl"`,
-            `"tagged"` (word/TAG per token, a sentence per line) or `"squad"`.
-        header: bool. CSV/TSV files start with a row of column names. Defaults to True.
-        column_names: list of str. Column names for CSV/TSV files without a header row,
-            e.g. `[label, text]`. Defaults to none.
-        text_column, text_pair_column, label_column: str. Column (or TFDS feature) names. With
-            `text_pair_column` set, every row must have a non-empty pair. For tagging from TFDS,
-            `text_column` is the words feature and `label_column` the tags feature.
-        multi_label: bool. Each row has several labels (a JSONL list, or joined by
-            `label_separator`). Defaults to False.
-        label_separator: str. Separator of labels in a CSV/TSV cell when `multi_label`.
         tokenizer: str or None. Tokenizer dir, `.model` or `vocab.txt`. Defaults to the one
             stored with the pretrained encoder (`tokenizer/` beside a `.keras` file, or the
             `vocab.txt`/`spiece.model` in a Hugging Face directory).
@@ -80,20 +69,10 @@ class FinetuneConfig:
         verbose: int. Keras progress bar mode (0, 1 or 2). Defaults to 1.
     """
 
-    task: Literal["text_classification", "token_classification", "span_extraction"] = \
-        "text_classification"
     train: str | None = None
     validation: str | None = None
     test: str | None = None
     validation_fraction: float = 0.0
-    format: Literal["auto", "csv", "tsv", "jsonl", "tagged", "squad"] = "auto"
-    header: bool = True
-    column_names: tuple[str, ...] = ()
-    text_column: str = "text"
-    text_pair_column: str | None = None
-    label_column: str = "label"
-    multi_label: bool = False
-    label_separator: str = "|"
     tokenizer: str | None = None
     max_sequence_length: int = 128
     max_query_length: int = 64
@@ -119,8 +98,7 @@ class FinetuneConfig:
     verbose: int = 1
 
     def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ValueError(f"`finetune.task` must be one of {TASKS}. Received: task={self.task!r}")
+        super().__post_init__()
         for name in ("max_sequence_length", "max_query_length", "max_answer_length",
                      "batch_size", "epochs", "gradient_accumulation_steps"):
             value = getattr(self, name)
@@ -166,8 +144,3 @@ class FinetuneConfig:
                              f"Received: finetune.max_train_examples={self.max_train_examples!r}")
         if self.verbose not in (0, 1, 2):
             raise ValueError(f"`finetune.verbose` must be 0, 1 or 2. Received: finetune.verbose={self.verbose!r}")
-        if self.multi_label and self.task != "text_classification":
-            raise ValueError("`finetune.multi_label` applies to text_classification only. "
-                             f"Received: finetune.task={self.task!r}, finetune.multi_label=True")
-        if not self.label_separator:
-            raise ValueError("`finetune.label_separator` must not be empty.")

@@ -1,10 +1,11 @@
 """`pretrain`: records -> `Pretrainer` -> `model.fit` under a strategy -> encoder.keras + summary.
 
 The job is a few visible steps: check the config against the strategy and the records (before any
-work), prepare the records if they are missing, build and compile the model in
+work), build and compile the model in
 `strategy.scope()`, score a fixed set of batches, `fit`, score them again, save, summarize.
 The pieces (`build_pretrainer`, `compile_pretrainer`, `distribute`, `fit_pretrainer`) are usable
-on their own, with any dataset of `(x, y, sample_weight)` batches.
+on their own, with any dataset of `(x, y, sample_weight)` batches. Records are prepared by the
+caller (`albert-keras prepare`, or `albert_keras.pipeline.prepare_and_pretrain`), not here.
 """
 
 from __future__ import annotations
@@ -57,13 +58,13 @@ def pretrain(config) -> dict[str, Any]:
                      train.gradient_accumulation_steps)
     precision, precision_reason = resolve_precision(train.precision, strategy)
     print(f"[pretrain] precision {precision} ({precision_reason})")
-    records, tokenizer_dir = _find_records(config)
+    records, tokenizer_dir = find_records(config)
     if records is None:
-        from albert_keras.data.prepare import prepare  # Deferred: only when records are missing.
-
-        print(f"[pretrain] no records for {config.name!r}: running prepare first")
-        prepare(config)
-        records, tokenizer_dir = _find_records(config, must_exist=True)
+        raise ValueError(
+            f"No pretraining records in {os.path.join(config.data.output_dir, config.name)}/. "
+            "Run `albert-keras prepare` first (`albert-keras pretrain` does when "
+            "train.prepare_if_missing is true), or set train.records. Received: "
+            f"data.output_dir={config.data.output_dir!r}")
     from albert_keras.data.records_check import check_records
     from albert_keras.data.tokenizers import load_tokenizer
 
@@ -257,8 +258,9 @@ def _initial_scores(pretrainer, eval_data, train: TrainConfig, run_dir: str) -> 
     return scores
 
 
-def _find_records(config, must_exist: bool = False) -> tuple[str | None, str | None]:
-    """(file pattern, tokenizer dir) of the records, None when they still have to be prepared."""
+def find_records(config) -> tuple[str | None, str | None]:
+    """(file pattern, tokenizer dir) of the pipeline's records; (None, None) when they still
+    have to be prepared. A `train.records` that matches nothing is an error."""
     train = config.train
     if train.records:
         files = sorted(glob.glob(train.records))
@@ -274,11 +276,6 @@ def _find_records(config, must_exist: bool = False) -> tuple[str | None, str | N
     tokenizer_dir = os.path.join(directory, "tokenizer")
     if glob.glob(pattern) and os.path.isdir(tokenizer_dir):
         return pattern, tokenizer_dir
-    if must_exist or not train.prepare_if_missing:
-        raise ValueError(
-            f"No pretraining records in {directory}/ and train.prepare_if_missing="
-            f"{str(train.prepare_if_missing).lower()}. Run `albert-keras prepare` first, or set "
-            f"train.records. Received: data.output_dir={config.data.output_dir!r}")
     return None, None
 
 

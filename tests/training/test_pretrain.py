@@ -18,9 +18,9 @@ def _tiny_pipeline(tmp_path, **train):
 
 @pytest.mark.large
 def test_pretrain_prepares_trains_and_saves(tmp_path, capsys):
-    from albert_keras.training.pretrain import pretrain
+    from albert_keras.pipeline import prepare_and_pretrain
 
-    summary = pretrain(_tiny_pipeline(tmp_path))
+    summary = prepare_and_pretrain(_tiny_pipeline(tmp_path))
     run = tmp_path / "runs" / "tiny"
     for name in ("encoder.keras", "pretrainer.keras", "summary.json",
                  "tokenizer/tokenizer.json", "checkpoints/epoch-002.weights.h5"):

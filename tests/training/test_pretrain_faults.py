@@ -19,10 +19,11 @@ def _raw(tmp_path, **train):
 
 @pytest.mark.large
 def test_a_nan_run_exits_nonzero_records_the_failure_and_keeps_the_good_model(tmp_path, capsys):
+    from albert_keras.pipeline import prepare_and_pretrain
     from albert_keras.training.pretrain import TrainingFailed, pretrain
 
     keras.utils.set_random_seed(0)
-    pretrain(pipeline_from_dict(_raw(tmp_path)))
+    prepare_and_pretrain(pipeline_from_dict(_raw(tmp_path)))
     run = tmp_path / "runs" / "tiny"
     good = (run / "encoder.keras").read_bytes()
 

@@ -94,13 +94,13 @@ def test_pretrain_killed_mid_epoch_and_mid_save_loses_nothing(tmp_path):
 
     # A finished run's encoder.keras is a valid starting point for more pretraining.
     from albert_keras.pipeline import pipeline_from_dict
-    from albert_keras.training.pretrain import pretrain
+    from albert_keras.pipeline import prepare_and_pretrain
 
     # Under the other precision: the encoder is copied under the run's policy, not kept in its own.
     other = "float32" if summary["precision"] != "float32" else "mixed_bfloat16"
     more = tiny_pretraining_config(tmp_path, eval_batches=1, steps=2, precision=other)
     more["name"], more["model"] = "more", {"pretrained": str(run / "encoder.keras")}
-    summary = pretrain(pipeline_from_dict(more))
+    summary = prepare_and_pretrain(pipeline_from_dict(more))
     assert summary["status"] == "completed" and summary["steps"] == 2
     assert summary["precision"] == other
     continued = keras.saving.load_model(os.path.join(summary["run_dir"], "encoder.keras"))

@@ -4,7 +4,7 @@ import importlib
 
 import pytest
 
-from albert_keras.pipeline import ConfigError, pipeline_from_dict
+from albert_keras.pipeline import ConfigError, pipeline_from_dict, prepare_and_pretrain
 from albert_keras.training import pretrain as pretrain_module
 from albert_keras.training.train_config import TrainConfig
 
@@ -54,7 +54,7 @@ def _no_work(*args, **kwargs):
 
 def test_batch_not_divisible_by_replicas_fails_before_any_work(monkeypatch, tmp_path):
     monkeypatch.setattr(pretrain_module, "make_strategy", lambda name: _FourReplicas())
-    monkeypatch.setattr(pretrain_module, "_find_records", _no_work)
+    monkeypatch.setattr(pretrain_module, "find_records", _no_work)
     config = pipeline_from_dict({"name": "x", "train": {"global_batch_size": 10,
                                                         "output_dir": str(tmp_path)}})
     with pytest.raises(ValueError, match="train.global_batch_size=10, replicas=4"):
@@ -70,9 +70,14 @@ def test_missing_records_are_named(monkeypatch, tmp_path):
                                                         "output_dir": str(tmp_path / "runs")}})
     with pytest.raises(ValueError, match=r"train\.records="):
         pretrain_module.pretrain(config)
-    config = pipeline_from_dict({"name": "x", "data": {"output_dir": str(tmp_path / "records")},
-                                 "train": {"prepare_if_missing": False,
-                                           "output_dir": str(tmp_path / "runs")}})
-    with pytest.raises(ValueError, match="train.prepare_if_missing=false"):
-        pretrain_module.pretrain(config)
+    # Missing prepared records: `pretrain` never prepares them (the job does, when asked).
+    for prepare_if_missing in (True, False):
+        config = pipeline_from_dict({
+            "name": "x", "data": {"output_dir": str(tmp_path / "records")},
+            "train": {"prepare_if_missing": prepare_if_missing,
+                      "output_dir": str(tmp_path / "runs")}})
+        with pytest.raises(ValueError, match="No pretraining records in .*records/x/"):
+            pretrain_module.pretrain(config)
+    with pytest.raises(ValueError, match="No pretraining records in .*records/x/"):
+        prepare_and_pretrain(config)  # prepare_if_missing=False
     assert not (tmp_path / "runs").exists()

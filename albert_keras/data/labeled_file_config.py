@@ -1,0 +1,61 @@
+"""`LabeledFileConfig`: which fine-tuning task, and how its labelled files are read."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+TASKS = ("text_classification", "token_classification", "span_extraction")
+
+
+@dataclasses.dataclass(frozen=True)
+class LabeledFileConfig:
+    """The settings of the labelled-file readers (`albert_keras.data.labeled`).
+
+    Owned by the data stage; `FinetuneConfig` (the pipeline's `finetune` section) extends it
+    with where the files are and how the model trains, so these are `finetune.*` YAML keys.
+
+    Args:
+        task: str. `"text_classification"` (one text or a pair; binary, multi-class or
+            multi-label), `"token_classification"` (a tag per word) or `"span_extraction"`
+            (extractive QA). Defaults to `"text_classification"`.
+        format: str. `"auto"` (by extension / `tfds:` prefix), `"csv"`, `"tsv"`, `"jsonl"`,
+            `"tagged"` (word/TAG per token, a sentence per line) or `"squad"`.
+        header: bool. CSV/TSV files start with a row of column names. Defaults to True.
+        column_names: list of str. Column names for CSV/TSV files without a header row,
+            e.g. `[label, text]`. Defaults to none.
+        text_column, text_pair_column, label_column: str. Column (or TFDS feature) names. With
+            `text_pair_column` set, every row must have a non-empty pair. For tagging from TFDS,
+            `text_column` is the words feature and `label_column` the tags feature.
+        multi_label: bool. Each row has several labels (a JSONL list, or joined by
+            `label_separator`). Defaults to False.
+        label_separator: str. Separator of labels in a CSV/TSV cell when `multi_label`.
+
+    Example:
+    ```python
+    from albert_keras.data.labeled import read_examples
+
+    config = LabeledFileConfig(header=False, column_names=("label", "text"))
+    examples = read_examples("reviews.csv", config)  # [{"text": ..., "label": ...}, ...]
+    ```
+    """
+
+    task: Literal["text_classification", "token_classification", "span_extraction"] = \
+        "text_classification"
+    format: Literal["auto", "csv", "tsv", "jsonl", "tagged", "squad"] = "auto"
+    header: bool = True
+    column_names: tuple[str, ...] = ()
+    text_column: str = "text"
+    text_pair_column: str | None = None
+    label_column: str = "label"
+    multi_label: bool = False
+    label_separator: str = "|"
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"`finetune.task` must be one of {TASKS}. Received: task={self.task!r}")
+        if self.multi_label and self.task != "text_classification":
+            raise ValueError("`finetune.multi_label` applies to text_classification only. "
+                             f"Received: finetune.task={self.task!r}, finetune.multi_label=True")
+        if not self.label_separator:
+            raise ValueError("`finetune.label_separator` must not be empty.")

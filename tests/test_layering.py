@@ -1,0 +1,104 @@
+"""Imports go one way (DESIGN.md, Layering): a module imports its own level or lower ones.
+
+`utils` < `layers` < `models` < `data`, `convert` < `training` < `export` < `compare` <
+`pipeline`, `cli`. Read from the source with `ast`, so nothing is imported: every `import` and
+`from ... import` at module level counts, relative ones included. Imports deferred into a
+function are allowed upward only where listed below with the reason.
+"""
+
+import ast
+import pathlib
+
+PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "albert_keras"
+LEVELS = {"utils": 0, "layers": 1, "models": 2, "data": 3, "convert": 3, "training": 4,
+          "export": 5, "compare": 6, "pipeline": 7, "cli": 7}
+# Facades that defer-import a higher stage inside a method (module -> imported package).
+DEFERRED_UPWARD = {
+    # `Encoder/Pretrainer/Task.from_pretrained` load checkpoints through the converters.
+    ("albert_keras.models.encoder", "albert_keras.convert"),
+    ("albert_keras.models.pretrainer", "albert_keras.convert"),
+    ("albert_keras.models.task", "albert_keras.convert"),
+}
+
+
+def _modules():
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        is_package = parts[-1] == "__init__"
+        yield ".".join(parts[:-1] if is_package else parts), path, is_package
+
+
+def _imports(module: str, path: pathlib.Path, is_package: bool):
+    """(imported module, deferred?) for every import statement of the file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    top_level = {id(node) for node in tree.body}
+    package = module if is_package else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        deferred = id(node) not in top_level
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, deferred
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[:len(package.split(".")) - node.level + 1]
+                name = ".".join(base + ([node.module] if node.module else []))
+            else:
+                name = node.module
+            yield name, deferred
+
+
+def _level(module: str):
+    parts = module.split(".")
+    if parts[0] != "albert_keras" or len(parts) == 1:
+        return None
+    return LEVELS[parts[1]]
+
+
+def test_every_subpackage_has_a_level():
+    names = {path.stem if path.is_file() else path.name for path in PACKAGE.iterdir()
+             if path.name != "__init__.py" and not path.name.startswith((".", "_"))
+             and (path.suffix == ".py" or path.is_dir())}
+    assert names == set(LEVELS), "give new subpackages a level in LEVELS and in DESIGN.md"
+
+
+def _upward_imports():
+    found = []
+    for module, path, is_package in _modules():
+        level = _level(module)
+        for name, deferred in _imports(module, path, is_package):
+            target = _level(name)
+            if level is None or target is None or target <= level:
+                continue
+            top = ".".join(name.split(".")[:2])
+            if deferred and (module, top) in DEFERRED_UPWARD:
+                continue
+            found.append(f"{module} -> {name}" + (" (deferred)" if deferred else ""))
+    return found
+
+
+def test_imports_go_one_way():
+    assert _upward_imports() == []
+
+
+def test_the_check_sees_an_upward_import(tmp_path, monkeypatch):
+    """The test above can fail: a layer that imports training is reported."""
+    fake = tmp_path / "albert_keras"
+    (fake / "layers").mkdir(parents=True)
+    (fake / "training").mkdir()
+    for name in ("__init__.py", "layers/__init__.py", "training/__init__.py",
+                 "training/lamb.py"):
+        (fake / name).write_text("")
+    (fake / "layers" / "bad.py").write_text(
+        "from ..training import lamb\n\ndef f():\n    import albert_keras.training.lamb\n")
+    monkeypatch.setitem(globals(), "PACKAGE", fake)
+    assert _upward_imports() == ["albert_keras.layers.bad -> albert_keras.training",
+                                 "albert_keras.layers.bad -> albert_keras.training.lamb (deferred)"]
+
+
+def test_pretrain_does_not_prepare_records():
+    """Records are prepared by the CLI/pipeline, not from inside `pretrain` (even deferred)."""
+    importers = {module for module, path, is_package in _modules()
+                 for name, _ in _imports(module, path, is_package)
+                 if name == "albert_keras.data.prepare"}
+    assert "albert_keras.training.pretrain" not in importers
+    assert "albert_keras.pipeline" in importers  # `prepare_and_pretrain`
