@@ -11,9 +11,10 @@ variable-length int32 rows (no padding), `make_dataset` shapes them into
   each word on its own and keeps whole words; the tag sits on the word's first sub-token;
   `y` is int32 `(seq,)` and `sample_weight` float32 `(seq,)` is 1 on first sub-tokens and 0
   elsewhere ([CLS], [SEP], later sub-tokens, padding).
-- Span extraction: `[CLS] question [SEP] context [SEP]` with the context split on whitespace
-  into words (as in BERT's SQuAD code); `y` is `{"start_logits", "end_logits"}` token
-  positions. Training examples whose answer was cut off by truncation are dropped.
+- Span extraction: `[CLS] question [SEP] context [SEP]` by `span_packing.pack_question_context`
+  (the serving signature's own function), the context split on whitespace into words (as in
+  BERT's SQuAD code); `y` is `{"start_logits", "end_logits"}` token positions. Training
+  examples whose answer was cut off by truncation are dropped.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from albert_keras.data.span_packing import pack_question_context
 from albert_keras.data.text_preprocessor import TextPreprocessor
 from albert_keras.data.tokenizers import special_token_ids
 
 _CHUNK = 2048
-_TOKENIZE = weakref.WeakKeyDictionary()  # tokenizer -> its call traced once by tf.function
 _PREPROCESSORS = weakref.WeakKeyDictionary()  # tokenizer -> {sequence_length: TextPreprocessor}
 _BUCKET_BOUNDARIES = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384)
 
@@ -129,29 +130,6 @@ def _is_sequence(spec) -> bool:
 def _ragged(rows: list[np.ndarray], lengths: np.ndarray, dtype=np.int32) -> tf.RaggedTensor:
     flat = np.concatenate(rows).astype(dtype) if len(rows) else np.zeros([0], dtype)
     return tf.RaggedTensor.from_row_lengths(flat, lengths)
-
-
-def tokenize_strings(tokenizer, strings: list[str], unk_id: int | None = None) -> list[np.ndarray]:
-    """Token ids of each string (a word, a question), tokenized in graph mode in chunks.
-
-    A string that gives no token at all (whitespace, control characters) becomes `[unk_id]`
-    when given, so every word keeps a position.
-    """
-    if tokenizer not in _TOKENIZE:
-        _TOKENIZE[tokenizer] = tf.function(
-            tokenizer, input_signature=[tf.TensorSpec([None], tf.string)])
-    tokenize = _TOKENIZE[tokenizer]
-    rows: list[np.ndarray] = []
-    for start in range(0, len(strings), _CHUNK):
-        tokens = tokenize(tf.constant(strings[start:start + _CHUNK], tf.string))
-        if isinstance(tokens, tf.Tensor):
-            tokens = tf.RaggedTensor.from_tensor(tokens)
-        splits = tokens.row_splits.numpy()
-        values = tokens.flat_values.numpy().astype(np.int32)
-        rows.extend(values[splits[i]:splits[i + 1]] for i in range(len(splits) - 1))
-    if unk_id is not None:
-        rows = [row if len(row) else np.array([unk_id], np.int32) for row in rows]
-    return rows
 
 
 # --- Per task -------------------------------------------------------------------------------
@@ -261,59 +239,53 @@ def _encode_tagging(examples, tokenizer, special, labels, max_sequence_length):
 
 
 def _encode_spans(examples, tokenizer, special, max_sequence_length, max_query_length, training):
-    questions = tokenize_strings(tokenizer, [e["question"] for e in examples])
-    word_offsets = [[(m.start(), m.end()) for m in re.finditer(r"\S+", e["context"])]
-                    for e in examples]
-    words = [e["context"][s:t] for e, offsets in zip(examples, word_offsets) for s, t in offsets]
-    word_tokens = tokenize_strings(tokenizer, words, unk_id=special["unk"])
+    """Packs with `pack_question_context`, the function the serving signature runs."""
+    pack = tf.function(lambda question, context: pack_question_context(
+        tokenizer, special, question, context, max_sequence_length, max_query_length),
+        autograph=False)  # Plain tensor ops: nothing to convert.
     out = {"token_ids": [], "segment_ids": [], "y": {"start_logits": [], "end_logits": []},
            "examples": [], "token_to_word": [], "word_offsets": [], "dropped": 0, "truncated": 0}
-    cursor = 0
-    for example, question, offsets in zip(examples, questions, word_offsets):
-        pieces = word_tokens[cursor:cursor + len(offsets)]
-        cursor += len(offsets)
-        question = question[:max_query_length].tolist()
-        ids = [special["cls"]] + question + [special["sep"]]
-        token_to_word = [-1] * len(ids)
-        budget = max_sequence_length - len(ids) - 1
-        first_token, last_token = [], []
-        for word_index, word_pieces in enumerate(pieces):
-            room = budget - (len(ids) - len(question) - 2)  # Context tokens still free.
-            take = word_pieces[:max(0, room)].tolist()
-            if not take:
-                out["truncated"] += 1
-                break
-            first_token.append(len(ids))
-            ids.extend(take)
-            token_to_word.extend([word_index] * len(take))
-            last_token.append(len(ids) - 1)
-            if len(take) < len(word_pieces):
-                out["truncated"] += 1
-                break
-        start, end = _answer_tokens(example, offsets, first_token, last_token)
-        if start is None and training:
-            out["dropped"] += 1
-            continue
-        ids.append(special["sep"])
-        token_to_word.append(-1)
-        segments = [0] * (len(question) + 2) + [1] * (len(ids) - len(question) - 2)
-        out["token_ids"].append(np.array(ids, np.int32))
-        out["segment_ids"].append(np.array(segments, np.int32))
-        out["y"]["start_logits"].append(start or 0)
-        out["y"]["end_logits"].append(end or 0)
-        out["examples"].append(example)
-        out["token_to_word"].append(np.array(token_to_word, np.int32))
-        out["word_offsets"].append(offsets)
+    for begin in range(0, len(examples), _CHUNK):
+        chunk = examples[begin:begin + _CHUNK]
+        packed = pack(tf.constant([e["question"] for e in chunk], tf.string),
+                      tf.constant([e["context"] for e in chunk], tf.string))
+        lengths = packed["padding_mask"].numpy().sum(axis=1)
+        arrays = {name: packed[name].numpy() for name in
+                  ("token_ids", "segment_ids", "token_words", "context_tokens")}
+        for i, example in enumerate(chunk):
+            token_words = arrays["token_words"][i, :lengths[i]]
+            out["truncated"] += int(np.sum(token_words >= 0) < arrays["context_tokens"][i])
+            # Character offsets of the same words (the graph's are bytes of the cleaned text).
+            offsets = [(m.start(), m.end()) for m in re.finditer(r"\S+", example["context"])]
+            start, end = _answer_tokens(example, offsets, token_words)
+            if start is None and training:
+                out["dropped"] += 1
+                continue
+            out["token_ids"].append(arrays["token_ids"][i, :lengths[i]])
+            out["segment_ids"].append(arrays["segment_ids"][i, :lengths[i]])
+            out["y"]["start_logits"].append(start or 0)
+            out["y"]["end_logits"].append(end or 0)
+            out["examples"].append(example)
+            out["token_to_word"].append(token_words)
+            out["word_offsets"].append(offsets)
     return out
 
 
-def _answer_tokens(example, offsets, first_token, last_token):
-    """Token positions of the first answer's first and last word; None when cut off or absent."""
+def _answer_tokens(example, offsets, token_words):
+    """Token positions of the first answer's first and last word; None when cut off or absent.
+
+    A word counts as in the sequence when at least its first token is (the last word may be
+    cut part-way).
+    """
     if not example["answers"]:
         return None, None
     answer = example["answers"][0]
     begin, finish = answer["answer_start"], answer["answer_start"] + len(answer["text"])
     inside = [i for i, (s, t) in enumerate(offsets) if s < finish and t > begin]
-    if not inside or inside[-1] >= len(last_token):
+    if not inside:
         return None, None
-    return first_token[inside[0]], last_token[inside[-1]]
+    first = np.flatnonzero(token_words == inside[0])
+    last = np.flatnonzero(token_words == inside[-1])
+    if not len(first) or not len(last):
+        return None, None
+    return int(first[0]), int(last[-1])

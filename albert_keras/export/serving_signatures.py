@@ -21,8 +21,9 @@ Task models answer `serving_default` in words, not only in tokens:
   out);
 - a `SpanExtractor` reads `text` as the question and `text_pair` as the context (left out: no
   context, so no answer), packs `[CLS] question [SEP] context [SEP]` as fine-tuning does
-  (question cut to `max_query_length` tokens, context split on whitespace into words, each
-  tokenized on its own) and adds `answer_start`, `answer_end` int32 `[batch]` (token
+  with the same function, `span_packing.pack_question_context`: question cut to
+  `max_query_length` tokens, context split on whitespace into words, each tokenized on its own)
+  and adds `answer_start`, `answer_end` int32 `[batch]` (token
   positions), `answer_score` float32 `[batch]` (start + end logit) and `answer_text` string
   `[batch]`: the context's words from the start token's word to the end token's word, cut out of
   the context itself (invalid UTF-8 and NUL replaced by U+FFFD). Only context tokens can start
@@ -51,7 +52,7 @@ import tensorflow_text as tf_text
 
 from albert_keras.data import features
 from albert_keras.data.labeled_batches import pack_words
-from albert_keras.data.text_preprocessor import CHARACTERS_PER_POSITION
+from albert_keras.data.span_packing import WHITESPACE, clean_text, pack_question_context
 from albert_keras.models.span_extractor import SpanExtractor, best_spans
 from albert_keras.models.token_classifier import TokenClassifier
 
@@ -59,8 +60,6 @@ TEXT_INPUTS = ("text", "text_pair")
 ID_INPUTS = features.INPUT_FEATURES  # token_ids, segment_ids, padding_mask
 EXAMPLES_INPUT = "examples"
 SIGNATURE_NAMES = ("serving_default", "serve_ids", "serve_examples")
-# Python's `str.split()` whitespace (the span training data splits contexts with it), in RE2.
-WHITESPACE = r"[\t-\r\x{1c}-\x{1f}\x{85}\p{Z}]+"
 # Words of their own in tagged text (Penn Treebank style): numbers with inner punctuation,
 # clitics, then any single punctuation or symbol character. The first that matches wins.
 WORD_PIECES = (r"\d+(?:[.,:/]\d+)+|(?i:n't|'s|'re|'ve|'ll|'m|'d)\b|[\p{P}\p{S}]")
@@ -170,22 +169,10 @@ def context_mask(x: dict) -> tf.Tensor:
     return tf.cast(x["segment_ids"], tf.int32) * mask * tf.cast(positions < last, tf.int32)
 
 
-def clean_text(text, preprocessor) -> tf.Tensor:
-    """Invalid UTF-8 and NUL replaced by U+FFFD, cut as `TextPreprocessor` cuts it.
-
-    (tensorflow-text's regex split stops at a NUL, so NUL cannot stay.) string `(batch,)`.
-    """
-    text = tf.strings.unicode_transcode(
-        tf.reshape(text, [-1]), input_encoding="UTF-8", output_encoding="UTF-8",
-        errors="replace", replacement_char=0xFFFD)
-    text = tf.strings.regex_replace(text, r"\x00", "\ufffd")
-    return tf.strings.substr(text, 0, preprocessor.sequence_length * CHARACTERS_PER_POSITION,
-                             unit="UTF8_CHAR")
-
-
 def tag_words(run: Callable, preprocessor, text, label_names) -> dict:
     """A `TokenClassifier`'s `serving_default`: the outputs of `run` plus `words`, `word_tags`."""
-    words = tf_text.regex_split(clean_text(text, preprocessor), WHITESPACE + "|" + WORD_PIECES,
+    words = tf_text.regex_split(clean_text(text, preprocessor.sequence_length),
+                                WHITESPACE + "|" + WORD_PIECES,
                                 WORD_PIECES)  # (batch, (words))
     length = preprocessor.sequence_length
     words = words[:, :length - 2]  # Every word takes a position at least.
@@ -210,65 +197,23 @@ def tag_words(run: Callable, preprocessor, text, label_names) -> dict:
 def answer_questions(run: Callable, model, preprocessor, question, context,
                      max_query_length: int) -> dict:
     """A `SpanExtractor`'s `serving_default`: `run`'s outputs plus the answer's text."""
-    special = preprocessor.special_token_ids
-    length = preprocessor.sequence_length
-    tokenizer = preprocessor.tokenizer
-    question = _ragged(tokenizer(clean_text(question, preprocessor)), special)
-    question = question[:, :max(1, min(max_query_length, length - 4))]  # (batch, (q))
-    context = clean_text(context, preprocessor)
-    words, begins, ends = tf_text.regex_split_with_offsets(context, WHITESPACE)
-    words, begins, ends = (t[:, :length] for t in (words, begins, ends))  # (batch, (words))
-    pieces = _ragged(tokenizer(words.flat_values), special)  # (num_words, (pieces))
-    empty = tf.cast(tf.equal(pieces.row_lengths(), 0), tf.int64)
-    pieces = tf.concat([pieces, tf.RaggedTensor.from_row_lengths(  # No token: [UNK].
-        tf.fill([tf.reduce_sum(empty)], tf.constant(special["unk"], tf.int32)), empty)], 1)
-    word_index = tf.range(tf.size(words.flat_values, tf.int64)) - tf.gather(
-        words.row_starts(), words.value_rowids())  # (num_words,) within its row
-    tokens = tf.RaggedTensor.from_row_splits(pieces, words.row_splits).merge_dims(1, 2)
-    token_word = tokens.with_flat_values(tf.repeat(tf.cast(word_index, tf.int32),
-                                                   pieces.row_lengths()))
-    # Fill what [CLS] question [SEP] ... [SEP] leaves (a last word may be cut, as in training).
-    room = length - 3 - question.row_lengths()  # (batch,)
-    rows = tokens.value_rowids()
-    keep = (tf.range(tf.size(tokens.flat_values, tf.int64)) - tf.gather(tokens.row_starts(), rows)
-            < tf.gather(room, rows))
-    kept_rows = tf.boolean_mask(rows, keep)
-
-    def cut(ragged):
-        return tf.RaggedTensor.from_value_rowids(tf.boolean_mask(ragged.flat_values, keep),
-                                                 kept_rows, nrows=tokens.nrows())
-
-    tokens, token_word = cut(tokens), cut(token_word)
-    batch = tf.shape(context, tf.int64)[:1]
-    cls = tf.fill(tf.concat([batch, [1]], 0), tf.constant(special["cls"], tf.int32))
-    sep = tf.fill(tf.concat([batch, [1]], 0), tf.constant(special["sep"], tf.int32))
-    shape = [None, length]
-    token_ids = tf.concat([cls, question, sep, tokens, sep], axis=1)  # (batch, (length))
-    segment_ids = tf.concat([tf.zeros_like(cls), tf.zeros_like(question), tf.zeros_like(sep),
-                             tf.ones_like(tokens), tf.ones_like(sep)], axis=1)
-    x = trim_padding({"token_ids": token_ids.to_tensor(special["pad"], shape=shape),
-                      "segment_ids": segment_ids.to_tensor(0, shape=shape),
-                      "padding_mask": tf.ones_like(token_ids).to_tensor(0, shape=shape)})
+    packed = pack_question_context(preprocessor.tokenizer, preprocessor.special_token_ids,
+                                   question, context, preprocessor.sequence_length,
+                                   max_query_length)
+    x = trim_padding({name: packed[name] for name in ID_INPUTS})
     named = run(x)
-    no_word = -tf.ones_like(cls)
-    token_word = tf.concat([no_word, -tf.ones_like(question), no_word, token_word, no_word],
-                           axis=1).to_tensor(-1)[:, :tf.shape(x["token_ids"])[1]]
-    first = tf.gather(token_word, named["answer_start"], batch_dims=1)  # (batch,) word index
-    last = tf.gather(token_word, named["answer_end"], batch_dims=1)
-    zero = tf.zeros(tf.concat([batch, [1]], 0), tf.int64)  # Rows without words gather 0.
+    token_words = packed["token_words"][:, :tf.shape(x["token_ids"])[1]]
+    first = tf.gather(token_words, named["answer_start"], batch_dims=1)  # (batch,) word index
+    last = tf.gather(token_words, named["answer_end"], batch_dims=1)
+    zero = tf.zeros(tf.concat([tf.shape(first, tf.int64), [1]], 0), tf.int64)  # No words: 0.
+    begins, ends = packed["word_begins"], packed["word_ends"]  # (batch, (words)) bytes
     begin = tf.gather(tf.concat([begins.to_tensor(0), zero], 1), tf.maximum(first, 0),
                       batch_dims=1)
     end = tf.gather(tf.concat([ends.to_tensor(0), zero], 1), tf.maximum(last, 0), batch_dims=1)
     found = tf.logical_and(first >= 0, last >= first)
-    named["answer_text"] = tf.where(found, tf.strings.substr(context, begin, end - begin), "")
+    named["answer_text"] = tf.where(
+        found, tf.strings.substr(packed["context"], begin, end - begin), "")
     return named
-
-
-def _ragged(tokens, special) -> tf.RaggedTensor:
-    """A tokenizer's output as int32 ragged rows."""
-    if isinstance(tokens, tf.Tensor):  # A tokenizer with its own `sequence_length`.
-        tokens = tf.RaggedTensor.from_tensor(tokens, padding=special["pad"])
-    return tf.cast(tokens, tf.int32)
 
 
 def named_outputs(outputs, label_names: list[str] | None = None, multi_label: bool = False) -> dict:

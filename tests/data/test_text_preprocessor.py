@@ -1,4 +1,3 @@
-import functools
 
 import keras
 import keras_hub
@@ -8,36 +7,7 @@ import tensorflow as tf
 
 from albert_keras import Encoder
 from albert_keras.data.text_preprocessor import TextPreprocessor
-from albert_keras.data.tokenizers import train_tokenizer
-
-WORDS = ("the quick brown fox jumps over a lazy dog and then it runs far away from "
-         "every river while birds sing songs about old stone bridges").split()
-WORDPIECE_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS + ["##s", "##ing", "."]
-CLS, SEP, PAD = 2, 3, 0
-BAD_TEXTS = [
-    b"",
-    b"\xff\xfe invalid \xc3 utf-8",
-    "😀🦊 emoji and other scripts: Ελληνικά, 日本語, עברית".encode(),
-    ("the fox " * 1250).encode(),  # 10,000 characters
-    b"x" * 10_000,  # one 10,000-character word
-    b"null \x00 byte",
-]
-
-
-def wordpiece():
-    return keras_hub.tokenizers.WordPieceTokenizer(vocabulary=WORDPIECE_VOCAB, lowercase=True)
-
-
-def sentencepiece():
-    return keras_hub.tokenizers.SentencePieceTokenizer(proto=_sentencepiece_proto())
-
-
-@functools.lru_cache(maxsize=1)
-def _sentencepiece_proto():
-    rng = np.random.default_rng(0)
-    sentences = [" ".join(rng.choice(WORDS, size=12)) for _ in range(300)]
-    return train_tokenizer(sentences, "sentencepiece", vocabulary_size=48).proto
-
+from tests.helpers import BAD_TEXTS, CLS, PAD, SEP, WORDPIECE_VOCAB, sentencepiece, wordpiece
 
 def ids(text):
     return [WORDPIECE_VOCAB.index(w) for w in text.split()]

@@ -15,7 +15,7 @@ import tensorflow as tf
 from albert_keras import Encoder
 from albert_keras.data.text_preprocessor import TextPreprocessor
 from albert_keras.export import export_for_serving
-from tests.data.test_text_preprocessor import BAD_TEXTS, sentencepiece, wordpiece
+from tests.helpers import BAD_TEXTS, sentencepiece, wordpiece
 
 MODEL_SERVER = os.path.join(os.path.dirname(__file__), "model_server.py")
 LABELS = ("negative", "neutral", "positive")

@@ -10,7 +10,7 @@ from albert_keras import Encoder
 from albert_keras.export import export_for_serving, read_models_config
 from albert_keras.export.serving_signatures import trim_padding
 from albert_keras.export.warmup import WARMUP_FILE, read_warmup_file
-from tests.data.test_text_preprocessor import wordpiece
+from tests.helpers import wordpiece
 from tests.export.conftest import LABELS, tiny_classifier
 
 

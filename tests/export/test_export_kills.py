@@ -16,7 +16,7 @@ sys.path.insert(0, {repo!r})
 import keras
 from albert_keras import Encoder
 from albert_keras.export import export_for_serving, warmup
-from tests.data.test_text_preprocessor import sentencepiece
+from tests.helpers import sentencepiece
 
 if {kill!r}:
     write_warmup_file = warmup.write_warmup_file

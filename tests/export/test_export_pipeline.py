@@ -6,7 +6,7 @@ import pytest
 from albert_keras.data.tokenizers import save_tokenizer
 from albert_keras.export import export_pipeline, read_models_config
 from albert_keras.pipeline import ConfigError, pipeline_from_dict
-from tests.data.test_text_preprocessor import wordpiece
+from tests.helpers import wordpiece
 from tests.export.conftest import tiny_classifier
 from tests.export.test_export_for_serving import tiny_encoder
 

@@ -147,7 +147,7 @@ def test_a_model_trained_in_bfloat16_is_served_in_float32(tmp_path):
     from albert_keras.data.text_preprocessor import TextPreprocessor
     from albert_keras.export import export_for_serving
     from albert_keras.models.dtype_copy import copy_with_dtype
-    from tests.data.test_text_preprocessor import wordpiece
+    from tests.helpers import wordpiece
     from tests.export.conftest import LABELS
 
     keras.utils.set_random_seed(2)

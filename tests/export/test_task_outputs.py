@@ -1,7 +1,8 @@
 """Task answers in words: a tagger's per-word tags and a reader's answer text, as served.
 
 Both exports are loaded with the TF1 loader in a fresh tensorflow-only process (what the model
-server does) and compared with the Keras model, run on ids built here in Python.
+server does) and compared with the Keras model, run on ids built here in Python, word by word:
+an independent reference for the graph's packing (`pack_words`, `pack_question_context`).
 """
 
 import re
@@ -12,12 +13,11 @@ import pytest
 import tensorflow as tf
 
 from albert_keras import Encoder
-from albert_keras.data.labeled_batches import tokenize_strings
 from albert_keras.data.tokenizers import special_token_ids
 from albert_keras.export import export_for_serving
 from albert_keras.models import SpanExtractor, TokenClassifier
 from albert_keras.models.span_extractor import best_spans
-from tests.data.test_text_preprocessor import BAD_TEXTS, sentencepiece, wordpiece
+from tests.helpers import BAD_TEXTS, sentencepiece, wordpiece
 from tests.export.conftest import run_model_server_check
 
 pytestmark = pytest.mark.large
@@ -83,7 +83,17 @@ def _text(raw: bytes) -> str:
 
 
 def _pieces(tokenizer, words):
-    return tokenize_strings(tokenizer, words, unk_id=special_token_ids(tokenizer)["unk"])
+    """Token ids of each word on its own; a word with no token is [UNK]."""
+    unk = special_token_ids(tokenizer)["unk"]
+    return [np.array(tokenize_strings(tokenizer, [word])[0] or [unk], np.int32) for word in words]
+
+
+def tokenize_strings(tokenizer, strings):
+    """The ids of each string as a list, tokenized one by one (a reference, not the graph)."""
+    tokens = tokenizer(tf.constant(strings, tf.string))
+    if isinstance(tokens, tf.Tensor):
+        tokens = tf.RaggedTensor.from_tensor(tokens)
+    return [list(map(int, row)) for row in tokens.to_list()]
 
 
 def test_word_tags_are_the_keras_tags_of_first_sub_tokens(served):
@@ -127,7 +137,7 @@ def test_bad_text_is_still_tagged(served):
 def _expected_answer(model, tokenizer, question, context):
     """The best span over the context tokens, built and decoded in Python (as fine-tuning)."""
     special = special_token_ids(tokenizer)
-    question_ids = list(tokenize_strings(tokenizer, [_text(question)])[0][:MAX_QUERY_LENGTH])
+    question_ids = tokenize_strings(tokenizer, [_text(question)])[0][:MAX_QUERY_LENGTH]
     context = _text(context)
     offsets = [(m.start(), m.end()) for m in re.finditer(r"\S+", context)]
     ids = [special["cls"], *question_ids, special["sep"]]

@@ -1,0 +1,106 @@
+"""`pack_question_context`: `[CLS] question [SEP] context [SEP]` for span extraction, in TF ops.
+
+One function packs question + context pairs for fine-tuning (`labeled_batches`, through
+`tf.function`) and inside the exported serving signature (`export.serving_signatures`), so the
+served model sees exactly the ids it was trained on.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+from albert_keras.data.text_preprocessor import CHARACTERS_PER_POSITION
+
+# Python's `str.split()` whitespace (what splits a context into words), in RE2 syntax.
+WHITESPACE = r"[\t-\r\x{1c}-\x{1f}\x{85}\p{Z}]+"
+
+
+def clean_text(text: tf.Tensor, sequence_length: int) -> tf.Tensor:
+    """Invalid UTF-8 and NUL replaced by U+FFFD, cut as `TextPreprocessor` cuts it.
+
+    (tensorflow-text's regex split stops at a NUL, so NUL cannot stay.) string `(batch,)`.
+    """
+    text = tf.strings.unicode_transcode(
+        tf.reshape(text, [-1]), input_encoding="UTF-8", output_encoding="UTF-8",
+        errors="replace", replacement_char=0xFFFD)
+    text = tf.strings.regex_replace(text, r"\x00", "\ufffd")
+    return tf.strings.substr(text, 0, sequence_length * CHARACTERS_PER_POSITION,
+                             unit="UTF8_CHAR")
+
+
+def pack_question_context(tokenizer, special: dict[str, int], question: tf.Tensor,
+                          context: tf.Tensor, sequence_length: int,
+                          max_query_length: int) -> dict[str, tf.Tensor]:
+    """Packs `[CLS] question [SEP] context [SEP]`, remembering which context word each token is.
+
+    The question is cut to `max_query_length` tokens; the context is split on whitespace into
+    words (as BERT's SQuAD code does), each word tokenized on its own (a word with no token
+    becomes `[UNK]`), and its tokens fill the rest; the last word may be cut part-way.
+
+    Args:
+        tokenizer: keras-hub tokenizer.
+        special: dict with the `"cls"`, `"sep"`, `"pad"` and `"unk"` ids.
+        question, context: string `(batch,)`.
+        sequence_length: int. Output length, special tokens included.
+        max_query_length: int. Question tokens kept.
+
+    Returns:
+        `token_ids`, `segment_ids`, `padding_mask` int32 `(batch, sequence_length)`;
+        `token_words` int32 `(batch, sequence_length)`: the context word of each token, -1 for
+        [CLS], the question, the [SEP]s and padding; `context` string `(batch,)` as cleaned
+        (`clean_text`); `word_begins`, `word_ends` int64 `(batch, (words))` byte offsets of the
+        words in the cleaned context; `context_tokens` int64 `(batch,)`: the context's tokens
+        before the cut.
+    """
+    question = _ragged(tokenizer(clean_text(question, sequence_length)), special)
+    question = question[:, :max(1, min(max_query_length, sequence_length - 4))]  # (batch, (q))
+    context = clean_text(context, sequence_length)
+    words, begins, ends = tf_text.regex_split_with_offsets(context, WHITESPACE)
+    # Every word takes a position at least: later words can never fit.
+    words, begins, ends = (t[:, :sequence_length] for t in (words, begins, ends))
+    pieces = _ragged(tokenizer(words.flat_values), special)  # (num_words, (pieces))
+    empty = tf.cast(tf.equal(pieces.row_lengths(), 0), tf.int64)
+    pieces = tf.concat([pieces, tf.RaggedTensor.from_row_lengths(  # No token: [UNK].
+        tf.fill([tf.reduce_sum(empty)], tf.constant(special["unk"], tf.int32)), empty)], 1)
+    word_index = tf.range(tf.size(words.flat_values, tf.int64)) - tf.gather(
+        words.row_starts(), words.value_rowids())  # (num_words,) within its row
+    tokens = tf.RaggedTensor.from_row_splits(pieces, words.row_splits).merge_dims(1, 2)
+    token_words = tokens.with_flat_values(tf.repeat(tf.cast(word_index, tf.int32),
+                                                    pieces.row_lengths()))
+    context_tokens = tokens.row_lengths()  # (batch,)
+    # Fill what [CLS] question [SEP] ... [SEP] leaves.
+    room = sequence_length - 3 - question.row_lengths()  # (batch,)
+    rows = tokens.value_rowids()
+    keep = (tf.range(tf.size(tokens.flat_values, tf.int64)) - tf.gather(tokens.row_starts(), rows)
+            < tf.gather(room, rows))
+    kept_rows = tf.boolean_mask(rows, keep)
+
+    def cut(ragged):
+        return tf.RaggedTensor.from_value_rowids(tf.boolean_mask(ragged.flat_values, keep),
+                                                 kept_rows, nrows=tokens.nrows())
+
+    tokens, token_words = cut(tokens), cut(token_words)
+    batch = tf.shape(context, tf.int64)[:1]
+    cls = tf.fill(tf.concat([batch, [1]], 0), tf.constant(special["cls"], tf.int32))
+    sep = tf.fill(tf.concat([batch, [1]], 0), tf.constant(special["sep"], tf.int32))
+    shape = [None, sequence_length]
+    token_ids = tf.concat([cls, question, sep, tokens, sep], axis=1)  # (batch, (length))
+    segment_ids = tf.concat([tf.zeros_like(cls), tf.zeros_like(question), tf.zeros_like(sep),
+                             tf.ones_like(tokens), tf.ones_like(sep)], axis=1)
+    no_word = -tf.ones_like(cls)
+    token_words = tf.concat([no_word, -tf.ones_like(question), no_word, token_words, no_word],
+                            axis=1)
+    return {"token_ids": token_ids.to_tensor(special["pad"], shape=shape),
+            "segment_ids": segment_ids.to_tensor(0, shape=shape),
+            "padding_mask": tf.ones_like(token_ids).to_tensor(0, shape=shape),
+            "token_words": token_words.to_tensor(-1, shape=shape),
+            "context": context, "word_begins": begins, "word_ends": ends,
+            "context_tokens": context_tokens}
+
+
+def _ragged(tokens, special) -> tf.RaggedTensor:
+    """A tokenizer's output as int32 ragged rows."""
+    if isinstance(tokens, tf.Tensor):  # A tokenizer with its own `sequence_length`.
+        tokens = tf.RaggedTensor.from_tensor(tokens, padding=special["pad"])
+    return tf.cast(tokens, tf.int32)
