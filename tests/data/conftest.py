@@ -8,7 +8,7 @@ import pytest
 
 from albert_keras.data.corpus import read_documents
 from albert_keras.data.prepare import prepare
-from albert_keras.pipeline import pipeline_from_dict
+from tests.data.data_helpers import tiny_pipeline
 
 
 @pytest.fixture(scope="session")
@@ -24,18 +24,9 @@ def corpus_file(tmp_path_factory, stdlib_documents):
     return str(path)
 
 
-def tiny_pipeline(output_dir, corpus, name="tiny", **data):
-    settings = dict(corpus=corpus, output_dir=str(output_dir), tokenizer="sentencepiece",
-                    vocabulary_size=300, max_sequence_length=32, max_predictions=5, num_shards=3,
-                    dupe_factor=2, masking="whole_word", num_workers=2, seed=7)
-    return pipeline_from_dict({"name": name, "data": {**settings, **data}})
-
-
 @pytest.fixture(scope="session")
 def prepared(tmp_path_factory, corpus_file):
     """(summary, directory) of `prepare` on the small corpus: SentencePiece, 3 shards, seq 32."""
     output_dir = tmp_path_factory.mktemp("tf_records")
     summary = prepare(tiny_pipeline(output_dir, corpus_file), progress=False)
     return summary, os.path.join(str(output_dir), "tiny")
-
-

@@ -8,7 +8,7 @@ from albert_keras.data.prepare import prepare
 from albert_keras.data.pretraining_dataset import pretraining_dataset
 from albert_keras.data.tokenizers import load_tokenizer, special_token_ids
 from albert_keras.pipeline import ConfigError, load_pipeline, pipeline_from_dict
-from tests.data.conftest import tiny_pipeline
+from tests.data.data_helpers import tiny_pipeline
 
 REPO = os.path.join(os.path.dirname(__file__), "..", "..")
 
@@ -118,7 +118,7 @@ import os, signal, sys
 sys.path.insert(0, {repo!r})
 from albert_keras.data import writer
 from albert_keras.data.prepare import prepare
-from tests.data.conftest import tiny_pipeline
+from tests.data.data_helpers import tiny_pipeline
 
 def write_manifest(directory, manifest):  # Shards and tokenizer written, then killed.
     os.kill(os.getpid(), signal.SIGKILL)

@@ -6,18 +6,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from albert_keras import Encoder
 from albert_keras.export import export_for_serving, read_models_config
 from albert_keras.export.serving_signatures import trim_padding
 from albert_keras.export.warmup import WARMUP_FILE, read_warmup_file
 from tests.helpers import wordpiece
-from tests.export.conftest import LABELS, tiny_classifier
-
-
-def tiny_encoder(tokenizer, **overrides):
-    config = dict(vocabulary_size=tokenizer.vocabulary_size(), num_layers=2, num_heads=2,
-                  hidden_dim=8, intermediate_dim=16, max_sequence_length=16)
-    return Encoder(**{**config, **overrides})
+from tests.export.export_helpers import LABELS, tiny_classifier, tiny_encoder
 
 
 def test_layout_assets_and_warmup(saved_models):

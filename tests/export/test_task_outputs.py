@@ -18,7 +18,7 @@ from albert_keras.export import export_for_serving
 from albert_keras.models import SpanExtractor, TokenClassifier
 from albert_keras.models.span_extractor import best_spans
 from tests.helpers import BAD_TEXTS, sentencepiece, wordpiece
-from tests.export.conftest import run_model_server_check
+from tests.export.export_helpers import run_model_server_check
 
 pytestmark = pytest.mark.large
 TAGS = ("ADJ", "NOUN", "PUNCT", "VERB")
