@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from albert_keras.data.sequence_layout import MAX_QUERY_LENGTH, SINGLE_SPECIAL_TOKENS
 from albert_keras.data.span_packing import pack_question_context
 from albert_keras.data.text_preprocessor import TextPreprocessor
 from albert_keras.data.tokenizers import special_token_ids
@@ -37,7 +38,7 @@ _BUCKET_BOUNDARIES = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384)
 
 def encode_examples(examples: list[dict], task: str, tokenizer, labels: tuple[str, ...] | None,
                     max_sequence_length: int, multi_label: bool = False,
-                    max_query_length: int = 64, training: bool = True) -> dict[str, Any]:
+                    max_query_length: int = MAX_QUERY_LENGTH, training: bool = True) -> dict[str, Any]:
     """Token ids and targets for `examples`, one variable-length row each.
 
     Returns a dict with `token_ids` and `segment_ids` (lists of int32 arrays), `y` (and
@@ -193,7 +194,7 @@ def pack_words(tokenizer, words: tf.RaggedTensor, sequence_length: int,
     ends = tf.math.cumsum(word_lengths)  # Inclusive, over all sentences.
     sentence_start = tf.gather(tf.concat([ends - word_lengths, [0]], 0), words.row_starts())
     ends -= tf.gather(sentence_start, sentence)  # Inclusive, within each sentence.
-    keep = ends <= sequence_length - 2
+    keep = ends <= sequence_length - SINGLE_SPECIAL_TOKENS
     kept_rows = tf.boolean_mask(sentence, keep)
     batch = words.nrows()
     tokens = tf.RaggedTensor.from_value_rowids(

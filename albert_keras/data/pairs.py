@@ -24,6 +24,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from albert_keras.data.sequence_layout import PAIR_SPECIAL_TOKENS
+
 PAIR_TASKS = ("nsp", "sop")
 _CHUNK_DOCUMENTS = 64
 _WORKER_DOCUMENTS: Sequence = ()  # Set in each worker process by `_init_worker`.
@@ -128,7 +130,7 @@ def _pairs_for_chunk(job) -> dict[str, np.ndarray]:
 def _document_pairs(documents: Sequence, index: int, rng: np.random.Generator, options: dict):
     """Yields `(tokens_a, tokens_b, label)` for one document (the original loop)."""
     document = [np.asarray(s, np.int32) for s in documents[index] if len(s)]
-    max_num_tokens = options["max_sequence_length"] - 3
+    max_num_tokens = options["max_sequence_length"] - PAIR_SPECIAL_TOKENS
     target = max_num_tokens
     if rng.random() < options["short_seq_prob"]:
         target = int(rng.integers(2, max_num_tokens + 1))

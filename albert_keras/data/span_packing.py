@@ -10,7 +10,10 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from albert_keras.data.sequence_layout import MIN_CONTEXT_TOKENS, PAIR_SPECIAL_TOKENS
 from albert_keras.data.text_preprocessor import CHARACTERS_PER_POSITION
+
+__all__ = ["WHITESPACE", "clean_text", "pack_question_context"]
 
 # Python's `str.split()` whitespace (what splits a context into words), in RE2 syntax.
 WHITESPACE = r"[\t-\r\x{1c}-\x{1f}\x{85}\p{Z}]+"
@@ -54,7 +57,8 @@ def pack_question_context(tokenizer, special: dict[str, int], question: tf.Tenso
         before the cut.
     """
     question = _ragged(tokenizer(clean_text(question, sequence_length)), special)
-    question = question[:, :max(1, min(max_query_length, sequence_length - 4))]  # (batch, (q))
+    longest_question = sequence_length - PAIR_SPECIAL_TOKENS - MIN_CONTEXT_TOKENS
+    question = question[:, :max(1, min(max_query_length, longest_question))]  # (batch, (q))
     context = clean_text(context, sequence_length)
     words, begins, ends = tf_text.regex_split_with_offsets(context, WHITESPACE)
     # Every word takes a position at least: later words can never fit.
@@ -70,7 +74,7 @@ def pack_question_context(tokenizer, special: dict[str, int], question: tf.Tenso
                                                     pieces.row_lengths()))
     context_tokens = tokens.row_lengths()  # (batch,)
     # Fill what [CLS] question [SEP] ... [SEP] leaves.
-    room = sequence_length - 3 - question.row_lengths()  # (batch,)
+    room = sequence_length - PAIR_SPECIAL_TOKENS - question.row_lengths()  # (batch,)
     rows = tokens.value_rowids()
     keep = (tf.range(tf.size(tokens.flat_values, tf.int64)) - tf.gather(tokens.row_starts(), rows)
             < tf.gather(room, rows))

@@ -25,6 +25,7 @@ from typing import Sequence
 import keras
 import numpy as np
 
+from albert_keras.data.sequence_layout import MAX_QUERY_LENGTH
 from albert_keras.data.text_preprocessor import TextPreprocessor
 from albert_keras.data.tokenizers import save_tokenizer
 from albert_keras.export import warmup
@@ -38,7 +39,7 @@ def export_for_serving(model: keras.Model, tokenizer, export_dir: str, *,
                        sequence_length: int | None = None,
                        label_names: Sequence[str] | None = None,
                        warmup_texts: Sequence[str | bytes] | None = None,
-                       max_query_length: int = 64, dtype: str | None = "float32") -> str:
+                       max_query_length: int = MAX_QUERY_LENGTH, dtype: str | None = "float32") -> str:
     """Exports `model` for TensorFlow Serving; returns the version directory.
 
     Args:

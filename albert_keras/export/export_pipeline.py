@@ -8,6 +8,7 @@ import shlex
 
 import keras
 
+from albert_keras.data.sequence_layout import MAX_QUERY_LENGTH
 from albert_keras.data.tokenizers import load_tokenizer
 from albert_keras.export.export_for_serving import export_for_serving
 from albert_keras.export.models_config import MODELS_CONFIG
@@ -57,7 +58,7 @@ def export_pipeline(config, model_path: str | None = None, version: int | None =
         version=version if version is not None else export.version,
         overwrite=overwrite or export.overwrite, sequence_length=sequence_length,
         label_names=run_info.get("labels"), warmup_texts=export.warmup_texts or None,
-        max_query_length=run_info.get("max_query_length", 64),
+        max_query_length=run_info.get("max_query_length", MAX_QUERY_LENGTH),
         dtype="float32" if export.precision == "float32" else None)
     print(serving_instructions(version_dir, export.grpc_port, export.rest_port,
                                source=model_path))

@@ -52,6 +52,7 @@ import tensorflow_text as tf_text
 
 from albert_keras.data import features
 from albert_keras.data.labeled_batches import pack_words
+from albert_keras.data.sequence_layout import MAX_QUERY_LENGTH, SINGLE_SPECIAL_TOKENS
 from albert_keras.data.span_packing import WHITESPACE, clean_text, pack_question_context
 from albert_keras.models.span_extractor import SpanExtractor, best_spans
 from albert_keras.models.token_classifier import TokenClassifier
@@ -67,7 +68,7 @@ WORD_PIECES = (r"\d+(?:[.,:/]\d+)+|(?i:n't|'s|'re|'ve|'ll|'m|'d)\b|[\p{P}\p{S}]"
 
 def serving_signatures(model: keras.Model, preprocessor, label_names: Sequence[str] | None = None,
                        multi_label: bool | None = None,
-                       max_query_length: int = 64) -> dict[str, tuple[Callable, list]]:
+                       max_query_length: int = MAX_QUERY_LENGTH) -> dict[str, tuple[Callable, list]]:
     """`{signature name: (function, input_signature)}` for `keras.export.ExportArchive`.
 
     Args:
@@ -175,7 +176,7 @@ def tag_words(run: Callable, preprocessor, text, label_names) -> dict:
                                 WHITESPACE + "|" + WORD_PIECES,
                                 WORD_PIECES)  # (batch, (words))
     length = preprocessor.sequence_length
-    words = words[:, :length - 2]  # Every word takes a position at least.
+    words = words[:, :length - SINGLE_SPECIAL_TOKENS]  # Every word takes a position at least.
     packed = pack_words(preprocessor.tokenizer, words, length, preprocessor.special_token_ids)
     starts = packed.pop("word_starts")  # (batch, (kept words)) first sub-tokens
     named = run(trim_padding(packed))

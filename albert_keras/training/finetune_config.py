@@ -6,6 +6,8 @@ import dataclasses
 from typing import Literal
 
 from albert_keras.data.labeled_file_config import LabeledFileConfig
+from albert_keras.data.sequence_layout import (MAX_QUERY_LENGTH, MIN_CONTEXT_TOKENS,
+                                               PAIR_SPECIAL_TOKENS)
 from albert_keras.training.train_config import PRECISIONS
 
 
@@ -75,7 +77,7 @@ class FinetuneConfig(LabeledFileConfig):
     validation_fraction: float = 0.0
     tokenizer: str | None = None
     max_sequence_length: int = 128
-    max_query_length: int = 64
+    max_query_length: int = MAX_QUERY_LENGTH
     max_answer_length: int = 30
     batch_size: int = 32
     epochs: int = 3
@@ -116,10 +118,11 @@ class FinetuneConfig(LabeledFileConfig):
         if self.max_sequence_length < 3:
             raise ValueError("`finetune.max_sequence_length` must be at least 3. "
                              f"Received: finetune.max_sequence_length={self.max_sequence_length}")
-        if self.task == "span_extraction" and self.max_query_length > self.max_sequence_length - 4:
+        longest = self.max_sequence_length - PAIR_SPECIAL_TOKENS - MIN_CONTEXT_TOKENS
+        if self.task == "span_extraction" and self.max_query_length > longest:
             raise ValueError(
                 "`finetune.max_query_length` must leave room for the context "
-                f"(at most max_sequence_length - 4 = {self.max_sequence_length - 4}). "
+                f"(at most max_sequence_length - 4 = {longest}). "
                 f"Received: finetune.max_query_length={self.max_query_length}")
         for name, low, high in (("validation_fraction", 0.0, 1.0), ("warmup_fraction", 0.0, 1.0),
                                 ("dropout", 0.0, 1.0)):
