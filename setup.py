@@ -11,7 +11,7 @@ setup(
     install_requires=[
         "tensorflow==2.21.*",
         "tensorflow-text==2.21.*",
-        "keras>=3.15,<4",
+        "keras>=3.15,<3.16",  # Private hooks: tests/test_keras_hooks.py
         "keras-hub>=0.32,<0.33",
         "tensorflow-serving-api==2.21.*",
         "sentencepiece>=0.2",
