@@ -45,6 +45,7 @@ def compare(config, progress: bool = True) -> dict[str, Any]:
 
     Example:
     ```python
+    # needs: a few minutes of CPU (a whole comparison)
     from albert_keras.compare import compare
     from albert_keras.pipeline import load_pipeline
 

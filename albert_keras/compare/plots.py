@@ -37,6 +37,7 @@ def make_plots(report: dict, directory: str) -> dict[str, str]:
 
     Example:
     ```python
+    # needs: a comparison's `report`
     files = make_plots(report, "runs/tiny/plots")
     files["mlm_loss_vs_steps"]  # "plots/mlm_loss_vs_steps.png"
     ```

@@ -69,6 +69,7 @@ def load_encoder(path: str, *, allow_missing: Iterable[str] = (), dtype=None,
 
     Example:
     ```python
+    # needs: downloaded checkpoints
     encoder = load_encoder("~/models/bert-base-uncased")  # config.json + model.safetensors
     encoder = load_encoder("uncased_L-12_H-768_A-12/bert_model.ckpt")
     ```

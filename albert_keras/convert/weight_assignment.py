@@ -33,6 +33,7 @@ class WeightAssignment:
 
     Example:
     ```python
+    # needs: a checkpoint's `names` and `read_tensor`, an `encoder`
     assignment = WeightAssignment(names, read_tensor, source="model.safetensors")
     assignment.assign_all({"token_embedding/embeddings": encoder.token_embedding.embeddings},
                           {"token_embedding/embeddings": TensorName("word_embeddings.weight")})

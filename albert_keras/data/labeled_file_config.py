@@ -33,6 +33,7 @@ class LabeledFileConfig:
 
     Example:
     ```python
+    # needs: a reviews.csv file
     from albert_keras.data.labeled import read_examples
 
     config = LabeledFileConfig(header=False, column_names=("label", "text"))

@@ -86,6 +86,7 @@ def pretraining_dataset(file_pattern: str, global_batch_size: int,
 
     Example:
     ```python
+    # needs: prepared records and a `pretrainer`
     dataset = pretraining_dataset("tf_records/albert_tiny", global_batch_size=32)
     pretrainer.fit(dataset, steps_per_epoch=100)
     ```

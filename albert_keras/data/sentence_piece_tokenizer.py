@@ -21,6 +21,7 @@ class SentencePieceTokenizer(keras_hub.tokenizers.SentencePieceTokenizer):
 
     Example:
     ```python
+    # needs: a spiece.model file
     tokenizer = SentencePieceTokenizer(proto="spiece.model", lowercase=True)
     tokenizer(["Hello World"])  # the same ids as "hello world"
     ```

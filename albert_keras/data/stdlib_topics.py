@@ -73,6 +73,7 @@ def write_stdlib_topic_task(directory: str, *, packages: Sequence[str] = DEFAULT
 
     Example:
     ```python
+    # needs: a writable data/ folder
     task = write_stdlib_topic_task("data/stdlib_topics", examples_per_label=100)
     print(task.description, task.counts["validation"])
     # finetune with train=task.train, validation=task.validation

@@ -35,6 +35,7 @@ class TextPreprocessor(keras.layers.Layer):
 
     Example:
     ```python
+    # needs: a pretraining run and its `encoder`
     tokenizer = albert_keras.data.tokenizers.load_tokenizer("runs/albert_tiny/tokenizer")
     preprocessor = TextPreprocessor(tokenizer, sequence_length=128)
     x = preprocessor(tf.constant(["a question"]), tf.constant(["its context"]))

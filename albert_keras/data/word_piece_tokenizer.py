@@ -21,6 +21,7 @@ class WordPieceTokenizer(keras_hub.tokenizers.WordPieceTokenizer):
 
     Example:
     ```python
+    # needs: a vocab.txt file
     tokenizer = WordPieceTokenizer(vocabulary="vocab.txt", lowercase=True, strip_accents=True)
     tokenizer(["Hello world…"])  # ragged ids, "…" kept as one unknown/known token
     ```

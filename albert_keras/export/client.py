@@ -113,6 +113,7 @@ class ServingClient:
 
     Example:
     ```python
+    # needs: a running tensorflow_model_server
     client = ServingClient("albert_tiny")
     outputs = client.predict(["a first text", ""], text_pairs=["its pair", "x"])
     outputs["embeddings"].shape  # (2, hidden_dim)

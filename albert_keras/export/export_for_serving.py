@@ -66,6 +66,7 @@ def export_for_serving(model: keras.Model, tokenizer, export_dir: str, *,
 
     Example:
     ```python
+    # needs: a `classifier` and its `tokenizer`
     path = export_for_serving(classifier, tokenizer, "saved_models/sentiment")
     # saved_models/sentiment/1, and saved_models/models.config lists "sentiment"
     ```

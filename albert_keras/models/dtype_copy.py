@@ -20,6 +20,7 @@ def copy_with_dtype(model: keras.Model, dtype: str | None) -> keras.Model:
 
     Example:
     ```python
+    # needs: a model.keras file
     serving = copy_with_dtype(keras.saving.load_model("model.keras"), "float32")
     ```
     """

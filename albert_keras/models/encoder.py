@@ -33,7 +33,11 @@ class Encoder(keras.Model):
     encoder = Encoder.from_preset("albert_base")
     bert = Encoder(vocabulary_size=100, num_layers=2, num_heads=2, hidden_dim=16,
                    intermediate_dim=32)
+    ids = np.array([[2, 15, 27, 3, 0]], "int32")  # [CLS] two tokens [SEP] padding
+    segments = np.zeros_like(ids)
+    mask = (ids > 0).astype("int32")
     outputs = bert({"token_ids": ids, "segment_ids": segments, "padding_mask": mask})
+    outputs["pooled_output"]  # (1, 16)
     ```
     """
 

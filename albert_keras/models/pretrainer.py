@@ -33,7 +33,11 @@ class Pretrainer(Task):
     ```python
     encoder = Encoder.from_preset("albert_tiny", vocabulary_size=100)
     pretrainer = Pretrainer(encoder, pair_task="sop")
-    outputs = pretrainer({**encoder_inputs, "mask_positions": positions})
+    ids = np.array([[2, 15, 27, 3, 0]], "int32")  # [CLS] two tokens [SEP] padding
+    segments = np.zeros_like(ids)
+    mask = (ids > 0).astype("int32")
+    outputs = pretrainer({"token_ids": ids, "segment_ids": segments, "padding_mask": mask,
+                          "mask_positions": np.array([[1, 2]], "int32")})
     outputs["mlm"]  # (batch, predictions, 100)
     ```
     """

@@ -28,6 +28,9 @@ class SpanExtractor(Task):
     ```python
     encoder = Encoder.from_preset("bert_tiny", vocabulary_size=100)
     reader = SpanExtractor(encoder)
+    ids = np.array([[2, 15, 27, 3, 0]], "int32")  # [CLS] two tokens [SEP] padding
+    segments = np.zeros_like(ids)
+    mask = (ids > 0).astype("int32")
     out = reader({"token_ids": ids, "segment_ids": segments, "padding_mask": mask})
     start, end, score = reader.decode(out, valid_mask=segments)  # (batch,) each
     ```

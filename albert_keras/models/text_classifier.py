@@ -34,8 +34,12 @@ class TextClassifier(Task):
     ```python
     encoder = Encoder.from_preset("bert_tiny", vocabulary_size=100)
     classifier = TextClassifier(encoder, labels=("negative", "positive"))
+    ids = np.array([[2, 15, 27, 3, 0]], "int32")  # [CLS] two tokens [SEP] padding
+    segments = np.zeros_like(ids)
+    mask = (ids > 0).astype("int32")
     logits = classifier({"token_ids": ids, "segment_ids": segments, "padding_mask": mask})
-    classifier = TextClassifier.from_pretrained("runs/albert_tiny/encoder.keras", num_classes=3)
+    # From a pretraining run: TextClassifier.from_pretrained("runs/albert_tiny/encoder.keras",
+    #                                                        num_classes=3)
     ```
     """
 

@@ -28,6 +28,9 @@ class TokenClassifier(Task):
     ```python
     encoder = Encoder.from_preset("bert_tiny", vocabulary_size=100)
     tagger = TokenClassifier(encoder, labels=("O", "B-PER", "I-PER"))
+    ids = np.array([[2, 15, 27, 3, 0]], "int32")  # [CLS] two tokens [SEP] padding
+    segments = np.zeros_like(ids)
+    mask = (ids > 0).astype("int32")
     logits = tagger({"token_ids": ids, "segment_ids": segments, "padding_mask": mask})
     ```
     """

@@ -30,6 +30,8 @@ class AdamW(CrossReplicaClipping, keras.optimizers.AdamW):
 
     Example:
     ```python
+    from albert_keras.training.warmup_polynomial_decay import WarmupPolynomialDecay
+
     optimizer = AdamW(learning_rate=WarmupPolynomialDecay(1e-4, 10000, 1000000))
     ```
     """

@@ -42,6 +42,7 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
 
     Example:
     ```python
+    # needs: a compiled `model` and a `dataset`
     model.fit(dataset, epochs=10, callbacks=[AtomicBackupAndRestore("runs/x/backup")])
     ```
     """

@@ -42,6 +42,7 @@ def use_gradient_accumulation(model: keras.Model, steps: int) -> None:
 
     Example:
     ```python
+    # needs: a `pretrainer`, `pair_loss` and a `dataset`
     pretrainer.compile(optimizer=Lamb(), loss={"mlm": MaskedLMLoss(), "pair": pair_loss})
     use_gradient_accumulation(pretrainer, 4)   # global batch 32 = 4 micro-batches of 8
     pretrainer.fit(dataset, epochs=1, steps_per_epoch=100)

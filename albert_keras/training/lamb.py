@@ -39,8 +39,9 @@ class Lamb(CrossReplicaClipping, keras.optimizers.Lamb):
 
     Example:
     ```python
+    # needs: a `pretrainer` (albert_keras.Pretrainer)
     optimizer = Lamb(learning_rate=WarmupPolynomialDecay(0.00176, 3125, 125000))
-    pretrainer.compile(optimizer=optimizer, ...)
+    pretrainer.compile(optimizer=optimizer, loss={"mlm": MaskedLMLoss(), "pair": pair_loss})
     ```
     """
 

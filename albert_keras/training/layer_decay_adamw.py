@@ -25,6 +25,7 @@ class LayerDecayAdamW(AdamW):
 
     Example:
     ```python
+    # needs: a fine-tuning `classifier`
     multipliers = layer_decay_multipliers(classifier, classifier.encoder, decay=0.8)
     optimizer = LayerDecayAdamW(learning_rate=2e-5, learning_rate_multipliers=multipliers)
     ```

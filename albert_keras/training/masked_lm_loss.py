@@ -22,6 +22,7 @@ class MaskedLMLoss(keras.losses.Loss):
 
     Example:
     ```python
+    # needs: a `pretrainer` and `pair_loss`
     pretrainer.compile(optimizer=Lamb(), loss={"mlm": MaskedLMLoss(), "pair": pair_loss})
     ```
     """

@@ -23,6 +23,8 @@ class WarmupPolynomialDecay(keras.optimizers.schedules.LearningRateSchedule):
 
     Example:
     ```python
+    from albert_keras.training.lamb import Lamb
+
     schedule = WarmupPolynomialDecay(0.00176, warmup_steps=3125, decay_steps=125000)
     optimizer = Lamb(learning_rate=schedule)
     ```
