@@ -90,10 +90,11 @@ def _pieces(tokenizer, words):
 
 def tokenize_strings(tokenizer, strings):
     """The ids of each string as a list, tokenized one by one (a reference, not the graph)."""
-    tokens = tokenizer(tf.constant(strings, tf.string))
+    tokens = tokenizer(tf.constant(strings, tf.string))  # Eagerly, keras-hub gives lists.
     if isinstance(tokens, tf.Tensor):
         tokens = tf.RaggedTensor.from_tensor(tokens)
-    return [list(map(int, row)) for row in tokens.to_list()]
+    rows = tokens.to_list() if isinstance(tokens, tf.RaggedTensor) else tokens
+    return [list(map(int, row)) for row in rows]
 
 
 def test_word_tags_are_the_keras_tags_of_first_sub_tokens(served):
