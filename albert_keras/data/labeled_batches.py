@@ -38,14 +38,18 @@ _BUCKET_BOUNDARIES = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384)
 
 def encode_examples(examples: list[dict], task: str, tokenizer, labels: tuple[str, ...] | None,
                     max_sequence_length: int, multi_label: bool = False,
-                    max_query_length: int = MAX_QUERY_LENGTH, training: bool = True) -> dict[str, Any]:
-    """Token ids and targets for `examples`, one variable-length row each.
+                    max_query_length: int = MAX_QUERY_LENGTH, training: bool = True,
+                    doc_stride: int | None = None) -> dict[str, Any]:
+    """Token ids and targets for `examples`, one variable-length row each (span extraction:
+    one per context window, see `span_packing.pack_question_context`).
 
     Returns a dict with `token_ids` and `segment_ids` (lists of int32 arrays), `y` (and
     `sample_weight` for tagging), `examples` (those kept, in order), `dropped` (span training
-    examples whose answer does not fit), `truncated` (rows cut to fit), and for tagging
-    `word_positions` / for spans `token_to_word` and `word_offsets`, which map predictions back
-    to words and characters.
+    examples without a window that holds the answer), `truncated` (rows cut to fit; spans:
+    contexts read in several windows), and for tagging `word_positions` / for spans
+    `window_example` (row -> index in `examples`), `token_to_word`, `word_offsets`, which map
+    predictions back to words and characters, and `answers_lost` (examples whose answer is in
+    no window).
     """
     if task == "text_classification":
         preprocessors = _PREPROCESSORS.setdefault(tokenizer, {})
@@ -57,7 +61,7 @@ def encode_examples(examples: list[dict], task: str, tokenizer, labels: tuple[st
     if task == "token_classification":
         return _encode_tagging(examples, tokenizer, special, labels, max_sequence_length)
     return _encode_spans(examples, tokenizer, special, max_sequence_length, max_query_length,
-                         training)
+                         training, doc_stride)
 
 
 def make_dataset(encoded: dict[str, Any], batch_size: int, training: bool,
@@ -239,44 +243,63 @@ def _encode_tagging(examples, tokenizer, special, labels, max_sequence_length):
             "word_positions": positions, "dropped": 0, "truncated": truncated}
 
 
-def _encode_spans(examples, tokenizer, special, max_sequence_length, max_query_length, training):
-    """Packs with `pack_question_context`, the function the serving signature runs."""
+def _encode_spans(examples, tokenizer, special, max_sequence_length, max_query_length, training,
+                  doc_stride):
+    """Packs with `pack_question_context`, the function the serving signature runs.
+
+    One row per context window. Training keeps the windows that hold the first answer whole;
+    evaluation keeps every window (`window_example` maps rows to `examples`; the answer of an
+    example is the best span over its windows).
+    """
     pack = tf.function(lambda question, context: pack_question_context(
-        tokenizer, special, question, context, max_sequence_length, max_query_length),
-        autograph=False)  # Plain tensor ops: nothing to convert.
+        tokenizer, special, question, context, max_sequence_length, max_query_length,
+        doc_stride), autograph=False)  # Plain tensor ops: nothing to convert.
     out = {"token_ids": [], "segment_ids": [], "y": {"start_logits": [], "end_logits": []},
-           "examples": [], "token_to_word": [], "word_offsets": [], "dropped": 0, "truncated": 0}
+           "examples": [], "window_example": [], "token_to_word": [], "word_offsets": [],
+           "dropped": 0, "truncated": 0, "answers_lost": 0}
     for begin in range(0, len(examples), _CHUNK):
         chunk = examples[begin:begin + _CHUNK]
         packed = pack(tf.constant([e["question"] for e in chunk], tf.string),
                       tf.constant([e["context"] for e in chunk], tf.string))
         lengths = packed["padding_mask"].numpy().sum(axis=1)
         arrays = {name: packed[name].numpy() for name in
-                  ("token_ids", "segment_ids", "token_words", "context_tokens")}
+                  ("token_ids", "segment_ids", "token_words", "window_example", "window_start",
+                   "context_tokens")}
+        rows_of = [np.flatnonzero(arrays["window_example"] == i) for i in range(len(chunk))]
         for i, example in enumerate(chunk):
-            token_words = arrays["token_words"][i, :lengths[i]]
-            out["truncated"] += int(np.sum(token_words >= 0) < arrays["context_tokens"][i])
             # Character offsets of the same words (the graph's are bytes of the cleaned text).
             offsets = [(m.start(), m.end()) for m in re.finditer(r"\S+", example["context"])]
-            start, end = _answer_tokens(example, offsets, token_words)
-            if start is None and training:
+            out["truncated"] += int(len(rows_of[i]) > 1)  # Read in several windows.
+            windows = []
+            for row in rows_of[i]:
+                token_words = arrays["token_words"][row, :lengths[row]]
+                reaches_end = (arrays["window_start"][row] + np.sum(token_words >= 0)
+                               == arrays["context_tokens"][i])
+                start, end = _answer_tokens(example, offsets, token_words, reaches_end)
+                if start is not None or not training:
+                    windows.append((row, token_words, start, end))
+            if example["answers"] and not any(start is not None for *_, start, _ in windows):
+                out["answers_lost"] += 1
+            if not windows:
                 out["dropped"] += 1
                 continue
-            out["token_ids"].append(arrays["token_ids"][i, :lengths[i]])
-            out["segment_ids"].append(arrays["segment_ids"][i, :lengths[i]])
-            out["y"]["start_logits"].append(start or 0)
-            out["y"]["end_logits"].append(end or 0)
             out["examples"].append(example)
-            out["token_to_word"].append(token_words)
-            out["word_offsets"].append(offsets)
+            for row, token_words, start, end in windows:
+                out["token_ids"].append(arrays["token_ids"][row, :lengths[row]])
+                out["segment_ids"].append(arrays["segment_ids"][row, :lengths[row]])
+                out["y"]["start_logits"].append(start or 0)
+                out["y"]["end_logits"].append(end or 0)
+                out["window_example"].append(len(out["examples"]) - 1)
+                out["token_to_word"].append(token_words)
+                out["word_offsets"].append(offsets)
     return out
 
 
-def _answer_tokens(example, offsets, token_words):
+def _answer_tokens(example, offsets, token_words, reaches_end=True):
     """Token positions of the first answer's first and last word; None when cut off or absent.
 
-    A word counts as in the sequence when at least its first token is (the last word may be
-    cut part-way).
+    The answer's words must be in the window, the last one whole: a window that ends inside
+    it (and not at the context's end) does not hold the answer.
     """
     if not example["answers"]:
         return None, None
@@ -289,4 +312,6 @@ def _answer_tokens(example, offsets, token_words):
     last = np.flatnonzero(token_words == inside[-1])
     if not len(first) or not len(last):
         return None, None
+    if not reaches_end and not np.any(token_words == inside[-1] + 1):
+        return None, None  # The window's edge may cut the last word.
     return int(first[0]), int(last[-1])

@@ -11,3 +11,10 @@ PAIR_SPECIAL_TOKENS = 3
 MIN_CONTEXT_TOKENS = 1
 # Question tokens kept by default (BERT's SQuAD code: max_query_length 64).
 MAX_QUERY_LENGTH = 64
+
+
+def default_doc_stride(sequence_length: int, max_query_length: int) -> int:
+    """Tokens between the starts of consecutive context windows when `doc_stride` is unset:
+    half of the room a window has for the context, so consecutive windows overlap by half."""
+    room = sequence_length - PAIR_SPECIAL_TOKENS - max_query_length
+    return max(1, room // 2)

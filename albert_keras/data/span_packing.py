@@ -33,13 +33,17 @@ def clean_text(text: tf.Tensor, sequence_length: int) -> tf.Tensor:
 
 
 def pack_question_context(tokenizer, special: dict[str, int], question: tf.Tensor,
-                          context: tf.Tensor, sequence_length: int,
-                          max_query_length: int) -> dict[str, tf.Tensor]:
+                          context: tf.Tensor, sequence_length: int, max_query_length: int,
+                          doc_stride: int | None = None) -> dict[str, tf.Tensor]:
     """Packs `[CLS] question [SEP] context [SEP]`, remembering which context word each token is.
 
     The question is cut to `max_query_length` tokens; the context is split on whitespace into
     words (as BERT's SQuAD code does), each word tokenized on its own (a word with no token
-    becomes `[UNK]`), and its tokens fill the rest; the last word may be cut part-way.
+    becomes `[UNK]`), and its tokens fill the rest; a word may be cut part-way at a window's
+    edge. A context longer than that room is read in windows (BERT's `doc_stride`): window k
+    holds the context tokens from `k * doc_stride` on, as many as fit, and windows are added
+    until one reaches the context's end. Without `doc_stride` each row is one window (the
+    context is cut).
 
     Args:
         tokenizer: keras-hub tokenizer.
@@ -47,14 +51,19 @@ def pack_question_context(tokenizer, special: dict[str, int], question: tf.Tenso
         question, context: string `(batch,)`.
         sequence_length: int. Output length, special tokens included.
         max_query_length: int. Question tokens kept.
+        doc_stride: int or None. Context tokens between the starts of consecutive windows
+            (a row whose window has less room uses its room, so no token is skipped).
+            Defaults to None (one window per row).
 
     Returns:
-        `token_ids`, `segment_ids`, `padding_mask` int32 `(batch, sequence_length)`;
-        `token_words` int32 `(batch, sequence_length)`: the context word of each token, -1 for
-        [CLS], the question, the [SEP]s and padding; `context` string `(batch,)` as cleaned
-        (`clean_text`); `word_begins`, `word_ends` int64 `(batch, (words))` byte offsets of the
-        words in the cleaned context; `context_tokens` int64 `(batch,)`: the context's tokens
-        before the cut.
+        Per window (`windows >= batch`, in row order): `token_ids`, `segment_ids`,
+        `padding_mask` int32 `(windows, sequence_length)`; `token_words` int32
+        `(windows, sequence_length)`: the context word of each token, -1 for [CLS], the
+        question, the [SEP]s and padding; `window_example` int64 `(windows,)`: the row a window
+        belongs to; `window_start` int64 `(windows,)`: its first context token.
+        Per row: `context` string `(batch,)` as cleaned (`clean_text`); `word_begins`,
+        `word_ends` int64 `(batch, (words))` byte offsets of the words in the cleaned context;
+        `context_tokens` int64 `(batch,)`: the context's tokens.
     """
     question = _ragged(tokenizer(clean_text(question, sequence_length)), special)
     longest_question = sequence_length - PAIR_SPECIAL_TOKENS - MIN_CONTEXT_TOKENS
@@ -73,19 +82,26 @@ def pack_question_context(tokenizer, special: dict[str, int], question: tf.Tenso
     token_words = tokens.with_flat_values(tf.repeat(tf.cast(word_index, tf.int32),
                                                     pieces.row_lengths()))
     context_tokens = tokens.row_lengths()  # (batch,)
-    # Fill what [CLS] question [SEP] ... [SEP] leaves.
+    # Each window fills what [CLS] question [SEP] ... [SEP] leaves.
     room = sequence_length - PAIR_SPECIAL_TOKENS - question.row_lengths()  # (batch,)
-    rows = tokens.value_rowids()
-    keep = (tf.range(tf.size(tokens.flat_values, tf.int64)) - tf.gather(tokens.row_starts(), rows)
-            < tf.gather(room, rows))
-    kept_rows = tf.boolean_mask(rows, keep)
-
-    def cut(ragged):
-        return tf.RaggedTensor.from_value_rowids(tf.boolean_mask(ragged.flat_values, keep),
-                                                 kept_rows, nrows=tokens.nrows())
-
-    tokens, token_words = cut(tokens), cut(token_words)
-    batch = tf.shape(context, tf.int64)[:1]
+    if doc_stride is None:
+        stride = tf.zeros_like(room)
+        counts = tf.ones_like(room)
+    else:
+        stride = tf.clip_by_value(tf.cast(doc_stride, tf.int64), 1, tf.maximum(room, 1))  # No skips.
+        beyond = tf.maximum(context_tokens - room, 0)  # Tokens past the first window.
+        counts = 1 + (beyond + stride - 1) // stride  # (batch,) windows per row
+    window_example = tf.repeat(tf.range(tf.size(room, tf.int64)), counts)  # (windows,)
+    window_start = (tf.ragged.range(counts).flat_values
+                    * tf.gather(stride, window_example))  # (windows,)
+    length = tf.clip_by_value(tf.gather(context_tokens, window_example) - window_start, 0,
+                              tf.gather(room, window_example))  # (windows,)
+    first = tf.gather(tokens.row_starts(), window_example) + window_start
+    index = tf.ragged.range(first, first + length)  # (windows, (tokens)) into the flat tokens
+    tokens = tf.gather(tokens.flat_values, index)
+    token_words = tf.gather(token_words.flat_values, index)
+    question = tf.gather(question, window_example)
+    batch = tf.shape(window_example, tf.int64)
     cls = tf.fill(tf.concat([batch, [1]], 0), tf.constant(special["cls"], tf.int32))
     sep = tf.fill(tf.concat([batch, [1]], 0), tf.constant(special["sep"], tf.int32))
     shape = [None, sequence_length]
@@ -99,6 +115,7 @@ def pack_question_context(tokenizer, special: dict[str, int], question: tf.Tenso
             "segment_ids": segment_ids.to_tensor(0, shape=shape),
             "padding_mask": tf.ones_like(token_ids).to_tensor(0, shape=shape),
             "token_words": token_words.to_tensor(-1, shape=shape),
+            "window_example": window_example, "window_start": window_start,
             "context": context, "word_begins": begins, "word_ends": ends,
             "context_tokens": context_tokens}
 

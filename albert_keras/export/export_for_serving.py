@@ -39,7 +39,8 @@ def export_for_serving(model: keras.Model, tokenizer, export_dir: str, *,
                        sequence_length: int | None = None,
                        label_names: Sequence[str] | None = None,
                        warmup_texts: Sequence[str | bytes] | None = None,
-                       max_query_length: int = MAX_QUERY_LENGTH, dtype: str | None = "float32") -> str:
+                       max_query_length: int = MAX_QUERY_LENGTH, dtype: str | None = "float32",
+                       doc_stride: int | None = None) -> str:
     """Exports `model` for TensorFlow Serving; returns the version directory.
 
     Args:
@@ -59,6 +60,8 @@ def export_for_serving(model: keras.Model, tokenizer, export_dir: str, *,
             with empty, very long, invalid and emoji texts.
         max_query_length: int. Question tokens a `SpanExtractor` keeps (the fine-tuning run's
             `finetune.max_query_length`). Defaults to 64.
+        doc_stride: int or None. A `SpanExtractor` reads long contexts in windows this many
+            tokens apart (the run's `finetune.doc_stride`); None cuts them. Defaults to None.
         dtype: str or None. The dtype policy the served graph computes in: `"float32"` (what
             TF Serving's CPU builds run fast and clients expect; a model trained in
             `mixed_bfloat16` is served as its float32 copy, same weights), another policy
@@ -103,7 +106,8 @@ def export_for_serving(model: keras.Model, tokenizer, export_dir: str, *,
     archive.track(model)
     archive.track(preprocessor)
     for name, (function, input_signature) in serving_signatures(
-            model, preprocessor, label_names, max_query_length=max_query_length).items():
+            model, preprocessor, label_names, max_query_length=max_query_length,
+            doc_stride=doc_stride).items():
         archive.add_endpoint(name, function, input_signature=input_signature)
 
     # Write next to the target and rename at the end: the model server polls `export_dir` and

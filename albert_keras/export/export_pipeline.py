@@ -59,6 +59,7 @@ def export_pipeline(config, model_path: str | None = None, version: int | None =
         overwrite=overwrite or export.overwrite, sequence_length=sequence_length,
         label_names=run_info.get("labels"), warmup_texts=export.warmup_texts or None,
         max_query_length=run_info.get("max_query_length", MAX_QUERY_LENGTH),
+        doc_stride=run_info.get("doc_stride"),
         dtype="float32" if export.precision == "float32" else None)
     print(serving_instructions(version_dir, export.grpc_port, export.rest_port,
                                source=model_path))

@@ -22,7 +22,8 @@ Task models answer `serving_default` in words, not only in tokens:
 - a `SpanExtractor` reads `text` as the question and `text_pair` as the context (left out: no
   context, so no answer), packs `[CLS] question [SEP] context [SEP]` as fine-tuning does
   with the same function, `span_packing.pack_question_context`: question cut to
-  `max_query_length` tokens, context split on whitespace into words, each tokenized on its own)
+  `max_query_length` tokens, context split on whitespace into words, each tokenized on its own,
+  a long context read in windows `doc_stride` tokens apart, the best-scoring window answering)
   and adds `answer_start`, `answer_end` int32 `[batch]` (token
   positions), `answer_score` float32 `[batch]` (start + end logit) and `answer_text` string
   `[batch]`: the context's words from the start token's word to the end token's word, cut out of
@@ -68,7 +69,8 @@ WORD_PIECES = (r"\d+(?:[.,:/]\d+)+|(?i:n't|'s|'re|'ve|'ll|'m|'d)\b|[\p{P}\p{S}]"
 
 def serving_signatures(model: keras.Model, preprocessor, label_names: Sequence[str] | None = None,
                        multi_label: bool | None = None,
-                       max_query_length: int = MAX_QUERY_LENGTH) -> dict[str, tuple[Callable, list]]:
+                       max_query_length: int = MAX_QUERY_LENGTH,
+                       doc_stride: int | None = None) -> dict[str, tuple[Callable, list]]:
     """`{signature name: (function, input_signature)}` for `keras.export.ExportArchive`.
 
     Args:
@@ -80,6 +82,9 @@ def serving_signatures(model: keras.Model, preprocessor, label_names: Sequence[s
         multi_label: bool or None. Sigmoid instead of softmax; None reads `model.multi_label`.
         max_query_length: int. Question tokens kept by a `SpanExtractor`'s `serving_default`
             (as `finetune.max_query_length`). Defaults to 64.
+        doc_stride: int or None. A `SpanExtractor`'s `serving_default` reads a long context in
+            windows this many tokens apart and answers with the best span of all of them (as
+            `finetune.doc_stride`); None cuts the context. Defaults to None.
     """
     if multi_label is None:
         multi_label = getattr(model, "multi_label", False)
@@ -100,7 +105,7 @@ def serving_signatures(model: keras.Model, preprocessor, label_names: Sequence[s
                 context = tf.cond(tf.size(text_pair) > 0, lambda: text_pair,
                                   lambda: tf.fill(tf.shape(text), ""))
                 return answer_questions(run, model, preprocessor, text, context,
-                                        max_query_length)
+                                        max_query_length, doc_stride)
             x = tf.cond(tf.size(text_pair) > 0,
                         lambda: preprocessor(text, text_pair), lambda: preprocessor(text))
         return run(trim_padding(x))
@@ -196,14 +201,27 @@ def tag_words(run: Callable, preprocessor, text, label_names) -> dict:
 
 
 def answer_questions(run: Callable, model, preprocessor, question, context,
-                     max_query_length: int) -> dict:
-    """A `SpanExtractor`'s `serving_default`: `run`'s outputs plus the answer's text."""
+                     max_query_length: int, doc_stride: int | None = None) -> dict:
+    """A `SpanExtractor`'s `serving_default`: `run`'s outputs plus the answer's text.
+
+    `run` sees one row per context window; each question gets the outputs of its window with
+    the best answer score (ties: the first).
+    """
     packed = pack_question_context(preprocessor.tokenizer, preprocessor.special_token_ids,
                                    question, context, preprocessor.sequence_length,
-                                   max_query_length)
-    x = trim_padding({name: packed[name] for name in ID_INPUTS})
+                                   max_query_length, doc_stride)
+    x = trim_padding({name: packed[name] for name in ID_INPUTS})  # (windows, seq)
     named = run(x)
-    token_words = packed["token_words"][:, :tf.shape(x["token_ids"])[1]]
+    window_example = packed["window_example"]  # (windows,)
+    num_questions = tf.shape(packed["context"], tf.int64)[0]
+    score = named["answer_score"]  # (windows,)
+    best = tf.math.unsorted_segment_max(score, window_example, num_questions)  # (batch,)
+    windows = tf.range(tf.size(window_example, tf.int64))
+    chosen = tf.math.unsorted_segment_min(  # (batch,) the first window with the best score
+        tf.where(score >= tf.gather(best, window_example), windows, tf.int64.max),
+        window_example, num_questions)
+    named = {name: tf.gather(value, chosen) for name, value in named.items()}
+    token_words = tf.gather(packed["token_words"], chosen)[:, :tf.shape(x["token_ids"])[1]]
     first = tf.gather(token_words, named["answer_start"], batch_dims=1)  # (batch,) word index
     last = tf.gather(token_words, named["answer_end"], batch_dims=1)
     zero = tf.zeros(tf.concat([tf.shape(first, tf.int64), [1]], 0), tf.int64)  # No words: 0.

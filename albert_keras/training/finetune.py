@@ -71,7 +71,8 @@ def finetune(config) -> dict[str, Any]:
                 labeled.check_labels(splits[split], labels, ft.task, ft.label_column)
     encoded = {split: encode_examples(
         examples, ft.task, tokenizer, labels, ft.max_sequence_length, multi_label=ft.multi_label,
-        max_query_length=ft.max_query_length, training=split == "train")
+        max_query_length=ft.max_query_length, training=split == "train",
+        doc_stride=ft.context_stride())
         for split, examples in splits.items() if examples}
     if not encoded["train"]["token_ids"]:
         raise ValueError(f"{ft.train}: no training example fits max_sequence_length="
@@ -138,6 +139,8 @@ def finetune(config) -> dict[str, Any]:
         "examples": {split: len(examples) for split, examples in splits.items() if examples},
         "truncated": {split: data["truncated"] for split, data in encoded.items()},
         "dropped": {split: data["dropped"] for split, data in encoded.items()},
+        **({"answers_lost": {split: data["answers_lost"] for split, data in encoded.items()},
+            "doc_stride": ft.context_stride()} if ft.task == "span_extraction" else {}),
         "skipped_empty_text": skipped_rows,
         "precision": precision, "precision_reason": precision_reason,
         "gradient_accumulation_steps": ft.gradient_accumulation_steps,
@@ -202,24 +205,30 @@ def evaluate_split(model, ft, encoded, dataset, labels) -> dict[str, Any]:
 
 
 def span_answers(outputs: list[dict], encoded: dict, max_answer_length: int) -> list[str]:
-    """The answer text of each example: best legal span over its context tokens."""
-    answers, row = [], 0
+    """The answer text of each example: the best legal span over the context tokens of all its
+    windows (rows)."""
+    examples = encoded["examples"]
+    answers, best = [""] * len(examples), np.full(len(examples), -np.inf)
+    row = 0
     for batch in outputs:
         size, seq = batch["start_logits"].shape
         valid = np.zeros((size, seq), bool)
         for i in range(size):
             token_to_word = encoded["token_to_word"][row + i]
             valid[i, :len(token_to_word)] = token_to_word >= 0
-        starts, ends, _ = best_spans(batch["start_logits"], batch["end_logits"], valid,
-                                     max_answer_length)
-        for i, (start, end) in enumerate(zip(np.asarray(starts), np.asarray(ends))):
+        starts, ends, scores = best_spans(batch["start_logits"], batch["end_logits"], valid,
+                                          max_answer_length)
+        for i, (start, end, score) in enumerate(zip(*map(np.asarray, (starts, ends, scores)))):
+            example = encoded["window_example"][row + i]
             token_to_word = encoded["token_to_word"][row + i]
             offsets = encoded["word_offsets"][row + i]
-            context = encoded["examples"][row + i]["context"]
-            if not offsets or start >= len(token_to_word) or token_to_word[start] < 0:
-                answers.append("")
+            if not offsets or start >= len(token_to_word) or token_to_word[start] < 0 \
+                    or not score > best[example]:
                 continue
-            answers.append(context[offsets[token_to_word[start]][0]:offsets[token_to_word[end]][1]])
+            best[example] = score
+            context = examples[example]["context"]
+            answers[example] = context[offsets[token_to_word[start]][0]:
+                                       offsets[token_to_word[end]][1]]
         row += size
     return answers
 
@@ -236,7 +245,8 @@ def save_run(model, tokenizer, ft, labels, report, run_dir: str) -> None:
     write_json_atomic(os.path.join(run_dir, "labels.json"), {
         "task": ft.task, "labels": list(labels) if labels else None,
         "multi_label": ft.multi_label, "max_sequence_length": ft.max_sequence_length,
-        "max_answer_length": ft.max_answer_length, "max_query_length": ft.max_query_length})
+        "max_answer_length": ft.max_answer_length, "max_query_length": ft.max_query_length,
+        "doc_stride": ft.context_stride() if ft.task == "span_extraction" else None})
     write_atomic(os.path.join(run_dir, "tokenizer"), lambda path: save_tokenizer(tokenizer, path))
     write_json_atomic(os.path.join(run_dir, "report.json"), report)
     write_text_atomic(os.path.join(run_dir, "report.md"), finetune_metrics.report_markdown(report))

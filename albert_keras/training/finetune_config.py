@@ -7,7 +7,7 @@ from typing import Literal
 
 from albert_keras.data.labeled_file_config import LabeledFileConfig
 from albert_keras.data.sequence_layout import (MAX_QUERY_LENGTH, MIN_CONTEXT_TOKENS,
-                                               PAIR_SPECIAL_TOKENS)
+                                               PAIR_SPECIAL_TOKENS, default_doc_stride)
 from albert_keras.training.train_config import PRECISIONS
 
 
@@ -38,6 +38,11 @@ class FinetuneConfig(LabeledFileConfig):
         max_sequence_length: int. Longest input, special tokens included. Defaults to 128.
         max_query_length: int. Question tokens kept for span extraction. Defaults to 64.
         max_answer_length: int. Longest predicted answer, in tokens. Defaults to 30.
+        doc_stride: int or null. Span extraction: a context longer than a sequence is read in
+            overlapping windows whose starts are this many tokens apart (BERT's `doc_stride`),
+            in training, evaluation and the exported model; the answer is the best span over
+            all windows. At most `max_sequence_length - 3 - max_query_length`. Defaults to
+            null: half of that, so consecutive windows overlap by half.
         batch_size: int. Defaults to 32.
         epochs: int. Defaults to 3.
         learning_rate: float. Peak AdamW learning rate. Defaults to 5e-5.
@@ -79,6 +84,7 @@ class FinetuneConfig(LabeledFileConfig):
     max_sequence_length: int = 128
     max_query_length: int = MAX_QUERY_LENGTH
     max_answer_length: int = 30
+    doc_stride: int | None = None
     batch_size: int = 32
     epochs: int = 3
     learning_rate: float = 5e-5
@@ -115,6 +121,14 @@ class FinetuneConfig(LabeledFileConfig):
                              f"`finetune.batch_size`. Received: finetune.batch_size="
                              f"{self.batch_size}, finetune.gradient_accumulation_steps="
                              f"{self.gradient_accumulation_steps}")
+        if self.doc_stride is not None:
+            room = self.max_sequence_length - PAIR_SPECIAL_TOKENS - self.max_query_length
+            if isinstance(self.doc_stride, bool) or not isinstance(self.doc_stride, int) \
+                    or not 1 <= self.doc_stride <= max(1, room):
+                raise ValueError(
+                    "`finetune.doc_stride` must be an integer from 1 to max_sequence_length - 3 "
+                    f"- max_query_length = {max(1, room)} (longer strides skip context tokens). "
+                    f"Received: finetune.doc_stride={self.doc_stride!r}")
         if self.max_sequence_length < 3:
             raise ValueError("`finetune.max_sequence_length` must be at least 3. "
                              f"Received: finetune.max_sequence_length={self.max_sequence_length}")
@@ -147,3 +161,8 @@ class FinetuneConfig(LabeledFileConfig):
                              f"Received: finetune.max_train_examples={self.max_train_examples!r}")
         if self.verbose not in (0, 1, 2):
             raise ValueError(f"`finetune.verbose` must be 0, 1 or 2. Received: finetune.verbose={self.verbose!r}")
+
+    def context_stride(self) -> int:
+        """`doc_stride`, or its default for this sequence and query length."""
+        return self.doc_stride or default_doc_stride(self.max_sequence_length,
+                                                     self.max_query_length)

@@ -240,6 +240,37 @@ def test_span_encoding_maps_answers_to_tokens_and_drops_cut_answers(tmp_path):
     assert len(kept["token_ids"]) == 10 and all(len(r) <= 9 for r in kept["token_ids"])
 
 
+def test_span_windows_keep_every_answer_that_fits_a_window(tmp_path):
+    """max_sequence_length 9 cuts answers off; windows 2 tokens apart keep them all."""
+    path = finetune_data.write_squad(tmp_path, "s.json", count=10, seed=2)
+    examples = labeled.read_examples(path, _config(task="span_extraction"))
+    tokenizer = finetune_data.tokenizer()
+    vocabulary = tokenizer.get_vocabulary()
+    cut = encode_examples(examples, "span_extraction", tokenizer, None, max_sequence_length=9)
+    assert cut["answers_lost"] == cut["dropped"] > 0
+    windows = encode_examples(examples, "span_extraction", tokenizer, None,
+                              max_sequence_length=9, doc_stride=2)
+    assert windows["answers_lost"] == windows["dropped"] == 0
+    assert len(windows["examples"]) == 10 and windows["truncated"] > 0
+    assert len(windows["token_ids"]) >= 10 and all(len(r) <= 9 for r in windows["token_ids"])
+    for row, ids in enumerate(windows["token_ids"]):
+        example = windows["examples"][windows["window_example"][row]]
+        start, end = windows["y"]["start_logits"][row], windows["y"]["end_logits"][row]
+        assert vocabulary[ids[start]] == example["answers"][0]["text"] and start == end
+    evaluation = encode_examples(examples, "span_extraction", tokenizer, None,
+                                 max_sequence_length=9, doc_stride=2, training=False)
+    # Every window is kept for evaluation, each example's in order, without gaps.
+    assert sorted(set(evaluation["window_example"])) == list(range(10))
+    assert evaluation["window_example"] == sorted(evaluation["window_example"])
+    assert len(evaluation["token_ids"]) > len(windows["token_ids"])
+
+
+def test_doc_stride_longer_than_the_room_is_refused():
+    with pytest.raises(ValueError, match=r"finetune\.doc_stride.*= 61.*doc_stride=62"):
+        FinetuneConfig(task="span_extraction", doc_stride=62)  # 128 - 3 - 64 = 61
+    assert FinetuneConfig(task="span_extraction").context_stride() == 30
+
+
 def test_text_pairs_get_segment_one():
     examples = [{"text": "good movie", "text_pair": "bad plot", "label": "pos", "source": "m", "row": 2}]
     encoded = encode_examples(examples, "text_classification", finetune_data.tokenizer(),

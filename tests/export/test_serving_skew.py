@@ -15,6 +15,7 @@ from albert_keras.data.labeled_batches import encode_examples, make_dataset
 from albert_keras.data.text_preprocessor import TextPreprocessor
 from albert_keras.export.serving_signatures import serving_signatures
 from albert_keras.models import SpanExtractor, TextClassifier, TokenClassifier
+from albert_keras.models.span_extractor import best_spans
 from tests.helpers import sentencepiece, wordpiece
 
 LENGTH = 24
@@ -27,16 +28,18 @@ def _encoder(tokenizer, **overrides):
                    hidden_dim=8, intermediate_dim=16, max_sequence_length=LENGTH, **overrides)
 
 
-def _training_batch(examples, task, tokenizer, labels):
+def _training_batch(examples, task, tokenizer, labels, doc_stride=None):
     """The batch `finetune` feeds for `examples` (evaluation order, one batch)."""
     encoded = encode_examples(examples, task, tokenizer, labels, LENGTH,
-                              max_query_length=MAX_QUERY_LENGTH, training=False)
+                              max_query_length=MAX_QUERY_LENGTH, training=False,
+                              doc_stride=doc_stride)
     assert len(encoded["examples"]) == len(examples)
-    batch = next(iter(make_dataset(encoded, len(examples), training=False)))
+    rows = len(encoded["token_ids"])
+    batch = next(iter(make_dataset(encoded, rows, training=False)))
     return {name: np.asarray(batch[0][name]) for name in ID_NAMES}
 
 
-def _served(model, tokenizer, inputs, labels=None):
+def _served(model, tokenizer, inputs, labels=None, doc_stride=None):
     """`serving_default`'s outputs for `inputs`, and the ids it handed to the model.
 
     `tokenizer` is a separate instance of the training one, as an export loads its own.
@@ -50,7 +53,8 @@ def _served(model, tokenizer, inputs, labels=None):
 
     serve_text, _ = serving_signatures(model, TextPreprocessor(tokenizer, LENGTH),
                                        label_names=labels,
-                                       max_query_length=MAX_QUERY_LENGTH)["serving_default"]
+                                       max_query_length=MAX_QUERY_LENGTH,
+                                       doc_stride=doc_stride)["serving_default"]
 
     # As exported: one graph with unknown batch size; the ids are read where they reach the model.
     @tf.function(input_signature=[{k: tf.TensorSpec([None], tf.string) for k in inputs}])
@@ -131,3 +135,35 @@ def test_span_extraction(make_tokenizer):
                                                             "text_pair": [r[1] for r in rows]})
     assert trained["padding_mask"].sum(axis=1).max() == LENGTH
     _assert_same(served_ids, trained, outputs, model, ("start_logits", "end_logits"))
+
+
+@pytest.mark.parametrize("make_tokenizer", [wordpiece, sentencepiece])
+def test_span_extraction_in_windows(make_tokenizer):
+    """Long contexts are read in overlapping windows, the same ones in training and serving;
+    each question is answered by its best window."""
+    keras.utils.set_random_seed(4)
+    tokenizer = make_tokenizer()
+    long_context = " ".join(["the lazy dog runs far away"] * 6 + ["birds sing songs"])
+    rows = [("who sings", long_context, "birds sing songs"),
+            ("where", "a dog", "dog"),  # fits one window
+            ("what runs far away from every river", long_context, "the lazy dog")]
+    examples = [{"question": q, "context": c,
+                 "answers": [{"text": a, "answer_start": c.index(a)}]} for q, c, a in rows]
+    model = SpanExtractor(_encoder(tokenizer), max_answer_length=3)
+    trained = _training_batch(examples, "span_extraction", tokenizer, None, doc_stride=5)
+    assert len(trained["token_ids"]) > len(rows) + 4  # the long contexts take several windows
+    outputs, served_ids = _served(model, make_tokenizer(), {"text": [r[0] for r in rows],
+                                                            "text_pair": [r[1] for r in rows]},
+                                  doc_stride=5)
+    for name in ID_NAMES:
+        np.testing.assert_array_equal(served_ids[name], trained[name], err_msg=name)
+    # The served score of each question is the best of its windows' scores.
+    encoded = encode_examples(examples, "span_extraction", tokenizer, None, LENGTH,
+                              max_query_length=MAX_QUERY_LENGTH, training=False, doc_stride=5)
+    logits = model(trained, training=False)
+    valid = (trained["segment_ids"] * trained["padding_mask"]).astype(bool)
+    valid &= np.arange(valid.shape[1])[None] < trained["padding_mask"].sum(1, keepdims=True) - 1
+    _, _, scores = best_spans(logits["start_logits"], logits["end_logits"], valid.astype("int32"), 3)
+    window_example = np.array(encoded["window_example"])
+    expected = [np.max(np.asarray(scores)[window_example == i]) for i in range(len(rows))]
+    np.testing.assert_allclose(outputs["answer_score"], expected, rtol=1e-5, atol=1e-5)

@@ -94,6 +94,10 @@ def test_span_run_reports_exact_match_and_f1(tmp_path):
     metrics = report["metrics"]["validation"]
     assert metrics["examples"] == 40
     assert metrics["exact_match"] > 50 and metrics["f1"] >= metrics["exact_match"]
+    # Short answers always fit a window: none is lost, and the stride is in the report.
+    assert report["answers_lost"] == {"train": 0, "validation": 0}
+    assert report["doc_stride"] == _config(tmp_path, task="span_extraction",
+                                           max_query_length=8).finetune.context_stride()
 
 
 def test_unknown_validation_label_fails_before_training(tmp_path):
