@@ -19,7 +19,6 @@ variable-length int32 rows (no padding), `make_dataset` shapes them into
 
 from __future__ import annotations
 
-import re
 import weakref
 from typing import Any
 
@@ -27,11 +26,10 @@ import numpy as np
 import tensorflow as tf
 
 from albert_keras.data.sequence_layout import MAX_QUERY_LENGTH, SINGLE_SPECIAL_TOKENS
-from albert_keras.data.span_packing import pack_question_context
+from albert_keras.data.span_packing import CHUNK, encode_span_examples
 from albert_keras.data.text_preprocessor import TextPreprocessor
 from albert_keras.data.tokenizers import special_token_ids
 
-_CHUNK = 2048
 _PREPROCESSORS = weakref.WeakKeyDictionary()  # tokenizer -> {sequence_length: TextPreprocessor}
 _BUCKET_BOUNDARIES = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384)
 
@@ -60,8 +58,8 @@ def encode_examples(examples: list[dict], task: str, tokenizer, labels: tuple[st
     special = special_token_ids(tokenizer)
     if task == "token_classification":
         return _encode_tagging(examples, tokenizer, special, labels, max_sequence_length)
-    return _encode_spans(examples, tokenizer, special, max_sequence_length, max_query_length,
-                         training, doc_stride)
+    return encode_span_examples(examples, tokenizer, special, max_sequence_length,
+                                max_query_length, training, doc_stride)
 
 
 def make_dataset(encoded: dict[str, Any], batch_size: int, training: bool,
@@ -143,8 +141,8 @@ def _encode_classification(examples, preprocessor, labels, multi_label):
     has_pair = any(example["text_pair"] is not None for example in examples)
     token_rows, segment_rows = [], []
     truncated = 0
-    for start in range(0, len(examples), _CHUNK):
-        chunk = examples[start:start + _CHUNK]
+    for start in range(0, len(examples), CHUNK):
+        chunk = examples[start:start + CHUNK]
         text = tf.constant([e["text"] for e in chunk], tf.string)
         pair = tf.constant([e["text_pair"] or "" for e in chunk], tf.string) if has_pair else None
         x = preprocessor(text, pair)
@@ -222,8 +220,8 @@ def _encode_tagging(examples, tokenizer, special, labels, max_sequence_length):
                        autograph=False)  # Plain tensor ops: nothing to convert.
     token_rows, tag_rows, weight_rows, positions = [], [], [], []
     truncated = 0
-    for start in range(0, len(examples), _CHUNK):
-        chunk = examples[start:start + _CHUNK]
+    for start in range(0, len(examples), CHUNK):
+        chunk = examples[start:start + CHUNK]
         packed = pack(tf.ragged.constant([list(e["words"]) for e in chunk], tf.string,
                                          row_splits_dtype=tf.int64))
         lengths = packed["padding_mask"].numpy().sum(axis=1)
@@ -241,77 +239,3 @@ def _encode_tagging(examples, tokenizer, special, labels, max_sequence_length):
     return {"token_ids": token_rows, "segment_ids": [np.zeros_like(r) for r in token_rows],
             "y": tag_rows, "sample_weight": weight_rows, "examples": examples,
             "word_positions": positions, "dropped": 0, "truncated": truncated}
-
-
-def _encode_spans(examples, tokenizer, special, max_sequence_length, max_query_length, training,
-                  doc_stride):
-    """Packs with `pack_question_context`, the function the serving signature runs.
-
-    One row per context window. Training keeps the windows that hold the first answer whole;
-    evaluation keeps every window (`window_example` maps rows to `examples`; the answer of an
-    example is the best span over its windows).
-    """
-    pack = tf.function(lambda question, context: pack_question_context(
-        tokenizer, special, question, context, max_sequence_length, max_query_length,
-        doc_stride), autograph=False)  # Plain tensor ops: nothing to convert.
-    out = {"token_ids": [], "segment_ids": [], "y": {"start_logits": [], "end_logits": []},
-           "examples": [], "window_example": [], "token_to_word": [], "word_offsets": [],
-           "dropped": 0, "truncated": 0, "answers_lost": 0}
-    for begin in range(0, len(examples), _CHUNK):
-        chunk = examples[begin:begin + _CHUNK]
-        packed = pack(tf.constant([e["question"] for e in chunk], tf.string),
-                      tf.constant([e["context"] for e in chunk], tf.string))
-        lengths = packed["padding_mask"].numpy().sum(axis=1)
-        arrays = {name: packed[name].numpy() for name in
-                  ("token_ids", "segment_ids", "token_words", "window_example", "window_start",
-                   "context_tokens")}
-        rows_of = [np.flatnonzero(arrays["window_example"] == i) for i in range(len(chunk))]
-        for i, example in enumerate(chunk):
-            # Character offsets of the same words (the graph's are bytes of the cleaned text).
-            offsets = [(m.start(), m.end()) for m in re.finditer(r"\S+", example["context"])]
-            out["truncated"] += int(len(rows_of[i]) > 1)  # Read in several windows.
-            windows = []
-            for row in rows_of[i]:
-                token_words = arrays["token_words"][row, :lengths[row]]
-                reaches_end = (arrays["window_start"][row] + np.sum(token_words >= 0)
-                               == arrays["context_tokens"][i])
-                start, end = _answer_tokens(example, offsets, token_words, reaches_end)
-                if start is not None or not training:
-                    windows.append((row, token_words, start, end))
-            if example["answers"] and not any(start is not None for *_, start, _ in windows):
-                out["answers_lost"] += 1
-            if not windows:
-                out["dropped"] += 1
-                continue
-            out["examples"].append(example)
-            for row, token_words, start, end in windows:
-                out["token_ids"].append(arrays["token_ids"][row, :lengths[row]])
-                out["segment_ids"].append(arrays["segment_ids"][row, :lengths[row]])
-                out["y"]["start_logits"].append(start or 0)
-                out["y"]["end_logits"].append(end or 0)
-                out["window_example"].append(len(out["examples"]) - 1)
-                out["token_to_word"].append(token_words)
-                out["word_offsets"].append(offsets)
-    return out
-
-
-def _answer_tokens(example, offsets, token_words, reaches_end=True):
-    """Token positions of the first answer's first and last word; None when cut off or absent.
-
-    The answer's words must be in the window, the last one whole: a window that ends inside
-    it (and not at the context's end) does not hold the answer.
-    """
-    if not example["answers"]:
-        return None, None
-    answer = example["answers"][0]
-    begin, finish = answer["answer_start"], answer["answer_start"] + len(answer["text"])
-    inside = [i for i, (s, t) in enumerate(offsets) if s < finish and t > begin]
-    if not inside:
-        return None, None
-    first = np.flatnonzero(token_words == inside[0])
-    last = np.flatnonzero(token_words == inside[-1])
-    if not len(first) or not len(last):
-        return None, None
-    if not reaches_end and not np.any(token_words == inside[-1] + 1):
-        return None, None  # The window's edge may cut the last word.
-    return int(first[0]), int(last[-1])

@@ -1,19 +1,23 @@
 """`pack_question_context`: `[CLS] question [SEP] context [SEP]` for span extraction, in TF ops.
 
-One function packs question + context pairs for fine-tuning (`labeled_batches`, through
+One function packs question + context pairs for fine-tuning (`encode_span_examples`, through
 `tf.function`) and inside the exported serving signature (`export.serving_signatures`), so the
 served model sees exactly the ids it was trained on.
 """
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
 from albert_keras.data.sequence_layout import MIN_CONTEXT_TOKENS, PAIR_SPECIAL_TOKENS
 from albert_keras.data.text_preprocessor import CHARACTERS_PER_POSITION
 
-__all__ = ["WHITESPACE", "clean_text", "pack_question_context"]
+__all__ = ["WHITESPACE", "clean_text", "encode_span_examples", "pack_question_context"]
+CHUNK = 2048  # Examples packed per graph call.
 
 # Python's `str.split()` whitespace (what splits a context into words), in RE2 syntax.
 WHITESPACE = r"[\t-\r\x{1c}-\x{1f}\x{85}\p{Z}]+"
@@ -125,3 +129,79 @@ def _ragged(tokens, special) -> tf.RaggedTensor:
     if isinstance(tokens, tf.Tensor):  # A tokenizer with its own `sequence_length`.
         tokens = tf.RaggedTensor.from_tensor(tokens, padding=special["pad"])
     return tf.cast(tokens, tf.int32)
+
+
+def encode_span_examples(examples: list[dict], tokenizer, special: dict[str, int],
+                         max_sequence_length: int, max_query_length: int, training: bool,
+                         doc_stride: int | None) -> dict:
+    """Rows and answer positions of SQuAD-style examples for `labeled_batches.encode_examples`,
+    packed by `pack_question_context` (the serving signature's own function).
+
+    One row per context window. Training keeps the windows that hold the first answer whole;
+    evaluation keeps every window (`window_example` maps rows to `examples`; the answer of an
+    example is the best span over its windows).
+    """
+    pack = tf.function(lambda question, context: pack_question_context(
+        tokenizer, special, question, context, max_sequence_length, max_query_length,
+        doc_stride), autograph=False)  # Plain tensor ops: nothing to convert.
+    out = {"token_ids": [], "segment_ids": [], "y": {"start_logits": [], "end_logits": []},
+           "examples": [], "window_example": [], "token_to_word": [], "word_offsets": [],
+           "dropped": 0, "truncated": 0, "answers_lost": 0}
+    for begin in range(0, len(examples), CHUNK):
+        chunk = examples[begin:begin + CHUNK]
+        packed = pack(tf.constant([e["question"] for e in chunk], tf.string),
+                      tf.constant([e["context"] for e in chunk], tf.string))
+        lengths = packed["padding_mask"].numpy().sum(axis=1)
+        arrays = {name: packed[name].numpy() for name in
+                  ("token_ids", "segment_ids", "token_words", "window_example", "window_start",
+                   "context_tokens")}
+        rows_of = [np.flatnonzero(arrays["window_example"] == i) for i in range(len(chunk))]
+        for i, example in enumerate(chunk):
+            # Character offsets of the same words (the graph's are bytes of the cleaned text).
+            offsets = [(m.start(), m.end()) for m in re.finditer(r"\S+", example["context"])]
+            out["truncated"] += int(len(rows_of[i]) > 1)  # Read in several windows.
+            windows = []
+            for row in rows_of[i]:
+                token_words = arrays["token_words"][row, :lengths[row]]
+                reaches_end = (arrays["window_start"][row] + np.sum(token_words >= 0)
+                               == arrays["context_tokens"][i])
+                start, end = _answer_tokens(example, offsets, token_words, reaches_end)
+                if start is not None or not training:
+                    windows.append((row, token_words, start, end))
+            if example["answers"] and not any(start is not None for *_, start, _ in windows):
+                out["answers_lost"] += 1
+            if not windows:
+                out["dropped"] += 1
+                continue
+            out["examples"].append(example)
+            for row, token_words, start, end in windows:
+                out["token_ids"].append(arrays["token_ids"][row, :lengths[row]])
+                out["segment_ids"].append(arrays["segment_ids"][row, :lengths[row]])
+                out["y"]["start_logits"].append(start or 0)
+                out["y"]["end_logits"].append(end or 0)
+                out["window_example"].append(len(out["examples"]) - 1)
+                out["token_to_word"].append(token_words)
+                out["word_offsets"].append(offsets)
+    return out
+
+
+def _answer_tokens(example, offsets, token_words, reaches_end=True):
+    """Token positions of the first answer's first and last word; None when cut off or absent.
+
+    The answer's words must be in the window, the last one whole: a window that ends inside
+    it (and not at the context's end) does not hold the answer.
+    """
+    if not example["answers"]:
+        return None, None
+    answer = example["answers"][0]
+    begin, finish = answer["answer_start"], answer["answer_start"] + len(answer["text"])
+    inside = [i for i, (s, t) in enumerate(offsets) if s < finish and t > begin]
+    if not inside:
+        return None, None
+    first = np.flatnonzero(token_words == inside[0])
+    last = np.flatnonzero(token_words == inside[-1])
+    if not len(first) or not len(last):
+        return None, None
+    if not reaches_end and not np.any(token_words == inside[-1] + 1):
+        return None, None  # The window's edge may cut the last word.
+    return int(first[0]), int(last[-1])
