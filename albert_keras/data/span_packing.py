@@ -18,6 +18,9 @@ from albert_keras.data.text_preprocessor import CHARACTERS_PER_POSITION
 
 __all__ = ["WHITESPACE", "clean_text", "encode_span_examples", "pack_question_context"]
 CHUNK = 2048  # Examples packed per graph call.
+# Read in windows, a context is cut to this many sequences' worth of text (SQuAD contexts take
+# one to three windows at length 384), so that one huge request costs a bounded number of rows.
+MAX_CONTEXT_SEQUENCES = 8
 
 # Python's `str.split()` whitespace (what splits a context into words), in RE2 syntax.
 WHITESPACE = r"[\t-\r\x{1c}-\x{1f}\x{85}\p{Z}]+"
@@ -46,8 +49,8 @@ def pack_question_context(tokenizer, special: dict[str, int], question: tf.Tenso
     becomes `[UNK]`), and its tokens fill the rest; a word may be cut part-way at a window's
     edge. A context longer than that room is read in windows (BERT's `doc_stride`): window k
     holds the context tokens from `k * doc_stride` on, as many as fit, and windows are added
-    until one reaches the context's end. Without `doc_stride` each row is one window (the
-    context is cut).
+    until one reaches the context's end (a context is first cut to `MAX_CONTEXT_SEQUENCES`
+    sequences' worth of text). Without `doc_stride` each row is one window (the context is cut).
 
     Args:
         tokenizer: keras-hub tokenizer.
@@ -67,15 +70,18 @@ def pack_question_context(tokenizer, special: dict[str, int], question: tf.Tenso
         belongs to; `window_start` int64 `(windows,)`: its first context token.
         Per row: `context` string `(batch,)` as cleaned (`clean_text`); `word_begins`,
         `word_ends` int64 `(batch, (words))` byte offsets of the words in the cleaned context;
-        `context_tokens` int64 `(batch,)`: the context's tokens.
+        `word_tokens` int64 `(batch, (words))`: tokens per word; `context_tokens` int64
+        `(batch,)`: the context's tokens.
     """
     question = _ragged(tokenizer(clean_text(question, sequence_length)), special)
     longest_question = sequence_length - PAIR_SPECIAL_TOKENS - MIN_CONTEXT_TOKENS
     question = question[:, :max(1, min(max_query_length, longest_question))]  # (batch, (q))
-    context = clean_text(context, sequence_length)
+    # Read in windows, a context may fill several sequences: up to MAX_CONTEXT_SEQUENCES.
+    context_length = sequence_length * (MAX_CONTEXT_SEQUENCES if doc_stride else 1)
+    context = clean_text(context, context_length)
     words, begins, ends = tf_text.regex_split_with_offsets(context, WHITESPACE)
     # Every word takes a position at least: later words can never fit.
-    words, begins, ends = (t[:, :sequence_length] for t in (words, begins, ends))
+    words, begins, ends = (t[:, :context_length] for t in (words, begins, ends))
     pieces = _ragged(tokenizer(words.flat_values), special)  # (num_words, (pieces))
     empty = tf.cast(tf.equal(pieces.row_lengths(), 0), tf.int64)
     pieces = tf.concat([pieces, tf.RaggedTensor.from_row_lengths(  # No token: [UNK].
@@ -92,7 +98,8 @@ def pack_question_context(tokenizer, special: dict[str, int], question: tf.Tenso
         stride = tf.zeros_like(room)
         counts = tf.ones_like(room)
     else:
-        stride = tf.clip_by_value(tf.cast(doc_stride, tf.int64), 1, tf.maximum(room, 1))  # No skips.
+        # A row whose window has less room than `doc_stride` steps by its room: no token skipped.
+        stride = tf.maximum(tf.minimum(tf.cast(doc_stride, tf.int64), room), 1)  # (batch,)
         beyond = tf.maximum(context_tokens - room, 0)  # Tokens past the first window.
         counts = 1 + (beyond + stride - 1) // stride  # (batch,) windows per row
     window_example = tf.repeat(tf.range(tf.size(room, tf.int64)), counts)  # (windows,)
@@ -121,6 +128,8 @@ def pack_question_context(tokenizer, special: dict[str, int], question: tf.Tenso
             "token_words": token_words.to_tensor(-1, shape=shape),
             "window_example": window_example, "window_start": window_start,
             "context": context, "word_begins": begins, "word_ends": ends,
+            "word_tokens": tf.RaggedTensor.from_row_splits(pieces.row_lengths(),
+                                                           words.row_splits),
             "context_tokens": context_tokens}
 
 
@@ -153,8 +162,8 @@ def encode_span_examples(examples: list[dict], tokenizer, special: dict[str, int
                       tf.constant([e["context"] for e in chunk], tf.string))
         lengths = packed["padding_mask"].numpy().sum(axis=1)
         arrays = {name: packed[name].numpy() for name in
-                  ("token_ids", "segment_ids", "token_words", "window_example", "window_start",
-                   "context_tokens")}
+                  ("token_ids", "segment_ids", "token_words", "window_example")}
+        word_tokens = packed["word_tokens"].numpy()  # (batch, (words))
         rows_of = [np.flatnonzero(arrays["window_example"] == i) for i in range(len(chunk))]
         for i, example in enumerate(chunk):
             # Character offsets of the same words (the graph's are bytes of the cleaned text).
@@ -163,9 +172,7 @@ def encode_span_examples(examples: list[dict], tokenizer, special: dict[str, int
             windows = []
             for row in rows_of[i]:
                 token_words = arrays["token_words"][row, :lengths[row]]
-                reaches_end = (arrays["window_start"][row] + np.sum(token_words >= 0)
-                               == arrays["context_tokens"][i])
-                start, end = _answer_tokens(example, offsets, token_words, reaches_end)
+                start, end = _answer_tokens(example, offsets, token_words, word_tokens[i])
                 if start is not None or not training:
                     windows.append((row, token_words, start, end))
             if example["answers"] and not any(start is not None for *_, start, _ in windows):
@@ -185,23 +192,18 @@ def encode_span_examples(examples: list[dict], tokenizer, special: dict[str, int
     return out
 
 
-def _answer_tokens(example, offsets, token_words, reaches_end=True):
-    """Token positions of the first answer's first and last word; None when cut off or absent.
-
-    The answer's words must be in the window, the last one whole: a window that ends inside
-    it (and not at the context's end) does not hold the answer.
-    """
+def _answer_tokens(example, offsets, token_words, word_tokens):
+    """Token positions of the first answer's first and last word in this window; None when the
+    answer is absent or not whole in it (a window's edges may cut a word part-way)."""
     if not example["answers"]:
         return None, None
     answer = example["answers"][0]
     begin, finish = answer["answer_start"], answer["answer_start"] + len(answer["text"])
     inside = [i for i, (s, t) in enumerate(offsets) if s < finish and t > begin]
-    if not inside:
+    if not inside or inside[-1] >= len(word_tokens):
         return None, None
     first = np.flatnonzero(token_words == inside[0])
     last = np.flatnonzero(token_words == inside[-1])
-    if not len(first) or not len(last):
+    if len(first) < word_tokens[inside[0]] or len(last) < word_tokens[inside[-1]]:
         return None, None
-    if not reaches_end and not np.any(token_words == inside[-1] + 1):
-        return None, None  # The window's edge may cut the last word.
     return int(first[0]), int(last[-1])
