@@ -214,7 +214,8 @@ def answer_questions(run: Callable, model, preprocessor, question, context,
     named = run(x)
     window_example = packed["window_example"]  # (windows,)
     num_questions = tf.shape(packed["context"], tf.int64)[0]
-    score = named["answer_score"]  # (windows,)
+    # (windows,) -inf (no context) raised to the lowest float, where segment_max starts.
+    score = tf.maximum(named["answer_score"], named["answer_score"].dtype.min)
     best = tf.math.unsorted_segment_max(score, window_example, num_questions)  # (batch,)
     windows = tf.range(tf.size(window_example, tf.int64))
     chosen = tf.math.unsorted_segment_min(  # (batch,) the first window with the best score
