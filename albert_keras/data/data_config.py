@@ -6,6 +6,9 @@ import dataclasses
 from typing import Literal
 
 from albert_keras.data.length_buckets import check_length_buckets
+from albert_keras.data.masking_config import MaskingConfig
+
+_MASKING = MaskingConfig()  # The masking defaults live there.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,9 +38,9 @@ class DataConfig:
         short_seq_prob: float. Probability of a shorter target length. Defaults to 0.1.
         dupe_factor: int. Passes over the corpus with different pairings. Defaults to 1.
         masking: str. `"token"`, `"whole_word"` or `"ngram"`. Defaults to `"ngram"`.
-        mask_rate: float. Share of maskable tokens predicted. Defaults to 0.15.
-        max_predictions: int. Predictions per sequence. Defaults to 20.
-        max_ngram: int. Longest n-gram for `"ngram"` masking. Defaults to 3.
+        mask_rate: float. Share of maskable tokens predicted. Defaults to 0.15 (`MaskingConfig`).
+        max_predictions: int. Predictions per sequence. Defaults to 20 (`MaskingConfig`).
+        max_ngram: int. Longest n-gram for `"ngram"` masking. Defaults to 3 (`MaskingConfig`).
         num_shards: int. TFRecord files to write. Defaults to 4.
         compression: str. `"none"` or `"gzip"`. Defaults to `"none"`.
         shuffle_buffer_size: int. Records in the reader's shuffle buffer. Defaults to 10000.
@@ -67,9 +70,9 @@ class DataConfig:
     short_seq_prob: float = 0.1
     dupe_factor: int = 1
     masking: Literal["token", "whole_word", "ngram"] = "ngram"
-    mask_rate: float = 0.15
-    max_predictions: int = 20
-    max_ngram: int = 3
+    mask_rate: float = _MASKING.mask_rate
+    max_predictions: int = _MASKING.max_predictions
+    max_ngram: int = _MASKING.max_ngram
     num_shards: int = 4
     compression: Literal["none", "gzip"] = "none"
     shuffle_buffer_size: int = 10000
@@ -102,3 +105,8 @@ class DataConfig:
         if not 0.0 < self.mask_rate <= 1.0:
             raise ValueError("`data.mask_rate` must be in (0, 1]. "
                              f"Received: data.mask_rate={self.mask_rate!r}")
+
+    def masking_config(self) -> MaskingConfig:
+        """The masking fields as a `MaskingConfig` (what `prepare` stores in the manifest)."""
+        return MaskingConfig(mode=self.masking, mask_rate=self.mask_rate,
+                             max_predictions=self.max_predictions, max_ngram=self.max_ngram)

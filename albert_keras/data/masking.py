@@ -24,15 +24,20 @@ from typing import Sequence
 
 import tensorflow as tf
 
-MODES = ("token", "whole_word", "ngram")
+from albert_keras.data.masking_config import MODES, MaskingConfig
+
+__all__ = ["MODES", "mask_tokens"]  # MODES lives in masking_config; kept here by name.
+_DEFAULTS = MaskingConfig()  # The defaults below are MaskingConfig's.
 _SELECTION_PASSES = 3  # Greedy "skip what does not fit" as a few vectorized passes.
 _SIZE_BIAS = 0.25
 
 
 def mask_tokens(token_ids, seed, *, vocabulary_size: int, mask_id: int,
-                special_token_ids: Sequence[int], padding_mask=None, max_predictions: int = 20,
-                mask_rate: float = 0.15, mode: str = "token", is_continuation=None,
-                max_ngram: int = 3, mask_token_rate: float = 0.8,
+                special_token_ids: Sequence[int], padding_mask=None,
+                max_predictions: int = _DEFAULTS.max_predictions,
+                mask_rate: float = _DEFAULTS.mask_rate, mode: str = _DEFAULTS.mode,
+                is_continuation=None, max_ngram: int = _DEFAULTS.max_ngram,
+                mask_token_rate: float = 0.8,
                 random_token_rate: float = 0.1) -> dict[str, tf.Tensor]:
     """Masks a batch of token ids for masked-LM training.
 
@@ -45,7 +50,7 @@ def mask_tokens(token_ids, seed, *, vocabulary_size: int, mask_id: int,
         padding_mask: optional tensor like `token_ids`; positions where it is 0 are never
             selected. Defaults to None.
         max_predictions: int. Most selected tokens per sequence; size of the outputs' last axis.
-            Defaults to 20.
+            Defaults to 20 (`MaskingConfig`).
         mask_rate: float. Fraction of the maskable tokens to select. Defaults to 0.15.
         mode: str. `"token"`, `"whole_word"` or `"ngram"`. Defaults to `"token"`.
         is_continuation: bool tensor `[vocabulary_size]`, needed by `"whole_word"` and `"ngram"`
@@ -66,16 +71,10 @@ def mask_tokens(token_ids, seed, *, vocabulary_size: int, mask_id: int,
     out["mask_positions"]  # (1, 20): selected positions, then zeros
     ```
     """
-    if mode not in MODES:
-        raise ValueError(f"`mode` must be one of {MODES}. Received: mode={mode!r}")
+    config = MaskingConfig(mode=mode, mask_rate=mask_rate, max_predictions=max_predictions,
+                           max_ngram=max_ngram)  # Checks the four settings.
     if mode != "token" and is_continuation is None:
         raise ValueError(f"mode={mode!r} needs the `is_continuation` table. Received: None")
-    if not 0.0 < mask_rate <= 1.0:
-        raise ValueError(f"`mask_rate` must be in (0, 1]. Received: mask_rate={mask_rate}")
-    if max_predictions < 1:
-        raise ValueError(f"`max_predictions` must be >= 1. Received: max_predictions={max_predictions}")
-    if max_ngram < 1:
-        raise ValueError(f"`max_ngram` must be >= 1. Received: max_ngram={max_ngram}")
     token_ids = tf.convert_to_tensor(token_ids)
     if token_ids.shape.rank == 1:
         outputs = mask_tokens(
@@ -92,27 +91,49 @@ def mask_tokens(token_ids, seed, *, vocabulary_size: int, mask_id: int,
 
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=5)
     ids = tf.cast(token_ids, tf.int32)  # (batch, seq)
-    batch_size, seq_length = tf.shape(ids)[0], tf.shape(ids)[1]
+    maskable = _maskable(ids, special_token_ids, padding_mask)  # (batch, seq)
+    selected = _select(ids, maskable, config, is_continuation, seeds[0], seeds[1])
+    masked_ids = _replace(ids, selected, seeds[2], seeds[3], vocabulary_size=vocabulary_size,
+                          mask_id=mask_id, mask_token_rate=mask_token_rate,
+                          random_token_rate=random_token_rate)
+    return {"token_ids": tf.cast(masked_ids, token_ids.dtype),
+            **_predictions(ids, selected, max_predictions, token_ids.dtype)}
+
+
+def _maskable(ids, special_token_ids, padding_mask):
+    """True where a token may be selected: not special, not padding. # (batch, seq)"""
     specials = tf.constant(sorted(set(int(i) for i in special_token_ids)) or [-1], tf.int32)
     maskable = tf.reduce_all(ids[:, :, None] != specials, axis=-1)  # (batch, seq)
     if padding_mask is not None:
         maskable &= tf.cast(padding_mask, tf.bool)
+    return maskable
 
-    unit_ids = _unit_ids(ids, maskable, mode, is_continuation, max_ngram, seeds[0])
+
+def _select(ids, maskable, config: MaskingConfig, is_continuation, unit_seed, order_seed):
+    """The selected tokens: whole units, within each row's budget. # (batch, seq)"""
+    unit_ids = _unit_ids(ids, maskable, config.mode, is_continuation, config.max_ngram, unit_seed)
     num_maskable = tf.reduce_sum(tf.cast(maskable, tf.float32), axis=1)  # (batch,)
-    budget = tf.cast(tf.round(num_maskable * mask_rate), tf.int32)
-    budget = tf.where(num_maskable > 0, tf.clip_by_value(budget, 1, max_predictions), 0)
-    chosen_units = _choose_units(unit_ids, maskable, budget, seeds[1])  # (batch, seq + 1)
-    selected = tf.gather(chosen_units, unit_ids, batch_dims=1) & maskable  # (batch, seq)
+    budget = tf.cast(tf.round(num_maskable * config.mask_rate), tf.int32)
+    budget = tf.where(num_maskable > 0, tf.clip_by_value(budget, 1, config.max_predictions), 0)
+    chosen_units = _choose_units(unit_ids, maskable, budget, order_seed)  # (batch, seq + 1)
+    return tf.gather(chosen_units, unit_ids, batch_dims=1) & maskable  # (batch, seq)
 
-    choice = tf.random.stateless_uniform(tf.shape(ids), seeds[2])
-    random_ids = tf.random.stateless_uniform(tf.shape(ids), seeds[3], minval=0,
+
+def _replace(ids, selected, choice_seed, random_seed, *, vocabulary_size, mask_id,
+             mask_token_rate, random_token_rate):
+    """Selected tokens become [MASK], a random token or stay, 80/10/10. # (batch, seq)"""
+    choice = tf.random.stateless_uniform(tf.shape(ids), choice_seed)
+    random_ids = tf.random.stateless_uniform(tf.shape(ids), random_seed, minval=0,
                                              maxval=vocabulary_size, dtype=tf.int32)
     replaced = tf.where(choice < mask_token_rate, mask_id,
                         tf.where(choice < mask_token_rate + random_token_rate, random_ids, ids))
-    masked_ids = tf.where(selected, replaced, ids)
+    return tf.where(selected, replaced, ids)
 
+
+def _predictions(ids, selected, max_predictions: int, dtype):
+    """`mask_positions`, `mask_ids`, `mask_weights`, each (batch, max_predictions)."""
     # Selected positions in ascending order: top_k of (seq - position) over the selection.
+    seq_length = tf.shape(ids)[1]
     positions = tf.range(seq_length)[None, :]
     key = tf.where(selected, seq_length - positions, 0)
     k = tf.minimum(max_predictions, seq_length)
@@ -122,9 +143,8 @@ def mask_tokens(token_ids, seed, *, vocabulary_size: int, mask_id: int,
     mask_positions = tf.pad(tf.where(values > 0, indices, 0), pad)
     mask_ids = tf.where(weights > 0, tf.gather(ids, mask_positions, batch_dims=1), 0)
     return {
-        "token_ids": tf.cast(masked_ids, token_ids.dtype),
         "mask_positions": tf.ensure_shape(mask_positions, [None, max_predictions]),
-        "mask_ids": tf.ensure_shape(tf.cast(mask_ids, token_ids.dtype), [None, max_predictions]),
+        "mask_ids": tf.ensure_shape(tf.cast(mask_ids, dtype), [None, max_predictions]),
         "mask_weights": tf.ensure_shape(weights, [None, max_predictions]),
     }
 

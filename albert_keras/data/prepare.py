@@ -21,6 +21,7 @@ import numpy as np
 from albert_keras.data import corpus as corpus_lib
 from albert_keras.data import pairs, tokenizers, writer
 from albert_keras.data.data_config import DataConfig
+from albert_keras.data.masking_config import MaskingConfig
 from albert_keras.utils.atomic_files import write_atomic
 
 TOKENIZER_DIR = "tokenizer"
@@ -47,7 +48,6 @@ def prepare(config, static_masking: bool = False, progress: bool = True) -> dict
         The summary dict (also stored in `manifest.json`): counts of documents, sentences,
         sequences, tokens, shards, skipped input, and seconds.
     """
-    import tensorflow as tf
     from tqdm.auto import tqdm
 
     data: DataConfig = config.data
@@ -56,107 +56,31 @@ def prepare(config, static_masking: bool = False, progress: bool = True) -> dict
     bar = _bars(tqdm, progress)
 
     stats: collections.Counter = collections.Counter()
-    with bar(desc="read corpus", unit="doc") as pbar:
-        documents = []
-        for document in corpus_lib.read_documents(data.corpus, stats, data.max_documents,
-                                                  data.tfds_text_key):
-            documents.append(document)
-            pbar.update(1)
-    if not documents:
-        raise ValueError(f"The corpus has no non-empty documents: data.corpus={data.corpus!r} "
-                         f"(counts: {dict(stats)})")
-    if data.pair_task == "nsp" and len(documents) < 2:
-        raise ValueError("NSP needs at least 2 documents to draw random next segments. "
-                         f"Received: {len(documents)} document(s) from data.corpus={data.corpus!r}")
-    held_out_documents = []
-    if data.held_out_fraction > 0:
-        documents, held_out_documents = split_documents(documents, data.held_out_fraction,
-                                                         data.seed)
-        if data.pair_task == "nsp" and min(len(documents), len(held_out_documents)) < 2:
-            raise ValueError(
-                "NSP draws random next segments from other documents: the held-out and the "
-                f"training documents need at least 2 each. Received: {len(held_out_documents)} "
-                f"held out of {len(documents) + len(held_out_documents)} with "
-                f"data.held_out_fraction={data.held_out_fraction}")
-    sentences = [s for d in documents for s in d]
-
-    if data.tokenizer_path:
-        tokenizer = tokenizers.load_tokenizer(data.tokenizer_path)
-    else:
-        if progress:
-            print(f"training a {data.tokenizer} tokenizer (vocabulary_size={data.vocabulary_size}) "
-                  f"on {len(sentences)} sentences", file=sys.stderr)
-        tokenizer = tokenizers.train_tokenizer(sentences, data.tokenizer, data.vocabulary_size,
-                                               data.lowercase, data.strip_accents)
+    documents, held_out_documents = _read_documents(data, stats, bar)
+    tokenizer = _make_tokenizer(data, documents, progress)
     special = tokenizers.special_token_ids(tokenizer)
-    del sentences
-
     tokenized = _tokenize_documents(tokenizer, documents, bar)
     rows = _pairs(tokenized, data, special, data.dupe_factor, bar)
-    num_sequences = len(rows["token_ids"])
-    if not num_sequences:
+    if not len(rows["token_ids"]):
         raise ValueError(f"No sentence pairs could be made from data.corpus={data.corpus!r}: "
                          "documents need at least 2 tokens.")
     held_out = None
     if held_out_documents:
-        held_out_rows = _pairs(_tokenize_documents(tokenizer, held_out_documents, bar), data,
-                               special, data.dupe_factor, bar)
-        if not len(held_out_rows["token_ids"]):
-            raise ValueError("No held-out sentence pairs: data.held_out_fraction="
-                             f"{data.held_out_fraction} kept {len(held_out_documents)} "
-                             "document(s) without 2 tokens. Raise data.held_out_fraction.")
-        held_out = (len(held_out_documents), held_out_rows)
+        held_out = (len(held_out_documents),
+                    _held_out_rows(tokenizer, held_out_documents, data, special, bar))
     del documents, held_out_documents
 
-    masking = {"mode": data.masking, "mask_rate": data.mask_rate,
-               "max_predictions": data.max_predictions, "max_ngram": data.max_ngram}
+    masking = data.masking_config()
     if static_masking:
         rows.update(_static_masks(rows["token_ids"], rows["padding_mask"], tokenizer, special,
                                   masking, data.seed))
-
     compression = "GZIP" if data.compression == "gzip" else None
-    summary = {
-        "name": config.name, "output_dir": output_dir, "documents": stats["documents"],
-        "sentences": stats["sentences"], "sequences": num_sequences,
-        "tokens": int(sum(len(s) for d in tokenized for s in d)),
-        "sequence_tokens": int(rows["padding_mask"].sum()),
-        "pair_label_1": int(rows["pair_label"].sum()), "files": stats["files"],
-        "skipped": {key: stats[key] for key in ("empty_files", "empty_documents",
-                                                 "invalid_utf8_lines")},
-        "long_lines_split": stats["long_lines_split"],
-    }
-    manifest = {
-        "max_sequence_length": data.max_sequence_length, "pair_task": data.pair_task,
-        "static_masking": bool(static_masking), "masking": masking, "compression": compression,
-        "tokenizer": TOKENIZER_DIR, "tokenizer_kind": tokenizers.tokenizer_kind(tokenizer),
-        "vocabulary_size": int(tokenizer.vocabulary_size()), "special_token_ids": special,
-        "seed": data.seed, "data_config": dataclasses.asdict(data),
-        "tensorflow_version": tf.__version__,
-    }
-
-    def write(directory: str) -> None:
-        """Tokenizer, shards, held-out shard, then the manifests that bind them."""
-        tokenizer_dir = os.path.join(directory, TOKENIZER_DIR)
-        tokenizers.save_tokenizer(tokenizer, tokenizer_dir)
-        with bar(total=num_sequences, desc="write", unit="seq") as pbar:
-            shards = writer.write_shards(rows, directory, num_shards=data.num_shards,
-                                         prefix=SHARD_PREFIX, compression=compression,
-                                         seed=data.seed, progress=pbar.update)
-        summary.update(shards=len(shards), held_out=None)
-        if held_out is not None:
-            summary["held_out"] = _write_held_out(held_out, directory, compression, data.seed)
-        summary["seconds"] = round(time.time() - start, 2)
-        manifest.update(summary, shard_files=shards,
-                        tokenizer_fingerprint=tokenizers.tokenizer_fingerprint(tokenizer_dir))
-        writer.write_manifest(directory, manifest)
-        if held_out is not None:
-            writer.write_manifest(os.path.join(directory, HELD_OUT_DIR), {
-                **manifest, **summary["held_out"], "static_masking": False,
-                "tokenizer": os.path.join("..", TOKENIZER_DIR)})
-
+    summary = _summary(config.name, output_dir, stats, tokenized, rows)
+    manifest = _manifest(data, tokenizer, special, masking, static_masking, compression)
     # Written beside and swapped in whole: a kill keeps the records, manifest and tokenizer
     # of the previous run together, never half of each.
-    write_atomic(output_dir, write)
+    write_atomic(output_dir, lambda directory: _write_records(
+        directory, tokenizer, rows, held_out, data, compression, summary, manifest, bar, start))
     if progress:
         print(format_summary(summary), file=sys.stderr)
     return summary
@@ -183,6 +107,108 @@ def split_documents(documents: list, fraction: float, seed: int) -> tuple[list, 
     chosen = set(np.random.default_rng([seed, 1]).choice(len(documents), count, replace=False))
     return ([d for i, d in enumerate(documents) if i not in chosen],
             [d for i, d in enumerate(documents) if i in chosen])
+
+
+def _read_documents(data: DataConfig, stats: collections.Counter, bar) -> tuple[list, list]:
+    """(training documents, held-out documents) of the corpus, checked for the pair task."""
+    with bar(desc="read corpus", unit="doc") as pbar:
+        documents = []
+        for document in corpus_lib.read_documents(data.corpus, stats, data.max_documents,
+                                                  data.tfds_text_key):
+            documents.append(document)
+            pbar.update(1)
+    if not documents:
+        raise ValueError(f"The corpus has no non-empty documents: data.corpus={data.corpus!r} "
+                         f"(counts: {dict(stats)})")
+    if data.pair_task == "nsp" and len(documents) < 2:
+        raise ValueError("NSP needs at least 2 documents to draw random next segments. "
+                         f"Received: {len(documents)} document(s) from data.corpus={data.corpus!r}")
+    held_out_documents = []
+    if data.held_out_fraction > 0:
+        documents, held_out_documents = split_documents(documents, data.held_out_fraction,
+                                                         data.seed)
+        if data.pair_task == "nsp" and min(len(documents), len(held_out_documents)) < 2:
+            raise ValueError(
+                "NSP draws random next segments from other documents: the held-out and the "
+                f"training documents need at least 2 each. Received: {len(held_out_documents)} "
+                f"held out of {len(documents) + len(held_out_documents)} with "
+                f"data.held_out_fraction={data.held_out_fraction}")
+    return documents, held_out_documents
+
+
+def _make_tokenizer(data: DataConfig, documents: list[list[str]], progress: bool):
+    """`data.tokenizer_path` loaded, or a tokenizer trained on the (training) documents."""
+    if data.tokenizer_path:
+        return tokenizers.load_tokenizer(data.tokenizer_path)
+    sentences = [s for d in documents for s in d]
+    if progress:
+        print(f"training a {data.tokenizer} tokenizer (vocabulary_size={data.vocabulary_size}) "
+              f"on {len(sentences)} sentences", file=sys.stderr)
+    return tokenizers.train_tokenizer(sentences, data.tokenizer, data.vocabulary_size,
+                                      data.lowercase, data.strip_accents)
+
+
+def _held_out_rows(tokenizer, documents, data: DataConfig, special, bar) -> dict[str, np.ndarray]:
+    rows = _pairs(_tokenize_documents(tokenizer, documents, bar), data, special,
+                  data.dupe_factor, bar)
+    if not len(rows["token_ids"]):
+        raise ValueError("No held-out sentence pairs: data.held_out_fraction="
+                         f"{data.held_out_fraction} kept {len(documents)} "
+                         "document(s) without 2 tokens. Raise data.held_out_fraction.")
+    return rows
+
+
+def _summary(name: str, output_dir: str, stats: collections.Counter, tokenized,
+             rows: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The run's counts; shards, held-out counts and seconds are added when written."""
+    return {
+        "name": name, "output_dir": output_dir, "documents": stats["documents"],
+        "sentences": stats["sentences"], "sequences": len(rows["token_ids"]),
+        "tokens": int(sum(len(s) for d in tokenized for s in d)),
+        "sequence_tokens": int(rows["padding_mask"].sum()),
+        "pair_label_1": int(rows["pair_label"].sum()), "files": stats["files"],
+        "skipped": {key: stats[key] for key in ("empty_files", "empty_documents",
+                                                 "invalid_utf8_lines")},
+        "long_lines_split": stats["long_lines_split"],
+    }
+
+
+def _manifest(data: DataConfig, tokenizer, special, masking: MaskingConfig,
+              static_masking: bool, compression: str | None) -> dict[str, Any]:
+    """The settings that made the records; the summary and the shard list are added when written."""
+    import tensorflow as tf
+
+    return {
+        "max_sequence_length": data.max_sequence_length, "pair_task": data.pair_task,
+        "static_masking": bool(static_masking), "masking": masking.to_dict(),
+        "compression": compression, "tokenizer": TOKENIZER_DIR,
+        "tokenizer_kind": tokenizers.tokenizer_kind(tokenizer),
+        "vocabulary_size": int(tokenizer.vocabulary_size()), "special_token_ids": special,
+        "seed": data.seed, "data_config": dataclasses.asdict(data),
+        "tensorflow_version": tf.__version__,
+    }
+
+
+def _write_records(directory: str, tokenizer, rows, held_out, data: DataConfig, compression,
+                   summary: dict[str, Any], manifest: dict[str, Any], bar, start: float) -> None:
+    """Tokenizer, shards, held-out shard, then the manifests that bind them."""
+    tokenizer_dir = os.path.join(directory, TOKENIZER_DIR)
+    tokenizers.save_tokenizer(tokenizer, tokenizer_dir)
+    with bar(total=len(rows["token_ids"]), desc="write", unit="seq") as pbar:
+        shards = writer.write_shards(rows, directory, num_shards=data.num_shards,
+                                     prefix=SHARD_PREFIX, compression=compression,
+                                     seed=data.seed, progress=pbar.update)
+    summary.update(shards=len(shards), held_out=None)
+    if held_out is not None:
+        summary["held_out"] = _write_held_out(held_out, directory, compression, data.seed)
+    summary["seconds"] = round(time.time() - start, 2)
+    manifest.update(summary, shard_files=shards,
+                    tokenizer_fingerprint=tokenizers.tokenizer_fingerprint(tokenizer_dir))
+    writer.write_manifest(directory, manifest)
+    if held_out is not None:
+        writer.write_manifest(os.path.join(directory, HELD_OUT_DIR), {
+            **manifest, **summary["held_out"], "static_masking": False,
+            "tokenizer": os.path.join("..", TOKENIZER_DIR)})
 
 
 def _tokenize_documents(tokenizer, documents: list[list[str]], bar) -> list[list[np.ndarray]]:
@@ -234,13 +260,13 @@ def _tokenize(tokenizer, sentences: list[str], update) -> list[np.ndarray]:
     return token_lists
 
 
-def _static_masks(token_ids, padding_mask, tokenizer, special, masking, seed):
+def _static_masks(token_ids, padding_mask, tokenizer, special, masking: MaskingConfig, seed):
     """Masked features for every row (batches of `_MASK_BATCH`, seed `(seed, batch index)`)."""
     import tensorflow as tf
 
     from albert_keras.data.masking import mask_tokens
 
-    table = tokenizers.continuation_table(tokenizer) if masking["mode"] != "token" else None
+    table = tokenizers.continuation_table(tokenizer) if masking.mode != "token" else None
     outputs = collections.defaultdict(list)
     for index, begin in enumerate(range(0, len(token_ids), _MASK_BATCH)):
         end = begin + _MASK_BATCH
@@ -248,8 +274,8 @@ def _static_masks(token_ids, padding_mask, tokenizer, special, masking, seed):
             token_ids[begin:end], tf.constant([seed, index], tf.int64),
             vocabulary_size=int(tokenizer.vocabulary_size()), mask_id=special["mask"],
             special_token_ids=list(special.values()), padding_mask=padding_mask[begin:end],
-            max_predictions=masking["max_predictions"], mask_rate=masking["mask_rate"],
-            mode=masking["mode"], is_continuation=table, max_ngram=masking["max_ngram"])
+            max_predictions=masking.max_predictions, mask_rate=masking.mask_rate,
+            mode=masking.mode, is_continuation=table, max_ngram=masking.max_ngram)
         for key, value in masked.items():
             outputs[key].append(value.numpy())
     result = {key: np.concatenate(value) for key, value in outputs.items()}

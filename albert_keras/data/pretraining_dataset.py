@@ -16,20 +16,50 @@ from the `manifest.json` next to the shards; arguments override them.
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import functools
 import logging
 import os
 from typing import Any, Sequence
 
+import numpy as np
 import tensorflow as tf
 
 from albert_keras.data import features, tokenizers, writer
 from albert_keras.data.length_buckets import (check_length_buckets, cut_predictions,
                                               length_bucketed_batches)
-from albert_keras.data.masking import MODES, mask_tokens
+from albert_keras.data.masking import mask_tokens
+from albert_keras.data.masking_config import MODES, MaskingConfig
 
 logger = logging.getLogger(__name__)
 _GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclasses.dataclass(frozen=True)
+class ReaderSettings:
+    """What the reader decodes and masks with: the arguments, else the manifest, else defaults.
+
+    Args:
+        static_masking: bool. The records hold their masks (`prepare --static-masking`); they
+            are read as stored, and only `masking.max_predictions` (their length) and
+            `masking.mask_rate` (for length buckets) are used.
+        masking: `MaskingConfig`. Mode, rate and limits of the masking on the fly.
+        max_sequence_length: int. Length of the records' token rows.
+        vocabulary_size: int or None. Random replacements are drawn below it. None when static.
+        mask_id: int or None. Id of `[MASK]`. None when static.
+        special_token_ids: tuple of int. Ids never masked. Empty when static.
+        is_continuation: bool array `[vocabulary_size]` or None. Word pieces that continue a
+            word, for `"whole_word"` and `"ngram"` masking.
+    """
+
+    static_masking: bool
+    masking: MaskingConfig
+    max_sequence_length: int
+    vocabulary_size: int | None = None
+    mask_id: int | None = None
+    special_token_ids: tuple[int, ...] = ()
+    is_continuation: np.ndarray | None = dataclasses.field(default=None, compare=False,
+                                                           repr=False)
 
 
 def pretraining_dataset(file_pattern: str, global_batch_size: int,
@@ -55,7 +85,7 @@ def pretraining_dataset(file_pattern: str, global_batch_size: int,
         masking: str or None. `"token"`, `"whole_word"`, `"ngram"`, or `"static"` (the masks
             stored by `prepare --static-masking`). None = as the manifest says.
         max_predictions, mask_rate, max_ngram: masking settings; None = the manifest's (or
-            20, 0.15, 3 without one).
+            `MaskingConfig`'s defaults, 20, 0.15, 3, without one).
         tokenizer: keras-hub tokenizer or path, or None for the manifest's `tokenizer/`.
             Needed for special ids without a manifest and for word-level masking.
         shuffle: bool. Shuffle files and records. Defaults to True.
@@ -108,36 +138,20 @@ def pretraining_dataset(file_pattern: str, global_batch_size: int,
         if not files:
             raise ValueError(f"Every shard matching {file_pattern!r} is corrupt")
     settings = _settings(manifest, files, masking, max_predictions, mask_rate, max_ngram, tokenizer)
-    buckets = check_length_buckets(length_buckets, settings["max_sequence_length"])
+    buckets = check_length_buckets(length_buckets, settings.max_sequence_length)
 
-    dataset = tf.data.Dataset.from_tensor_slices(files)
-    if shuffle:
-        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    compression = _compression(files[0])
-    dataset = dataset.interleave(
-        lambda path: tf.data.TFRecordDataset(path, compression_type=compression),
-        cycle_length=min(len(files), 16), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    if shard_records:
-        dataset = dataset.shard(num_pipelines, pipeline_id)
-    if shuffle:
-        dataset = dataset.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        dataset = dataset.repeat()
-
+    records = _records(files, shuffle=shuffle, shuffle_buffer_size=shuffle_buffer_size,
+                       repeat=repeat, seed=seed,
+                       record_shard=(num_pipelines, pipeline_id) if shard_records else None)
     # Batch and decode -> mask -> shape, then prefetch.
-    decode = _decoder(settings)
-    if buckets:
-        dataset = length_bucketed_batches(dataset, batch_size, buckets, decode)
-    else:
-        dataset = dataset.batch(batch_size, drop_remainder=True).map(
-            decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    dataset = _decoded_batches(records, settings, batch_size, buckets)
     masker = _masker(settings, seed, num_pipelines, pipeline_id)
     dataset = dataset.enumerate().map(masker, num_parallel_calls=tf.data.AUTOTUNE,
                                       deterministic=True)
     if buckets:
         dataset = dataset.map(functools.partial(
-            cut_predictions, max_predictions=settings["max_predictions"],
-            mask_rate=settings["mask_rate"]))
+            cut_predictions, max_predictions=settings.masking.max_predictions,
+            mask_rate=settings.masking.mask_rate))
     dataset = dataset.map(_to_model_inputs)
     if skip_batches:
         dataset = dataset.skip(skip_batches)  # After masking: batch indices keep their masks.
@@ -155,11 +169,12 @@ def pretraining_dataset_from_config(config, file_pattern: str, tokenizer, global
     Keyword arguments of `pretraining_dataset` given here win over the config's.
     """
     data = config.data
-    settings = dict(masking=None, max_predictions=data.max_predictions, mask_rate=data.mask_rate,
-                    max_ngram=data.max_ngram, shuffle_buffer_size=data.shuffle_buffer_size,
-                    seed=data.seed, length_buckets=data.length_buckets)
+    from_config = dict(masking=None, max_predictions=data.max_predictions,
+                       mask_rate=data.mask_rate, max_ngram=data.max_ngram,
+                       shuffle_buffer_size=data.shuffle_buffer_size, seed=data.seed,
+                       length_buckets=data.length_buckets)
     return pretraining_dataset(file_pattern, global_batch_size, input_context, tokenizer=tokenizer,
-                               **{**settings, **kwargs})
+                               **{**from_config, **kwargs})
 
 
 def match_files(file_pattern: str) -> tuple[list[str], str]:
@@ -209,22 +224,42 @@ def verify_shards(files: list[str], manifest: dict[str, Any] | None = None,
     return [path for path in files if path not in bad]
 
 
-def _settings(manifest, files, masking, max_predictions, mask_rate, max_ngram, tokenizer):
-    stored = manifest.get("masking", {})
+def _settings(manifest, files, masking, max_predictions, mask_rate, max_ngram,
+              tokenizer) -> ReaderSettings:
+    """Arguments win over the manifest, the manifest over `MaskingConfig`'s defaults."""
+    stored = MaskingConfig.from_dict(manifest.get("masking", {}))
     if masking is None:
-        masking = "static" if manifest.get("static_masking") else stored.get("mode", "token")
+        masking = "static" if manifest.get("static_masking") else stored.mode
     if masking not in (*MODES, "static"):
         raise ValueError(f"`masking` must be one of {(*MODES, 'static')} or None. "
                          f"Received: masking={masking!r}")
-    settings = {
-        "masking": masking,
-        "max_predictions": max_predictions or stored.get("max_predictions", 20),
-        "mask_rate": mask_rate or stored.get("mask_rate", 0.15),
-        "max_ngram": max_ngram or stored.get("max_ngram", 3),
-        "max_sequence_length": manifest.get("max_sequence_length") or _record_length(files[0]),
-    }
-    if masking == "static":
-        return settings
+    static = masking == "static"
+    config = MaskingConfig(mode=stored.mode if static else masking,
+                           mask_rate=mask_rate or stored.mask_rate,
+                           max_predictions=max_predictions or stored.max_predictions,
+                           max_ngram=max_ngram or stored.max_ngram)
+    max_sequence_length = manifest.get("max_sequence_length") or _record_length(files[0])
+    if static:
+        return ReaderSettings(static_masking=True, masking=config,
+                              max_sequence_length=max_sequence_length)
+    tokenizer = _masking_tokenizer(manifest, files, masking, tokenizer)
+    if tokenizer is not None:
+        special = tokenizers.special_token_ids(tokenizer)
+        vocabulary_size = int(tokenizer.vocabulary_size())
+    else:
+        special = manifest["special_token_ids"]
+        vocabulary_size = int(manifest["vocabulary_size"])
+    return ReaderSettings(
+        static_masking=False, masking=config, max_sequence_length=max_sequence_length,
+        vocabulary_size=vocabulary_size, mask_id=special["mask"],
+        special_token_ids=tuple(sorted(set(special.values()))),
+        is_continuation=(tokenizers.continuation_table(tokenizer) if masking != "token"
+                         else None))
+
+
+def _masking_tokenizer(manifest, files, masking: str, tokenizer):
+    """The tokenizer given (or its path loaded), else the manifest's `tokenizer/` when masking
+    needs one: word-level modes, or no special ids in the manifest. None when it needs none."""
     if isinstance(tokenizer, str):
         tokenizer = tokenizers.load_tokenizer(tokenizer)
     if tokenizer is None and (masking != "token" or "special_token_ids" not in manifest):
@@ -233,43 +268,59 @@ def _settings(manifest, files, masking, max_predictions, mask_rate, max_ngram, t
             raise ValueError(f"Masking needs the tokenizer: pass `tokenizer=` (no tokenizer "
                              f"directory at {path!r})")
         tokenizer = tokenizers.load_tokenizer(path)
-    if tokenizer is not None:
-        special = tokenizers.special_token_ids(tokenizer)
-        settings["vocabulary_size"] = int(tokenizer.vocabulary_size())
-    else:
-        special = manifest["special_token_ids"]
-        settings["vocabulary_size"] = int(manifest["vocabulary_size"])
-    settings["mask_id"] = special["mask"]
-    settings["special_token_ids"] = sorted(set(special.values()))
-    settings["is_continuation"] = (tokenizers.continuation_table(tokenizer)
-                                   if masking != "token" else None)
-    return settings
+    return tokenizer
 
 
-def _decoder(settings):
-    length = settings["max_sequence_length"]
-    predictions = settings["max_predictions"] if settings["masking"] == "static" else None
+def _records(files: list[str], *, shuffle: bool, shuffle_buffer_size: int, repeat: bool,
+             seed: int, record_shard: tuple[int, int] | None) -> tf.data.Dataset:
+    """Serialized records: shuffled files, interleaved, (this pipeline's share,) shuffled."""
+    dataset = tf.data.Dataset.from_tensor_slices(files)
+    if shuffle:
+        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    compression = _compression(files[0])
+    dataset = dataset.interleave(
+        lambda path: tf.data.TFRecordDataset(path, compression_type=compression),
+        cycle_length=min(len(files), 16), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if record_shard is not None:
+        dataset = dataset.shard(*record_shard)  # (num_pipelines, pipeline_id)
+    if shuffle:
+        dataset = dataset.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        dataset = dataset.repeat()
+    return dataset
 
-    def decode(records):
-        return features.parse_examples(records, length, predictions)
-    return decode
+
+def _decoded_batches(records: tf.data.Dataset, settings: ReaderSettings, batch_size: int,
+                     buckets: tuple[int, ...]) -> tf.data.Dataset:
+    """Batches of parsed features (`drop_remainder`), by length bucket when there are buckets."""
+    length = settings.max_sequence_length
+    predictions = settings.masking.max_predictions if settings.static_masking else None
+
+    def decode(serialized):
+        return features.parse_examples(serialized, length, predictions)
+
+    if buckets:
+        return length_bucketed_batches(records, batch_size, buckets, decode)
+    return records.batch(batch_size, drop_remainder=True).map(
+        decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
-def _masker(settings, seed, num_pipelines, pipeline_id):
-    if settings["masking"] == "static":
+def _masker(settings: ReaderSettings, seed: int, num_pipelines: int, pipeline_id: int):
+    if settings.static_masking:
         return lambda index, batch: batch
-    table = settings["is_continuation"]
+    table = settings.is_continuation
     table = None if table is None else tf.constant(table)
+    masking = settings.masking
 
     def mask(index, batch):
         # One seed per batch and input pipeline: (seed, index * num_pipelines + pipeline_id).
         batch_seed = tf.stack([tf.constant(seed, tf.int64), index * num_pipelines + pipeline_id])
         masked = mask_tokens(
-            batch["token_ids"], batch_seed, vocabulary_size=settings["vocabulary_size"],
-            mask_id=settings["mask_id"], special_token_ids=settings["special_token_ids"],
-            padding_mask=batch["padding_mask"], max_predictions=settings["max_predictions"],
-            mask_rate=settings["mask_rate"], mode=settings["masking"], is_continuation=table,
-            max_ngram=settings["max_ngram"])
+            batch["token_ids"], batch_seed, vocabulary_size=settings.vocabulary_size,
+            mask_id=settings.mask_id, special_token_ids=settings.special_token_ids,
+            padding_mask=batch["padding_mask"], max_predictions=masking.max_predictions,
+            mask_rate=masking.mask_rate, mode=masking.mode, is_continuation=table,
+            max_ngram=masking.max_ngram)
         return {**batch, **masked}
     return mask
 

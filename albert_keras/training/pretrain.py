@@ -1,8 +1,8 @@
 """`pretrain`: records -> `Pretrainer` -> `model.fit` under a strategy -> encoder.keras + summary.
 
 The job is a few visible steps: check the config against the strategy and the records (before any
-work), build and compile the model in
-`strategy.scope()`, score a fixed set of batches, `fit`, score them again, save, summarize.
+work), build and compile the model in `strategy.scope()`, score a fixed set of batches, `fit`,
+score them again, save, summarize (the scores and the summary: `pretrain_report.py`).
 The pieces (`build_pretrainer`, `compile_pretrainer`, `distribute`, `fit_pretrainer`) are usable
 on their own, with any dataset of `(x, y, sample_weight)` batches. Records are prepared by the
 caller (`albert-keras prepare`, or `albert_keras.pipeline.prepare_and_pretrain`), not here.
@@ -11,9 +11,7 @@ caller (`albert-keras prepare`, or `albert_keras.pipeline.prepare_and_pretrain`)
 from __future__ import annotations
 
 import glob
-import json
 import os
-import shutil
 import time
 from typing import Any, Callable
 
@@ -31,9 +29,11 @@ from albert_keras.training.gradient_accumulation import use_gradient_accumulatio
 from albert_keras.training.precision import dtype_policy, resolve_precision
 from albert_keras.training.masked_lm_loss import MaskedLMLoss
 from albert_keras.training.optimizers import make_optimizer
+from albert_keras.training.pretrain_report import (format_summary, initial_scores, json_safe,
+                                                   most_frequent_token_accuracy, save_run, scores)
 from albert_keras.training.strategy import is_chief, make_strategy
 from albert_keras.training.train_config import TrainConfig
-from albert_keras.utils.atomic_files import save_model_atomic, write_atomic, write_json_atomic
+from albert_keras.utils.atomic_files import write_json_atomic
 
 DatasetFn = Callable[[tf.distribute.InputContext | None], tf.data.Dataset]
 
@@ -106,12 +106,12 @@ def pretrain(config) -> dict[str, Any]:
     eval_fn = lambda context: scored_fn(context).take(train.eval_batches).cache()  # noqa: E731
     eval_data = distribute(strategy, eval_fn)
     baseline = most_frequent_token_accuracy(eval_fn(None))
-    initial = _initial_scores(pretrainer, eval_data, train, run_dir)
+    initial = initial_scores(pretrainer, eval_data, train, run_dir)
     start = time.time()
     history = fit_pretrainer(pretrainer, train_data, train, run_dir, strategy, backup=backup)
     seconds = backup.train_seconds or time.time() - start  # The whole run's, resumed or not.
     failure = training_failure(pretrainer, history)
-    final = _scores(pretrainer, eval_data, train) if failure is None else None
+    final = scores(pretrainer, eval_data, train) if failure is None else None
 
     summary = {
         "status": "completed" if failure is None else "failed", "failure": failure,
@@ -131,13 +131,13 @@ def pretrain(config) -> dict[str, Any]:
     }
     if failure is not None:
         if is_chief(strategy):  # The failure is recorded; the models of a good run stay.
-            write_json_atomic(os.path.join(run_dir, "summary.json"), _json_safe(summary))
+            write_json_atomic(os.path.join(run_dir, "summary.json"), json_safe(summary))
         raise TrainingFailed(f"Pretraining {config.name!r} failed: {failure}. Nothing was saved "
                              f"over the models in {run_dir}/; its backups hold the last good "
                              "epoch (lower train.learning_rate or set train.global_clipnorm, "
                              "then run again to resume).")
     if is_chief(strategy):
-        _save_run(run_dir, pretrainer, tokenizer_dir, summary)
+        save_run(run_dir, pretrainer, tokenizer_dir, summary)
     print(format_summary(summary))
     return summary
 
@@ -210,54 +210,6 @@ def fit_pretrainer(pretrainer: Pretrainer, dataset, train: TrainConfig, run_dir:
         verbose=train.verbose, shuffle=False)
 
 
-def most_frequent_token_accuracy(dataset: tf.data.Dataset) -> float:
-    """MLM accuracy of always predicting the most frequent masked token of these batches."""
-    counts: dict[int, float] = {}
-    for _, y, sample_weight in dataset.as_numpy_iterator():
-        ids = y["mlm"].reshape(-1)
-        weights = sample_weight["mlm"].reshape(-1)
-        for token, weight in zip(ids[weights > 0], weights[weights > 0]):
-            counts[int(token)] = counts.get(int(token), 0.0) + float(weight)
-    total = sum(counts.values())
-    return max(counts.values()) / total if total else 0.0
-
-
-def format_summary(summary: dict[str, Any]) -> str:
-    """The lines printed at the end of a run: loss and accuracy, start -> end, vs the baseline."""
-    first, last = summary["initial"], summary["final"]
-    pair = summary["pair_task"].upper()
-    lines = [
-        f"[pretrain] {summary['name']}: {summary['steps']} steps in {summary['train_seconds']}s "
-        f"(scores on {summary['eval_batches']} fixed batches of the records)",
-        f"  MLM loss      {first['mlm_loss']:.3f} -> {last['mlm_loss']:.3f}",
-        f"  MLM accuracy  {first['mlm_accuracy']:.3f} -> {last['mlm_accuracy']:.3f}  "
-        f"(most-frequent-token baseline {summary['most_frequent_token_accuracy']:.3f})",
-        f"  {pair} loss      {first['pair_loss']:.3f} -> {last['pair_loss']:.3f}",
-        f"  {pair} accuracy  {first['pair_accuracy']:.3f} -> {last['pair_accuracy']:.3f}",
-        f"  saved to {summary['run_dir']}/ (encoder.keras, pretrainer.keras, tokenizer/)",
-    ]
-    return "\n".join(lines)
-
-
-def _scores(pretrainer, eval_data, train: TrainConfig) -> dict[str, float]:
-    if train.eval_batches == 0:
-        return {name: float("nan") for name in
-                ("loss", "mlm_loss", "mlm_accuracy", "pair_loss", "pair_accuracy")}
-    scores = pretrainer.evaluate(eval_data, steps=train.eval_batches, verbose=0, return_dict=True)
-    return {name: float(value) for name, value in scores.items()}
-
-
-def _initial_scores(pretrainer, eval_data, train: TrainConfig, run_dir: str) -> dict[str, float]:
-    """Scores before training; a resumed run reuses those of its first start."""
-    path = os.path.join(run_dir, "initial_scores.json")
-    if os.path.isfile(path) and os.path.isdir(os.path.join(run_dir, "backup")):
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    scores = _scores(pretrainer, eval_data, train)
-    write_json_atomic(path, scores)
-    return scores
-
-
 def find_records(config) -> tuple[str | None, str | None]:
     """(file pattern, tokenizer dir) of the pipeline's records; (None, None) when they still
     have to be prepared. A `train.records` that matches nothing is an error."""
@@ -289,25 +241,3 @@ def _records_dataset_fn(config, records: str, tokenizer, **kwargs) -> DatasetFn:
             **kwargs)
 
     return dataset_fn
-
-
-def _save_run(run_dir: str, pretrainer: Pretrainer, tokenizer_dir: str,
-              summary: dict[str, Any]) -> None:
-    """Each file is replaced whole (written beside, then renamed): a kill keeps the old one."""
-    os.makedirs(run_dir, exist_ok=True)
-    target = os.path.join(run_dir, "tokenizer")
-    if os.path.abspath(tokenizer_dir) != os.path.abspath(target):
-        write_atomic(target, lambda path: shutil.copytree(tokenizer_dir, path))
-    save_model_atomic(pretrainer.encoder, os.path.join(run_dir, "encoder.keras"))
-    save_model_atomic(pretrainer, os.path.join(run_dir, "pretrainer.keras"))
-    write_json_atomic(os.path.join(run_dir, "summary.json"), _json_safe(summary))
-
-
-def _json_safe(value):
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    return value

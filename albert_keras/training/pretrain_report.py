@@ -1,0 +1,91 @@
+"""The scores and the summary of a pretraining run: before/after scores on fixed batches, the
+most-frequent-token baseline, the printed report, and the files `pretrain` leaves in its run
+directory (`encoder.keras`, `pretrainer.keras`, `tokenizer/`, `summary.json`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from albert_keras.models.pretrainer import Pretrainer
+from albert_keras.training.train_config import TrainConfig
+from albert_keras.utils.atomic_files import save_model_atomic, write_atomic, write_json_atomic
+
+
+def most_frequent_token_accuracy(dataset: tf.data.Dataset) -> float:
+    """MLM accuracy of always predicting the most frequent masked token of these batches."""
+    counts: dict[int, float] = {}
+    for _, y, sample_weight in dataset.as_numpy_iterator():
+        ids = y["mlm"].reshape(-1)
+        weights = sample_weight["mlm"].reshape(-1)
+        for token, weight in zip(ids[weights > 0], weights[weights > 0]):
+            counts[int(token)] = counts.get(int(token), 0.0) + float(weight)
+    total = sum(counts.values())
+    return max(counts.values()) / total if total else 0.0
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The lines printed at the end of a run: loss and accuracy, start -> end, vs the baseline."""
+    first, last = summary["initial"], summary["final"]
+    pair = summary["pair_task"].upper()
+    lines = [
+        f"[pretrain] {summary['name']}: {summary['steps']} steps in {summary['train_seconds']}s "
+        f"(scores on {summary['eval_batches']} fixed batches of the records)",
+        f"  MLM loss      {first['mlm_loss']:.3f} -> {last['mlm_loss']:.3f}",
+        f"  MLM accuracy  {first['mlm_accuracy']:.3f} -> {last['mlm_accuracy']:.3f}  "
+        f"(most-frequent-token baseline {summary['most_frequent_token_accuracy']:.3f})",
+        f"  {pair} loss      {first['pair_loss']:.3f} -> {last['pair_loss']:.3f}",
+        f"  {pair} accuracy  {first['pair_accuracy']:.3f} -> {last['pair_accuracy']:.3f}",
+        f"  saved to {summary['run_dir']}/ (encoder.keras, pretrainer.keras, tokenizer/)",
+    ]
+    return "\n".join(lines)
+
+
+def scores(pretrainer: Pretrainer, eval_data, train: TrainConfig) -> dict[str, float]:
+    """Loss and accuracies on the `train.eval_batches` fixed batches (NaN when there are none)."""
+    if train.eval_batches == 0:
+        return {name: float("nan") for name in
+                ("loss", "mlm_loss", "mlm_accuracy", "pair_loss", "pair_accuracy")}
+    result = pretrainer.evaluate(eval_data, steps=train.eval_batches, verbose=0, return_dict=True)
+    return {name: float(value) for name, value in result.items()}
+
+
+def initial_scores(pretrainer: Pretrainer, eval_data, train: TrainConfig,
+                   run_dir: str) -> dict[str, float]:
+    """Scores before training; a resumed run reuses those of its first start."""
+    path = os.path.join(run_dir, "initial_scores.json")
+    if os.path.isfile(path) and os.path.isdir(os.path.join(run_dir, "backup")):
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    result = scores(pretrainer, eval_data, train)
+    write_json_atomic(path, result)
+    return result
+
+
+def save_run(run_dir: str, pretrainer: Pretrainer, tokenizer_dir: str,
+             summary: dict[str, Any]) -> None:
+    """Each file is replaced whole (written beside, then renamed): a kill keeps the old one."""
+    os.makedirs(run_dir, exist_ok=True)
+    target = os.path.join(run_dir, "tokenizer")
+    if os.path.abspath(tokenizer_dir) != os.path.abspath(target):
+        write_atomic(target, lambda path: shutil.copytree(tokenizer_dir, path))
+    save_model_atomic(pretrainer.encoder, os.path.join(run_dir, "encoder.keras"))
+    save_model_atomic(pretrainer, os.path.join(run_dir, "pretrainer.keras"))
+    write_json_atomic(os.path.join(run_dir, "summary.json"), json_safe(summary))
+
+
+def json_safe(value):
+    """`value` with numpy numbers as Python ones and tuples as lists, for `json.dump`."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    return value
