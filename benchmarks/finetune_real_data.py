@@ -42,10 +42,10 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from albert_keras.data import labeled  # noqa: E402
-from albert_keras.data.labeled_batches import encode_examples, make_dataset  # noqa: E402
+from albert_keras.data.labeled_batches import make_dataset  # noqa: E402
 from albert_keras.pipeline import pipeline_from_dict  # noqa: E402
-from albert_keras.training.finetune import (  # noqa: E402
-    build_task_model, compile_arguments, finetune, read_splits)
+from albert_keras.tasks import read_examples, task_named  # noqa: E402
+from albert_keras.training.finetune import finetune, read_splits  # noqa: E402
 from albert_keras.training.finetune_config import FinetuneConfig  # noqa: E402
 from albert_keras.training.finetune_metrics import classification_metrics  # noqa: E402
 
@@ -70,7 +70,7 @@ def fetch_data() -> str | None:
 def uncertainty_split(data_dir: str, out_dir: str) -> tuple[str, str]:
     """Writes the fixed 80/20 split of uncertainty.csv as train/test CSVs; returns their paths."""
     config = FinetuneConfig(header=False, column_names=("label", "text"))
-    examples = labeled.read_examples(os.path.join(data_dir, "labeled", "uncertainty.csv"), config)
+    examples = read_examples(os.path.join(data_dir, "labeled", "uncertainty.csv"), config)
     train, test = labeled.split_examples(examples, 0.2, seed=SPLIT_SEED)
     paths = []
     for name, rows in (("uncertainty_train.csv", train), ("uncertainty_test.csv", test)):
@@ -86,7 +86,7 @@ def uncertainty_split(data_dir: str, out_dir: str) -> tuple[str, str]:
 def pos_split(data_dir: str, out_dir: str) -> tuple[str, str]:
     """Writes a fixed 90/10 split of pos-oanc.txt as word/TAG files; returns their paths."""
     config = FinetuneConfig(task="token_classification")
-    examples = labeled.read_examples(os.path.join(data_dir, "labeled", "pos-oanc.txt"), config)
+    examples = read_examples(os.path.join(data_dir, "labeled", "pos-oanc.txt"), config)
     train, test = labeled.split_examples(examples, 0.1, seed=SPLIT_SEED)
     paths = []
     for name, rows in (("pos_train.txt", train), ("pos_test.txt", test)):
@@ -118,8 +118,8 @@ def bag_of_words_baseline(config, test_path: str, max_epochs: int = 60) -> dict:
     Early-stopped on the validation rows; evaluated on the test file. Returns its metrics.
     """
     splits = read_splits(config.finetune)
-    labels = labeled.label_vocabulary(splits["train"], "text_classification")
-    test = labeled.read_examples(test_path, config.finetune, "test")
+    labels = task_named("text_classification").label_vocabulary(splits["train"])
+    test = read_examples(test_path, config.finetune, "test")
     index = {label: i for i, label in enumerate(labels)}
 
     def data(examples):
@@ -191,17 +191,19 @@ def bucketing_speedup(config, num_examples: int = 320, epochs: int = 2) -> dict:
     ft = config.finetune
     tokenizer = load_finetune_tokenizer(config)
     examples = read_splits(ft)["train"][:num_examples]
-    labels = labeled.label_vocabulary(examples, ft.task)
-    encoded = encode_examples(examples, ft.task, tokenizer, labels, ft.max_sequence_length)
-    lengths = [len(r) for r in encoded["token_ids"]]
+    task = task_named(ft.task)
+    labels = task.label_vocabulary(examples)
+    encoded = task.encode(examples, tokenizer, labels, ft)
+    lengths = encoded.lengths
     result = {"examples": len(examples), "batch_size": ft.batch_size,
               "max_sequence_length": ft.max_sequence_length,
               "mean_length": float(np.mean(lengths)), "max_length": int(np.max(lengths))}
     for bucketed in (True, False):
         dataset = make_dataset(encoded, ft.batch_size, training=True, bucket_by_length=bucketed,
                                max_sequence_length=ft.max_sequence_length, seed=0)
-        model = build_task_model(ft, load_pretrained_encoder(config.model.pretrained), labels)
-        model.compile(optimizer=keras.optimizers.AdamW(ft.learning_rate), **compile_arguments(ft))
+        model = task.build_model(ft, load_pretrained_encoder(config.model.pretrained), labels)
+        model.compile(optimizer=keras.optimizers.AdamW(ft.learning_rate),
+                      **task.compile_arguments(ft))
         times = EpochTimes()
         model.fit(dataset, epochs=epochs, callbacks=[times], verbose=0)
         result["bucketed_seconds" if bucketed else "padded_seconds"] = times.seconds[-1]

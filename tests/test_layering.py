@@ -1,6 +1,6 @@
 """Imports go one way (DESIGN.md, Layering): a module imports its own level or lower ones.
 
-`utils` < `layers` < `models` < `data`, `convert` < `training` < `export` < `compare` <
+`utils` < `layers` < `models` < `data`, `convert` < `training`, `tasks` < `export` < `compare` <
 `pipeline`, `cli`. Read from the source with `ast`, so nothing is imported: every `import` and
 `from ... import` at module level counts, relative ones included. Imports deferred into a
 function are allowed upward only where listed below with the reason.
@@ -11,7 +11,7 @@ import pathlib
 
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "albert_keras"
 LEVELS = {"utils": 0, "layers": 1, "models": 2, "data": 3, "convert": 3, "training": 4,
-          "export": 5, "compare": 6, "pipeline": 7, "cli": 7}
+          "tasks": 4, "export": 5, "compare": 6, "pipeline": 7, "cli": 7}
 # Facades that defer-import a higher stage inside a method (module -> imported package).
 DEFERRED_UPWARD = {
     # `Encoder/Pretrainer/Task.from_pretrained` load checkpoints through the converters.
@@ -93,6 +93,91 @@ def test_the_check_sees_an_upward_import(tmp_path, monkeypatch):
     monkeypatch.setitem(globals(), "PACKAGE", fake)
     assert _upward_imports() == ["albert_keras.layers.bad -> albert_keras.training",
                                  "albert_keras.layers.bad -> albert_keras.training.lamb (deferred)"]
+
+
+def _module_graph(package=None):
+    """module -> the package modules it imports at module level (`from a import b` counts as
+    an import of `a.b` when `b` is a module)."""
+    package = package or PACKAGE
+    modules = {module for module, _, _ in _modules_of(package)}
+    graph = {}
+    for module, path, is_package in _modules_of(package):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        edges = set()
+        for node in tree.body:
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = next(_imports_of_node(module, is_package, node))
+                names = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
+                         for alias in node.names]
+            edges.update(name for name in names if name in modules and name != module)
+        graph[module] = edges
+    return graph
+
+
+def _modules_of(package):
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(package.parent).with_suffix("").parts
+        is_package = parts[-1] == "__init__"
+        yield ".".join(parts[:-1] if is_package else parts), path, is_package
+
+
+def _imports_of_node(module, is_package, node):
+    package = module if is_package else module.rpartition(".")[0]
+    if node.level:
+        base = package.split(".")[:len(package.split(".")) - node.level + 1]
+        yield ".".join(base + ([node.module] if node.module else []))
+    else:
+        yield node.module
+
+
+def _cycles(graph):
+    """The import cycles of `graph`: strongly connected components of more than one module."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(node):  # Tarjan's algorithm.
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_cycles():
+    assert _cycles(_module_graph()) == []
+
+
+def test_the_check_sees_a_cycle(tmp_path):
+    fake = tmp_path / "albert_keras"
+    (fake / "data").mkdir(parents=True)
+    for name in ("__init__.py", "data/__init__.py"):
+        (fake / name).write_text("")
+    (fake / "data" / "a.py").write_text("from albert_keras.data import b\n")
+    (fake / "data" / "b.py").write_text("from . import c\n")
+    (fake / "data" / "c.py").write_text("import albert_keras.data.a\n")
+    assert _cycles(_module_graph(fake)) == [
+        ["albert_keras.data.a", "albert_keras.data.b", "albert_keras.data.c"]]
 
 
 def test_pretrain_does_not_prepare_records():

@@ -1,24 +1,20 @@
-"""`LabeledFileConfig`: which fine-tuning task, and how its labelled files are read."""
+"""`LabeledFileConfig`: how the labelled files of a fine-tuning task are read."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Literal
 
-TASKS = ("text_classification", "token_classification", "span_extraction")
-
 
 @dataclasses.dataclass(frozen=True)
 class LabeledFileConfig:
-    """The settings of the labelled-file readers (`albert_keras.data.labeled`).
+    """The settings of the labelled-file readers (each task's `read_examples`).
 
     Owned by the data stage; `FinetuneConfig` (the pipeline's `finetune` section) extends it
-    with where the files are and how the model trains, so these are `finetune.*` YAML keys.
+    with the task, where the files are and how the model trains, so these are `finetune.*`
+    YAML keys.
 
     Args:
-        task: str. `"text_classification"` (one text or a pair; binary, multi-class or
-            multi-label), `"token_classification"` (a tag per word) or `"span_extraction"`
-            (extractive QA). Defaults to `"text_classification"`.
         format: str. `"auto"` (by extension / `tfds:` prefix), `"csv"`, `"tsv"`, `"jsonl"`,
             `"tagged"` (word/TAG per token, a sentence per line) or `"squad"`.
         header: bool. CSV/TSV files start with a row of column names. Defaults to True.
@@ -34,15 +30,13 @@ class LabeledFileConfig:
     Example:
     ```python
     # needs: a reviews.csv file
-    from albert_keras.data.labeled import read_examples
+    from albert_keras.tasks import task_named
 
     config = LabeledFileConfig(header=False, column_names=("label", "text"))
-    examples = read_examples("reviews.csv", config)  # [{"text": ..., "label": ...}, ...]
+    examples = task_named("text_classification").read_examples("reviews.csv", config)
     ```
     """
 
-    task: Literal["text_classification", "token_classification", "span_extraction"] = \
-        "text_classification"
     format: Literal["auto", "csv", "tsv", "jsonl", "tagged", "squad"] = "auto"
     header: bool = True
     column_names: tuple[str, ...] = ()
@@ -53,10 +47,5 @@ class LabeledFileConfig:
     label_separator: str = "|"
 
     def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ValueError(f"`finetune.task` must be one of {TASKS}. Received: task={self.task!r}")
-        if self.multi_label and self.task != "text_classification":
-            raise ValueError("`finetune.multi_label` applies to text_classification only. "
-                             f"Received: finetune.task={self.task!r}, finetune.multi_label=True")
         if not self.label_separator:
             raise ValueError("`finetune.label_separator` must not be empty.")

@@ -13,11 +13,11 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from albert_keras.data.encoded_split import CHUNK, EncodedSpans
 from albert_keras.data.sequence_layout import MIN_CONTEXT_TOKENS, PAIR_SPECIAL_TOKENS
 from albert_keras.data.text_preprocessor import CHARACTERS_PER_POSITION
 
 __all__ = ["WHITESPACE", "clean_text", "encode_span_examples", "pack_question_context"]
-CHUNK = 2048  # Examples packed per graph call.
 # Read in windows, a context is cut to this many sequences' worth of text (SQuAD contexts take
 # one to three windows at length 384), so that one huge request costs a bounded number of rows.
 MAX_CONTEXT_SEQUENCES = 8
@@ -142,9 +142,9 @@ def _ragged(tokens, special) -> tf.RaggedTensor:
 
 def encode_span_examples(examples: list[dict], tokenizer, special: dict[str, int],
                          max_sequence_length: int, max_query_length: int, training: bool,
-                         doc_stride: int | None) -> dict:
-    """Rows and answer positions of SQuAD-style examples for `labeled_batches.encode_examples`,
-    packed by `pack_question_context` (the serving signature's own function).
+                         doc_stride: int | None) -> EncodedSpans:
+    """Rows and answer positions of SQuAD-style examples, packed by `pack_question_context`
+    (the serving signature's own function).
 
     One row per context window. Training keeps the windows that hold the first answer whole;
     evaluation keeps every window (`window_example` maps rows to `examples`; the answer of an
@@ -153,9 +153,8 @@ def encode_span_examples(examples: list[dict], tokenizer, special: dict[str, int
     pack = tf.function(lambda question, context: pack_question_context(
         tokenizer, special, question, context, max_sequence_length, max_query_length,
         doc_stride), autograph=False)  # Plain tensor ops: nothing to convert.
-    out = {"token_ids": [], "segment_ids": [], "y": {"start_logits": [], "end_logits": []},
-           "examples": [], "window_example": [], "token_to_word": [], "word_offsets": [],
-           "dropped": 0, "truncated": 0, "answers_lost": 0}
+    out = EncodedSpans(token_ids=[], segment_ids=[], examples=[],
+                       y={"start_logits": [], "end_logits": []})
     for begin in range(0, len(examples), CHUNK):
         chunk = examples[begin:begin + CHUNK]
         packed = pack(tf.constant([e["question"] for e in chunk], tf.string),
@@ -168,7 +167,7 @@ def encode_span_examples(examples: list[dict], tokenizer, special: dict[str, int
         for i, example in enumerate(chunk):
             # Character offsets of the same words (the graph's are bytes of the cleaned text).
             offsets = [(m.start(), m.end()) for m in re.finditer(r"\S+", example["context"])]
-            out["truncated"] += int(len(rows_of[i]) > 1)  # Read in several windows.
+            out.truncated += int(len(rows_of[i]) > 1)  # Read in several windows.
             windows = []
             for row in rows_of[i]:
                 token_words = arrays["token_words"][row, :lengths[row]]
@@ -176,19 +175,19 @@ def encode_span_examples(examples: list[dict], tokenizer, special: dict[str, int
                 if start is not None or not training:
                     windows.append((row, token_words, start, end))
             if example["answers"] and not any(start is not None for *_, start, _ in windows):
-                out["answers_lost"] += 1
+                out.answers_lost += 1
             if not windows:
-                out["dropped"] += 1
+                out.dropped += 1
                 continue
-            out["examples"].append(example)
+            out.examples.append(example)
             for row, token_words, start, end in windows:
-                out["token_ids"].append(arrays["token_ids"][row, :lengths[row]])
-                out["segment_ids"].append(arrays["segment_ids"][row, :lengths[row]])
-                out["y"]["start_logits"].append(start or 0)
-                out["y"]["end_logits"].append(end or 0)
-                out["window_example"].append(len(out["examples"]) - 1)
-                out["token_to_word"].append(token_words)
-                out["word_offsets"].append(offsets)
+                out.token_ids.append(arrays["token_ids"][row, :lengths[row]])
+                out.segment_ids.append(arrays["segment_ids"][row, :lengths[row]])
+                out.y["start_logits"].append(start or 0)
+                out.y["end_logits"].append(end or 0)
+                out.window_example.append(len(out.examples) - 1)
+                out.token_to_word.append(token_words)
+                out.word_offsets.append(offsets)
     return out
 
 

@@ -11,26 +11,11 @@ Inputs:
 (`trim_padding`), so `seq` in their sequence outputs is the batch's longest row; `serve_ids`
 keeps the shape it is given.
 
-Task models answer `serving_default` in words, not only in tokens:
-- a `TokenClassifier` tags words: `text` is split into words (whitespace; each punctuation or
-  symbol character, the clitics `'s n't 're 've 'll 'm 'd` and numbers such as `2,000` are words
-  of their own, as in the Penn-Treebank-style word/TAG files it is fine-tuned on; `text_pair`
-  is ignored), each word is tokenized on its own (`labeled_batches.pack_words`, as in
-  fine-tuning) and gets the tag of its first sub-token: `words` and `word_tags` string
-  `[batch, max_words]`, `""` past the last word (words that do not fit in the sequence are left
-  out);
-- a `SpanExtractor` reads `text` as the question and `text_pair` as the context (left out: no
-  context, so no answer), packs `[CLS] question [SEP] context [SEP]` as fine-tuning does
-  with the same function, `span_packing.pack_question_context`: question cut to
-  `max_query_length` tokens, context split on whitespace into words, each tokenized on its own,
-  a long context read in windows `doc_stride` tokens apart, the best-scoring window answering)
-  and adds `answer_start`, `answer_end` int32 `[batch]` (token
-  positions), `answer_score` float32 `[batch]` (start + end logit) and `answer_text` string
-  `[batch]`: the context's words from the start token's word to the end token's word, cut out of
-  the context itself (invalid UTF-8 and NUL replaced by U+FFFD). Only context tokens can start
-  or end the answer; a row without context answers `""`, positions 0 and score -inf.
-`serve_ids` and `serve_examples` give a `SpanExtractor`'s `answer_start`, `answer_end` and
-`answer_score` too (context = segment 1 without its final [SEP]).
+A fine-tuning task's model (`albert_keras.tasks`) answers `serving_default` the task's way,
+with the task's own preprocessor (the one its training pipeline ran): a `TokenClassifier` tags
+words (`words`, `word_tags`), a `SpanExtractor` answers a question (`text`) from a context
+(`text_pair`) with `answer_start`, `answer_end`, `answer_score` and `answer_text` (also from
+`serve_ids` and `serve_examples`, without the text); see each task's module.
 
 Outputs, all float32 unless said otherwise, batch first:
 - an `Encoder`: `embeddings` (pooled) `[batch, hidden]`, `sequence_output` `[batch, seq, hidden]`;
@@ -49,22 +34,17 @@ from typing import Callable, Sequence
 
 import keras
 import tensorflow as tf
-import tensorflow_text as tf_text
 
 from albert_keras.data import features
-from albert_keras.data.labeled_batches import pack_words
-from albert_keras.data.sequence_layout import MAX_QUERY_LENGTH, SINGLE_SPECIAL_TOKENS
-from albert_keras.data.span_packing import WHITESPACE, clean_text, pack_question_context
-from albert_keras.models.span_extractor import SpanExtractor, best_spans
-from albert_keras.models.token_classifier import TokenClassifier
+from albert_keras.data.padding import trim_padding
+from albert_keras.data.sequence_layout import MAX_QUERY_LENGTH
+from albert_keras.tasks.fine_tuning_task import ServingSettings, serve_texts
+from albert_keras.tasks.registry import task_of_model
 
 TEXT_INPUTS = ("text", "text_pair")
 ID_INPUTS = features.INPUT_FEATURES  # token_ids, segment_ids, padding_mask
 EXAMPLES_INPUT = "examples"
 SIGNATURE_NAMES = ("serving_default", "serve_ids", "serve_examples")
-# Words of their own in tagged text (Penn Treebank style): numbers with inner punctuation,
-# clitics, then any single punctuation or symbol character. The first that matches wins.
-WORD_PIECES = (r"\d+(?:[.,:/]\d+)+|(?i:n't|'s|'re|'ve|'ll|'m|'d)\b|[\p{P}\p{S}]")
 
 
 def serving_signatures(model: keras.Model, preprocessor, label_names: Sequence[str] | None = None,
@@ -88,9 +68,13 @@ def serving_signatures(model: keras.Model, preprocessor, label_names: Sequence[s
     """
     if multi_label is None:
         multi_label = getattr(model, "multi_label", False)
-    if isinstance(model, TokenClassifier) and label_names is None and model.labels:
-        label_names = list(model.labels)
-    run = _model_runner(model, label_names, multi_label)
+    task = task_of_model(model)  # None: an encoder, a pretrainer, another model.
+    if task is not None:
+        label_names = task.serving_label_names(model, label_names)
+    settings = ServingSettings(label_names=tuple(label_names) if label_names else None,
+                               multi_label=multi_label, max_query_length=max_query_length,
+                               doc_stride=doc_stride)
+    run = _model_runner(model, task, label_names, multi_label)
     no_pair = tf.constant([], tf.string)  # The default of `text_pair`: "single texts".
 
     def serve_text(text, text_pair=no_pair):
@@ -99,16 +83,9 @@ def serving_signatures(model: keras.Model, preprocessor, label_names: Sequence[s
                           tf.equal(tf.size(text_pair), tf.size(text))), True,
             message="`text_pair` must be empty or hold one entry per `text`")
         with tf.control_dependencies([check]):
-            if isinstance(model, TokenClassifier):
-                return tag_words(run, preprocessor, text, label_names)
-            if isinstance(model, SpanExtractor):
-                context = tf.cond(tf.size(text_pair) > 0, lambda: text_pair,
-                                  lambda: tf.fill(tf.shape(text), ""))
-                return answer_questions(run, model, preprocessor, text, context,
-                                        max_query_length, doc_stride)
-            x = tf.cond(tf.size(text_pair) > 0,
-                        lambda: preprocessor(text, text_pair), lambda: preprocessor(text))
-        return run(trim_padding(x))
+            if task is not None:
+                return task.serve_text(run, model, preprocessor, text, text_pair, settings)
+            return serve_texts(run, preprocessor, text, text_pair)
 
     def serve_ids(token_ids, segment_ids, padding_mask):
         return run({"token_ids": token_ids, "segment_ids": segment_ids,
@@ -126,21 +103,7 @@ def serving_signatures(model: keras.Model, preprocessor, label_names: Sequence[s
             "serve_examples": (serve_examples, examples)}
 
 
-def trim_padding(x: dict) -> dict:
-    """Drops the trailing columns that are padding in every row.
-
-    Real requests are mostly short: a batch of 30-token texts then costs 30 positions, not
-    `sequence_length`. Padding is masked, so the answers do not change; sequence outputs cover
-    the batch's longest row.
-    """
-    mask = tf.cast(x["padding_mask"], tf.int32)  # (batch, seq)
-    positions = tf.range(1, tf.shape(mask)[1] + 1)  # (seq,) 1-based
-    ends = tf.reduce_max(mask * positions, axis=1)  # (batch,) one past the last kept column
-    longest = tf.reduce_max(tf.concat([ends, [1]], axis=0))  # >= 1, also for an empty batch
-    return {name: value[:, :longest] for name, value in x.items()}
-
-
-def _model_runner(model, label_names, multi_label) -> Callable:
+def _model_runner(model, task, label_names, multi_label) -> Callable:
     """A function from the dict of ids to the named serving outputs."""
     input_names = _input_names(model)
     unknown = sorted(set(input_names) - set(ID_INPUTS) - {"mask_positions"})
@@ -157,83 +120,9 @@ def _model_runner(model, label_names, multi_label) -> Callable:
             batch_size, length = tf.shape(inputs["token_ids"])[0], tf.shape(inputs["token_ids"])[1]
             inputs["mask_positions"] = tf.tile(tf.range(length)[tf.newaxis], [batch_size, 1])
         named = named_outputs(model(inputs, training=False), label_names, multi_label)
-        if isinstance(model, SpanExtractor):
-            start, end, score = best_spans(named["start_logits"], named["end_logits"],
-                                           context_mask(inputs), model.max_answer_length)
-            named.update(answer_start=start, answer_end=end, answer_score=score)
-        return named
+        return named if task is None else task.add_serving_outputs(model, inputs, named)
 
     return run
-
-
-def context_mask(x: dict) -> tf.Tensor:
-    """1 on the context tokens of `[CLS] question [SEP] context [SEP]`: segment 1, real, not
-    the final [SEP]. int32 `(batch, seq)`."""
-    mask = tf.cast(x["padding_mask"], tf.int32)
-    positions = tf.range(tf.shape(mask)[1])[tf.newaxis]  # (1, seq)
-    last = tf.reduce_sum(mask, axis=1, keepdims=True) - 1  # (batch, 1) the final [SEP]
-    return tf.cast(x["segment_ids"], tf.int32) * mask * tf.cast(positions < last, tf.int32)
-
-
-def tag_words(run: Callable, preprocessor, text, label_names) -> dict:
-    """A `TokenClassifier`'s `serving_default`: the outputs of `run` plus `words`, `word_tags`."""
-    words = tf_text.regex_split(clean_text(text, preprocessor.sequence_length),
-                                WHITESPACE + "|" + WORD_PIECES,
-                                WORD_PIECES)  # (batch, (words))
-    length = preprocessor.sequence_length
-    words = words[:, :length - SINGLE_SPECIAL_TOKENS]  # Every word takes a position at least.
-    packed = pack_words(preprocessor.tokenizer, words, length, preprocessor.special_token_ids)
-    starts = packed.pop("word_starts")  # (batch, (kept words)) first sub-tokens
-    named = run(trim_padding(packed))
-    tags = tf.gather_nd(tf.argmax(named["logits"], axis=-1, output_type=tf.int32),
-                        tf.stack([tf.cast(starts.value_rowids(), tf.int32), starts.flat_values], 1))
-    num_classes = named["logits"].shape[-1]
-    names = tf.constant(label_names or [str(i) for i in range(num_classes)])
-    # Kept words are a prefix of each row's words.
-    within = tf.range(tf.size(words.flat_values, tf.int64)) - tf.gather(
-        words.row_starts(), words.value_rowids())
-    kept = within < tf.gather(starts.row_lengths(), words.value_rowids())
-    rows = tf.boolean_mask(words.value_rowids(), kept)
-    named["words"] = tf.RaggedTensor.from_value_rowids(
-        tf.boolean_mask(words.flat_values, kept), rows, nrows=words.nrows()).to_tensor("")
-    named["word_tags"] = starts.with_flat_values(tf.gather(names, tags)).to_tensor("")
-    return named
-
-
-def answer_questions(run: Callable, model, preprocessor, question, context,
-                     max_query_length: int, doc_stride: int | None = None) -> dict:
-    """A `SpanExtractor`'s `serving_default`: `run`'s outputs plus the answer's text.
-
-    `run` sees one row per context window; each question gets the outputs of its window with
-    the best answer score (ties: the first).
-    """
-    packed = pack_question_context(preprocessor.tokenizer, preprocessor.special_token_ids,
-                                   question, context, preprocessor.sequence_length,
-                                   max_query_length, doc_stride)
-    x = trim_padding({name: packed[name] for name in ID_INPUTS})  # (windows, seq)
-    named = run(x)
-    window_example = packed["window_example"]  # (windows,)
-    num_questions = tf.shape(packed["context"], tf.int64)[0]
-    # (windows,) -inf (no context) raised to the lowest float, where segment_max starts.
-    score = tf.maximum(named["answer_score"], named["answer_score"].dtype.min)
-    best = tf.math.unsorted_segment_max(score, window_example, num_questions)  # (batch,)
-    windows = tf.range(tf.size(window_example, tf.int64))
-    chosen = tf.math.unsorted_segment_min(  # (batch,) the first window with the best score
-        tf.where(score >= tf.gather(best, window_example), windows, tf.int64.max),
-        window_example, num_questions)
-    named = {name: tf.gather(value, chosen) for name, value in named.items()}
-    token_words = tf.gather(packed["token_words"], chosen)[:, :tf.shape(x["token_ids"])[1]]
-    first = tf.gather(token_words, named["answer_start"], batch_dims=1)  # (batch,) word index
-    last = tf.gather(token_words, named["answer_end"], batch_dims=1)
-    zero = tf.zeros(tf.concat([tf.shape(first, tf.int64), [1]], 0), tf.int64)  # No words: 0.
-    begins, ends = packed["word_begins"], packed["word_ends"]  # (batch, (words)) bytes
-    begin = tf.gather(tf.concat([begins.to_tensor(0), zero], 1), tf.maximum(first, 0),
-                      batch_dims=1)
-    end = tf.gather(tf.concat([ends.to_tensor(0), zero], 1), tf.maximum(last, 0), batch_dims=1)
-    found = tf.logical_and(first >= 0, last >= first)
-    named["answer_text"] = tf.where(
-        found, tf.strings.substr(packed["context"], begin, end - begin), "")
-    return named
 
 
 def named_outputs(outputs, label_names: list[str] | None = None, multi_label: bool = False) -> dict:

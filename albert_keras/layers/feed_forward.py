@@ -3,6 +3,7 @@
 import keras
 
 from albert_keras.layers.activations import get_activation
+from albert_keras.layers.initializers import truncated_normal
 
 
 @keras.saving.register_keras_serializable(package="albert_keras")
@@ -32,7 +33,7 @@ class FeedForward(keras.layers.Layer):
         self.intermediate_dim = intermediate_dim
         self.activation = activation
         self.kernel_initializer = keras.initializers.get(
-            kernel_initializer or keras.initializers.TruncatedNormal(stddev=0.02))
+            kernel_initializer or truncated_normal())
         self.intermediate_dense = keras.layers.Dense(
             intermediate_dim, activation=get_activation(activation),
             kernel_initializer=self.kernel_initializer, dtype=self.dtype_policy,

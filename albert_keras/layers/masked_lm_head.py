@@ -3,6 +3,7 @@
 import keras
 
 from albert_keras.layers.activations import get_activation
+from albert_keras.layers.initializers import truncated_normal
 
 
 @keras.saving.register_keras_serializable(package="albert_keras")
@@ -43,7 +44,7 @@ class MaskedLMHead(keras.layers.Layer):
         self.activation = activation
         self.layer_norm_epsilon = layer_norm_epsilon
         self.kernel_initializer = keras.initializers.get(
-            kernel_initializer or keras.initializers.TruncatedNormal(stddev=0.02))
+            kernel_initializer or truncated_normal())
         self.vocabulary_size = token_embedding.input_dim
         self.embedding_dim = token_embedding.output_dim
 

@@ -5,6 +5,7 @@ import keras
 from albert_keras.layers.activations import get_activation
 from albert_keras.layers.feed_forward import FeedForward
 from albert_keras.layers.float32_softmax_attention import Float32SoftmaxAttention
+from albert_keras.layers.initializers import truncated_normal
 
 
 @keras.saving.register_keras_serializable(package="albert_keras")
@@ -68,7 +69,7 @@ class SharedTransformerLayer(keras.layers.Layer):
         self.dropout = dropout
         self.layer_norm_epsilon = layer_norm_epsilon
         self.kernel_initializer = keras.initializers.get(
-            kernel_initializer or keras.initializers.TruncatedNormal(stddev=0.02))
+            kernel_initializer or truncated_normal())
         self.self_attention = self_attention
         self.feedforward = feedforward
         self.supports_masking = True

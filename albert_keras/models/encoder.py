@@ -7,6 +7,7 @@ import keras_hub
 
 from albert_keras.layers.feed_forward import FeedForward
 from albert_keras.layers.float32_softmax_attention import Float32SoftmaxAttention
+from albert_keras.layers.initializers import truncated_normal
 from albert_keras.layers.shared_transformer_layer import SharedTransformerLayer
 from albert_keras.models.encoder_config import EncoderConfig
 
@@ -51,7 +52,7 @@ class Encoder(keras.Model):
             max_sequence_length=max_sequence_length, num_segments=num_segments,
             activation=activation, dropout=dropout, layer_norm_epsilon=layer_norm_epsilon,
             share=share, num_groups=num_groups)
-        initializer = keras.initializers.TruncatedNormal(stddev=0.02)
+        initializer = truncated_normal()
         width = config.effective_embedding_dim
 
         # === Layers ===

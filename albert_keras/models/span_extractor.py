@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from albert_keras.layers.initializers import truncated_normal
 from albert_keras.models.task import Task, encoder_inputs
 
 # Added to the logits of padding positions: far below any real score, finite in float32.
@@ -44,7 +45,7 @@ class SpanExtractor(Task):
 
         # === Layers ===
         head = keras.layers.Dense(
-            2, kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02), dtype=dtype,
+            2, kernel_initializer=truncated_normal(), dtype=dtype,
             name="span_logits")
 
         # === Functional model ===

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 
+from albert_keras.layers.initializers import truncated_normal
 from albert_keras.models.task import Task, encoder_inputs, resolve_classes
 
 POOLING = ("cls", "mean")
@@ -54,7 +55,7 @@ class TextClassifier(Task):
         # === Layers ===
         head_dropout = keras.layers.Dropout(dropout, dtype=dtype, name="classifier_dropout")
         head = keras.layers.Dense(
-            num_classes, kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+            num_classes, kernel_initializer=truncated_normal(),
             dtype=dtype, name="logits")
 
         # === Functional model ===

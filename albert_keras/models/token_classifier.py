@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 
+from albert_keras.layers.initializers import truncated_normal
 from albert_keras.models.task import Task, encoder_inputs, resolve_classes
 
 
@@ -13,7 +14,7 @@ class TokenClassifier(Task):
 
     Words are split into sub-tokens; the word's label sits on its first sub-token and every
     other position (later sub-tokens, [CLS], [SEP], padding) gets sample weight 0, so it counts
-    neither in the loss nor in the metrics (`albert_keras.data.labeled` builds such batches).
+    neither in the loss nor in the metrics (`albert_keras.tasks.token_classification` builds such batches).
     Use `SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")`
     for a loss averaged over real words. The output is float32 `logits` of shape
     `(batch, seq, num_classes)`.
@@ -43,7 +44,7 @@ class TokenClassifier(Task):
         # === Layers ===
         head_dropout = keras.layers.Dropout(dropout, dtype=dtype, name="tagger_dropout")
         head = keras.layers.Dense(
-            num_classes, kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+            num_classes, kernel_initializer=truncated_normal(),
             dtype=dtype, name="logits")
 
         # === Functional model ===

@@ -19,19 +19,15 @@ import keras
 import numpy as np
 
 from albert_keras.data import labeled
-from albert_keras.data.labeled_batches import encode_examples, make_dataset, num_batches
+from albert_keras.data.labeled_batches import make_dataset, num_batches
 from albert_keras.data.tokenizers import load_tokenizer, save_tokenizer
 from albert_keras.models.dtype_copy import copy_with_dtype
 from albert_keras.models.encoder import Encoder
-from albert_keras.models.span_extractor import SpanExtractor
 from albert_keras.models.task import load_pretrained_encoder
-from albert_keras.models.text_classifier import TextClassifier
-from albert_keras.models.token_classifier import TokenClassifier
+from albert_keras.tasks.registry import task_named
 from albert_keras.training import finetune_metrics
-from albert_keras.training.finetune_evaluation import evaluate_split
 from albert_keras.training.gradient_accumulation import use_gradient_accumulation
 from albert_keras.training.layer_decay_adamw import LayerDecayAdamW, layer_decay_multipliers
-from albert_keras.training.masked_lm_loss import MaskedLMLoss
 from albert_keras.training.precision import dtype_policy, resolve_precision
 from albert_keras.training.strategy import make_strategy
 from albert_keras.training.warmup_polynomial_decay import WarmupPolynomialDecay
@@ -53,6 +49,8 @@ def finetune(config) -> dict[str, Any]:
     if not ft.train:
         raise ValueError("`finetune.train` must name the training data (a file or tfds:NAME). "
                          "Received: finetune.train=None")
+    task = task_named(ft.task)
+    task.check_config(ft)
     config.model.check_pretrained()
     run_dir = os.path.join(ft.output_dir, config.name)
     tokenizer = load_finetune_tokenizer(config)
@@ -65,17 +63,14 @@ def finetune(config) -> dict[str, Any]:
               f"{', '.join(skipped_rows[:5])}{' ...' if len(skipped_rows) > 5 else ''}",
               file=sys.stderr)
     labels = None
-    if ft.task != "span_extraction":
-        labels = labeled.label_vocabulary(splits["train"], ft.task)
+    if task.has_labels:
+        labels = task.label_vocabulary(splits["train"])
         for split in ("validation", "test"):
             if splits.get(split):
-                labeled.check_labels(splits[split], labels, ft.task, ft.label_column)
-    encoded = {split: encode_examples(
-        examples, ft.task, tokenizer, labels, ft.max_sequence_length, multi_label=ft.multi_label,
-        max_query_length=ft.max_query_length, training=split == "train",
-        doc_stride=ft.context_stride())
-        for split, examples in splits.items() if examples}
-    if not encoded["train"]["token_ids"]:
+                task.check_labels(splits[split], labels, ft.label_column)
+    encoded = {split: task.encode(examples, tokenizer, labels, ft, training=split == "train")
+               for split, examples in splits.items() if examples}
+    if not encoded["train"].token_ids:
         raise ValueError(f"{ft.train}: no training example fits max_sequence_length="
                          f"{ft.max_sequence_length} with its answer")
     datasets = {split: make_dataset(
@@ -85,21 +80,21 @@ def finetune(config) -> dict[str, Any]:
 
     # === Model ===
     strategy = make_strategy(config.train.strategy)
-    steps_per_epoch = num_batches(np.array([len(r) for r in encoded["train"]["token_ids"]]),
-                                  ft.batch_size, ft.bucket_by_length)
+    steps_per_epoch = num_batches(encoded["train"].lengths, ft.batch_size, ft.bucket_by_length)
     precision, precision_reason = resolve_precision(ft.precision, strategy)
     print(f"[finetune] precision {precision} ({precision_reason})")
     with strategy.scope():
         encoder = _encoder(config, tokenizer, precision)
-        model = build_task_model(ft, encoder, labels)
+        model = task.build_model(ft, encoder, labels)
         optimizer = _optimizer(ft, model, encoder, steps_per_epoch * ft.epochs)
         if precision == "mixed_float16":
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        model.compile(optimizer=optimizer, jit_compile=ft.jit_compile, **compile_arguments(ft))
+        model.compile(optimizer=optimizer, jit_compile=ft.jit_compile,
+                      **task.compile_arguments(ft))
         use_gradient_accumulation(model, ft.gradient_accumulation_steps)
 
     # === Fit ===
-    monitor, mode = ("val_loss", "min") if ft.task == "span_extraction" else ("val_accuracy", "max")
+    monitor, mode = task.monitor
     best_path = os.path.join(run_dir, "checkpoints", "best.weights.h5")
     os.makedirs(os.path.dirname(best_path), exist_ok=True)
     callbacks = [keras.callbacks.TerminateOnNaN()]
@@ -132,16 +127,16 @@ def finetune(config) -> dict[str, Any]:
                          if not k.startswith("val_")}}
     for split in ("validation", "test"):
         if split in encoded:
-            metrics[split] = evaluate_split(model, ft, encoded[split], datasets[split], labels)
+            metrics[split] = evaluate_split(model, task, ft, encoded[split], datasets[split],
+                                            labels)
     report = {
         "name": config.name, "task": ft.task,
         "encoder": config.model.pretrained or f"preset {config.model.preset}",
         "labels": list(labels) if labels else None,
         "examples": {split: len(examples) for split, examples in splits.items() if examples},
-        "truncated": {split: data["truncated"] for split, data in encoded.items()},
-        "dropped": {split: data["dropped"] for split, data in encoded.items()},
-        **({"answers_lost": {split: data["answers_lost"] for split, data in encoded.items()},
-            "doc_stride": ft.context_stride()} if ft.task == "span_extraction" else {}),
+        "truncated": {split: data.truncated for split, data in encoded.items()},
+        "dropped": {split: data.dropped for split, data in encoded.items()},
+        **task.report_fields(ft, encoded),
         "skipped_empty_text": skipped_rows,
         "precision": precision, "precision_reason": precision_reason,
         "gradient_accumulation_steps": ft.gradient_accumulation_steps,
@@ -157,25 +152,23 @@ def finetune(config) -> dict[str, Any]:
 def read_splits(ft, skipped: list[str] | None = None) -> dict[str, list[dict]]:
     """Train, validation and test examples (validation held out of train when asked); rows
     with empty text are left out and named in `skipped`."""
-    train = labeled.read_examples(ft.train, ft, "train", skipped)
+    read = task_named(ft.task).read_examples
+    train = read(ft.train, ft, "train", skipped)
     if ft.max_train_examples:
         train = train[:ft.max_train_examples]
-    validation = (labeled.read_examples(ft.validation, ft, "validation", skipped)
-                  if ft.validation else None)
+    validation = read(ft.validation, ft, "validation", skipped) if ft.validation else None
     if validation is None and ft.validation_fraction > 0:
         train, validation = labeled.split_examples(train, ft.validation_fraction, ft.seed)
-    test = labeled.read_examples(ft.test, ft, "test", skipped) if ft.test else None
+    test = read(ft.test, ft, "test", skipped) if ft.test else None
     return {"train": train, "validation": validation, "test": test}
 
 
-def build_task_model(ft, encoder, labels) -> keras.Model:
-    """The task model `ft.task` asks for, over `encoder`."""
-    if ft.task == "text_classification":
-        return TextClassifier(encoder, labels=labels, multi_label=ft.multi_label,
-                              dropout=ft.dropout, pooling=ft.pooling)
-    if ft.task == "token_classification":
-        return TokenClassifier(encoder, labels=labels, dropout=ft.dropout)
-    return SpanExtractor(encoder, max_answer_length=ft.max_answer_length)
+def evaluate_split(model, task, ft, encoded, dataset, labels) -> dict[str, Any]:
+    """Loss and Keras metrics from `evaluate`, then the task's own metrics (`task.metrics`)
+    from the model's predictions, batch by batch."""
+    logs = model.evaluate(dataset, verbose=0, return_dict=True)
+    outputs = [model.predict_on_batch(batch[0]) for batch in dataset]
+    return {**{k: float(v) for k, v in logs.items()}, **task.metrics(outputs, encoded, labels, ft)}
 
 
 def save_run(model, tokenizer, ft, labels, report, run_dir: str) -> None:
@@ -190,8 +183,7 @@ def save_run(model, tokenizer, ft, labels, report, run_dir: str) -> None:
     write_json_atomic(os.path.join(run_dir, "labels.json"), {
         "task": ft.task, "labels": list(labels) if labels else None,
         "multi_label": ft.multi_label, "max_sequence_length": ft.max_sequence_length,
-        "max_answer_length": ft.max_answer_length, "max_query_length": ft.max_query_length,
-        "doc_stride": ft.context_stride() if ft.task == "span_extraction" else None})
+        **task_named(ft.task).saved_settings(ft)})
     write_atomic(os.path.join(run_dir, "tokenizer"), lambda path: save_tokenizer(tokenizer, path))
     write_json_atomic(os.path.join(run_dir, "report.json"), report)
     write_text_atomic(os.path.join(run_dir, "report.md"), finetune_metrics.report_markdown(report))
@@ -250,21 +242,3 @@ def _optimizer(ft, model, encoder, total_steps: int) -> keras.optimizers.Optimiz
         multipliers = layer_decay_multipliers(model, encoder, ft.layer_decay)
     return LayerDecayAdamW(learning_rate=schedule, weight_decay=ft.weight_decay,
                            learning_rate_multipliers=multipliers)
-
-
-def compile_arguments(ft) -> dict[str, Any]:
-    if ft.task == "span_extraction":
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        return {"loss": {"start_logits": loss, "end_logits": loss},
-                "loss_weights": {"start_logits": 0.5, "end_logits": 0.5},
-                "metrics": {"start_logits": [keras.metrics.SparseCategoricalAccuracy("accuracy")],
-                            "end_logits": [keras.metrics.SparseCategoricalAccuracy("accuracy")]}}
-    if ft.task == "token_classification":
-        # The mean over real words of the whole batch (all replicas, all micro-batches).
-        return {"loss": MaskedLMLoss(name="token_loss"),
-                "weighted_metrics": [keras.metrics.SparseCategoricalAccuracy("accuracy")]}
-    if ft.multi_label:
-        return {"loss": keras.losses.BinaryCrossentropy(from_logits=True),
-                "metrics": [keras.metrics.BinaryAccuracy("accuracy", threshold=0.0)]}
-    return {"loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            "metrics": [keras.metrics.SparseCategoricalAccuracy("accuracy")]}

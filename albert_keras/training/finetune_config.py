@@ -6,8 +6,9 @@ import dataclasses
 from typing import Literal
 
 from albert_keras.data.labeled_file_config import LabeledFileConfig
-from albert_keras.data.sequence_layout import (MAX_QUERY_LENGTH, MIN_CONTEXT_TOKENS,
-                                               PAIR_SPECIAL_TOKENS, default_doc_stride)
+from albert_keras.data.sequence_layout import (MAX_QUERY_LENGTH, PAIR_SPECIAL_TOKENS,
+                                               default_doc_stride)
+from albert_keras.tasks.registry import TASKS
 from albert_keras.training.train_config import PRECISIONS
 
 
@@ -25,6 +26,11 @@ class FinetuneConfig(LabeledFileConfig):
     report.md, logs/ (TensorBoard) and checkpoints/.
 
     Args (besides `LabeledFileConfig`'s):
+        task: str. `"text_classification"` (one text or a pair; binary, multi-class or
+            multi-label), `"token_classification"` (a tag per word) or `"span_extraction"`
+            (extractive QA): a name in `albert_keras.tasks.registry.TASKS`. Settings a task
+            cannot use (e.g. `multi_label` for tagging) fail when `finetune` starts, before any
+            data is read. Defaults to `"text_classification"`.
         train: str or None. Training data: a `.csv`, `.tsv`, `.jsonl`, word/TAG `.txt`, SQuAD
             `.json` file, or `tfds:NAME` (e.g. `tfds:glue/sst2`, split `train`). Required.
         validation: str or None. Same kinds (`tfds:NAME` reads split `validation`; write
@@ -76,6 +82,7 @@ class FinetuneConfig(LabeledFileConfig):
         verbose: int. Keras progress bar mode (0, 1 or 2). Defaults to 1.
     """
 
+    task: str = "text_classification"
     train: str | None = None
     validation: str | None = None
     test: str | None = None
@@ -107,6 +114,9 @@ class FinetuneConfig(LabeledFileConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.task not in TASKS:
+            raise ValueError(f"`finetune.task` must be one of {tuple(TASKS)}. "
+                             f"Received: finetune.task={self.task!r}")
         for name in ("max_sequence_length", "max_query_length", "max_answer_length",
                      "batch_size", "epochs", "gradient_accumulation_steps"):
             value = getattr(self, name)
@@ -132,12 +142,6 @@ class FinetuneConfig(LabeledFileConfig):
         if self.max_sequence_length < 3:
             raise ValueError("`finetune.max_sequence_length` must be at least 3. "
                              f"Received: finetune.max_sequence_length={self.max_sequence_length}")
-        longest = self.max_sequence_length - PAIR_SPECIAL_TOKENS - MIN_CONTEXT_TOKENS
-        if self.task == "span_extraction" and self.max_query_length > longest:
-            raise ValueError(
-                "`finetune.max_query_length` must leave room for the context "
-                f"(at most max_sequence_length - 4 = {longest}). "
-                f"Received: finetune.max_query_length={self.max_query_length}")
         for name, low, high in (("validation_fraction", 0.0, 1.0), ("warmup_fraction", 0.0, 1.0),
                                 ("dropout", 0.0, 1.0)):
             value = getattr(self, name)

@@ -5,8 +5,10 @@ import pytest
 import tensorflow as tf
 
 from albert_keras.data import labeled
+from albert_keras.data.encoded_split import EncodedSplit
 from albert_keras.data.labeled import LabeledDataError
-from albert_keras.data.labeled_batches import encode_examples, make_dataset, num_batches
+from albert_keras.data.labeled_batches import make_dataset, num_batches
+from albert_keras.tasks import read_examples, task_named
 from albert_keras.training.finetune_config import FinetuneConfig
 from tests.training import finetune_data
 
@@ -23,7 +25,7 @@ def test_csv_with_header_pair_column_and_quotes(tmp_path):
     path = tmp_path / "pairs.csv"
     path.write_text('premise,hypothesis,gold\n"a, b",c,yes\nd,"e ""f""",no\n', encoding="utf-8")
     config = _config(text_column="premise", text_pair_column="hypothesis", label_column="gold")
-    examples = labeled.read_examples(str(path), config)
+    examples = read_examples(str(path), config)
     assert [(e["text"], e["text_pair"], e["label"], e["row"]) for e in examples] == [
         ("a, b", "c", "yes", 2), ("d", 'e "f"', "no", 3)]
 
@@ -32,32 +34,32 @@ def test_headerless_csv_with_byte_order_mark(tmp_path):
     path = tmp_path / "uncertainty.csv"
     path.write_text('\ufeff"1","First sentence."\n"-1","Second one."\n', encoding="utf-8")
     config = _config(header=False, column_names=("label", "text"))
-    examples = labeled.read_examples(str(path), config)
+    examples = read_examples(str(path), config)
     assert [(e["label"], e["text"]) for e in examples] == [("1", "First sentence."), ("-1", "Second one.")]
-    assert labeled.label_vocabulary(examples, "text_classification") == ("-1", "1")
+    assert task_named("text_classification").label_vocabulary(examples) == ("-1", "1")
 
 
 def test_tsv_and_jsonl_multi_label(tmp_path):
     tsv = finetune_data.write_csv(tmp_path, "a.tsv", [("x y", "a|b"), ("z", "b")], delimiter="\t")
     config = _config(multi_label=True)
-    assert [e["label"] for e in labeled.read_examples(tsv, config)] == [("a", "b"), ("b",)]
+    assert [e["label"] for e in read_examples(tsv, config)] == [("a", "b"), ("b",)]
     jsonl = tmp_path / "a.jsonl"
     jsonl.write_text('{"text": "x", "label": ["c", "a"]}\n\n{"text": "y", "label": ["a"]}\n')
-    examples = labeled.read_examples(str(jsonl), config)
-    assert labeled.label_vocabulary(examples, "text_classification") == ("a", "c")
+    examples = read_examples(str(jsonl), config)
+    assert task_named("text_classification").label_vocabulary(examples) == ("a", "c")
 
 
 def test_tagged_file_splits_on_the_last_slash(tmp_path):
     path = tmp_path / "pos.txt"
     path.write_text("Has/VBZ 1/2/CD the/DT\n\nits/PRP$ ./.\n")
-    examples = labeled.read_examples(str(path), _config(task="token_classification"))
+    examples = read_examples(str(path), _config(task="token_classification"))
     assert examples[0]["words"] == ("Has", "1/2", "the") and examples[0]["tags"] == ("VBZ", "CD", "DT")
     assert examples[1]["row"] == 3 and examples[1]["tags"] == ("PRP$", ".")
 
 
 def test_squad_json(tmp_path):
     path = finetune_data.write_squad(tmp_path, "squad.json", count=3, seed=0)
-    examples = labeled.read_examples(path, _config(task="span_extraction"))
+    examples = read_examples(path, _config(task="span_extraction"))
     assert len(examples) == 3
     for example in examples:
         answer = example["answers"][0]
@@ -77,24 +79,24 @@ def test_held_out_split_is_fixed_and_disjoint():
 def test_missing_column_names_file_and_columns(tmp_path):
     path = finetune_data.write_csv(tmp_path, "t.csv", [("x", "a")], header=("sentence", "label"))
     with pytest.raises(LabeledDataError, match=r"t\.csv: missing column 'text'.*'sentence', 'label'"):
-        labeled.read_examples(path, _config())
+        read_examples(path, _config())
 
 
 def test_missing_column_in_one_jsonl_row_names_the_row(tmp_path):
     path = tmp_path / "t.jsonl"
     path.write_text('{"text": "x", "label": "a"}\n{"txt": "y", "label": "b"}\n')
     with pytest.raises(LabeledDataError, match=r"t\.jsonl row 2: missing column 'text'"):
-        labeled.read_examples(str(path), _config())
+        read_examples(str(path), _config())
 
 
 def test_unknown_validation_label_names_file_row_and_column(tmp_path):
     train = finetune_data.write_csv(tmp_path, "train.csv", [("x", "pos"), ("y", "neg")])
     validation = finetune_data.write_csv(tmp_path, "val.csv", [("x", "pos"), ("z", "maybe")])
-    labels = labeled.label_vocabulary(labeled.read_examples(train, _config()), "text_classification")
-    examples = labeled.read_examples(validation, _config(), "validation")
+    labels = task_named("text_classification").label_vocabulary(read_examples(train, _config()))
+    examples = read_examples(validation, _config(), "validation")
     with pytest.raises(LabeledDataError,
                        match=r"val\.csv row 3, column 'label': unknown label 'maybe'; .* neg, pos"):
-        labeled.check_labels(examples, labels, "text_classification", "label")
+        task_named("text_classification").check_labels(examples, labels, "label")
 
 
 @pytest.mark.parametrize("name,content,task", [
@@ -108,27 +110,27 @@ def test_empty_file_is_an_error_naming_it(tmp_path, name, content, task):
     path = tmp_path / name
     path.write_text(content)
     with pytest.raises(LabeledDataError, match=rf"{name}: no examples"):
-        labeled.read_examples(str(path), _config(task=task))
+        read_examples(str(path), _config(task=task))
 
 
 def test_text_pair_missing_in_some_rows(tmp_path):
     path = tmp_path / "pairs.csv"
     path.write_text("text,text_pair,label\na,b,x\nc,,y\n")
     with pytest.raises(LabeledDataError, match=r"pairs\.csv row 3: column 'text_pair' is empty"):
-        labeled.read_examples(str(path), _config(text_pair_column="text_pair"))
+        read_examples(str(path), _config(text_pair_column="text_pair"))
     short = tmp_path / "short.csv"
     short.write_text("text,text_pair,label\na,b,x\nc\n")
     with pytest.raises(LabeledDataError, match=r"short\.csv row 3: column 'text_pair' is empty"):
-        labeled.read_examples(str(short), _config(text_pair_column="text_pair"))
+        read_examples(str(short), _config(text_pair_column="text_pair"))
 
 
 def test_bad_tagged_token_and_missing_file(tmp_path):
     path = tmp_path / "pos.txt"
     path.write_text("a/DT\nthe dog/NN\n")
     with pytest.raises(LabeledDataError, match=r"pos\.txt row 2: expected word/TAG tokens. Received: 'the'"):
-        labeled.read_examples(str(path), _config(task="token_classification"))
+        read_examples(str(path), _config(task="token_classification"))
     with pytest.raises(LabeledDataError, match="not found"):
-        labeled.read_examples(str(tmp_path / "nope.csv"), _config())
+        read_examples(str(tmp_path / "nope.csv"), _config())
 
 
 def test_squad_answer_not_in_context(tmp_path):
@@ -136,7 +138,7 @@ def test_squad_answer_not_in_context(tmp_path):
     path.write_text(json.dumps({"data": [{"paragraphs": [{"context": "a b c", "qas": [
         {"id": "q1", "question": "?", "answers": [{"text": "b", "answer_start": 0}]}]}]}]}))
     with pytest.raises(LabeledDataError, match=r"bad\.json question 1 \(id 'q1'\): answer 'b'"):
-        labeled.read_examples(str(path), _config(task="span_extraction"))
+        read_examples(str(path), _config(task="span_extraction"))
 
 
 # --- TFDS (mocked: this machine cannot download) --------------------------------------------
@@ -145,7 +147,7 @@ def test_tfds_classification_uses_class_names():
     tfds = pytest.importorskip("tensorflow_datasets")
     config = _config(text_column="sentence")
     with tfds.testing.mock_data(num_examples=6):
-        examples = labeled.read_examples("tfds:glue/sst2", config, "validation")
+        examples = read_examples("tfds:glue/sst2", config, "validation")
     assert len(examples) == 6
     assert {e["label"] for e in examples} <= {"negative", "positive"}
     assert all(isinstance(e["text"], str) for e in examples)
@@ -172,7 +174,7 @@ def test_tfds_tagging_maps_tag_ids_to_names():
              "ner": [3, 0, 7]}] * 2
     config = _config(task="token_classification", text_column="tokens", label_column="ner")
     with tfds.testing.mock_data(as_dataset_fn=_mock_rows(rows)):
-        examples = labeled.read_examples("tfds:conll2003", config)
+        examples = read_examples("tfds:conll2003", config)
     assert examples[0]["words"] == ("EU", "rejects", "German")
     assert examples[0]["tags"] == ("B-ORG", "O", "B-MISC")
 
@@ -182,7 +184,7 @@ def test_tfds_squad():
     rows = [{"id": "a1", "context": "The fox ran.", "question": "Who ran?",
              "answers": {"text": ["The fox"], "answer_start": [0]}}] * 3
     with tfds.testing.mock_data(as_dataset_fn=_mock_rows(rows)):
-        examples = labeled.read_examples("tfds:squad", _config(task="span_extraction"), "validation")
+        examples = read_examples("tfds:squad", _config(task="span_extraction"), "validation")
     assert examples[0]["answers"] == ({"text": "The fox", "answer_start": 0},)
     assert examples[0]["question"] == "Who ran?"
 
@@ -193,12 +195,12 @@ def test_classification_rows_are_unpadded_and_batches_pad_to_the_longest():
     rows = finetune_data.reviews(40, seed=0)
     examples = [{"text": t, "text_pair": None, "label": l, "source": "m", "row": i}
                 for i, (t, l) in enumerate(rows)]
-    encoded = encode_examples(examples, "text_classification", finetune_data.tokenizer(),
+    encoded = finetune_data.encode(examples, "text_classification", finetune_data.tokenizer(),
                               ("neg", "pos"), max_sequence_length=32)
-    lengths = [len(r) for r in encoded["token_ids"]]
-    assert all(r[0] == CLS and r[-1] == SEP for r in encoded["token_ids"])
+    lengths = [len(r) for r in encoded.token_ids]
+    assert all(r[0] == CLS and r[-1] == SEP for r in encoded.token_ids)
     assert len(set(lengths)) > 3 and max(lengths) < 32
-    np.testing.assert_array_equal(encoded["y"], [l == "pos" for _, l in rows])
+    np.testing.assert_array_equal(encoded.y, [l == "pos" for _, l in rows])
     dataset = make_dataset(encoded, batch_size=8, training=False)
     first = next(iter(dataset))[0]
     assert first["token_ids"].shape[1] == max(lengths[:8])
@@ -210,8 +212,9 @@ def test_classification_rows_are_unpadded_and_batches_pad_to_the_longest():
 
 def test_bucketed_training_batches_group_similar_lengths_and_keep_every_row():
     lengths = [3] * 20 + [40] * 20
-    encoded = {"token_ids": [np.full(n, 7, np.int32) for n in lengths],
-               "segment_ids": [np.zeros(n, np.int32) for n in lengths], "y": np.arange(40)}
+    encoded = EncodedSplit(token_ids=[np.full(n, 7, np.int32) for n in lengths],
+                           segment_ids=[np.zeros(n, np.int32) for n in lengths],
+                           y=np.arange(40), examples=[])
     dataset = make_dataset(encoded, batch_size=8, training=True, seed=0)
     batches = list(dataset)
     assert len(batches) == num_batches(np.array(lengths), 8, bucketed=True) == 6
@@ -224,45 +227,45 @@ def test_bucketed_training_batches_group_similar_lengths_and_keep_every_row():
 
 def test_span_encoding_maps_answers_to_tokens_and_drops_cut_answers(tmp_path):
     path = finetune_data.write_squad(tmp_path, "s.json", count=10, seed=2)
-    examples = labeled.read_examples(path, _config(task="span_extraction"))
+    examples = read_examples(path, _config(task="span_extraction"))
     tokenizer = finetune_data.tokenizer()
-    encoded = encode_examples(examples, "span_extraction", tokenizer, None, max_sequence_length=32)
+    encoded = finetune_data.encode(examples, "span_extraction", tokenizer, None, max_sequence_length=32)
     vocabulary = tokenizer.get_vocabulary()
-    for i, example in enumerate(encoded["examples"]):
-        ids = encoded["token_ids"][i]
-        start, end = encoded["y"]["start_logits"][i], encoded["y"]["end_logits"][i]
+    for i, example in enumerate(encoded.examples):
+        ids = encoded.token_ids[i]
+        start, end = encoded.y["start_logits"][i], encoded.y["end_logits"][i]
         assert vocabulary[ids[start]] == example["answers"][0]["text"] and start == end
-        assert encoded["segment_ids"][i][start] == 1
-    short = encode_examples(examples, "span_extraction", tokenizer, None, max_sequence_length=9)
-    assert short["dropped"] > 0 and short["dropped"] + len(short["token_ids"]) == 10
-    kept = encode_examples(examples, "span_extraction", tokenizer, None, max_sequence_length=9,
+        assert encoded.segment_ids[i][start] == 1
+    short = finetune_data.encode(examples, "span_extraction", tokenizer, None, max_sequence_length=9)
+    assert short.dropped > 0 and short.dropped + len(short.token_ids) == 10
+    kept = finetune_data.encode(examples, "span_extraction", tokenizer, None, max_sequence_length=9,
                            training=False)
-    assert len(kept["token_ids"]) == 10 and all(len(r) <= 9 for r in kept["token_ids"])
+    assert len(kept.token_ids) == 10 and all(len(r) <= 9 for r in kept.token_ids)
 
 
 def test_span_windows_keep_every_answer_that_fits_a_window(tmp_path):
     """max_sequence_length 9 cuts answers off; windows 2 tokens apart keep them all."""
     path = finetune_data.write_squad(tmp_path, "s.json", count=10, seed=2)
-    examples = labeled.read_examples(path, _config(task="span_extraction"))
+    examples = read_examples(path, _config(task="span_extraction"))
     tokenizer = finetune_data.tokenizer()
     vocabulary = tokenizer.get_vocabulary()
-    cut = encode_examples(examples, "span_extraction", tokenizer, None, max_sequence_length=9)
-    assert cut["answers_lost"] == cut["dropped"] > 0
-    windows = encode_examples(examples, "span_extraction", tokenizer, None,
+    cut = finetune_data.encode(examples, "span_extraction", tokenizer, None, max_sequence_length=9)
+    assert cut.answers_lost == cut.dropped > 0
+    windows = finetune_data.encode(examples, "span_extraction", tokenizer, None,
                               max_sequence_length=9, doc_stride=2)
-    assert windows["answers_lost"] == windows["dropped"] == 0
-    assert len(windows["examples"]) == 10 and windows["truncated"] > 0
-    assert len(windows["token_ids"]) >= 10 and all(len(r) <= 9 for r in windows["token_ids"])
-    for row, ids in enumerate(windows["token_ids"]):
-        example = windows["examples"][windows["window_example"][row]]
-        start, end = windows["y"]["start_logits"][row], windows["y"]["end_logits"][row]
+    assert windows.answers_lost == windows.dropped == 0
+    assert len(windows.examples) == 10 and windows.truncated > 0
+    assert len(windows.token_ids) >= 10 and all(len(r) <= 9 for r in windows.token_ids)
+    for row, ids in enumerate(windows.token_ids):
+        example = windows.examples[windows.window_example[row]]
+        start, end = windows.y["start_logits"][row], windows.y["end_logits"][row]
         assert vocabulary[ids[start]] == example["answers"][0]["text"] and start == end
-    evaluation = encode_examples(examples, "span_extraction", tokenizer, None,
+    evaluation = finetune_data.encode(examples, "span_extraction", tokenizer, None,
                                  max_sequence_length=9, doc_stride=2, training=False)
     # Every window is kept for evaluation, each example's in order, without gaps.
-    assert sorted(set(evaluation["window_example"])) == list(range(10))
-    assert evaluation["window_example"] == sorted(evaluation["window_example"])
-    assert len(evaluation["token_ids"]) > len(windows["token_ids"])
+    assert sorted(set(evaluation.window_example)) == list(range(10))
+    assert evaluation.window_example == sorted(evaluation.window_example)
+    assert len(evaluation.token_ids) > len(windows.token_ids)
 
 
 def test_doc_stride_longer_than_the_room_is_refused():
@@ -273,14 +276,14 @@ def test_doc_stride_longer_than_the_room_is_refused():
 
 def test_text_pairs_get_segment_one():
     examples = [{"text": "good movie", "text_pair": "bad plot", "label": "pos", "source": "m", "row": 2}]
-    encoded = encode_examples(examples, "text_classification", finetune_data.tokenizer(),
+    encoded = finetune_data.encode(examples, "text_classification", finetune_data.tokenizer(),
                               ("neg", "pos"), max_sequence_length=16)
-    np.testing.assert_array_equal(encoded["segment_ids"][0], [0, 0, 0, 0, 1, 1, 1])
-    np.testing.assert_array_equal(encoded["token_ids"][0][[0, 3, 6]], [CLS, SEP, SEP])
+    np.testing.assert_array_equal(encoded.segment_ids[0], [0, 0, 0, 0, 1, 1, 1])
+    np.testing.assert_array_equal(encoded.token_ids[0][[0, 3, 6]], [CLS, SEP, SEP])
 
 
 def test_pack_words_runs_in_a_graph_and_keeps_whole_words():
-    from albert_keras.data.labeled_batches import pack_words
+    from albert_keras.data.word_packing import pack_words
     from albert_keras.data.tokenizers import special_token_ids
 
     tokenizer = finetune_data.tokenizer()

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from albert_keras.export import export_for_serving, read_models_config
-from albert_keras.export.serving_signatures import trim_padding
+from albert_keras.data.padding import trim_padding
 from albert_keras.export.warmup import WARMUP_FILE, read_warmup_file
 from tests.helpers import wordpiece
 from tests.export.export_helpers import LABELS, tiny_classifier, tiny_encoder

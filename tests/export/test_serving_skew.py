@@ -1,7 +1,7 @@
 """Training/serving skew, per fine-tuning task.
 
 For the same rows, the serving signature computes from raw text exactly the ids the fine-tuning
-pipeline feeds (`encode_examples` -> `make_dataset`), and answers what the Keras model answers
+pipeline feeds (the task's `encode` -> `make_dataset`), and answers what the Keras model answers
 on that training batch. The ids are read where the signature hands them to the model.
 """
 
@@ -11,12 +11,13 @@ import pytest
 import tensorflow as tf
 
 from albert_keras import Encoder
-from albert_keras.data.labeled_batches import encode_examples, make_dataset
+from albert_keras.data.labeled_batches import make_dataset
 from albert_keras.data.text_preprocessor import TextPreprocessor
 from albert_keras.export.serving_signatures import serving_signatures
 from albert_keras.models import SpanExtractor, TextClassifier, TokenClassifier
 from albert_keras.models.span_extractor import best_spans
 from tests.helpers import sentencepiece, wordpiece
+from tests.training.finetune_data import encode
 
 LENGTH = 24
 MAX_QUERY_LENGTH = 6
@@ -30,11 +31,11 @@ def _encoder(tokenizer, **overrides):
 
 def _training_batch(examples, task, tokenizer, labels, doc_stride=None):
     """The batch `finetune` feeds for `examples` (evaluation order, one batch)."""
-    encoded = encode_examples(examples, task, tokenizer, labels, LENGTH,
+    encoded = encode(examples, task, tokenizer, labels, LENGTH,
                               max_query_length=MAX_QUERY_LENGTH, training=False,
                               doc_stride=doc_stride)
-    assert len(encoded["examples"]) == len(examples)
-    rows = len(encoded["token_ids"])
+    assert len(encoded.examples) == len(examples)
+    rows = len(encoded.token_ids)
     batch = next(iter(make_dataset(encoded, rows, training=False)))
     return {name: np.asarray(batch[0][name]) for name in ID_NAMES}
 
@@ -158,12 +159,12 @@ def test_span_extraction_in_windows(make_tokenizer):
     for name in ID_NAMES:
         np.testing.assert_array_equal(served_ids[name], trained[name], err_msg=name)
     # The served score of each question is the best of its windows' scores.
-    encoded = encode_examples(examples, "span_extraction", tokenizer, None, LENGTH,
+    encoded = encode(examples, "span_extraction", tokenizer, None, LENGTH,
                               max_query_length=MAX_QUERY_LENGTH, training=False, doc_stride=5)
     logits = model(trained, training=False)
     valid = (trained["segment_ids"] * trained["padding_mask"]).astype(bool)
     valid &= np.arange(valid.shape[1])[None] < trained["padding_mask"].sum(1, keepdims=True) - 1
     _, _, scores = best_spans(logits["start_logits"], logits["end_logits"], valid.astype("int32"), 3)
-    window_example = np.array(encoded["window_example"])
+    window_example = np.array(encoded.window_example)
     expected = [np.max(np.asarray(scores)[window_example == i]) for i in range(len(rows))]
     np.testing.assert_allclose(outputs["answer_score"], expected, rtol=1e-5, atol=1e-5)

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from albert_keras import Encoder
-from albert_keras.data.labeled_batches import encode_examples, make_dataset
+from albert_keras.data.labeled_batches import make_dataset
 from albert_keras.models.token_classifier import TokenClassifier
-from albert_keras.training.finetune import compile_arguments
+from albert_keras.tasks import task_named
 from albert_keras.training.finetune_config import FinetuneConfig
 from tests.helpers import assert_config_round_trip, assert_keras_file_round_trip, tiny_inputs
 from tests.training import finetune_data
@@ -22,8 +22,8 @@ def _tagger(**kwargs):
 def _encoded(sentences, max_sequence_length=16):
     examples = [{"words": tuple(w for w, _ in s), "tags": tuple(t for _, t in s),
                  "source": "mem", "row": i + 1} for i, s in enumerate(sentences)]
-    return encode_examples(examples, "token_classification", finetune_data.tokenizer(), TAGS,
-                           max_sequence_length)
+    return finetune_data.encode(examples, "token_classification", finetune_data.tokenizer(), TAGS,
+                                max_sequence_length)
 
 
 def test_logits_shape():
@@ -41,24 +41,25 @@ def test_labels_and_config_survive_keras_file(tmp_path):
 def test_only_first_sub_tokens_carry_labels():
     # "zebra" is not in the vocabulary: z ##e ##b ##r ##a, five sub-tokens.
     encoded = _encoded([[("good", "ADJ"), ("zebra", "X"), ("movie", "X")]])
-    ids, tags, weights = encoded["token_ids"][0], encoded["y"][0], encoded["sample_weight"][0]
+    ids, tags, weights = encoded.token_ids[0], encoded.y[0], encoded.sample_weight[0]
     assert len(ids) == 1 + 1 + 5 + 1 + 1  # [CLS] good z##e##b##r##a movie [SEP]
     np.testing.assert_array_equal(weights, [0, 1, 1, 0, 0, 0, 0, 1, 0])
     np.testing.assert_array_equal(tags[weights == 1], [0, 1, 1])
-    np.testing.assert_array_equal(encoded["word_positions"][0], [1, 2, 7])
+    np.testing.assert_array_equal(encoded.word_positions[0], [1, 2, 7])
 
 
 def test_truncation_drops_whole_words_and_counts_them():
     encoded = _encoded([[("zebra", "X")] * 4], max_sequence_length=12)
-    assert encoded["sample_weight"][0].sum() == 2  # 2 + 5 + 5 = 12 would not leave room for [SEP]
-    assert encoded["truncated"] == 1
-    assert len(encoded["token_ids"][0]) == 12
+    assert encoded.sample_weight[0].sum() == 2  # 2 + 5 + 5 = 12 would not leave room for [SEP]
+    assert encoded.truncated == 1
+    assert len(encoded.token_ids[0]) == 12
 
 
 def test_loss_ignores_padding_and_non_first_sub_tokens():
     keras.utils.set_random_seed(1)
     tagger = _tagger(dropout=0.0)
-    tagger.compile(optimizer="sgd", **compile_arguments(FinetuneConfig(task="token_classification")))
+    tagger.compile(optimizer="sgd", **task_named("token_classification").compile_arguments(
+        FinetuneConfig(task="token_classification")))
     encoded = _encoded([[("good", "ADJ"), ("zebra", "X")], [("movie", "X")]])
     x, y, weight = next(iter(make_dataset(encoded, batch_size=2, training=False)))
     assert x["token_ids"].shape == (2, 8)  # Padded to the longest row, not to 16.

@@ -88,3 +88,23 @@ def write_squad(directory, name: str, count: int, seed: int) -> str:
     with open(path, "w", encoding="utf-8") as f:
         json.dump({"version": "1.1", "data": [{"title": "tiny", "paragraphs": paragraphs}]}, f)
     return path
+
+
+
+def encode(examples, task: str, tokenizer, labels, max_sequence_length: int,
+           training: bool = True, doc_stride: int | None = None,
+           max_query_length: int = 64, **finetune_fields):
+    """`examples` through the task's own `encode` (the training path), with a `FinetuneConfig`
+    of these fields. Span extraction goes straight to the task's packer,
+    `encode_span_examples`, which also takes what a config refuses (a sequence shorter than
+    `max_query_length`) and `doc_stride=None` (no windows: the context cut to one sequence)."""
+    from albert_keras.data.span_packing import encode_span_examples
+    from albert_keras.data.tokenizers import special_token_ids
+    from albert_keras.tasks import task_named
+    from albert_keras.training.finetune_config import FinetuneConfig
+
+    if task == "span_extraction":
+        return encode_span_examples(examples, tokenizer, special_token_ids(tokenizer),
+                                    max_sequence_length, max_query_length, training, doc_stride)
+    ft = FinetuneConfig(task=task, max_sequence_length=max_sequence_length, **finetune_fields)
+    return task_named(task).encode(examples, tokenizer, labels, ft, training=training)

@@ -1,0 +1,14 @@
+"""Fine-tuning tasks, one module each: reader, preprocessor, model, compile settings, decoding
+and serving outputs of text classification, token classification and span extraction."""
+
+from albert_keras.utils.lazy_exports import lazy_exports
+
+__all__ = ["FineTuningTask", "ServingSettings", "SpanExtraction", "TASKS", "TextClassification",
+           "TokenClassification", "read_examples", "task_named", "task_of_model"]
+lazy_exports(__name__, {
+    **dict.fromkeys(["FineTuningTask", "ServingSettings"], ".fine_tuning_task"),
+    **dict.fromkeys(["TASKS", "read_examples", "task_named", "task_of_model"], ".registry"),
+    "SpanExtraction": ".span_extraction",
+    "TextClassification": ".text_classification",
+    "TokenClassification": ".token_classification",
+})

@@ -1,0 +1,170 @@
+"""`FineTuningTask`: what a fine-tuning task is, from its labelled files to its serving outputs.
+
+One subclass per task, one module each (`text_classification`, `token_classification`,
+`span_extraction`), listed once in `albert_keras.tasks.registry`. `finetune`, the evaluation
+and the export ask the task; none of them branches on its name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Sequence
+
+import keras
+import tensorflow as tf
+
+from albert_keras.data import labeled
+from albert_keras.data.encoded_split import EncodedSplit
+from albert_keras.data.padding import trim_padding
+
+
+@dataclasses.dataclass(frozen=True)
+class ServingSettings:
+    """What a task's serving signature needs besides the model and its preprocessor.
+
+    Args:
+        label_names: tuple of str or None. Class (or tag) names, index = class id.
+        multi_label: bool. Sigmoid per class instead of softmax.
+        max_query_length: int. Question tokens kept (span extraction).
+        doc_stride: int or None. Tokens between context windows (span extraction); None cuts
+            the context.
+    """
+
+    label_names: tuple[str, ...] | None = None
+    multi_label: bool = False
+    max_query_length: int = 64
+    doc_stride: int | None = None
+
+
+class FineTuningTask:
+    """One fine-tuning task: reader, preprocessor, model, compile settings, decoding, serving.
+
+    Subclasses set `name` (the `finetune.task` value) and `model_class`, and implement the
+    methods that raise `NotImplementedError` here.
+    """
+
+    name: str = ""
+    model_class: type | None = None
+    # The metric `finetune` watches for early stopping and the best checkpoint.
+    monitor: tuple[str, str] = ("val_accuracy", "max")
+    # Whether the task learns named labels (then `label_vocabulary` gives them).
+    has_labels: bool = True
+
+    # --- Configuration --------------------------------------------------------------------
+
+    def check_config(self, ft) -> None:
+        """Raises `ValueError` naming a `finetune.*` setting this task cannot use."""
+        if ft.multi_label:
+            raise ValueError("`finetune.multi_label` applies to text_classification only. "
+                             f"Received: finetune.task={self.name!r}, finetune.multi_label=True")
+
+    # --- Reading --------------------------------------------------------------------------
+
+    def read_examples(self, source: str, config, split: str = "train",
+                      skipped: list[str] | None = None) -> list[dict]:
+        """Reads one split of labelled data.
+
+        Args:
+            source: str. A file path, or `tfds:NAME` / `tfds:NAME:SPLIT`.
+            config: `LabeledFileConfig` (or the `FinetuneConfig` that extends it). Format and
+                column names.
+            split: str. `"train"`, `"validation"` or `"test"`: the TFDS split when `source`
+                names none.
+            skipped: list or None. Receives `"SOURCE row N"` for each row left out.
+
+        Returns:
+            A non-empty list of examples.
+        """
+        if source.startswith(labeled.TFDS_PREFIX):
+            examples = [self.read_tfds_record(record, features, where, row, config)
+                        for where, row, record, features in labeled.tfds_records(source, split)]
+        else:
+            labeled.check_file(source, split)
+            examples = self.read_file(source, self.file_format(source, config), config)
+        examples = self.leave_out(examples, skipped)
+        if not examples:
+            raise labeled.LabeledDataError(f"{source}: no examples (the {split} data is empty)")
+        return examples
+
+    def file_format(self, path: str, config) -> str:
+        """The reader for `path`: `config.format`, or guessed from the extension."""
+        raise NotImplementedError
+
+    def read_file(self, path: str, file_format: str, config) -> list[dict]:
+        raise NotImplementedError
+
+    def read_tfds_record(self, record: dict, features, where: str, row: int, config) -> dict:
+        raise NotImplementedError
+
+    def leave_out(self, examples: list[dict], skipped: list[str] | None) -> list[dict]:
+        """The examples worth training on; those left out are named in `skipped`."""
+        return examples
+
+    # --- Labels ---------------------------------------------------------------------------
+
+    def example_labels(self, example: dict) -> Sequence[str]:
+        """The label (or tag) names of one example."""
+        raise NotImplementedError
+
+    def label_vocabulary(self, examples: list[dict]) -> tuple[str, ...]:
+        """The sorted label (or tag) names seen in the training examples."""
+        return labeled.sorted_labels(name for e in examples for name in self.example_labels(e))
+
+    def check_labels(self, examples: list[dict], labels: tuple[str, ...], column: str) -> None:
+        """Raises `LabeledDataError` naming the file, row and column of a label not in `labels`."""
+        known = set(labels)
+        for example in examples:
+            for label in self.example_labels(example):
+                if label not in known:
+                    raise labeled.LabeledDataError(
+                        f"{example['source']} row {example['row']}, column {column!r}: unknown "
+                        f"label {label!r}; the training data has {', '.join(labels)}")
+
+    # --- Training -------------------------------------------------------------------------
+
+    def encode(self, examples: list[dict], tokenizer, labels: tuple[str, ...] | None, ft,
+               training: bool = True) -> EncodedSplit:
+        """Token-id rows and targets, made by the task's TF-op preprocessor (the one its
+        serving signature runs)."""
+        raise NotImplementedError
+
+    def build_model(self, ft, encoder: keras.Model, labels) -> keras.Model:
+        raise NotImplementedError
+
+    def compile_arguments(self, ft) -> dict[str, Any]:
+        """`loss`, `metrics` (and `loss_weights`, `weighted_metrics`) for `model.compile`."""
+        raise NotImplementedError
+
+    def metrics(self, outputs: list, encoded: EncodedSplit, labels, ft) -> dict[str, Any]:
+        """The task's own metrics from the model's outputs on `encoded`, batch by batch."""
+        raise NotImplementedError
+
+    def report_fields(self, ft, encoded: dict[str, EncodedSplit]) -> dict[str, Any]:
+        """Task-specific entries of the fine-tuning report (`encoded`: per split)."""
+        return {}
+
+    def saved_settings(self, ft) -> dict[str, Any]:
+        """Task-specific entries of `labels.json` (what the export needs to serve it)."""
+        return {}
+
+    # --- Serving --------------------------------------------------------------------------
+
+    def serving_label_names(self, model, label_names):
+        """The label names to serve: those given, else the model's own when it stores them."""
+        return label_names
+
+    def add_serving_outputs(self, model, inputs: dict, named: dict) -> dict:
+        """Extra outputs computed from the ids and the named outputs (all signatures)."""
+        return named
+
+    def serve_text(self, run: Callable, model, preprocessor, text: tf.Tensor,
+                   text_pair: tf.Tensor, settings: ServingSettings) -> dict:
+        """`serving_default`: raw `text` (and `text_pair`, may be empty) to the named outputs."""
+        return serve_texts(run, preprocessor, text, text_pair)
+
+
+def serve_texts(run: Callable, preprocessor, text: tf.Tensor, text_pair: tf.Tensor) -> dict:
+    """Single texts or pairs, packed by the `TextPreprocessor`, through `run`."""
+    x = tf.cond(tf.size(text_pair) > 0,
+                lambda: preprocessor(text, text_pair), lambda: preprocessor(text))
+    return run(trim_padding(x))
