@@ -61,9 +61,16 @@ def _make_parser() -> argparse.ArgumentParser:
             sub.add_argument("--version", type=int, help="version number (default: next free)")
             sub.add_argument("--overwrite", action="store_true", help="replace an existing version")
 
-    convert = commands.add_parser("convert", help="import a checkpoint from elsewhere into .keras")
-    convert.add_argument("source", help="HF directory, TF1 checkpoint prefix or keras-hub preset dir")
-    convert.add_argument("destination", help="output .keras file")
+    convert = commands.add_parser(
+        "convert", help="import a checkpoint into .keras, or write a model as a Hugging Face dir")
+    convert.add_argument("source", help="HF directory, TF1 checkpoint prefix, keras-hub preset "
+                                        "dir, or (with --to hf) a .keras model of ours")
+    convert.add_argument("destination", help="output .keras file, or directory with --to hf")
+    convert.add_argument("--to", choices=("keras", "hf"), default="keras",
+                         help="keras: import into .keras (default); hf: write a Hugging Face "
+                              "directory (config.json, model.safetensors, tokenizer files)")
+    convert.add_argument("--tokenizer", help="with --to hf: tokenizer dir, .model or vocab.txt "
+                                             "(default: tokenizer/ beside a .keras source)")
     convert.add_argument("--task", choices=("encoder", "pretrainer"), default="encoder")
     convert.add_argument("--overwrite", action="store_true",
                          help="replace an existing destination and its tokenizer/")
@@ -130,9 +137,14 @@ def _compare(args) -> int:
 
 def _convert(args) -> int:
     from albert_keras.convert import convert
+    from albert_keras.convert.hugging_face_export import convert_to_hugging_face
 
     try:
-        convert(args.source, args.destination, task=args.task, overwrite=args.overwrite)
+        if args.to == "hf":
+            convert_to_hugging_face(args.source, args.destination, task=args.task,
+                                    tokenizer=args.tokenizer, overwrite=args.overwrite)
+        else:
+            convert(args.source, args.destination, task=args.task, overwrite=args.overwrite)
     except (ValueError, FileNotFoundError, FileExistsError) as error:
         print(f"albert-keras convert: error: {error}", file=sys.stderr)
         return 2

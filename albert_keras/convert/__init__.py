@@ -1,13 +1,15 @@
-"""Import checkpoints trained elsewhere: Hugging Face, original TF1 (google-research), keras-hub."""
+"""Import checkpoints trained elsewhere (Hugging Face, original TF1 from google-research,
+keras-hub), and write models trained here as Hugging Face directories."""
 
 from albert_keras.utils.lazy_exports import lazy_exports
 
-__all__ = ["checkpoint_format", "convert", "load_encoder", "load_pretrained_tokenizer",
-           "load_pretrainer", "open_checkpoint", "save_pretrained_tokenizer", "TensorName",
-           "WeightAssignment"]
+__all__ = ["checkpoint_format", "convert", "convert_to_hugging_face", "load_encoder",
+           "load_pretrained_tokenizer", "load_pretrainer", "open_checkpoint",
+           "save_hugging_face", "save_pretrained_tokenizer", "TensorName", "WeightAssignment"]
 lazy_exports(__name__, {
     **dict.fromkeys(["checkpoint_format", "convert", "load_encoder", "load_pretrained_tokenizer",
                      "load_pretrainer", "open_checkpoint", "save_pretrained_tokenizer"],
                     ".pretrained"),
+    **dict.fromkeys(["convert_to_hugging_face", "save_hugging_face"], ".hugging_face_export"),
     **dict.fromkeys(["TensorName", "WeightAssignment"], ".weight_assignment"),
 })

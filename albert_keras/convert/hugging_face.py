@@ -52,16 +52,7 @@ def read(path: str) -> Checkpoint:
     names = {_modern_name(name): name for name in names}  # LayerNorm.gamma -> .weight
 
     prefix = f"{model_type}." if any(n.startswith(f"{model_type}.") for n in names) else ""
-    if model_type == "albert":
-        encoder_names = _albert_encoder_names(config, prefix)
-        head_names = _albert_head_names()
-        tied = {"predictions.decoder.weight": f"{prefix}embeddings.word_embeddings.weight",
-                "predictions.decoder.bias": "predictions.bias"}
-    else:
-        encoder_names = _bert_encoder_names(config, prefix)
-        head_names = _bert_head_names()
-        tied = {"cls.predictions.decoder.weight": f"{prefix}embeddings.word_embeddings.weight",
-                "cls.predictions.decoder.bias": "cls.predictions.bias"}
+    encoder_names, head_names, tied = tensor_names(config, model_type, prefix)
     ignored = {n for n in names if n.endswith((".position_ids", ".token_type_ids"))}
     # Outside the `bert.`/`albert.` prefix everything is a head (pretraining, or a fine-tuned
     # task's `classifier.*`): skipped for an encoder, and for a pretrainer unused unless it is
@@ -96,6 +87,20 @@ def encoder_config(hf_config: dict, source: str) -> EncoderConfig:
             f"in {source!r}: its embedding projection has no place in our Encoder, which "
             "projects only when the widths differ.")
     return EncoderConfig(**fields)
+
+
+def tensor_names(config: EncoderConfig, model_type: str, prefix: str):
+    """`(encoder names, head names, tied)`: the Hugging Face tensor of each of our weights (by
+    `model_weights` key) in a `model_type` model whose backbone tensors start with `prefix`
+    (`"bert."` / `"albert."` in the pretraining models, none in `BertModel`/`AlbertModel`), and
+    the decoder tensors transformers ties to others (tied name -> source name)."""
+    if model_type == "albert":
+        return (_albert_encoder_names(config, prefix), _albert_head_names(),
+                {"predictions.decoder.weight": f"{prefix}embeddings.word_embeddings.weight",
+                 "predictions.decoder.bias": "predictions.bias"})
+    return (_bert_encoder_names(config, prefix), _bert_head_names(),
+            {"cls.predictions.decoder.weight": f"{prefix}embeddings.word_embeddings.weight",
+             "cls.predictions.decoder.bias": "cls.predictions.bias"})
 
 
 def _bert_encoder_names(config: EncoderConfig, prefix: str) -> dict[str, TensorName]:

@@ -15,51 +15,20 @@ from the `manifest.json` next to the shards; arguments override them.
 
 from __future__ import annotations
 
-import concurrent.futures
-import dataclasses
 import functools
-import logging
-import os
 from typing import Any, Sequence
 
-import numpy as np
 import tensorflow as tf
 
-from albert_keras.data import features, tokenizers, writer
+from albert_keras.data import features, writer
 from albert_keras.data.length_buckets import (check_length_buckets, cut_predictions,
                                               length_bucketed_batches)
 from albert_keras.data.masking import mask_tokens
-from albert_keras.data.masking_config import MODES, MaskingConfig
+from albert_keras.data.reader_settings import ReaderSettings, reader_settings
+from albert_keras.data.shards import compression, match_files, verify_shards
 
-logger = logging.getLogger(__name__)
-_GZIP_MAGIC = b"\x1f\x8b"
-
-
-@dataclasses.dataclass(frozen=True)
-class ReaderSettings:
-    """What the reader decodes and masks with: the arguments, else the manifest, else defaults.
-
-    Args:
-        static_masking: bool. The records hold their masks (`prepare --static-masking`); they
-            are read as stored, and only `masking.max_predictions` (their length) and
-            `masking.mask_rate` (for length buckets) are used.
-        masking: `MaskingConfig`. Mode, rate and limits of the masking on the fly.
-        max_sequence_length: int. Length of the records' token rows.
-        vocabulary_size: int or None. Random replacements are drawn below it. None when static.
-        mask_id: int or None. Id of `[MASK]`. None when static.
-        special_token_ids: tuple of int. Ids never masked. Empty when static.
-        is_continuation: bool array `[vocabulary_size]` or None. Word pieces that continue a
-            word, for `"whole_word"` and `"ngram"` masking.
-    """
-
-    static_masking: bool
-    masking: MaskingConfig
-    max_sequence_length: int
-    vocabulary_size: int | None = None
-    mask_id: int | None = None
-    special_token_ids: tuple[int, ...] = ()
-    is_continuation: np.ndarray | None = dataclasses.field(default=None, compare=False,
-                                                           repr=False)
+__all__ = ["match_files", "pretraining_dataset", "pretraining_dataset_from_config",
+           "verify_shards"]
 
 
 def pretraining_dataset(file_pattern: str, global_batch_size: int,
@@ -137,7 +106,8 @@ def pretraining_dataset(file_pattern: str, global_batch_size: int,
         files = verify_shards(files, manifest, skip_corrupt=skip_corrupt)
         if not files:
             raise ValueError(f"Every shard matching {file_pattern!r} is corrupt")
-    settings = _settings(manifest, files, masking, max_predictions, mask_rate, max_ngram, tokenizer)
+    settings = reader_settings(manifest, files, masking, max_predictions, mask_rate, max_ngram,
+                               tokenizer)
     buckets = check_length_buckets(length_buckets, settings.max_sequence_length)
 
     records = _records(files, shuffle=shuffle, shuffle_buffer_size=shuffle_buffer_size,
@@ -177,109 +147,15 @@ def pretraining_dataset_from_config(config, file_pattern: str, tokenizer, global
                                **{**from_config, **kwargs})
 
 
-def match_files(file_pattern: str) -> tuple[list[str], str]:
-    """Sorted shard files for a glob or a `prepare` directory, and the directory holding them."""
-    pattern = os.path.join(file_pattern, "*.tfrecord") if tf.io.gfile.isdir(file_pattern) \
-        else file_pattern
-    files = sorted(f for f in tf.io.gfile.glob(pattern)
-                   if os.path.basename(f) != writer.MANIFEST and not tf.io.gfile.isdir(f))
-    if not files:
-        raise FileNotFoundError(f"No TFRecord files match file_pattern={file_pattern!r}")
-    return files, os.path.dirname(files[0])
-
-
-def verify_shards(files: list[str], manifest: dict[str, Any] | None = None,
-                  skip_corrupt: bool = False) -> list[str]:
-    """Reads each shard once (in parallel) and returns the good ones.
-
-    A shard is corrupt when TensorFlow cannot read it to the end (bad length or checksum,
-    truncation) or when its record count differs from the manifest's. Corrupt shards raise a
-    `ValueError` naming the file, or with `skip_corrupt=True` are left out with a logged count.
-    """
-    expected = {entry["file"]: entry["num_sequences"]
-                for entry in (manifest or {}).get("shard_files", [])}
-
-    def problem(path: str) -> str | None:
-        try:
-            count = int(tf.data.TFRecordDataset(path, compression_type=_compression(path))
-                        .reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
-        except tf.errors.OpError as error:
-            return f"{type(error).__name__}: {error.message.splitlines()[0]}"
-        want = expected.get(os.path.basename(path))
-        if want is not None and count != want:
-            return f"it holds {count} records, the manifest says {want}"
-        return None
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, len(files)) or 1) as pool:
-        problems = dict(zip(files, pool.map(problem, files)))
-    bad = {path: why for path, why in problems.items() if why}
-    if bad and not skip_corrupt:
-        path, why = next(iter(bad.items()))
-        raise ValueError(f"Corrupt TFRecord shard {path!r}: {why}. "
-                         "Run `albert-keras prepare` again to rewrite the records, or read them "
-                         "with pretraining_dataset(..., skip_corrupt=True) to skip corrupt shards.")
-    if bad:
-        logger.warning("Skipped %d corrupt shard(s) of %d: %s", len(bad), len(files),
-                       "; ".join(f"{p} ({w})" for p, w in bad.items()))
-    return [path for path in files if path not in bad]
-
-
-def _settings(manifest, files, masking, max_predictions, mask_rate, max_ngram,
-              tokenizer) -> ReaderSettings:
-    """Arguments win over the manifest, the manifest over `MaskingConfig`'s defaults."""
-    stored = MaskingConfig.from_dict(manifest.get("masking", {}))
-    if masking is None:
-        masking = "static" if manifest.get("static_masking") else stored.mode
-    if masking not in (*MODES, "static"):
-        raise ValueError(f"`masking` must be one of {(*MODES, 'static')} or None. "
-                         f"Received: masking={masking!r}")
-    static = masking == "static"
-    config = MaskingConfig(mode=stored.mode if static else masking,
-                           mask_rate=mask_rate or stored.mask_rate,
-                           max_predictions=max_predictions or stored.max_predictions,
-                           max_ngram=max_ngram or stored.max_ngram)
-    max_sequence_length = manifest.get("max_sequence_length") or _record_length(files[0])
-    if static:
-        return ReaderSettings(static_masking=True, masking=config,
-                              max_sequence_length=max_sequence_length)
-    tokenizer = _masking_tokenizer(manifest, files, masking, tokenizer)
-    if tokenizer is not None:
-        special = tokenizers.special_token_ids(tokenizer)
-        vocabulary_size = int(tokenizer.vocabulary_size())
-    else:
-        special = manifest["special_token_ids"]
-        vocabulary_size = int(manifest["vocabulary_size"])
-    return ReaderSettings(
-        static_masking=False, masking=config, max_sequence_length=max_sequence_length,
-        vocabulary_size=vocabulary_size, mask_id=special["mask"],
-        special_token_ids=tuple(sorted(set(special.values()))),
-        is_continuation=(tokenizers.continuation_table(tokenizer) if masking != "token"
-                         else None))
-
-
-def _masking_tokenizer(manifest, files, masking: str, tokenizer):
-    """The tokenizer given (or its path loaded), else the manifest's `tokenizer/` when masking
-    needs one: word-level modes, or no special ids in the manifest. None when it needs none."""
-    if isinstance(tokenizer, str):
-        tokenizer = tokenizers.load_tokenizer(tokenizer)
-    if tokenizer is None and (masking != "token" or "special_token_ids" not in manifest):
-        path = os.path.join(os.path.dirname(files[0]), manifest.get("tokenizer", "tokenizer"))
-        if not tf.io.gfile.isdir(path):
-            raise ValueError(f"Masking needs the tokenizer: pass `tokenizer=` (no tokenizer "
-                             f"directory at {path!r})")
-        tokenizer = tokenizers.load_tokenizer(path)
-    return tokenizer
-
-
 def _records(files: list[str], *, shuffle: bool, shuffle_buffer_size: int, repeat: bool,
              seed: int, record_shard: tuple[int, int] | None) -> tf.data.Dataset:
     """Serialized records: shuffled files, interleaved, (this pipeline's share,) shuffled."""
     dataset = tf.data.Dataset.from_tensor_slices(files)
     if shuffle:
         dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    compression = _compression(files[0])
+    compression_type = compression(files[0])
     dataset = dataset.interleave(
-        lambda path: tf.data.TFRecordDataset(path, compression_type=compression),
+        lambda path: tf.data.TFRecordDataset(path, compression_type=compression_type),
         cycle_length=min(len(files), 16), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if record_shard is not None:
         dataset = dataset.shard(*record_shard)  # (num_pipelines, pipeline_id)
@@ -331,16 +207,3 @@ def _to_model_inputs(batch):
     y = {"mlm": tf.cast(batch["mask_ids"], tf.int32), "pair": batch["pair_label"]}
     sample_weight = {"mlm": tf.cast(batch["mask_weights"], tf.float32)}
     return x, y, sample_weight
-
-
-def _compression(path: str) -> str:
-    with tf.io.gfile.GFile(path, "rb") as f:
-        return "GZIP" if f.read(2) == _GZIP_MAGIC else ""
-
-
-def _record_length(path: str) -> int:
-    """`max_sequence_length` read from the first record, for shards without a manifest."""
-    for record in tf.data.TFRecordDataset(path, compression_type=_compression(path)).take(1):
-        example = tf.train.Example.FromString(record.numpy())
-        return len(example.features.feature["token_ids"].int64_list.value)
-    raise ValueError(f"Cannot read max_sequence_length from the empty shard {path!r}")

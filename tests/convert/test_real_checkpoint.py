@@ -88,3 +88,28 @@ def test_encoder_equals_transformers_on_real_sentences(minilm, sentences):
                                atol=1e-4, rtol=0)
     np.testing.assert_allclose(outputs["pooled_output"], expected.pooler_output.numpy(),
                                atol=1e-4, rtol=0)
+
+
+@pytest.mark.large
+def test_written_back_as_hugging_face_it_is_the_same_model(minilm, sentences, tmp_path):
+    """MiniLM imported, then written by `save_hugging_face`: transformers loads the directory
+    and computes what it computes from the original, and its tokenizer gives the same ids."""
+    import torch
+    import transformers
+
+    from albert_keras.convert.hugging_face_export import save_hugging_face
+
+    directory = save_hugging_face(load_encoder(minilm), str(tmp_path / "minilm_out"),
+                                  load_pretrained_tokenizer(minilm))
+    original = _reference_tokenizer(minilm)
+    written = transformers.AutoTokenizer.from_pretrained(directory)
+    for text in sentences:
+        assert written(text)["input_ids"] == original(text)["input_ids"], text
+    batch = original(sentences[:16], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        expected = transformers.BertModel.from_pretrained(minilm).eval()(**batch)
+        actual = transformers.BertModel.from_pretrained(directory).eval()(**batch)
+    np.testing.assert_allclose(actual.last_hidden_state.numpy(),
+                               expected.last_hidden_state.numpy(), atol=1e-6, rtol=0)
+    np.testing.assert_allclose(actual.pooler_output.numpy(), expected.pooler_output.numpy(),
+                               atol=1e-6, rtol=0)

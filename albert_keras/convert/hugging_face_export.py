@@ -1,0 +1,208 @@
+"""`save_hugging_face`: a model trained here as a Hugging Face directory `transformers` loads.
+
+The inverse of `hugging_face.read`, through the same table of tensor names: every weight of
+ours goes to the tensor `read` would take it from, transposed back to PyTorch's `(out, in)` and
+reshaped back to 2-D. An `Encoder` becomes a `BertModel` / `AlbertModel`, a `Pretrainer` a
+`BertForPreTraining` / `AlbertForPreTraining` (masked-LM head tied to the token embedding, and
+the NSP or SOP head).
+
+Which Hugging Face model: an encoder with factorized embeddings (`embedding_dim` below
+`hidden_dim`) is an ALBERT (`num_hidden_groups` = our blocks: `num_groups` when `share="all"`,
+`num_layers` when nothing is shared); one without is a BERT (`share="none"`). Partial sharing
+(`share="attention"` / `"ffn"`) and ALBERT sharing without factorized embeddings have no
+Hugging Face form: they fail with an error naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from typing import Any
+
+import numpy as np
+
+from albert_keras.convert import hugging_face
+from albert_keras.convert import model_weights as mw
+from albert_keras.data import tokenizers
+from albert_keras.models.encoder import Encoder
+from albert_keras.models.encoder_config import EncoderConfig
+from albert_keras.models.pretrainer import Pretrainer
+
+# Our `activation` -> Hugging Face `hidden_act` (the first of `hugging_face.ACTIVATIONS`).
+HIDDEN_ACTS = {"gelu": "gelu", "gelu_approximate": "gelu_new"}
+_ARCHITECTURES = {("bert", False): "BertModel", ("bert", True): "BertForPreTraining",
+                  ("albert", False): "AlbertModel", ("albert", True): "AlbertForPreTraining"}
+
+
+def model_type(config: EncoderConfig) -> str:
+    """`"bert"` or `"albert"`: the Hugging Face model that holds an encoder of `config`, else a
+    `ValueError` naming the field that has no Hugging Face form."""
+    if config.share in ("attention", "ffn"):
+        raise ValueError(f"Hugging Face has no model that shares only the {config.share} "
+                         f"sublayers. Received: share={config.share!r}")
+    if config.activation not in HIDDEN_ACTS:
+        raise ValueError(f"Hugging Face has no hidden_act for activation={config.activation!r}; "
+                         f"one of {sorted(HIDDEN_ACTS)} is needed.")
+    factorized = config.embedding_dim is not None and config.embedding_dim != config.hidden_dim
+    if factorized:
+        return "albert"
+    if config.share == "all":
+        raise ValueError("A Hugging Face ALBERT always projects its embeddings; an encoder that "
+                         "shares its blocks needs embedding_dim below hidden_dim. Received: "
+                         f"share='all', embedding_dim={config.embedding_dim}, "
+                         f"hidden_dim={config.hidden_dim}")
+    return "bert"
+
+
+def hf_config(config: EncoderConfig, kind: str, architecture: str) -> dict[str, Any]:
+    """The `config.json` of a Hugging Face `kind` model with our encoder's sizes."""
+    hf = {"architectures": [architecture], "model_type": kind,
+          "vocab_size": config.vocabulary_size, "hidden_size": config.hidden_dim,
+          "num_hidden_layers": config.num_layers, "num_attention_heads": config.num_heads,
+          "intermediate_size": config.intermediate_dim,
+          "hidden_act": HIDDEN_ACTS[config.activation],
+          "hidden_dropout_prob": config.dropout, "attention_probs_dropout_prob": config.dropout,
+          "max_position_embeddings": config.max_sequence_length,
+          "type_vocab_size": config.num_segments, "initializer_range": 0.02,
+          "layer_norm_eps": config.layer_norm_epsilon, "pad_token_id": 0,
+          "position_embedding_type": "absolute"}
+    if kind == "albert":
+        hf.update(embedding_size=config.embedding_dim, num_hidden_groups=mw.num_blocks(config),
+                  inner_group_num=1, classifier_dropout_prob=config.dropout)
+    return hf
+
+
+def save_hugging_face(model, directory: str, tokenizer=None, overwrite: bool = False) -> str:
+    """Writes `model` as a Hugging Face directory: `config.json`, `model.safetensors` and, with
+    a tokenizer, its vocabulary (`vocab.txt` or `spiece.model`) and `tokenizer_config.json`.
+
+    Args:
+        model: `Encoder` or `Pretrainer`.
+        directory: str. The directory to write (created; replaced whole with `overwrite`).
+        tokenizer: keras-hub tokenizer or None. The model's tokenizer.
+        overwrite: bool. Replace an existing directory. Defaults to False (an error).
+
+    Returns:
+        `directory`.
+
+    Example:
+    ```python
+    # needs: a pretraining run's `encoder.keras` and its `tokenizer/`
+    encoder = keras.saving.load_model("runs/albert_tiny/encoder.keras")
+    tokenizer = albert_keras.data.tokenizers.load_tokenizer("runs/albert_tiny/tokenizer")
+    save_hugging_face(encoder, "out/albert_tiny_hf", tokenizer)
+    # transformers.AlbertModel.from_pretrained("out/albert_tiny_hf") loads it.
+    ```
+    """
+    if isinstance(model, Pretrainer):
+        encoder, variables = model.encoder, mw.pretrainer_variables(model)
+    elif isinstance(model, Encoder):
+        encoder, variables = model, mw.encoder_variables(model)
+    else:
+        raise ValueError("Only an `Encoder` or a `Pretrainer` can be written as a Hugging Face "
+                         f"model. Received: {type(model).__name__}")
+    config = encoder.encoder_config
+    kind = model_type(config)
+    with_heads = isinstance(model, Pretrainer)
+    tensors = hf_tensors(variables, config, kind, with_heads)
+    if os.path.exists(directory):
+        if not overwrite:
+            raise FileExistsError(f"{directory!r} exists; pass overwrite=True "
+                                  "(`albert-keras convert --overwrite`) to replace it.")
+        shutil.rmtree(directory)
+    os.makedirs(directory)
+    from safetensors.numpy import save_file  # Deferred: only this export needs it.
+
+    save_file(tensors, os.path.join(directory, "model.safetensors"), metadata={"format": "pt"})
+    _write_json(os.path.join(directory, hugging_face.CONFIG_FILE),
+                hf_config(config, kind, _ARCHITECTURES[kind, with_heads]))
+    if tokenizer is not None:
+        save_hf_tokenizer(tokenizer, directory)
+    return directory
+
+
+def convert_to_hugging_face(source: str, destination: str, task: str = "encoder",
+                            tokenizer: str | None = None, overwrite: bool = False) -> str:
+    """`albert-keras convert --to hf`: a `.keras` model of ours (or any checkpoint
+    `load_encoder` / `load_pretrainer` reads, as `task`) written by `save_hugging_face`.
+
+    The tokenizer: `tokenizer` (a tokenizer directory, `.model` or `vocab.txt`), else the
+    `tokenizer/` directory beside a `.keras` file (the layout `pretrain` writes), else the
+    checkpoint's own; none found writes the model alone.
+    """
+    from albert_keras.convert import pretrained  # Deferred: a sibling that imports much.
+
+    if source.endswith(".keras"):
+        import keras
+
+        model = keras.saving.load_model(source, compile=False)
+        beside = os.path.join(os.path.dirname(os.path.abspath(source)), "tokenizer")
+        found = tokenizer or (beside if os.path.isdir(beside) else None)
+        loaded = tokenizers.load_tokenizer(found) if found else None
+    else:
+        model = (pretrained.load_pretrainer(source) if task == "pretrainer"
+                 else pretrained.load_encoder(source))
+        try:
+            loaded = (tokenizers.load_tokenizer(tokenizer) if tokenizer
+                      else pretrained.load_pretrained_tokenizer(source))
+        except FileNotFoundError:
+            loaded = None
+    return save_hugging_face(model, destination, loaded, overwrite=overwrite)
+
+
+def hf_tensors(variables: dict, config: EncoderConfig, kind: str,
+               with_heads: bool) -> dict[str, np.ndarray]:
+    """Hugging Face tensor name -> float32 array, for our weights by key (`model_weights`)."""
+    names, heads, tied = hugging_face.tensor_names(config, kind, f"{kind}." if with_heads else "")
+    if with_heads:
+        names = {**names, **heads}
+    tensors = {}
+    for key, spec in names.items():
+        value = np.asarray(variables[key].numpy(), np.float32)
+        if spec.reshape:  # Back to 2-D: (in, out) kernels, (out,) biases.
+            if key.endswith("/bias"):
+                value = value.reshape(-1)
+            elif key.endswith("attention_output/kernel"):  # (heads, head_dim, hidden)
+                value = value.reshape(-1, value.shape[-1])
+            else:  # (hidden, heads, head_dim)
+                value = value.reshape(value.shape[0], -1)
+        if spec.transpose:
+            value = value.T
+        tensors[spec.name] = np.ascontiguousarray(value)
+    if with_heads:  # The decoder is the token embedding and the MLM bias, as transformers ties them.
+        tensors.update({name: tensors[source] for name, source in tied.items()})
+    return tensors
+
+
+def save_hf_tokenizer(tokenizer, directory: str) -> None:
+    """`vocab.txt` (WordPiece) or `spiece.model` (SentencePiece) with `tokenizer_config.json`
+    and `special_tokens_map.json`, as `BertTokenizer` / `AlbertTokenizer` read them."""
+    tokenizer_kind = tokenizers.tokenizer_kind(tokenizer)
+    special = {key: tokenizer.id_to_token(value)
+               for key, value in tokenizers.special_token_ids(tokenizer).items()}
+    special_map = {"pad_token": special["pad"], "unk_token": special["unk"],
+                   "cls_token": special["cls"], "sep_token": special["sep"],
+                   "mask_token": special["mask"]}
+    saved = tokenizers.save_tokenizer(tokenizer, os.path.join(directory, ".albert_keras_tokenizer"))
+    with open(os.path.join(saved, tokenizers.TOKENIZER_CONFIG), encoding="utf-8") as f:
+        settings = json.load(f)
+    if tokenizer_kind == "sentencepiece":
+        shutil.copy(os.path.join(saved, tokenizers.SENTENCEPIECE_FILE), directory)
+        config = {"tokenizer_class": "AlbertTokenizer", "do_lower_case": settings["lowercase"],
+                  "keep_accents": True, "remove_space": True}
+    else:
+        shutil.copy(os.path.join(saved, tokenizers.WORDPIECE_FILE), directory)
+        config = {"tokenizer_class": "BertTokenizer", "do_lower_case": settings["lowercase"],
+                  "strip_accents": settings["strip_accents"], "tokenize_chinese_chars": True}
+    shutil.rmtree(saved)
+    config.update(special_map, model_max_length=None)
+    config = {k: v for k, v in config.items() if v is not None}
+    _write_json(os.path.join(directory, "tokenizer_config.json"), config)
+    _write_json(os.path.join(directory, "special_tokens_map.json"), special_map)
+
+
+def _write_json(path: str, value: dict) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(value, f, indent=2, sort_keys=True)
+        f.write("\n")
