@@ -62,15 +62,17 @@ def _make_parser() -> argparse.ArgumentParser:
             sub.add_argument("--overwrite", action="store_true", help="replace an existing version")
 
     convert = commands.add_parser(
-        "convert", help="import a checkpoint into .keras, or write a model as a Hugging Face dir")
+        "convert", help="import a checkpoint into .keras, or write a model in another format")
     convert.add_argument("source", help="HF directory, TF1 checkpoint prefix, keras-hub preset "
-                                        "dir, or (with --to hf) a .keras model of ours")
-    convert.add_argument("destination", help="output .keras file, or directory with --to hf")
-    convert.add_argument("--to", choices=("keras", "hf"), default="keras",
+                                        "dir, or (with --to hf/keras-hub) a .keras model of ours")
+    convert.add_argument("destination", help="output .keras file, or directory with --to "
+                                             "hf/keras-hub")
+    convert.add_argument("--to", choices=("keras", "hf", "keras-hub"), default="keras",
                          help="keras: import into .keras (default); hf: write a Hugging Face "
-                              "directory (config.json, model.safetensors, tokenizer files)")
-    convert.add_argument("--tokenizer", help="with --to hf: tokenizer dir, .model or vocab.txt "
-                                             "(default: tokenizer/ beside a .keras source)")
+                              "directory; keras-hub: write a keras-hub preset directory")
+    convert.add_argument("--tokenizer", help="with --to hf/keras-hub: tokenizer dir, .model or "
+                                             "vocab.txt (default: tokenizer/ beside a .keras "
+                                             "source)")
     convert.add_argument("--task", choices=("encoder", "pretrainer"), default="encoder")
     convert.add_argument("--overwrite", action="store_true",
                          help="replace an existing destination and its tokenizer/")
@@ -136,13 +138,12 @@ def _compare(args) -> int:
 
 
 def _convert(args) -> int:
-    from albert_keras.convert import convert
-    from albert_keras.convert.hugging_face_export import convert_to_hugging_face
+    from albert_keras.convert import convert, convert_out
 
     try:
-        if args.to == "hf":
-            convert_to_hugging_face(args.source, args.destination, task=args.task,
-                                    tokenizer=args.tokenizer, overwrite=args.overwrite)
+        if args.to != "keras":
+            convert_out(args.source, args.destination, args.to, task=args.task,
+                        tokenizer=args.tokenizer, overwrite=args.overwrite)
         else:
             convert(args.source, args.destination, task=args.task, overwrite=args.overwrite)
     except (ValueError, FileNotFoundError, FileExistsError) as error:

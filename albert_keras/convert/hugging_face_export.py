@@ -38,21 +38,10 @@ _ARCHITECTURES = {("bert", False): "BertModel", ("bert", True): "BertForPreTrain
 def model_type(config: EncoderConfig) -> str:
     """`"bert"` or `"albert"`: the Hugging Face model that holds an encoder of `config`, else a
     `ValueError` naming the field that has no Hugging Face form."""
-    if config.share in ("attention", "ffn"):
-        raise ValueError(f"Hugging Face has no model that shares only the {config.share} "
-                         f"sublayers. Received: share={config.share!r}")
     if config.activation not in HIDDEN_ACTS:
         raise ValueError(f"Hugging Face has no hidden_act for activation={config.activation!r}; "
                          f"one of {sorted(HIDDEN_ACTS)} is needed.")
-    factorized = config.embedding_dim is not None and config.embedding_dim != config.hidden_dim
-    if factorized:
-        return "albert"
-    if config.share == "all":
-        raise ValueError("A Hugging Face ALBERT always projects its embeddings; an encoder that "
-                         "shares its blocks needs embedding_dim below hidden_dim. Received: "
-                         f"share='all', embedding_dim={config.embedding_dim}, "
-                         f"hidden_dim={config.hidden_dim}")
-    return "bert"
+    return mw.bert_or_albert(config, "Hugging Face")
 
 
 def hf_config(config: EncoderConfig, kind: str, architecture: str) -> dict[str, Any]:
@@ -120,35 +109,6 @@ def save_hugging_face(model, directory: str, tokenizer=None, overwrite: bool = F
     if tokenizer is not None:
         save_hf_tokenizer(tokenizer, directory)
     return directory
-
-
-def convert_to_hugging_face(source: str, destination: str, task: str = "encoder",
-                            tokenizer: str | None = None, overwrite: bool = False) -> str:
-    """`albert-keras convert --to hf`: a `.keras` model of ours (or any checkpoint
-    `load_encoder` / `load_pretrainer` reads, as `task`) written by `save_hugging_face`.
-
-    The tokenizer: `tokenizer` (a tokenizer directory, `.model` or `vocab.txt`), else the
-    `tokenizer/` directory beside a `.keras` file (the layout `pretrain` writes), else the
-    checkpoint's own; none found writes the model alone.
-    """
-    from albert_keras.convert import pretrained  # Deferred: a sibling that imports much.
-
-    if source.endswith(".keras"):
-        import keras
-
-        model = keras.saving.load_model(source, compile=False)
-        beside = os.path.join(os.path.dirname(os.path.abspath(source)), "tokenizer")
-        found = tokenizer or (beside if os.path.isdir(beside) else None)
-        loaded = tokenizers.load_tokenizer(found) if found else None
-    else:
-        model = (pretrained.load_pretrainer(source) if task == "pretrainer"
-                 else pretrained.load_encoder(source))
-        try:
-            loaded = (tokenizers.load_tokenizer(tokenizer) if tokenizer
-                      else pretrained.load_pretrained_tokenizer(source))
-        except FileNotFoundError:
-            loaded = None
-    return save_hugging_face(model, destination, loaded, overwrite=overwrite)
 
 
 def hf_tensors(variables: dict, config: EncoderConfig, kind: str,

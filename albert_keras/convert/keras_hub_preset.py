@@ -54,7 +54,7 @@ def read(path: str) -> Checkpoint:
         source=weights_path, format="keras_hub_preset", config=config,
         pair_task="sop" if is_albert else "nsp", names=frozenset(variables),
         read_tensor=lambda name: variables[name].numpy(),
-        encoder_names=_encoder_names(config, is_albert), head_names={},
+        encoder_names=encoder_names(config, is_albert), head_names={},
         tokenizer=tokenizer_files(path))
 
 
@@ -83,7 +83,7 @@ def encoder_config(backbone_config: dict, is_albert: bool, source: str) -> Encod
     return EncoderConfig(**fields)
 
 
-def _encoder_names(config: EncoderConfig, is_albert: bool) -> dict[str, TensorName]:
+def encoder_names(config: EncoderConfig, is_albert: bool) -> dict[str, TensorName]:
     names = {**mw.embedding("token_embedding", "token_embedding/embeddings"),
              **mw.embedding("position_embedding", "position_embedding/embeddings"),
              **mw.embedding("segment_embedding", "segment_embedding/embeddings"),

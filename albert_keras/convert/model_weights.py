@@ -83,3 +83,24 @@ def block(index: int, bases: dict[str, str], pytorch: bool) -> dict[str, TensorN
 def num_blocks(config) -> int:
     """How many distinct blocks an `Encoder` with this `EncoderConfig` holds."""
     return config.num_groups if config.share == "all" else config.num_layers
+
+
+def bert_or_albert(config, target: str) -> str:
+    """`"bert"` or `"albert"`: the model family of `target` (e.g. `"Hugging Face"`) that holds an
+    encoder of `config`, else a `ValueError` naming the field it cannot hold.
+
+    Factorized embeddings (`embedding_dim` below `hidden_dim`) make an ALBERT (its blocks in
+    `num_blocks(config)` groups), none a BERT; partial sharing has no form in either, and
+    whole-block sharing needs ALBERT's embedding projection.
+    """
+    if config.share in ("attention", "ffn"):
+        raise ValueError(f"{target} has no model that shares only the {config.share} "
+                         f"sublayers. Received: share={config.share!r}")
+    if config.embedding_dim is not None and config.embedding_dim != config.hidden_dim:
+        return "albert"
+    if config.share == "all":
+        raise ValueError(f"{target}'s ALBERT always projects its embeddings; an encoder that "
+                         "shares its blocks needs embedding_dim below hidden_dim. Received: "
+                         f"share='all', embedding_dim={config.embedding_dim}, "
+                         f"hidden_dim={config.hidden_dim}")
+    return "bert"

@@ -131,7 +131,7 @@ def save_tokenizer(tokenizer, directory: str) -> str:
                               "special_token_ids": special_token_ids(tokenizer)}
     if kind == "sentencepiece":
         with open(os.path.join(directory, SENTENCEPIECE_FILE), "wb") as f:
-            f.write(_sentencepiece_proto_bytes(tokenizer))
+            f.write(sentencepiece_proto_bytes(tokenizer))
         config["lowercase"] = bool(getattr(tokenizer, "lowercase", False)) \
             or _sentencepiece_lowercases(tokenizer)
     else:
@@ -246,7 +246,8 @@ def _albert_special_pieces(proto: bytes) -> bytes:
     return model.SerializeToString()
 
 
-def _sentencepiece_proto_bytes(tokenizer) -> bytes:
+def sentencepiece_proto_bytes(tokenizer) -> bytes:
+    """The serialized SentencePiece model of a keras-hub `SentencePieceTokenizer`."""
     proto = tokenizer.proto
     if isinstance(proto, bytes):
         return proto
@@ -258,5 +259,5 @@ def _sentencepiece_lowercases(tokenizer) -> bool:
     from sentencepiece import sentencepiece_model_pb2
 
     model = sentencepiece_model_pb2.ModelProto()
-    model.ParseFromString(_sentencepiece_proto_bytes(tokenizer))
+    model.ParseFromString(sentencepiece_proto_bytes(tokenizer))
     return model.normalizer_spec.name.endswith("_cf")

@@ -1,0 +1,54 @@
+"""`convert_out`: `albert-keras convert --to hf | keras-hub`, a model of ours into another format."""
+
+from __future__ import annotations
+
+import os
+
+from albert_keras.convert import pretrained
+from albert_keras.convert.hugging_face_export import save_hugging_face
+from albert_keras.convert.keras_hub_export import save_keras_hub_preset
+from albert_keras.data import tokenizers
+
+# --to value -> writer(model, directory, tokenizer, overwrite=...)
+WRITERS = {"hf": save_hugging_face, "keras-hub": save_keras_hub_preset}
+
+
+def convert_out(source: str, destination: str, to: str, task: str = "encoder",
+                tokenizer: str | None = None, overwrite: bool = False) -> str:
+    """Writes the model at `source` into the directory `destination` in format `to`.
+
+    Args:
+        source: str. A `.keras` model of ours (`Encoder` or `Pretrainer`), or any checkpoint
+            `load_encoder` / `load_pretrainer` reads (then loaded as `task`).
+        destination: str. The directory to write.
+        to: str. `"hf"` (`save_hugging_face`) or `"keras-hub"` (`save_keras_hub_preset`).
+        task: str. `"encoder"` or `"pretrainer"`, for a checkpoint source. Defaults to
+            `"encoder"`.
+        tokenizer: str or None. A tokenizer directory, `.model` or `vocab.txt`. Defaults to
+            the `tokenizer/` directory beside a `.keras` source (the layout `pretrain` writes),
+            else the checkpoint's own; none found writes the model alone.
+        overwrite: bool. Replace an existing directory. Defaults to False (an error).
+
+    Returns:
+        `destination`.
+    """
+    if to not in WRITERS:
+        raise ValueError(f"`to` must be one of {tuple(WRITERS)}. Received: to={to!r}")
+    if source.endswith(".keras"):
+        import keras
+
+        if not os.path.isfile(source):
+            raise FileNotFoundError(f"No model file at {source!r}")
+        model = keras.saving.load_model(source, compile=False)
+        beside = os.path.join(os.path.dirname(os.path.abspath(source)), "tokenizer")
+        found = tokenizer or (beside if os.path.isdir(beside) else None)
+        loaded = tokenizers.load_tokenizer(found) if found else None
+    else:
+        model = (pretrained.load_pretrainer(source) if task == "pretrainer"
+                 else pretrained.load_encoder(source))
+        try:
+            loaded = (tokenizers.load_tokenizer(tokenizer) if tokenizer
+                      else pretrained.load_pretrained_tokenizer(source))
+        except FileNotFoundError:
+            loaded = None
+    return WRITERS[to](model, destination, loaded, overwrite=overwrite)
