@@ -29,6 +29,14 @@ setup(
             "torch==2.13.0",
             "transformers>=4.45",
         ],
+        # ONNX and LiteRT exports (`albert-keras export --format onnx | litert`) and their
+        # runtimes, which the tests check the exports against.
+        "export": [
+            "onnx>=1.17",
+            "tf2onnx>=1.16",
+            "onnxruntime>=1.20",
+            "ai-edge-litert>=1.2",
+        ],
     },
     entry_points={"console_scripts": ["albert-keras=albert_keras.cli:main"]},
 )

@@ -46,7 +46,7 @@ def _make_parser() -> argparse.ArgumentParser:
             ("prepare", _prepare, "corpus -> tokenizer -> sentence pairs -> TFRecord shards"),
             ("pretrain", _pretrain, "pretrain an encoder with model.fit"),
             ("finetune", _finetune, "fine-tune a task model with model.fit"),
-            ("export", _export, "export a SavedModel for TensorFlow Serving"),
+            ("export", _export, "export a SavedModel for TensorFlow Serving, or ONNX / LiteRT"),
             ("compare", _compare, "train BERT/ALBERT arms side by side; report with plots")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--config", required=True, help="pipeline YAML, e.g. pipelines/albert_tiny.yaml")
@@ -60,6 +60,11 @@ def _make_parser() -> argparse.ArgumentParser:
             sub.add_argument("--model", help="a .keras file (default: the pipeline's trained model)")
             sub.add_argument("--version", type=int, help="version number (default: next free)")
             sub.add_argument("--overwrite", action="store_true", help="replace an existing version")
+            sub.add_argument("--format", choices=("saved_model", "onnx", "litert"),
+                             help="saved_model (TF Serving, default), or onnx / litert (token "
+                                  "ids in, tokenizer beside); same as --set export.format=...")
+            sub.add_argument("--quantize", choices=("none", "dynamic_int8"),
+                             help="litert: dynamic-range int8 weights")
 
     convert = commands.add_parser(
         "convert", help="import a checkpoint into .keras, or write a model in another format")
@@ -121,6 +126,8 @@ def _finetune(args) -> int:
 
 
 def _export(args) -> int:
+    args.overrides += [f"export.{name}={getattr(args, name)}" for name in ("format", "quantize")
+                       if getattr(args, name)]
     config = _load(args)
     from albert_keras.export.export_pipeline import export_pipeline
 

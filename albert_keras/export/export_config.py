@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
+FORMATS = ("saved_model", "onnx", "litert")
 MODEL_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 
 
@@ -39,6 +40,12 @@ class ExportConfig:
             `as_trained` keeps the model's dtype policy. Defaults to `float32`.
         grpc_port: int. gRPC port in the printed serving command. Defaults to 8500.
         rest_port: int. REST port in the printed serving command. Defaults to 8501.
+        format: str. `saved_model` (TF Serving, raw text in; the above), or `onnx` / `litert`:
+            the token-ids model as `{base_dir}/{model_name}_{format}/model.onnx` or
+            `model.tflite` with `tokenizer/` and `model_info.json` beside it (these runtimes
+            have no tokenizer ops, so the app tokenizes). Defaults to `saved_model`.
+        quantize: str. `none`, or `dynamic_int8` for LiteRT (int8 weights, float
+            activations). Defaults to `none`.
     """
 
     base_dir: str = "saved_models"
@@ -52,8 +59,19 @@ class ExportConfig:
     precision: str = "float32"
     grpc_port: int = 8500
     rest_port: int = 8501
+    format: str = "saved_model"
+    quantize: str = "none"
 
     def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise ValueError(f"`export.format` must be one of {FORMATS}. "
+                             f"Received: export.format={self.format!r}")
+        if self.quantize not in ("none", "dynamic_int8"):
+            raise ValueError("`export.quantize` must be one of ('none', 'dynamic_int8'). "
+                             f"Received: export.quantize={self.quantize!r}")
+        if self.quantize != "none" and self.format != "litert":
+            raise ValueError("`export.quantize` applies to export.format=litert only. Received: "
+                             f"export.format={self.format!r}, export.quantize={self.quantize!r}")
         if self.precision not in ("float32", "as_trained"):
             raise ValueError("`export.precision` must be one of ('float32', 'as_trained'). "
                              f"Received: export.precision={self.precision!r}")

@@ -12,12 +12,14 @@ from albert_keras.data.sequence_layout import MAX_QUERY_LENGTH
 from albert_keras.data.tokenizers import load_tokenizer
 from albert_keras.export.export_for_serving import export_for_serving
 from albert_keras.export.models_config import MODELS_CONFIG
+from albert_keras.export.portable_export import export_portable
 from albert_keras.export.serving_signatures import SIGNATURE_NAMES
 
 
 def export_pipeline(config, model_path: str | None = None, version: int | None = None,
                     overwrite: bool = False) -> str:
-    """Exports the pipeline's model to `{export.base_dir}/{model name}/{version}/`.
+    """Exports the pipeline's model to `{export.base_dir}/{model name}/{version}/` (or, with
+    `export.format` onnx / litert, to `{export.base_dir}/{model name}_{format}/`).
 
     The model is `model_path`, else `export.model_path`, else the fine-tuned
     `{finetune.output_dir}/{name}/model.keras` when it exists, else the pretrained
@@ -32,7 +34,7 @@ def export_pipeline(config, model_path: str | None = None, version: int | None =
         overwrite: bool. Replace an existing version (or `export.overwrite`).
 
     Returns:
-        The version directory written.
+        The version directory written (the ONNX / LiteRT directory).
     """
     export = config.export
     model_path = model_path or export.model_path or _default_model_path(config)
@@ -48,6 +50,14 @@ def export_pipeline(config, model_path: str | None = None, version: int | None =
     model = _load_model(model_path)
     tokenizer = load_tokenizer(tokenizer_path)
     model_name = export.model_name or config.name
+    if export.format != "saved_model":
+        path = export_portable(
+            model, os.path.join(export.base_dir, f"{model_name}_{export.format}"),
+            export.format, tokenizer=tokenizer, labels=run_info.get("labels"),
+            quantize=export.quantize, overwrite=overwrite or export.overwrite)
+        print(f"[export] {model_name} as {export.format} -> {path} (from {model_path}); token "
+              "ids in, tokenizer/ and model_info.json beside it")
+        return os.path.dirname(path)
     sequence_length = (export.sequence_length or run_info.get("max_sequence_length")
                        or config.data.max_sequence_length)
     longest = getattr(getattr(model, "encoder", model), "max_sequence_length", None)

@@ -72,7 +72,32 @@ def test_missing_model_names_the_path(tmp_path):
     ("sequence_length", 2, "export.sequence_length=2"),
     ("grpc_port", 70000, "export.grpc_port=70000"),
     ("overwrite", "yes", "export.overwrite='yes'"),
+    ("format", "tflite", "export.format='tflite'"),
+    ("quantize", "dynamic_int8", "export.quantize='dynamic_int8'"),  # not for saved_model
 ])
 def test_config_errors_name_the_key(tmp_path, key, value, message):
     with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
         pipeline(tmp_path, **{key: value})
+
+
+def test_onnx_format_through_the_cli_writes_ids_model_and_tokenizer(tmp_path):
+    pytest.importorskip("onnxruntime")
+    import yaml
+
+    from albert_keras.cli import main
+
+    tokenizer = wordpiece()
+    write_run(tmp_path / "finetuned" / "demo", tiny_classifier(tokenizer.vocabulary_size()),
+              tokenizer, labels=["bad", "ok", "good"])
+    config = tmp_path / "demo.yaml"
+    config.write_text(yaml.safe_dump({
+        "name": "demo", "train": {"output_dir": str(tmp_path / "runs")},
+        "finetune": {"output_dir": str(tmp_path / "finetuned")},
+        "export": {"base_dir": str(tmp_path / "saved_models")}}))
+    assert main(["export", "--config", str(config), "--format", "onnx"]) == 0
+    directory = tmp_path / "saved_models" / "demo_onnx"
+    assert sorted(p.name for p in directory.iterdir()) == ["model.onnx", "model_info.json",
+                                                          "tokenizer"]
+    assert json.loads((directory / "model_info.json").read_text())["labels"] == [
+        "bad", "ok", "good"]
+    assert not (tmp_path / "saved_models" / "models.config").exists()  # Not a TF Serving model.
