@@ -28,6 +28,7 @@ from albert_keras.data import tokenizers
 from albert_keras.models.encoder import Encoder
 from albert_keras.models.encoder_config import EncoderConfig
 from albert_keras.models.pretrainer import Pretrainer
+from albert_keras.utils.output_directory import new_output_directory
 
 # Our `activation` -> Hugging Face `hidden_act` (the first of `hugging_face.ACTIVATIONS`).
 HIDDEN_ACTS = {"gelu": "gelu", "gelu_approximate": "gelu_new"}
@@ -95,12 +96,7 @@ def save_hugging_face(model, directory: str, tokenizer=None, overwrite: bool = F
     kind = model_type(config)
     with_heads = isinstance(model, Pretrainer)
     tensors = hf_tensors(variables, config, kind, with_heads)
-    if os.path.exists(directory):
-        if not overwrite:
-            raise FileExistsError(f"{directory!r} exists; pass overwrite=True "
-                                  "(`albert-keras convert --overwrite`) to replace it.")
-        shutil.rmtree(directory)
-    os.makedirs(directory)
+    new_output_directory(directory, overwrite, "convert")
     from safetensors.numpy import save_file  # Deferred: only this export needs it.
 
     save_file(tensors, os.path.join(directory, "model.safetensors"), metadata={"format": "pt"})

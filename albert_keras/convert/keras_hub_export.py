@@ -15,8 +15,6 @@ written.
 
 from __future__ import annotations
 
-import os
-import shutil
 
 import numpy as np
 
@@ -25,6 +23,7 @@ from albert_keras.convert import model_weights as mw
 from albert_keras.data import tokenizers
 from albert_keras.models.encoder import Encoder
 from albert_keras.models.encoder_config import EncoderConfig
+from albert_keras.utils.output_directory import new_output_directory
 
 
 def backbone_class(config: EncoderConfig) -> str:
@@ -110,11 +109,7 @@ def save_keras_hub_preset(model, directory: str, tokenizer=None, overwrite: bool
         raise ValueError("Only an `Encoder`, or a model with one, can be written as a keras-hub "
                          f"preset. Received: {type(model).__name__}")
     backbone = keras_hub_backbone(encoder)  # Refuses before anything is written.
-    if os.path.exists(directory):
-        if not overwrite:
-            raise FileExistsError(f"{directory!r} exists; pass overwrite=True "
-                                  "(`albert-keras convert --overwrite`) to replace it.")
-        shutil.rmtree(directory)
+    new_output_directory(directory, overwrite, "convert")
     backbone.save_to_preset(directory)
     if tokenizer is not None:
         keras_hub_tokenizer(tokenizer).save_to_preset(directory)

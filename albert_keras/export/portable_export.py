@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from typing import Any, Sequence
 
 import keras
@@ -25,6 +24,7 @@ import tensorflow as tf
 from albert_keras.data.features import INPUT_FEATURES
 from albert_keras.data.tokenizers import save_tokenizer
 from albert_keras.models.dtype_copy import copy_with_dtype
+from albert_keras.utils.output_directory import new_output_directory
 
 FORMATS = {"onnx": "model.onnx", "litert": "model.tflite"}
 QUANTIZE = ("none", "dynamic_int8")
@@ -56,12 +56,7 @@ def export_portable(model: keras.Model, directory: str, format: str, tokenizer=N
     if quantize != "none" and format != "litert":
         raise ValueError("`quantize` applies to LiteRT only. Received: "
                          f"format={format!r}, quantize={quantize!r}")
-    if os.path.exists(directory):
-        if not overwrite:
-            raise FileExistsError(f"{directory!r} exists; pass overwrite=True (`albert-keras "
-                                  "export --overwrite`) to replace it.")
-        shutil.rmtree(directory)
-    os.makedirs(directory)
+    new_output_directory(directory, overwrite, "export")
     model = copy_with_dtype(model, "float32")  # Itself when float32 already.
     path = os.path.join(directory, FORMATS[format])
     signature = [{name: tf.TensorSpec([None, None], tf.int32, name=name)
