@@ -56,27 +56,10 @@ def finetune(config) -> dict[str, Any]:
     tokenizer = load_finetune_tokenizer(config)
 
     # === Data ===
-    skipped_rows: list[str] = []
-    splits = read_splits(ft, skipped_rows)
-    if skipped_rows:
-        print(f"[finetune] left out {len(skipped_rows)} row(s) with empty text: "
-              f"{', '.join(skipped_rows[:5])}{' ...' if len(skipped_rows) > 5 else ''}",
-              file=sys.stderr)
-    labels = None
-    if task.has_labels:
-        labels = task.label_vocabulary(splits["train"])
-        for split in ("validation", "test"):
-            if splits.get(split):
-                task.check_labels(splits[split], labels, ft.label_column)
-    encoded = {split: task.encode(examples, tokenizer, labels, ft, training=split == "train")
-               for split, examples in splits.items() if examples}
-    if not encoded["train"].token_ids:
-        raise ValueError(f"{ft.train}: no training example fits max_sequence_length="
-                         f"{ft.max_sequence_length} with its answer")
+    splits, skipped_rows, labels, encoded = encode_splits(task, ft, tokenizer)
     datasets = {split: make_dataset(
         data, ft.batch_size, training=split == "train", bucket_by_length=ft.bucket_by_length,
         max_sequence_length=ft.max_sequence_length, seed=ft.seed) for split, data in encoded.items()}
-    has_validation = "validation" in datasets
 
     # === Model ===
     strategy = make_strategy(config.train.strategy)
@@ -94,6 +77,62 @@ def finetune(config) -> dict[str, Any]:
         use_gradient_accumulation(model, ft.gradient_accumulation_steps)
 
     # === Fit ===
+    history, train_seconds, best_epoch, tensorboard = _fit(model, task, ft, datasets, run_dir)
+
+    # === Report ===
+    metrics = {"train": {k: float(v[best_epoch - 1]) for k, v in history.history.items()
+                         if not k.startswith("val_")}}
+    for split in ("validation", "test"):
+        if split in encoded:
+            metrics[split] = evaluate_split(model, task, ft, encoded[split], datasets[split],
+                                            labels)
+    report = {
+        "name": config.name, "task": ft.task,
+        "encoder": config.model.pretrained or f"preset {config.model.preset}",
+        "labels": list(labels) if labels else None,
+        "examples": {split: len(examples) for split, examples in splits.items() if examples},
+        "truncated": {split: data.truncated for split, data in encoded.items()},
+        "dropped": {split: data.dropped for split, data in encoded.items()},
+        **task.report_fields(ft, encoded),
+        "skipped_empty_text": skipped_rows,
+        "precision": precision, "precision_reason": precision_reason,
+        "gradient_accumulation_steps": ft.gradient_accumulation_steps,
+        "epochs_run": len(history.epoch), "best_epoch": best_epoch,
+        "steps_per_epoch": steps_per_epoch, "train_seconds": train_seconds,
+        "history": {k: [float(x) for x in v] for k, v in history.history.items()},
+        "metrics": metrics, "run_dir": run_dir, "tensorboard": tensorboard,
+    }
+    save_run(model, tokenizer, ft, labels, report, run_dir)
+    return report
+
+
+def encode_splits(task, ft, tokenizer):
+    """`(splits, skipped rows, labels, encoded)`: every split read, labels learned from train
+    and checked on the others, each split encoded by the task's preprocessor."""
+    skipped_rows: list[str] = []
+    splits = read_splits(ft, skipped_rows)
+    if skipped_rows:
+        print(f"[finetune] left out {len(skipped_rows)} row(s) with empty text: "
+              f"{', '.join(skipped_rows[:5])}{' ...' if len(skipped_rows) > 5 else ''}",
+              file=sys.stderr)
+    labels = None
+    if task.has_labels:
+        labels = task.label_vocabulary(splits["train"])
+        for split in ("validation", "test"):
+            if splits.get(split):
+                task.check_labels(splits[split], labels, ft.label_column)
+    encoded = {split: task.encode(examples, tokenizer, labels, ft, training=split == "train")
+               for split, examples in splits.items() if examples}
+    if not encoded["train"].token_ids:
+        raise ValueError(f"{ft.train}: no training example fits max_sequence_length="
+                         f"{ft.max_sequence_length} with its answer")
+    return splits, skipped_rows, labels, encoded
+
+
+def _fit(model, task, ft, datasets, run_dir: str):
+    """`model.fit` with early stopping, best-checkpoint restore and TensorBoard; returns
+    `(history, train seconds, best epoch, tensorboard log dir or why not)`."""
+    has_validation = "validation" in datasets
     monitor, mode = task.monitor
     best_path = os.path.join(run_dir, "checkpoints", "best.weights.h5")
     os.makedirs(os.path.dirname(best_path), exist_ok=True)
@@ -121,32 +160,7 @@ def finetune(config) -> dict[str, Any]:
         scores = history.history[monitor]
         best_epoch = int(np.argmin(scores) if mode == "min" else np.argmax(scores)) + 1
         model.load_weights(best_path)  # Best-checkpoint restore.
-
-    # === Report ===
-    metrics = {"train": {k: float(v[best_epoch - 1]) for k, v in history.history.items()
-                         if not k.startswith("val_")}}
-    for split in ("validation", "test"):
-        if split in encoded:
-            metrics[split] = evaluate_split(model, task, ft, encoded[split], datasets[split],
-                                            labels)
-    report = {
-        "name": config.name, "task": ft.task,
-        "encoder": config.model.pretrained or f"preset {config.model.preset}",
-        "labels": list(labels) if labels else None,
-        "examples": {split: len(examples) for split, examples in splits.items() if examples},
-        "truncated": {split: data.truncated for split, data in encoded.items()},
-        "dropped": {split: data.dropped for split, data in encoded.items()},
-        **task.report_fields(ft, encoded),
-        "skipped_empty_text": skipped_rows,
-        "precision": precision, "precision_reason": precision_reason,
-        "gradient_accumulation_steps": ft.gradient_accumulation_steps,
-        "epochs_run": len(history.epoch), "best_epoch": best_epoch,
-        "steps_per_epoch": steps_per_epoch, "train_seconds": train_seconds,
-        "history": {k: [float(x) for x in v] for k, v in history.history.items()},
-        "metrics": metrics, "run_dir": run_dir, "tensorboard": tensorboard,
-    }
-    save_run(model, tokenizer, ft, labels, report, run_dir)
-    return report
+    return history, train_seconds, best_epoch, tensorboard
 
 
 def read_splits(ft, skipped: list[str] | None = None) -> dict[str, list[dict]]:
