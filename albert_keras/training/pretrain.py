@@ -58,21 +58,10 @@ def pretrain(config) -> dict[str, Any]:
                      train.gradient_accumulation_steps)
     precision, precision_reason = resolve_precision(train.precision, strategy)
     print(f"[pretrain] precision {precision} ({precision_reason})")
-    records, tokenizer_dir = find_records(config)
-    if records is None:
-        raise ValueError(
-            f"No pretraining records in {os.path.join(config.data.output_dir, config.name)}/. "
-            "Run `albert-keras prepare` first (`albert-keras pretrain` does when "
-            "train.prepare_if_missing is true), or set train.records. Received: "
-            f"data.output_dir={config.data.output_dir!r}")
-    from albert_keras.data.records_check import check_records
+    records, tokenizer_dir, manifest = _checked_records(config)
     from albert_keras.data.tokenizers import load_tokenizer
 
-    # Records, manifest and tokenizer must belong together and to this config's data section.
-    manifest = check_records(os.path.dirname(glob.glob(records)[0]), tokenizer_dir,
-                             config.data if not config.train.records else None)
     tokenizer = load_tokenizer(tokenizer_dir)
-    encoder_config = config.model.encoder_config(vocabulary_size=int(tokenizer.vocabulary_size()))
     pair_task = config.data.pair_task  # The records' pair labels decide the head's task.
     # Reads every shard once: a corrupt one fails here, by name, before the model is built.
     masking = "static" if manifest.get("static_masking") else config.data.masking
@@ -83,20 +72,9 @@ def pretrain(config) -> dict[str, Any]:
                                                           masking=masking, skip_batches=skip))
 
     with strategy.scope():
-        if config.model.pretrained:
-            # A `.keras` encoder (e.g. an earlier run's) or a checkpoint from elsewhere.
-            encoder = copy_with_dtype(load_pretrained_encoder(config.model.pretrained),
-                                      dtype_policy(precision))
-            if encoder.vocabulary_size < tokenizer.vocabulary_size():
-                raise ValueError(
-                    f"The records' tokenizer has {tokenizer.vocabulary_size()} tokens but "
-                    f"model.pretrained={config.model.pretrained!r} only vocabulary_size="
-                    f"{encoder.vocabulary_size}: prepare with that model's tokenizer "
-                    "(data.tokenizer_path)")
-        else:
-            encoder = Encoder(**encoder_config.to_dict(), dtype=dtype_policy(precision))
-        pretrainer = Pretrainer(encoder, pair_task=pair_task)
+        pretrainer = _build_pretrainer(config, tokenizer, precision, pair_task)
         compile_pretrainer(pretrainer, train)
+    encoder = pretrainer.encoder
     print(f"[pretrain] {config.name}: {encoder.count_params():,} encoder parameters, "
           f"{pair_task.upper()}, strategy={train.strategy} ({strategy.num_replicas_in_sync} "
           f"replica(s)), global batch {train.global_batch_size}, {train.steps} steps")
@@ -229,6 +207,42 @@ def find_records(config) -> tuple[str | None, str | None]:
     if glob.glob(pattern) and os.path.isdir(tokenizer_dir):
         return pattern, tokenizer_dir
     return None, None
+
+
+def _checked_records(config):
+    """`(records pattern, tokenizer dir, manifest)`: the run's records, checked to belong
+    together with their manifest and tokenizer and to this config's data section."""
+    records, tokenizer_dir = find_records(config)
+    if records is None:
+        raise ValueError(
+            f"No pretraining records in {os.path.join(config.data.output_dir, config.name)}/. "
+            "Run `albert-keras prepare` first (`albert-keras pretrain` does when "
+            "train.prepare_if_missing is true), or set train.records. Received: "
+            f"data.output_dir={config.data.output_dir!r}")
+    from albert_keras.data.records_check import check_records
+
+    manifest = check_records(os.path.dirname(glob.glob(records)[0]), tokenizer_dir,
+                             config.data if not config.train.records else None)
+    return records, tokenizer_dir, manifest
+
+
+def _build_pretrainer(config, tokenizer, precision: str, pair_task: str) -> Pretrainer:
+    """The `Pretrainer` over `model.pretrained` (a `.keras` encoder or a checkpoint from
+    elsewhere) or a fresh `model` encoder, in the run's precision; call in `strategy.scope()`."""
+    if config.model.pretrained:
+        encoder = copy_with_dtype(load_pretrained_encoder(config.model.pretrained),
+                                  dtype_policy(precision))
+        if encoder.vocabulary_size < tokenizer.vocabulary_size():
+            raise ValueError(
+                f"The records' tokenizer has {tokenizer.vocabulary_size()} tokens but "
+                f"model.pretrained={config.model.pretrained!r} only vocabulary_size="
+                f"{encoder.vocabulary_size}: prepare with that model's tokenizer "
+                "(data.tokenizer_path)")
+    else:
+        encoder_config = config.model.encoder_config(
+            vocabulary_size=int(tokenizer.vocabulary_size()))
+        encoder = Encoder(**encoder_config.to_dict(), dtype=dtype_policy(precision))
+    return Pretrainer(encoder, pair_task=pair_task)
 
 
 def _records_dataset_fn(config, records: str, tokenizer, **kwargs) -> DatasetFn:
