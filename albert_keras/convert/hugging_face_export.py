@@ -4,7 +4,9 @@ The inverse of `hugging_face.read`, through the same table of tensor names: ever
 ours goes to the tensor `read` would take it from, transposed back to PyTorch's `(out, in)` and
 reshaped back to 2-D. An `Encoder` becomes a `BertModel` / `AlbertModel`, a `Pretrainer` a
 `BertForPreTraining` / `AlbertForPreTraining` (masked-LM head tied to the token embedding, and
-the NSP or SOP head).
+the NSP or SOP head), a fine-tuned `TextClassifier` (pooling `"cls"`) a
+`*ForSequenceClassification` (labels as `id2label`), a `TokenClassifier` a
+`*ForTokenClassification`, a `SpanExtractor` a `*ForQuestionAnswering`.
 
 Which Hugging Face model: an encoder with factorized embeddings (`embedding_dim` below
 `hidden_dim`) is an ALBERT (`num_hidden_groups` = our blocks: `num_groups` when `share="all"`,
@@ -28,12 +30,18 @@ from albert_keras.data import tokenizers
 from albert_keras.models.encoder import Encoder
 from albert_keras.models.encoder_config import EncoderConfig
 from albert_keras.models.pretrainer import Pretrainer
+from albert_keras.models.span_extractor import SpanExtractor
+from albert_keras.models.text_classifier import TextClassifier
+from albert_keras.models.token_classifier import TokenClassifier
 from albert_keras.utils.output_directory import new_output_directory
 
 # Our `activation` -> Hugging Face `hidden_act` (the first of `hugging_face.ACTIVATIONS`).
 HIDDEN_ACTS = {"gelu": "gelu", "gelu_approximate": "gelu_new"}
-_ARCHITECTURES = {("bert", False): "BertModel", ("bert", True): "BertForPreTraining",
-                  ("albert", False): "AlbertModel", ("albert", True): "AlbertForPreTraining"}
+_FAMILY = {"bert": "Bert", "albert": "Albert"}
+# Our task model -> (transformers class suffix, our head layer, transformers head module).
+TASK_HEADS = {TextClassifier: ("ForSequenceClassification", "logits", "classifier"),
+              TokenClassifier: ("ForTokenClassification", "logits", "classifier"),
+              SpanExtractor: ("ForQuestionAnswering", "span_logits", "qa_outputs")}
 
 
 def model_type(config: EncoderConfig) -> str:
@@ -68,7 +76,8 @@ def save_hugging_face(model, directory: str, tokenizer=None, overwrite: bool = F
     a tokenizer, its vocabulary (`vocab.txt` or `spiece.model`) and `tokenizer_config.json`.
 
     Args:
-        model: `Encoder` or `Pretrainer`.
+        model: `Encoder`, `Pretrainer`, `TextClassifier`, `TokenClassifier` or
+            `SpanExtractor`.
         directory: str. The directory to write (created; replaced whole with `overwrite`).
         tokenizer: keras-hub tokenizer or None. The model's tokenizer.
         overwrite: bool. Replace an existing directory. Defaults to False (an error).
@@ -85,32 +94,58 @@ def save_hugging_face(model, directory: str, tokenizer=None, overwrite: bool = F
     # transformers.AlbertModel.from_pretrained("out/albert_tiny_hf") loads it.
     ```
     """
+    head = TASK_HEADS.get(type(model))
     if isinstance(model, Pretrainer):
         encoder, variables = model.encoder, mw.pretrainer_variables(model)
-    elif isinstance(model, Encoder):
-        encoder, variables = model, mw.encoder_variables(model)
+    elif isinstance(model, Encoder) or head is not None:
+        encoder = getattr(model, "encoder", model)
+        variables = mw.encoder_variables(encoder)
     else:
-        raise ValueError("Only an `Encoder` or a `Pretrainer` can be written as a Hugging Face "
-                         f"model. Received: {type(model).__name__}")
+        raise ValueError("Only an `Encoder`, a `Pretrainer` or a fine-tuned task model can be "
+                         f"written as a Hugging Face model. Received: {type(model).__name__}")
+    if getattr(model, "pooling", "cls") != "cls":
+        raise ValueError("Hugging Face's sequence classifiers read the pooled [CLS] output; a "
+                         f"TextClassifier with pooling={model.pooling!r} has no such form.")
     config = encoder.encoder_config
     kind = model_type(config)
     with_heads = isinstance(model, Pretrainer)
-    tensors = hf_tensors(variables, config, kind, with_heads)
+    prefix = f"{kind}." if with_heads or head is not None else ""
+    tensors = hf_tensors(variables, config, kind, prefix, with_heads)
+    hf = hf_config(config, kind, _FAMILY[kind] + (
+        "ForPreTraining" if with_heads else head[0] if head else "Model"))
+    if head is not None:
+        layer = model.get_layer(head[1])
+        tensors[f"{head[2]}.weight"] = np.ascontiguousarray(np.asarray(layer.kernel.numpy()).T)
+        tensors[f"{head[2]}.bias"] = np.asarray(layer.bias.numpy())
+        hf.update(_label_settings(model))
     new_output_directory(directory, overwrite, "convert")
     from safetensors.numpy import save_file  # Deferred: only this export needs it.
 
     save_file(tensors, os.path.join(directory, "model.safetensors"), metadata={"format": "pt"})
-    _write_json(os.path.join(directory, hugging_face.CONFIG_FILE),
-                hf_config(config, kind, _ARCHITECTURES[kind, with_heads]))
+    _write_json(os.path.join(directory, hugging_face.CONFIG_FILE), hf)
     if tokenizer is not None:
         save_hf_tokenizer(tokenizer, directory)
     return directory
 
 
-def hf_tensors(variables: dict, config: EncoderConfig, kind: str,
+def _label_settings(model) -> dict:
+    """`num_labels`, `id2label`, `label2id` (and `problem_type`) of a classifier's config."""
+    labels = list(getattr(model, "labels", None) or [])
+    num_classes = getattr(model, "num_classes", 2)
+    names = labels or [f"LABEL_{i}" for i in range(num_classes)]
+    settings = {"num_labels": len(names), "id2label": {str(i): n for i, n in enumerate(names)},
+                "label2id": {n: i for i, n in enumerate(names)}}
+    if isinstance(model, TextClassifier):
+        settings["problem_type"] = ("multi_label_classification" if model.multi_label
+                                    else "single_label_classification")
+    return settings
+
+
+def hf_tensors(variables: dict, config: EncoderConfig, kind: str, prefix: str,
                with_heads: bool) -> dict[str, np.ndarray]:
-    """Hugging Face tensor name -> float32 array, for our weights by key (`model_weights`)."""
-    names, heads, tied = hugging_face.tensor_names(config, kind, f"{kind}." if with_heads else "")
+    """Hugging Face tensor name -> float32 array, for our weights by key (`model_weights`);
+    `prefix` starts the backbone's names (`"bert."` in a model with heads)."""
+    names, heads, tied = hugging_face.tensor_names(config, kind, prefix)
     if with_heads:
         names = {**names, **heads}
     tensors = {}

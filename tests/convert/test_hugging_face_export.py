@@ -9,6 +9,7 @@ from albert_keras.convert import load_encoder, load_pretrainer
 from albert_keras.convert.hugging_face_export import save_hugging_face
 from albert_keras.convert.model_weights import pretrainer_variables
 from albert_keras.data.text_preprocessor import TextPreprocessor
+from albert_keras.models import SpanExtractor, TextClassifier, TokenClassifier
 from albert_keras.models.pretrainer import Pretrainer
 from tests.convert.convert_helpers import assert_close, torch_inputs
 from tests.helpers import sentencepiece, wordpiece
@@ -153,3 +154,45 @@ def test_cli_writes_a_keras_model_and_its_tokenizer(tmp_path):
     # A model Hugging Face cannot hold: an error naming the field, exit code 2.
     Encoder(vocabulary_size=30, **TINY, share="ffn").save(str(tmp_path / "ffn.keras"))
     assert main(["convert", "--to", "hf", str(tmp_path / "ffn.keras"), str(tmp_path / "x")]) == 2
+
+
+TASK_MODELS = {
+    "ForSequenceClassification": lambda encoder: TextClassifier(
+        encoder, labels=("neg", "pos", "neutral"), dropout=0.0),
+    "ForTokenClassification": lambda encoder: TokenClassifier(encoder, labels=("N", "V"),
+                                                              dropout=0.0),
+    "ForQuestionAnswering": lambda encoder: SpanExtractor(encoder, max_answer_length=5),
+}
+
+
+@pytest.mark.parametrize("suffix", sorted(TASK_MODELS))
+@pytest.mark.parametrize("case", ["bert", "albert"])
+def test_fine_tuned_task_models_become_transformers_task_models(case, suffix, tmp_path):
+    transformers = pytest.importorskip("transformers")
+    torch = pytest.importorskip("torch")
+    tokenizer = wordpiece() if case == "bert" else sentencepiece()
+    model = TASK_MODELS[suffix](_model(case, tokenizer, with_heads=False, seed=6))
+    _randomize(model, 6)
+    directory = save_hugging_face(model, str(tmp_path / "hf"), tokenizer)
+    hf_model = getattr(transformers, CASES[case][1] + suffix).from_pretrained(directory).eval()
+    x = {k: np.asarray(v) for k, v in TextPreprocessor(tokenizer, 16)(
+        np.array(TEXTS[:2]), np.array(["over the dog", "the fox"])).items()}
+    with torch.no_grad():
+        reference = hf_model(**torch_inputs(x))
+    ours = model(x)
+    real = x["padding_mask"].astype(bool)
+    if suffix == "ForQuestionAnswering":  # Ours masks padding with -1e9; compare real tokens.
+        for name in ("start_logits", "end_logits"):
+            assert_close(np.asarray(ours[name])[real], getattr(reference, name).numpy()[real],
+                         ATOL, name)
+    else:
+        assert_close(ours, reference.logits.numpy(), ATOL, "logits")
+    if suffix != "ForQuestionAnswering":
+        assert hf_model.config.id2label == dict(enumerate(model.labels))
+
+
+def test_mean_pooling_has_no_hugging_face_form(tmp_path):
+    encoder = Encoder(vocabulary_size=30, **TINY)
+    with pytest.raises(ValueError, match="pooling='mean'"):
+        save_hugging_face(TextClassifier(encoder, num_classes=2, pooling="mean"),
+                          str(tmp_path / "hf"))
