@@ -62,6 +62,9 @@ def export_portable(model: keras.Model, directory: str, format: str, tokenizer=N
     signature = [{name: tf.TensorSpec([None, None], tf.int32, name=name)
                   for name in INPUT_FEATURES}]
     options: dict[str, Any] = {}
+    if format == "litert":  # Built-in ops only (Keras also allows Flex ops): a TF op that
+        # LiteRT lacks fails the export here, not the app on the phone.
+        options["target_spec"] = {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}
     if quantize == "dynamic_int8":
         options["optimizations"] = [tf.lite.Optimize.DEFAULT]
     model.export(path, format=format, input_signature=signature, verbose=False, **options)

@@ -65,7 +65,8 @@ class TextClassifier(Task):
             pooled = outputs["pooled_output"]  # (batch, hidden)
         else:
             mask = keras.ops.cast(inputs["padding_mask"], outputs["sequence_output"].dtype)
-            total = keras.ops.sum(outputs["sequence_output"] * mask[:, :, None], axis=1)
+            total = keras.ops.sum(outputs["sequence_output"] * keras.ops.expand_dims(mask, -1),
+                                  axis=1)  # (batch, hidden); expand_dims: a LiteRT builtin
             pooled = total / keras.ops.maximum(keras.ops.sum(mask, axis=1, keepdims=True), 1.0)
         logits = keras.ops.cast(head(head_dropout(pooled)), "float32")  # (batch, num_classes)
         super().__init__(inputs=inputs, outputs=logits, dtype=dtype, **kwargs)

@@ -19,6 +19,8 @@ MODELS = {
     "albert_encoder": lambda: Encoder(**ENCODER, embedding_dim=8, share="all"),
     "bert_classifier": lambda: TextClassifier(Encoder(**ENCODER, activation="gelu"),
                                               labels=("neg", "pos", "neutral")),
+    "mean_pooling_classifier": lambda: TextClassifier(Encoder(**ENCODER), num_classes=2,
+                                                      pooling="mean"),
     "span_extractor": lambda: SpanExtractor(Encoder(**ENCODER, embedding_dim=8, share="all"),
                                             max_answer_length=5),
 }
