@@ -72,7 +72,7 @@ def pretrain(config) -> dict[str, Any]:
                                                           masking=masking, skip_batches=skip))
 
     with strategy.scope():
-        pretrainer = _build_pretrainer(config, tokenizer, precision, pair_task)
+        pretrainer = build_pretrainer(config, tokenizer, precision, pair_task)
         compile_pretrainer(pretrainer, train)
     encoder = pretrainer.encoder
     print(f"[pretrain] {config.name}: {encoder.count_params():,} encoder parameters, "
@@ -226,7 +226,7 @@ def _checked_records(config):
     return records, tokenizer_dir, manifest
 
 
-def _build_pretrainer(config, tokenizer, precision: str, pair_task: str) -> Pretrainer:
+def build_pretrainer(config, tokenizer, precision: str, pair_task: str) -> Pretrainer:
     """The `Pretrainer` over `model.pretrained` (a `.keras` encoder or a checkpoint from
     elsewhere) or a fresh `model` encoder, in the run's precision; call in `strategy.scope()`."""
     if config.model.pretrained:
