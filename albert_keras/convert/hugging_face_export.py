@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from typing import Any
 
 import numpy as np
@@ -33,7 +32,7 @@ from albert_keras.models.pretrainer import Pretrainer
 from albert_keras.models.span_extractor import SpanExtractor
 from albert_keras.models.text_classifier import TextClassifier
 from albert_keras.models.token_classifier import TokenClassifier
-from albert_keras.utils.output_directory import new_output_directory
+from albert_keras.utils.output_directory import write_output_directory
 
 # Our `activation` -> Hugging Face `hidden_act` (the first of `hugging_face.ACTIVATIONS`).
 HIDDEN_ACTS = {"gelu": "gelu", "gelu_approximate": "gelu_new"}
@@ -118,14 +117,16 @@ def save_hugging_face(model, directory: str, tokenizer=None, overwrite: bool = F
         tensors[f"{head[2]}.weight"] = np.ascontiguousarray(np.asarray(layer.kernel.numpy()).T)
         tensors[f"{head[2]}.bias"] = np.asarray(layer.bias.numpy())
         hf.update(_label_settings(model))
-    new_output_directory(directory, overwrite, "convert")
     from safetensors.numpy import save_file  # Deferred: only this export needs it.
 
-    save_file(tensors, os.path.join(directory, "model.safetensors"), metadata={"format": "pt"})
-    _write_json(os.path.join(directory, hugging_face.CONFIG_FILE), hf)
-    if tokenizer is not None:
-        save_hf_tokenizer(tokenizer, directory)
-    return directory
+    def write(path: str) -> None:
+        os.makedirs(path)
+        save_file(tensors, os.path.join(path, "model.safetensors"), metadata={"format": "pt"})
+        _write_json(os.path.join(path, hugging_face.CONFIG_FILE), hf)
+        if tokenizer is not None:
+            save_hf_tokenizer(tokenizer, path)
+
+    return write_output_directory(directory, write, overwrite, "convert")
 
 
 def _label_settings(model) -> dict:
@@ -175,18 +176,14 @@ def save_hf_tokenizer(tokenizer, directory: str) -> None:
     special_map = {"pad_token": special["pad"], "unk_token": special["unk"],
                    "cls_token": special["cls"], "sep_token": special["sep"],
                    "mask_token": special["mask"]}
-    saved = tokenizers.save_tokenizer(tokenizer, os.path.join(directory, ".albert_keras_tokenizer"))
-    with open(os.path.join(saved, tokenizers.TOKENIZER_CONFIG), encoding="utf-8") as f:
-        settings = json.load(f)
+    tokenizers.write_vocabulary(tokenizer, directory)
+    settings = tokenizers.tokenizer_settings(tokenizer)
     if tokenizer_kind == "sentencepiece":
-        shutil.copy(os.path.join(saved, tokenizers.SENTENCEPIECE_FILE), directory)
         config = {"tokenizer_class": "AlbertTokenizer", "do_lower_case": settings["lowercase"],
                   "keep_accents": True, "remove_space": True}
     else:
-        shutil.copy(os.path.join(saved, tokenizers.WORDPIECE_FILE), directory)
         config = {"tokenizer_class": "BertTokenizer", "do_lower_case": settings["lowercase"],
                   "strip_accents": settings["strip_accents"], "tokenize_chinese_chars": True}
-    shutil.rmtree(saved)
     config.update(special_map, model_max_length=None)
     config = {k: v for k, v in config.items() if v is not None}
     _write_json(os.path.join(directory, "tokenizer_config.json"), config)

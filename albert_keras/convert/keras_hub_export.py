@@ -23,7 +23,7 @@ from albert_keras.convert import model_weights as mw
 from albert_keras.data import tokenizers
 from albert_keras.models.encoder import Encoder
 from albert_keras.models.encoder_config import EncoderConfig
-from albert_keras.utils.output_directory import new_output_directory
+from albert_keras.utils.output_directory import write_output_directory
 
 
 def backbone_class(config: EncoderConfig) -> str:
@@ -77,10 +77,10 @@ def keras_hub_tokenizer(tokenizer):
 
     if tokenizers.tokenizer_kind(tokenizer) == "sentencepiece":
         return keras_hub.models.AlbertTokenizer(proto=tokenizers.sentencepiece_proto_bytes(tokenizer))
-    return keras_hub.models.BertTokenizer(
-        vocabulary=tokenizer.get_vocabulary(),
-        lowercase=bool(getattr(tokenizer, "lowercase_text", tokenizer.lowercase)),
-        strip_accents=bool(tokenizer.strip_accents))
+    settings = tokenizers.tokenizer_settings(tokenizer)
+    return keras_hub.models.BertTokenizer(vocabulary=tokenizer.get_vocabulary(),
+                                          lowercase=settings["lowercase"],
+                                          strip_accents=settings["strip_accents"])
 
 
 def save_keras_hub_preset(model, directory: str, tokenizer=None, overwrite: bool = False) -> str:
@@ -109,8 +109,9 @@ def save_keras_hub_preset(model, directory: str, tokenizer=None, overwrite: bool
         raise ValueError("Only an `Encoder`, or a model with one, can be written as a keras-hub "
                          f"preset. Received: {type(model).__name__}")
     backbone = keras_hub_backbone(encoder)  # Refuses before anything is written.
-    new_output_directory(directory, overwrite, "convert")
-    backbone.save_to_preset(directory)
-    if tokenizer is not None:
-        keras_hub_tokenizer(tokenizer).save_to_preset(directory)
-    return directory
+    def write(path: str) -> None:
+        backbone.save_to_preset(path)
+        if tokenizer is not None:
+            keras_hub_tokenizer(tokenizer).save_to_preset(path)
+
+    return write_output_directory(directory, write, overwrite, "convert")

@@ -126,22 +126,35 @@ def load_tokenizer(path: str):
 def save_tokenizer(tokenizer, directory: str) -> str:
     """Writes `tokenizer.json` plus `spiece.model` or `vocab.txt` into `directory`; returns it."""
     os.makedirs(directory, exist_ok=True)
-    kind = tokenizer_kind(tokenizer)
-    config: dict[str, Any] = {"kind": kind, "vocabulary_size": int(tokenizer.vocabulary_size()),
-                              "special_token_ids": special_token_ids(tokenizer)}
-    if kind == "sentencepiece":
-        with open(os.path.join(directory, SENTENCEPIECE_FILE), "wb") as f:
-            f.write(sentencepiece_proto_bytes(tokenizer))
-        config["lowercase"] = bool(getattr(tokenizer, "lowercase", False)) \
-            or _sentencepiece_lowercases(tokenizer)
-    else:
-        with open(os.path.join(directory, WORDPIECE_FILE), "w", encoding="utf-8") as f:
-            f.writelines(token + "\n" for token in tokenizer.get_vocabulary())
-        config.update(lowercase=bool(getattr(tokenizer, "lowercase_text", tokenizer.lowercase)),
-                      strip_accents=bool(tokenizer.strip_accents), oov_token=tokenizer.oov_token)
+    write_vocabulary(tokenizer, directory)
+    config: dict[str, Any] = {"kind": tokenizer_kind(tokenizer),
+                              "vocabulary_size": int(tokenizer.vocabulary_size()),
+                              "special_token_ids": special_token_ids(tokenizer),
+                              **tokenizer_settings(tokenizer)}
     with open(os.path.join(directory, TOKENIZER_CONFIG), "w", encoding="utf-8") as f:
         json.dump(config, f, indent=2)
     return directory
+
+
+def write_vocabulary(tokenizer, directory: str) -> str:
+    """Writes the tokenizer's `spiece.model` or `vocab.txt` into `directory`; returns its name."""
+    if tokenizer_kind(tokenizer) == "sentencepiece":
+        with open(os.path.join(directory, SENTENCEPIECE_FILE), "wb") as f:
+            f.write(sentencepiece_proto_bytes(tokenizer))
+        return SENTENCEPIECE_FILE
+    with open(os.path.join(directory, WORDPIECE_FILE), "w", encoding="utf-8") as f:
+        f.writelines(token + "\n" for token in tokenizer.get_vocabulary())
+    return WORDPIECE_FILE
+
+
+def tokenizer_settings(tokenizer) -> dict[str, Any]:
+    """How the tokenizer normalizes text: `lowercase` (both kinds), and for WordPiece
+    `strip_accents` and `oov_token`."""
+    if tokenizer_kind(tokenizer) == "sentencepiece":
+        return {"lowercase": bool(getattr(tokenizer, "lowercase", False))
+                or _sentencepiece_lowercases(tokenizer)}
+    return {"lowercase": bool(getattr(tokenizer, "lowercase_text", tokenizer.lowercase)),
+            "strip_accents": bool(tokenizer.strip_accents), "oov_token": tokenizer.oov_token}
 
 
 def tokenizer_fingerprint(directory: str) -> str:

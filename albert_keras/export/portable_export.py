@@ -24,7 +24,7 @@ import tensorflow as tf
 from albert_keras.data.features import INPUT_FEATURES
 from albert_keras.data.tokenizers import save_tokenizer
 from albert_keras.models.dtype_copy import copy_with_dtype
-from albert_keras.utils.output_directory import new_output_directory
+from albert_keras.utils.output_directory import write_output_directory
 
 FORMATS = {"onnx": "model.onnx", "litert": "model.tflite"}
 QUANTIZE = ("none", "dynamic_int8")
@@ -56,7 +56,6 @@ def export_portable(model: keras.Model, directory: str, format: str, tokenizer=N
     if quantize != "none" and format != "litert":
         raise ValueError("`quantize` applies to LiteRT only. Received: "
                          f"format={format!r}, quantize={quantize!r}")
-    new_output_directory(directory, overwrite, "export")
     model = copy_with_dtype(model, "float32")  # Itself when float32 already.
     path = os.path.join(directory, FORMATS[format])
     signature = [{name: tf.TensorSpec([None, None], tf.int32, name=name)
@@ -67,16 +66,22 @@ def export_portable(model: keras.Model, directory: str, format: str, tokenizer=N
         options["target_spec"] = {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}
     if quantize == "dynamic_int8":
         options["optimizations"] = [tf.lite.Optimize.DEFAULT]
-    model.export(path, format=format, input_signature=signature, verbose=False, **options)
-    if tokenizer is not None:
-        save_tokenizer(tokenizer, os.path.join(directory, "tokenizer"))
     encoder = getattr(model, "encoder", model)
     info = {"format": format, "file": FORMATS[format], "inputs": list(INPUT_FEATURES),
             "input_dtype": "int32", "model": type(model).__name__,
             "max_sequence_length": getattr(encoder, "max_sequence_length", None),
             "labels": list(labels) if labels else None, "quantize": quantize,
             "tokenizer": "tokenizer" if tokenizer is not None else None}
-    with open(os.path.join(directory, "model_info.json"), "w", encoding="utf-8") as f:
-        json.dump(info, f, indent=2)
-        f.write("\n")
+
+    def write(temporary: str) -> None:
+        os.makedirs(temporary)
+        model.export(os.path.join(temporary, FORMATS[format]), format=format,
+                     input_signature=signature, verbose=False, **options)
+        if tokenizer is not None:
+            save_tokenizer(tokenizer, os.path.join(temporary, "tokenizer"))
+        with open(os.path.join(temporary, "model_info.json"), "w", encoding="utf-8") as f:
+            json.dump(info, f, indent=2)
+            f.write("\n")
+
+    write_output_directory(directory, write, overwrite, "export")
     return path

@@ -1,18 +1,21 @@
-"""`new_output_directory`: an export's directory, created empty, never replaced unasked."""
+"""`write_output_directory`: an export's directory, written whole or not at all."""
 
 from __future__ import annotations
 
 import os
-import shutil
+from typing import Any, Callable
+
+from albert_keras.utils.atomic_files import write_atomic
 
 
-def new_output_directory(directory: str, overwrite: bool, command: str) -> str:
-    """Creates `directory` empty; an existing one is an error naming it, or with `overwrite`
-    is removed first. `command` is the CLI command whose `--overwrite` the error suggests."""
-    if os.path.exists(directory):
-        if not overwrite:
-            raise FileExistsError(f"{directory!r} exists; pass overwrite=True "
-                                  f"(`albert-keras {command} --overwrite`) to replace it.")
-        shutil.rmtree(directory)
-    os.makedirs(directory)
-    return directory
+def write_output_directory(directory: str, write: Callable[[str], Any], overwrite: bool,
+                           command: str) -> str:
+    """Calls `write(path)` (which creates the directory `path` and fills it) beside
+    `directory`, then renames it into place: a killed export leaves the previous directory
+    as it was, and the next run cleans up after it. An existing `directory` is an error
+    naming it unless `overwrite`; `command` is the CLI command whose `--overwrite` it suggests.
+    Returns `directory`."""
+    if os.path.exists(directory) and not overwrite:
+        raise FileExistsError(f"{directory!r} exists; pass overwrite=True "
+                              f"(`albert-keras {command} --overwrite`) to replace it.")
+    return write_atomic(directory, write)
