@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
+import shutil
+import tempfile
+from typing import Iterator
 
 import tensorflow as tf
 
+from albert_keras.training.cluster_environment import cluster_environment
 from albert_keras.training.train_config import STRATEGIES
 
 
@@ -16,7 +20,8 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     - `default`: one device (the current default strategy).
     - `mirrored`: all local GPUs (or the CPU when there is none), one replica each.
     - `multi_worker`: `MultiWorkerMirroredStrategy`; the cluster and this worker's index come
-      from the `TF_CONFIG` environment variable.
+      from `TF_CONFIG`, or, when it is unset, from the scheduler's own variables (Kubernetes
+      Indexed Job or JobSet, Vertex AI, Slurm: see `cluster_environment`).
     - `tpu`: `TPUStrategy` on the TPU found by `TPUClusterResolver` (`TPU_NAME` or the local
       TPU VM).
 
@@ -35,15 +40,15 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multi_worker":
-        if "TF_CONFIG" not in os.environ:
-            raise ValueError("train.strategy='multi_worker' needs the TF_CONFIG environment "
-                             "variable (cluster and task). Received: TF_CONFIG unset")
-        try:
-            json.loads(os.environ["TF_CONFIG"])
-        except json.JSONDecodeError as error:
-            raise ValueError(f"TF_CONFIG is not valid JSON ({error}). "
-                             f"Received: TF_CONFIG={os.environ['TF_CONFIG']!r}") from None
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        environment = cluster_environment()
+        if environment.strategy != "multi_worker":
+            raise ValueError(f"train.strategy='multi_worker' found a {environment.scheduler}, "
+                             f"which runs train.strategy={environment.strategy!r}. Received: "
+                             "train.strategy='multi_worker'")
+        print(f"[strategy] {environment.scheduler}: {environment.task_type} "
+              f"{environment.task_index} of {environment.num_workers} worker(s)")
+        return tf.distribute.MultiWorkerMirroredStrategy(
+            cluster_resolver=environment.cluster_resolver())
     if name == "tpu":
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
             tpu=os.environ.get("TPU_NAME", ""))
@@ -61,3 +66,37 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     task_type, task_id = resolver.task_type, resolver.task_id
     return task_type in (None, "chief") or (task_type == "worker" and task_id == 0
                                             and "chief" not in resolver.cluster_spec().as_dict())
+
+
+def num_workers(strategy: tf.distribute.Strategy) -> int:
+    """The processes that train together: the chief and workers of a multi-worker cluster, or 1."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None:
+        return 1
+    spec = resolver.cluster_spec().as_dict()
+    return max(1, sum(len(spec.get(kind, ())) for kind in ("chief", "worker")))
+
+
+@contextlib.contextmanager
+def output_directory(run_dir: str, strategy: tf.distribute.Strategy) -> Iterator[str]:
+    """Where this process writes the run's files: `run_dir` on the chief; on every other
+    worker a temporary folder of its own, deleted when the block ends.
+
+    The pattern of TensorFlow's multi-worker guide: every worker runs the same saves (a save
+    may take part in collective ops, so all must make it), and only the chief's copy stays.
+
+    Example:
+    ```python
+    with output_directory("runs/x", strategy) as out_dir:
+        model.save(os.path.join(out_dir, "model.keras"))
+    ```
+    """
+    if is_chief(strategy):
+        yield run_dir
+        return
+    resolver = strategy.cluster_resolver
+    path = tempfile.mkdtemp(prefix=f"albert-keras-{resolver.task_type}-{resolver.task_id}-")
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

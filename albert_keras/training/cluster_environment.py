@@ -1,0 +1,330 @@
+"""`ClusterEnvironment`: a scheduler's environment variables -> the cluster of a multi-worker run.
+
+`cluster_environment()` reads the variables a scheduler gives each task and returns the cluster
+(addresses of every worker), this task's place in it, and the strategy to use. It looks, in
+order, for:
+
+| Scheduler                | Variables read                                                     | Resolver                  |
+|--------------------------|--------------------------------------------------------------------|---------------------------|
+| any (`TF_CONFIG`)        | `TF_CONFIG` (Vertex AI sets it too, with `chief` + `worker` tasks) | `TFConfigClusterResolver` |
+| Vertex AI                | `CLUSTER_SPEC` (`workerpool0` = chief, `workerpool1` = workers)    | `SimpleClusterResolver`   |
+| Kubernetes JobSet        | `JOBSET_NAME`, `REPLICATED_JOB_NAME`, `JOB_INDEX`,                 | `SimpleClusterResolver`   |
+|                          | `JOB_COMPLETION_INDEX`, `REPLICATED_JOB_REPLICAS`                  |                           |
+| Kubernetes Indexed Job   | `JOB_COMPLETION_INDEX`, `ALBERT_KERAS_NUM_WORKERS`,                | `SimpleClusterResolver`   |
+|                          | `ALBERT_KERAS_SERVICE`, `ALBERT_KERAS_JOB_NAME` (or `HOSTNAME`)    |                           |
+| Slurm (`srun`)           | `SLURM_PROCID`, `SLURM_STEP_NUM_TASKS`, `SLURM_STEP_NODELIST`,     | `SlurmClusterResolver`    |
+|                          | `SLURM_STEP_TASKS_PER_NODE`                                        |                           |
+| Cloud TPU VM             | `TPU_NAME`, `TPU_ACCELERATOR_TYPE` or `/dev/accel0`                | `TPUClusterResolver`      |
+
+Kubernetes gives pods a DNS name but no cluster description, so the manifests in `deploy/` pass
+the rest: `ALBERT_KERAS_NUM_WORKERS` (= the Job's `completions`), `ALBERT_KERAS_SERVICE` (the
+headless Service, = the pods' `subdomain`), and optionally `ALBERT_KERAS_PORT` (default 2222),
+`ALBERT_KERAS_PODS_PER_JOB` (JobSet, = `completions`, default 1) and `ALBERT_KERAS_WORKER_HOSTS`
+(comma-separated `host:port` of every worker, in index order: replaces the derived DNS names,
+e.g. to run the workers of one machine on different ports).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+
+import tensorflow as tf
+
+DEFAULT_PORT = 2222
+# Vertex AI's worker pools, in `workerPoolSpecs` order, as TensorFlow task types.
+VERTEX_POOLS = {"workerpool0": "chief", "workerpool1": "worker", "workerpool2": "ps",
+                "workerpool3": "evaluator"}
+TRAINING_TASKS = ("chief", "worker")  # What MultiWorkerMirroredStrategy runs.
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusterEnvironment:
+    """The cluster of a run and this task's place in it, as a scheduler described them.
+
+    Args:
+        scheduler: str. Where it came from: `tf_config`, `vertex_ai`, `kubernetes_jobset`,
+            `kubernetes_indexed_job`, `slurm` or `tpu_vm`.
+        strategy: str. The `train.strategy` that runs on it: `multi_worker`, or `tpu` on a
+            TPU VM.
+        cluster: dict of str to list of str. Task type -> `host:port` of each task (the
+            `cluster` of `TF_CONFIG`); empty on a TPU VM (the TPU runtime knows its hosts).
+        task_type: str or None. This task's type (`chief` or `worker`).
+        task_index: int or None. This task's index among its type.
+
+    Example:
+    ```python
+    environment = cluster_environment()  # Under a Kubernetes Indexed Job, Slurm, ...
+    print(environment.scheduler, environment.tf_config())
+    strategy = tf.distribute.MultiWorkerMirroredStrategy(
+        cluster_resolver=environment.cluster_resolver())
+    ```
+    """
+
+    scheduler: str
+    strategy: str
+    cluster: dict[str, list[str]]
+    task_type: str | None = None
+    task_index: int | None = None
+
+    @property
+    def num_workers(self) -> int:
+        """Tasks that train (chief and workers)."""
+        return sum(len(self.cluster.get(kind, [])) for kind in TRAINING_TASKS)
+
+    @property
+    def is_chief(self) -> bool:
+        """Whether this task writes the run's outputs: the chief, or worker 0 without one."""
+        if self.task_type == "chief":
+            return True
+        return (self.task_type == "worker" and self.task_index == 0
+                and "chief" not in self.cluster)
+
+    def tf_config(self) -> dict:
+        """The `TF_CONFIG` of this task (`{"cluster": ..., "task": {"type", "index"}}`)."""
+        return {"cluster": {k: list(v) for k, v in self.cluster.items()},
+                "task": {"type": self.task_type, "index": self.task_index}}
+
+    def cluster_resolver(self) -> tf.distribute.cluster_resolver.ClusterResolver:
+        """A resolver of this cluster for `MultiWorkerMirroredStrategy(cluster_resolver=...)`.
+
+        `TF_CONFIG` runs get TensorFlow's own `TFConfigClusterResolver`; the others a
+        `SimpleClusterResolver` of the cluster found here (for Slurm, the one that
+        `SlurmClusterResolver` resolved).
+        """
+        if self.strategy != "multi_worker":
+            raise ValueError(f"On a {self.scheduler} there is no worker cluster: use "
+                             f"train.strategy={self.strategy!r}. Received: "
+                             f"scheduler={self.scheduler!r}")
+        if self.scheduler == "tf_config":
+            return tf.distribute.cluster_resolver.TFConfigClusterResolver()
+        return tf.distribute.cluster_resolver.SimpleClusterResolver(
+            tf.train.ClusterSpec(self.cluster), task_type=self.task_type,
+            task_id=self.task_index, rpc_layer="grpc")
+
+
+def cluster_environment() -> ClusterEnvironment:
+    """The cluster that this process's scheduler describes in its environment variables.
+
+    Returns:
+        A `ClusterEnvironment` (see the module docstring for the variables of each scheduler).
+
+    Raises:
+        ValueError: when no scheduler's variables are set, or when they are incomplete or
+            invalid; the message names the variable and the value received.
+    """
+    environ = os.environ
+    if "TF_CONFIG" in environ:
+        return _from_tf_config(environ["TF_CONFIG"])
+    if "CLUSTER_SPEC" in environ:
+        return _from_vertex_cluster_spec(environ["CLUSTER_SPEC"])
+    if "JOBSET_NAME" in environ:
+        return _from_jobset(environ)
+    if "JOB_COMPLETION_INDEX" in environ:
+        return _from_indexed_job(environ)
+    if "SLURM_PROCID" in environ:
+        return _from_slurm(environ)
+    if environ.get("TPU_NAME") or environ.get("TPU_ACCELERATOR_TYPE") \
+            or os.path.exists("/dev/accel0"):
+        return ClusterEnvironment("tpu_vm", "tpu", {})
+    raise ValueError(
+        "No cluster in the environment: set TF_CONFIG, or launch under a scheduler that this "
+        "package reads (Kubernetes Indexed Job or JobSet with the env of deploy/, Vertex AI, "
+        "Slurm's srun; see deploy/README.md). Received: none of TF_CONFIG, CLUSTER_SPEC, "
+        "JOBSET_NAME, JOB_COMPLETION_INDEX, SLURM_PROCID is set")
+
+
+def _from_tf_config(text: str) -> ClusterEnvironment:
+    config = _json_object("TF_CONFIG", text)
+    cluster, task = config.get("cluster"), config.get("task")
+    if not isinstance(cluster, dict) or not isinstance(task, dict):
+        raise ValueError("`TF_CONFIG` must hold a `cluster` mapping and a `task` mapping. "
+                         f"Received: TF_CONFIG={text!r}")
+    return _checked("tf_config", "TF_CONFIG", text, cluster, task.get("type"), task.get("index"))
+
+
+def _from_vertex_cluster_spec(text: str) -> ClusterEnvironment:
+    """Vertex AI's `CLUSTER_SPEC`: worker pools `workerpool0..3` and this task's pool."""
+    spec = _json_object("CLUSTER_SPEC", text)
+    pools, task = spec.get("cluster"), spec.get("task")
+    if not isinstance(pools, dict) or not isinstance(task, dict):
+        raise ValueError("`CLUSTER_SPEC` must hold a `cluster` mapping and a `task` mapping. "
+                         f"Received: CLUSTER_SPEC={text!r}")
+    unknown = sorted(set(pools) - set(VERTEX_POOLS))
+    if unknown or task.get("type") not in VERTEX_POOLS:
+        raise ValueError(f"`CLUSTER_SPEC` worker pools must be among {sorted(VERTEX_POOLS)}. "
+                         f"Received: CLUSTER_SPEC={text!r}")
+    cluster = {VERTEX_POOLS[pool]: addresses for pool, addresses in pools.items() if addresses}
+    return _checked("vertex_ai", "CLUSTER_SPEC", text, cluster, VERTEX_POOLS[task["type"]],
+                    task.get("index"))
+
+
+def _from_jobset(environ) -> ClusterEnvironment:
+    """A JobSet of one replicated job: `REPLICATED_JOB_REPLICAS` Jobs of
+    `ALBERT_KERAS_PODS_PER_JOB` pods, named `<jobset>-<rjob>-<job>-<pod>.<subdomain>`."""
+    jobset = _dns_name(environ, "JOBSET_NAME")
+    replicated_job = _dns_name(environ, "REPLICATED_JOB_NAME")
+    num_jobs = _integer(environ, "REPLICATED_JOB_REPLICAS", minimum=1)
+    pods_per_job = _integer(environ, "ALBERT_KERAS_PODS_PER_JOB", minimum=1, default=1)
+    job_index = _integer(environ, "JOB_INDEX", minimum=0, below=(num_jobs, "REPLICATED_JOB_REPLICAS"))
+    pod_index = _integer(environ, "JOB_COMPLETION_INDEX", minimum=0,
+                         below=(pods_per_job, "ALBERT_KERAS_PODS_PER_JOB"))
+    subdomain = (_dns_name(environ, "ALBERT_KERAS_SERVICE") if "ALBERT_KERAS_SERVICE" in environ
+                 else jobset)  # JobSet's default subdomain is the JobSet's name.
+    port = _integer(environ, "ALBERT_KERAS_PORT", minimum=1, default=DEFAULT_PORT)
+    hosts = [f"{jobset}-{replicated_job}-{job}-{pod}.{subdomain}:{port}"
+             for job in range(num_jobs) for pod in range(pods_per_job)]
+    hosts = _explicit_hosts(environ, len(hosts)) or hosts
+    return ClusterEnvironment("kubernetes_jobset", "multi_worker", {"worker": hosts}, "worker",
+                              job_index * pods_per_job + pod_index)
+
+
+def _from_indexed_job(environ) -> ClusterEnvironment:
+    """An Indexed Job with a headless Service: pods `<job>-<index>.<service>`."""
+    num_workers = _integer(environ, "ALBERT_KERAS_NUM_WORKERS", minimum=1)
+    index = _integer(environ, "JOB_COMPLETION_INDEX", minimum=0,
+                     below=(num_workers, "ALBERT_KERAS_NUM_WORKERS"))
+    port = _integer(environ, "ALBERT_KERAS_PORT", minimum=1, default=DEFAULT_PORT)
+    hosts = _explicit_hosts(environ, num_workers)
+    if not hosts:
+        service = _dns_name(environ, "ALBERT_KERAS_SERVICE")
+        if "ALBERT_KERAS_JOB_NAME" in environ:
+            job = _dns_name(environ, "ALBERT_KERAS_JOB_NAME")
+        else:  # An Indexed Job's pod is named `<job>-<index>`.
+            hostname = environ.get("HOSTNAME", "")
+            if not hostname.endswith(f"-{index}"):
+                raise ValueError(
+                    "A Kubernetes Indexed Job needs the Job's name: set ALBERT_KERAS_JOB_NAME "
+                    f"(or run in a pod whose HOSTNAME is `<job>-{index}`). Received: "
+                    f"ALBERT_KERAS_JOB_NAME unset, HOSTNAME={hostname!r}")
+            job = hostname[:-len(f"-{index}")]
+        hosts = [f"{job}-{i}.{service}:{port}" for i in range(num_workers)]
+    return ClusterEnvironment("kubernetes_indexed_job", "multi_worker", {"worker": hosts},
+                              "worker", index)
+
+
+def _from_slurm(environ) -> ClusterEnvironment:
+    """Slurm's job step (`srun`), resolved by TensorFlow's `SlurmClusterResolver`.
+
+    Each task uses every accelerator its node gives it (one task per node is what
+    `deploy/slurm.sbatch` runs): the resolver does not set `CUDA_VISIBLE_DEVICES`, and its GPU
+    arithmetic is given one slot per task (it only assigns ports with it).
+    """
+    missing = [name for name in ("SLURM_PROCID", "SLURM_STEP_NUM_TASKS", "SLURM_STEP_NODELIST",
+                                 "SLURM_STEP_TASKS_PER_NODE") if name not in environ]
+    if missing:
+        raise ValueError(f"A Slurm task needs {', '.join(missing)} (set by `srun` inside a job "
+                         f"step; run the training under `srun`). Received: "
+                         f"SLURM_PROCID={environ['SLURM_PROCID']!r}, {missing[0]} unset")
+    _integer(environ, "SLURM_PROCID", minimum=0)
+    port = _integer(environ, "ALBERT_KERAS_PORT", minimum=1, default=DEFAULT_PORT)
+    slurm = tf.distribute.cluster_resolver.SlurmClusterResolver
+    try:
+        tasks_per_node = max(
+            _slurm_tasks_per_node(environ["SLURM_STEP_TASKS_PER_NODE"]))
+        resolver = slurm(port_base=port, gpus_per_node=tasks_per_node, gpus_per_task=1,
+                         auto_set_gpu=False)
+        cluster = resolver.cluster_spec().as_dict()
+    except (ValueError, RuntimeError) as error:
+        raise ValueError(
+            f"Slurm's step variables do not describe a cluster ({error}). Received: "
+            f"SLURM_PROCID={environ['SLURM_PROCID']!r}, SLURM_STEP_NUM_TASKS="
+            f"{environ['SLURM_STEP_NUM_TASKS']!r}, SLURM_STEP_NODELIST="
+            f"{environ['SLURM_STEP_NODELIST']!r}, SLURM_STEP_TASKS_PER_NODE="
+            f"{environ['SLURM_STEP_TASKS_PER_NODE']!r}") from None
+    return ClusterEnvironment("slurm", "multi_worker", cluster, resolver.task_type,
+                              resolver.task_id)
+
+
+def _slurm_tasks_per_node(text: str) -> list[int]:
+    """`2(x3),1` -> [2, 2, 2, 1] (TensorFlow's own expansion, with its error)."""
+    from tensorflow.python.distribute.cluster_resolver.slurm_cluster_resolver import (
+        expand_tasks_per_node)
+
+    return expand_tasks_per_node(text)
+
+
+def _checked(scheduler: str, variable: str, text: str, cluster: dict, task_type,
+             task_index) -> ClusterEnvironment:
+    """The cluster of `TF_CONFIG` or `CLUSTER_SPEC`, checked for what MultiWorkerMirroredStrategy
+    runs: chief and worker tasks, this task among them."""
+    others = sorted(set(cluster) - set(TRAINING_TASKS))
+    if others:
+        raise ValueError(
+            f"MultiWorkerMirroredStrategy trains with chief and worker tasks only; leave out "
+            f"{others} (parameter servers and evaluators are not used). Received: "
+            f"{variable}={text!r}")
+    try:
+        spec = tf.train.ClusterSpec(cluster).as_dict()
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"The cluster of `{variable}` is not valid ({error}). "
+                         f"Received: {variable}={text!r}") from None
+    spec = {kind: list(tasks.values()) if isinstance(tasks, dict) else list(tasks)
+            for kind, tasks in spec.items()}
+    if not any(spec.get(kind) for kind in TRAINING_TASKS):
+        raise ValueError(f"The cluster of `{variable}` has no chief or worker task. "
+                         f"Received: {variable}={text!r}")
+    if task_type not in spec or isinstance(task_index, bool) or not isinstance(task_index, int) \
+            or not 0 <= task_index < len(spec[task_type]):
+        raise ValueError(f"The task of `{variable}` must name a task of its cluster (type "
+                         f"{sorted(spec)}, index within the type's list). Received: task type="
+                         f"{task_type!r}, index={task_index!r}, {variable}={text!r}")
+    return ClusterEnvironment(scheduler, "multi_worker", spec, task_type, task_index)
+
+
+def _json_object(variable: str, text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"`{variable}` is not valid JSON ({error}). "
+                         f"Received: {variable}={text!r}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"`{variable}` must be a JSON object. Received: {variable}={text!r}")
+    return value
+
+
+def _integer(environ, name: str, minimum: int, default: int | None = None,
+             below: tuple[int, str] | None = None) -> int:
+    """The integer variable `name`, at least `minimum` and less than `below[0]` (the value of
+    the variable `below[1]`)."""
+    if name not in environ:
+        if default is not None:
+            return default
+        raise ValueError(f"`{name}` must be set (an integer >= {minimum}). Received: {name} unset")
+    text = environ[name]
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < minimum or (below is not None and value >= below[0]):
+        bound = f" and < {below[1]}={below[0]}" if below is not None else ""
+        raise ValueError(f"`{name}` must be an integer >= {minimum}{bound}. "
+                         f"Received: {name}={text!r}")
+    return value
+
+
+def _dns_name(environ, name: str) -> str:
+    """A Kubernetes name (a DNS label: lowercase letters, digits and `-`)."""
+    if name not in environ:
+        raise ValueError(f"`{name}` must be set (a Kubernetes name). Received: {name} unset")
+    value = environ[name]
+    if not _DNS_LABEL.match(value) or len(value) > 63:
+        raise ValueError(f"`{name}` must be a Kubernetes name (lowercase letters, digits and "
+                         f"'-', at most 63 characters). Received: {name}={value!r}")
+    return value
+
+
+def _explicit_hosts(environ, count: int) -> list[str]:
+    """`ALBERT_KERAS_WORKER_HOSTS` as a list of `count` `host:port`, or [] when unset."""
+    text = environ.get("ALBERT_KERAS_WORKER_HOSTS", "")
+    if not text:
+        return []
+    hosts = [host.strip() for host in text.split(",")]
+    if len(hosts) != count or not all(re.fullmatch(r"[^\s:,]+:\d+", host) for host in hosts):
+        raise ValueError(f"`ALBERT_KERAS_WORKER_HOSTS` must list {count} `host:port` addresses "
+                         f"(one per worker, comma-separated). Received: "
+                         f"ALBERT_KERAS_WORKER_HOSTS={text!r}")
+    return hosts
