@@ -28,6 +28,10 @@ setup(
             "tensorflow-datasets>=4.9",
             "torch==2.13.0",
             "transformers>=4.45",
+            # tests/test_notebook.py runs notebooks/quickstart.ipynb in a kernel.
+            "nbclient>=0.10",
+            "nbformat>=5.10",
+            "ipykernel>=6.29",
         ],
         # ONNX and LiteRT exports (`albert-keras export --format onnx | litert`) and their
         # runtimes, which the tests check the exports against.
