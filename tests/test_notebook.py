@@ -28,7 +28,7 @@ def tiny_parameters(work_dir: str) -> dict:
         "MODEL_OVERRIDES": {"num_layers": 2, "num_heads": 2, "hidden_dim": 16,
                             "intermediate_dim": 32, "embedding_dim": 8, "max_sequence_length": 32},
         "MAX_DOCUMENTS": 12, "VOCABULARY_SIZE": 200, "SEQUENCE_LENGTH": 32, "DUPE_FACTOR": 1,
-        "MAX_PREDICTIONS": 5, "BATCH_SIZE": 8, "PRETRAIN_STEPS": 4, "STEPS_PER_EPOCH": 2,
+        "MAX_PREDICTIONS": 5, "BATCH_SIZE": 8, "PRETRAIN_STEPS": 4, "STEPS_PER_EPOCH": 4,
         "LEARNING_RATE": 0.01, "TOPIC_PACKAGES": ["email", "http", "xml"],
         "EXAMPLES_PER_LABEL": 20, "FINETUNE_SEQUENCE_LENGTH": 32, "FINETUNE_EPOCHS": 1,
         "FINETUNE_LEARNING_RATE": 1e-3, "COMPARE_WITH_TRANSFORMERS": True, "SEED": 0,
@@ -79,6 +79,9 @@ def test_quickstart_notebook_runs_end_to_end(tmp_path, monkeypatch):
     finally:
         nbformat.write(notebook, str(tmp_path / "executed.ipynb"))
     text = "\n".join(cell_text(cell) for cell in notebook.cells)
+    repository = os.path.dirname(os.path.dirname(os.path.abspath(NOTEBOOK)))
+    for folder in (repository, os.path.dirname(os.path.abspath(NOTEBOOK))):
+        assert not os.path.exists(os.path.join(folder, "albert_keras_quickstart"))
 
     # Step 1: the printed sizes are the encoders' own counts.
     printed = dict(re.findall(r"^(\w+): ([\d,]+) parameters \(share=", text, re.MULTILINE))

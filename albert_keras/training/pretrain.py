@@ -30,8 +30,10 @@ from albert_keras.training.precision import dtype_policy, resolve_precision
 from albert_keras.training.masked_lm_loss import MaskedLMLoss
 from albert_keras.training.optimizers import make_optimizer
 from albert_keras.training.pretrain_report import (format_summary, initial_scores, json_safe,
-                                                   most_frequent_token_accuracy, save_run, scores)
-from albert_keras.training.strategy import is_chief, make_strategy
+                                                   most_frequent_token_accuracy, save_run, scores,
+                                                   weights_digest)
+from albert_keras.training.strategy import (is_chief, make_strategy, num_workers,
+                                            output_directory)
 from albert_keras.training.train_config import TrainConfig
 from albert_keras.utils.atomic_files import write_json_atomic
 
@@ -59,6 +61,7 @@ def pretrain(config) -> dict[str, Any]:
     precision, precision_reason = resolve_precision(train.precision, strategy)
     print(f"[pretrain] precision {precision} ({precision_reason})")
     records, tokenizer_dir, manifest = _checked_records(config)
+    check_shards_per_worker(records, num_workers(strategy))
     from albert_keras.data.tokenizers import load_tokenizer
 
     tokenizer = load_tokenizer(tokenizer_dir)
@@ -84,9 +87,21 @@ def pretrain(config) -> dict[str, Any]:
     eval_fn = lambda context: scored_fn(context).take(train.eval_batches).cache()  # noqa: E731
     eval_data = distribute(strategy, eval_fn)
     baseline = most_frequent_token_accuracy(eval_fn(None))
-    initial = initial_scores(pretrainer, eval_data, train, run_dir)
+    # Only the chief's files stay; the other workers write theirs into a temporary folder.
+    with output_directory(run_dir, strategy) as out_dir:
+        return _fit_and_save(config, strategy, pretrainer, train_data, eval_data, backup, skip,
+                             baseline, records, tokenizer_dir, precision, precision_reason,
+                             run_dir, out_dir)
+
+
+def _fit_and_save(config, strategy, pretrainer, train_data, eval_data, backup, skip, baseline,
+                  records, tokenizer_dir, precision, precision_reason, run_dir, out_dir):
+    """`fit` between the initial and final scores, then the summary and the models, written
+    to `out_dir` (`run_dir` on the chief)."""
+    train, encoder, pair_task = config.train, pretrainer.encoder, pretrainer.pair_task
+    initial = initial_scores(pretrainer, eval_data, train, out_dir, resumed=skip > 0)
     start = time.time()
-    history = fit_pretrainer(pretrainer, train_data, train, run_dir, strategy, backup=backup)
+    history = fit_pretrainer(pretrainer, train_data, train, out_dir, strategy, backup=backup)
     seconds = backup.train_seconds or time.time() - start  # The whole run's, resumed or not.
     failure = training_failure(pretrainer, history)
     final = scores(pretrainer, eval_data, train) if failure is None else None
@@ -104,19 +119,23 @@ def pretrain(config) -> dict[str, Any]:
         "initial": initial, "final": final,
         "most_frequent_token_accuracy": baseline,
         "resumed_from_epoch": skip // train.steps_per_epoch,
+        "weights_sha256": weights_digest(pretrainer),
         "history": backup.history or {k: [float(v) for v in values]
                                       for k, values in history.history.items()},
     }
-    if failure is not None:
-        if is_chief(strategy):  # The failure is recorded; the models of a good run stay.
-            write_json_atomic(os.path.join(run_dir, "summary.json"), json_safe(summary))
+    if failure is not None:  # The failure is recorded; the models of a good run stay.
+        write_json_atomic(os.path.join(out_dir, "summary.json"), json_safe(summary))
         raise TrainingFailed(f"Pretraining {config.name!r} failed: {failure}. Nothing was saved "
                              f"over the models in {run_dir}/; its backups hold the last good "
                              "epoch (lower train.learning_rate or set train.global_clipnorm, "
                              "then run again to resume).")
+    save_run(out_dir, pretrainer, tokenizer_dir, summary)
     if is_chief(strategy):
-        save_run(run_dir, pretrainer, tokenizer_dir, summary)
-    print(format_summary(summary))
+        print(format_summary(summary))
+    if num_workers(strategy) > 1:  # Workers that stayed in step print the same digest.
+        resolver = strategy.cluster_resolver
+        print(f"[pretrain] {resolver.task_type} {resolver.task_id}: weights sha256 "
+              f"{summary['weights_sha256']}")
     return summary
 
 
@@ -133,6 +152,19 @@ def training_failure(model: keras.Model, history: keras.callbacks.History) -> st
     if model.stop_training:
         return "training was stopped before its last step (TerminateOnNaN or a callback)"
     return None
+
+
+def check_shards_per_worker(records: str, workers: int) -> None:
+    """Each worker of a multi-worker run reads shards of its own (the reader shards by file
+    and turns off `tf.data`'s auto-sharding), so there must be at least one per worker."""
+    from albert_keras.data.shards import match_files
+
+    files, _ = match_files(records)
+    if workers > 1 and len(files) < workers:
+        raise ValueError(
+            f"A multi-worker run needs at least one record shard per worker: {len(files)} "
+            f"shard(s) for {workers} workers. Prepare more (data.num_shards >= {workers}). "
+            f"Received: shards={len(files)}, workers={workers}, records={records!r}")
 
 
 def check_batch_size(global_batch_size: int, num_replicas: int,
