@@ -177,6 +177,13 @@ def prepare_and_pretrain(config: PipelineConfig) -> dict[str, Any]:
     from albert_keras.training.pretrain import find_records, pretrain  # Deferred: TensorFlow.
 
     records, _ = find_records(config)
+    if records is None and config.train.prepare_if_missing \
+            and config.train.strategy == "multi_worker":
+        raise ValueError(
+            "A multi-worker run reads records prepared beforehand (each worker would write the "
+            f"same files at once): run `albert-keras prepare` once first. Received: "
+            f"train.strategy='multi_worker', no records in "
+            f"{os.path.join(config.data.output_dir, config.name)}/")
     if records is None and config.train.prepare_if_missing:
         from albert_keras.data.prepare import prepare
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
+import tempfile
 
 import keras
 import tensorflow as tf
@@ -13,19 +15,22 @@ from albert_keras.training.strategy import is_chief
 
 
 def backup_directory(run_dir: str, strategy: tf.distribute.Strategy) -> str:
-    """`{run_dir}/backup`, or a folder of its own per worker in multi-worker training."""
-    backup_dir = os.path.join(run_dir, "backup")
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is not None and resolver.task_type is not None \
-            and resolver.cluster_spec().as_dict():
-        backup_dir = os.path.join(backup_dir, f"{resolver.task_type}-{resolver.task_id}")
-    return backup_dir
+    """`{run_dir}/backup` on the chief; `{run_dir}/backup-{task type}-{index}` on each other
+    worker of a multi-worker run (its own, kept beside the chief's so that a restarted pod
+    finds it; deleted, like the chief's, when the run finishes)."""
+    if is_chief(strategy):
+        return os.path.join(run_dir, "backup")
+    resolver = strategy.cluster_resolver
+    return os.path.join(run_dir, f"backup-{resolver.task_type}-{resolver.task_id}")
 
 
 def make_callbacks(run_dir: str, strategy: tf.distribute.Strategy,
                    backup: AtomicBackupAndRestore | None = None) -> list[keras.callbacks.Callback]:
-    """`AtomicBackupAndRestore`, `TerminateOnNaN`, and on the chief `ModelCheckpoint` and
+    """`AtomicBackupAndRestore`, `TerminateOnNaN`, `ModelCheckpoint`, and on the chief
     `TensorBoard`.
+
+    Only the chief's checkpoints stay: the other workers of a multi-worker run save theirs
+    into a temporary folder that they delete when `fit` ends (TensorFlow's multi-worker guide).
 
     `TensorBoard` needs the `tensorboard` package (TensorFlow 2.21 does not install it); without
     it the run goes on without logs and says so.
@@ -45,10 +50,13 @@ def make_callbacks(run_dir: str, strategy: tf.distribute.Strategy,
     """
     backup = backup or AtomicBackupAndRestore(backup_directory(run_dir, strategy))
     callbacks = [backup, keras.callbacks.TerminateOnNaN()]
+    checkpoint_dir = os.path.join(run_dir, "checkpoints")
+    if not is_chief(strategy):  # Saves like the chief, into a folder deleted at the end.
+        checkpoint_dir = tempfile.mkdtemp(prefix="albert-keras-checkpoints-")
+        callbacks.append(_DeleteAtTrainEnd(checkpoint_dir))
+    callbacks.append(keras.callbacks.ModelCheckpoint(
+        os.path.join(checkpoint_dir, "epoch-{epoch:03d}.weights.h5"), save_weights_only=True))
     if is_chief(strategy):
-        callbacks.append(keras.callbacks.ModelCheckpoint(
-            os.path.join(run_dir, "checkpoints", "epoch-{epoch:03d}.weights.h5"),
-            save_weights_only=True))
         if importlib.util.find_spec("tensorboard") is not None:
             callbacks.append(keras.callbacks.TensorBoard(
                 os.path.join(run_dir, "logs"), update_freq="epoch"))
@@ -56,3 +64,14 @@ def make_callbacks(run_dir: str, strategy: tf.distribute.Strategy,
             print("[pretrain] `tensorboard` is not installed: no TensorBoard logs "
                   "(pip install tensorboard)")
     return callbacks
+
+
+class _DeleteAtTrainEnd(keras.callbacks.Callback):
+    """Deletes a non-chief worker's temporary checkpoint folder when `fit` ends."""
+
+    def __init__(self, path: str):
+        super().__init__()
+        self.path = path
+
+    def on_train_end(self, logs=None):
+        shutil.rmtree(self.path, ignore_errors=True)

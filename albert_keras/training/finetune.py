@@ -3,7 +3,8 @@
 Data -> tokenizer and labels -> model in `strategy.scope()` -> `fit` (AdamW, warmup then linear
 decay, optional layer-wise decay, early stopping, best-checkpoint restore, TensorBoard) ->
 metrics on every split -> `{finetune.output_dir}/{name}/`: model.keras, labels.json,
-tokenizer/, report.json, report.md.
+tokenizer/, report.json, report.md. In a multi-worker run only the chief writes them (and the
+checkpoints and logs); the other workers write theirs into a temporary folder and delete it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from albert_keras.training import finetune_metrics
 from albert_keras.training.gradient_accumulation import use_gradient_accumulation
 from albert_keras.training.layer_decay_adamw import LayerDecayAdamW, layer_decay_multipliers
 from albert_keras.training.precision import dtype_policy, resolve_precision
-from albert_keras.training.strategy import make_strategy
+from albert_keras.training.strategy import make_strategy, output_directory
 from albert_keras.training.warmup_polynomial_decay import WarmupPolynomialDecay
 from albert_keras.utils.atomic_files import (save_model_atomic, write_atomic, write_json_atomic,
                                              write_text_atomic)
@@ -76,8 +77,9 @@ def finetune(config) -> dict[str, Any]:
                       **task.compile_arguments(ft))
         use_gradient_accumulation(model, ft.gradient_accumulation_steps)
 
-    # === Fit ===
-    history, train_seconds, best_epoch, tensorboard = _fit(model, task, ft, datasets, run_dir)
+    # === Fit === (only the chief's files stay: other workers write to a temporary folder)
+    with output_directory(run_dir, strategy) as out_dir:
+        history, train_seconds, best_epoch, tensorboard = _fit(model, task, ft, datasets, out_dir)
 
     # === Report ===
     metrics = {"train": {k: float(v[best_epoch - 1]) for k, v in history.history.items()
@@ -102,7 +104,8 @@ def finetune(config) -> dict[str, Any]:
         "history": {k: [float(x) for x in v] for k, v in history.history.items()},
         "metrics": metrics, "run_dir": run_dir, "tensorboard": tensorboard,
     }
-    save_run(model, tokenizer, ft, labels, report, run_dir)
+    with output_directory(run_dir, strategy) as out_dir:
+        save_run(model, tokenizer, ft, labels, report, out_dir)
     return report
 
 

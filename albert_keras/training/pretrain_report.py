@@ -5,11 +5,13 @@ directory (`encoder.keras`, `pretrainer.keras`, `tokenizer/`, `summary.json`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 from typing import Any
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -57,12 +59,21 @@ def scores(pretrainer: Pretrainer, eval_data, train: TrainConfig) -> dict[str, f
 
 
 def initial_scores(pretrainer: Pretrainer, eval_data, train: TrainConfig,
-                   run_dir: str) -> dict[str, float]:
-    """Scores before training; a resumed run reuses those of its first start."""
+                   run_dir: str, resumed: bool = False) -> dict[str, float]:
+    """Scores before training; a resumed run reuses those of its first start.
+
+    A resumed run never evaluates here (its weights are no longer the initial ones): it reads
+    `initial_scores.json`, or reports NaN scores without one (a non-chief worker writes its
+    files to a temporary folder). Every worker of a multi-worker run thus evaluates, or not,
+    alike: evaluation takes part in collective ops.
+    """
     path = os.path.join(run_dir, "initial_scores.json")
-    if os.path.isfile(path) and os.path.isdir(os.path.join(run_dir, "backup")):
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
+    if resumed:
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as f:
+                return json.load(f)
+        return {name: float("nan") for name in
+                ("loss", "mlm_loss", "mlm_accuracy", "pair_loss", "pair_accuracy")}
     result = scores(pretrainer, eval_data, train)
     write_json_atomic(path, result)
     return result
@@ -78,6 +89,15 @@ def save_run(run_dir: str, pretrainer: Pretrainer, tokenizer_dir: str,
     save_model_atomic(pretrainer.encoder, os.path.join(run_dir, "encoder.keras"))
     save_model_atomic(pretrainer, os.path.join(run_dir, "pretrainer.keras"))
     write_json_atomic(os.path.join(run_dir, "summary.json"), json_safe(summary))
+
+
+def weights_digest(model) -> str:
+    """SHA-256 of the model's weights (every array's bytes, in `model.weights` order): equal on
+    every worker of a multi-worker run that stayed in step, and equal to a saved copy's."""
+    digest = hashlib.sha256()
+    for variable in model.weights:
+        digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(variable)).tobytes())
+    return digest.hexdigest()
 
 
 def json_safe(value):
