@@ -1,5 +1,7 @@
+import fcntl
 import os
 import subprocess
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -24,9 +26,14 @@ def shared_data():
     script = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "fetch.sh")
     if not os.path.isfile(script):
         pytest.skip(f"No data script at {script}")
+    # pytest-xdist runs this fixture once per worker: a lock keeps two downloads from
+    # writing the same files at once (the script is idempotent, so the second only checks).
+    lock_path = os.path.join(tempfile.gettempdir(), "albert-keras-fetch.lock")
     try:
-        result = subprocess.run(["bash", script], capture_output=True, text=True, timeout=600,
-                                check=True)
+        with open(lock_path, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            result = subprocess.run(["bash", script], capture_output=True, text=True,
+                                    timeout=600, check=True)
     except (subprocess.SubprocessError, OSError) as error:
         pytest.skip(f"fetch.sh failed: {error}")
     return result.stdout.strip().splitlines()[-1]

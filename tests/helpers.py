@@ -48,7 +48,9 @@ def write_varied_length_records(directory, count=400, sequence_length=32, vocabu
     Rows are `[CLS] A [SEP] B [SEP]` then padding, with SentencePiece-style special ids
     (pad 0, unk 1, [CLS] 2, [SEP] 3, [MASK] 4) and token masking in the manifest.
     """
-    from albert_keras.data.writer import write_manifest, write_shards
+    from albert_keras.data.masking_config import MaskingConfig
+    from albert_keras.data.records_manifest import RecordsManifest, write_manifest
+    from albert_keras.data.writer import write_shards
 
     rng = np.random.default_rng(seed)
     lengths = rng.integers(5, sequence_length + 1, count)
@@ -63,10 +65,10 @@ def write_varied_length_records(directory, count=400, sequence_length=32, vocabu
             "segment_ids": ((positions > first[:, None]) * padding_mask).astype(np.int32),
             "padding_mask": padding_mask, "pair_label": rng.integers(0, 2, count)}
     write_shards(rows, str(directory), num_shards=2)
-    write_manifest(str(directory), {
-        "special_token_ids": {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4},
-        "vocabulary_size": vocabulary_size,
-        "masking": {"mode": "token", "max_predictions": max_predictions}})
+    write_manifest(str(directory), RecordsManifest(
+        special_token_ids={"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4},
+        vocabulary_size=vocabulary_size,
+        masking=MaskingConfig(mode="token", max_predictions=max_predictions)))
     return str(directory)
 
 

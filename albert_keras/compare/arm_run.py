@@ -28,6 +28,7 @@ from albert_keras.export.export_for_serving import export_for_serving
 from albert_keras.models.encoder import Encoder
 from albert_keras.models.model_config import ModelConfig
 from albert_keras.models.pretrainer import Pretrainer
+from albert_keras.tasks.registry import task_named
 from albert_keras.training.finetune import finetune
 from albert_keras.training.pretrain import (compile_pretrainer, distribute,
                                             most_frequent_token_accuracy)
@@ -233,11 +234,13 @@ def downstream_twins(config, arm: ArmConfig, tokenizer_dir: str, encoder_path: s
 
     Both run `finetune` with the config's `finetune` section (no early stopping, the last
     epoch scored on `finetune.test`, else the validation rows) and the seeds of
-    `compare.downstream_seeds`. Returns the accuracy of each run, mean, sample standard
+    `compare.downstream_seeds`. Returns the task's score of each run (accuracy for
+    single-label classification, see `FineTuningTask.score_name`), mean, sample standard
     deviation and the gain of pretraining (difference of the means).
     """
     ft = config.finetune
     split = "test" if ft.test else "validation"
+    metric = task_named(ft.task).score_name(ft)
     twin = ModelConfig(**{f.name: getattr(arm, f.name) for f in dataclasses.fields(ModelConfig)})
     models = {"pretrained": dataclasses.replace(twin, pretrained=encoder_path),
               "random_init": twin}
@@ -252,10 +255,10 @@ def downstream_twins(config, arm: ArmConfig, tokenizer_dir: str, encoder_path: s
                     restore_best_checkpoint=False, early_stopping_patience=0,
                     output_dir=output_dir))
             report = finetune(run)
-            scores[init].append(float(report["metrics"][split]["accuracy"]))
-            print(f"[compare] {arm.name}: downstream {init}, seed {seed}: {split} accuracy "
+            scores[init].append(float(report["metrics"][split][metric]))
+            print(f"[compare] {arm.name}: downstream {init}, seed {seed}: {split} {metric} "
                   f"{scores[init][-1]:.3f}", flush=True)
-    summary = {"metric": "accuracy", "split": split}
+    summary = {"metric": metric, "split": split}
     for init, values in scores.items():
         summary[init] = {"values": values, "mean": float(sum(values) / len(values)),
                          "std": _std(values)}

@@ -133,7 +133,8 @@ def check_compare_pipeline(config) -> None:
                 f"`compare.arms[{index}].max_sequence_length` must be at least "
                 f"finetune.max_sequence_length={config.finetune.max_sequence_length}. "
                 f"Received: compare.arms[{index}] ({arm.name}) max_sequence_length={length}")
-    if compare.downstream and config.finetune.task != "text_classification":
-        raise ValueError("`compare` fine-tunes a text classifier downstream (accuracy is its "
-                         "score): finetune.task must be 'text_classification'. Received: "
-                         f"finetune.task={config.finetune.task!r}")
+    if compare.downstream and not config.finetune.train \
+            and config.finetune.task != "text_classification":
+        raise ValueError("Without `finetune.train`, `compare` scores the built-in downstream "
+                         "task, a text classification; give data for the other task. Received: "
+                         f"finetune.task={config.finetune.task!r}, finetune.train=None")

@@ -20,7 +20,7 @@ from albert_keras.compare import report as report_lib
 from albert_keras.compare.arm_run import ArmPlan, run_arm_in_process
 from albert_keras.compare.compare_config import check_compare_pipeline
 from albert_keras.compare.report_markdown import report_markdown
-from albert_keras.data import writer
+from albert_keras.data.records_manifest import RecordsManifest, read_manifest
 from albert_keras.data.corpus import read_documents
 from albert_keras.data.prepare import HELD_OUT_DIR, TOKENIZER_DIR, prepare
 from albert_keras.data.records_check import check_records
@@ -62,7 +62,7 @@ def compare(config, progress: bool = True) -> dict[str, Any]:
     config, task = _downstream_task(config, run_dir)
     plan = dict(records=records, held_out=os.path.join(records, HELD_OUT_DIR),
                 tokenizer=os.path.join(records, TOKENIZER_DIR),
-                tokens_per_sequence=manifest["sequence_tokens"] / manifest["sequences"],
+                tokens_per_sequence=manifest.sequence_tokens / manifest.sequences,
                 latency_texts=tuple(_latency_texts(config)))
     arms = []
     bar = tqdm(config.compare.arms, desc="compare", unit="arm", disable=not progress,
@@ -84,7 +84,7 @@ def compare(config, progress: bool = True) -> dict[str, Any]:
     return report
 
 
-def build_report(config, manifest: dict, arms: list[dict], task: dict | None) -> dict[str, Any]:
+def build_report(config, manifest: RecordsManifest, arms: list[dict], task: dict | None) -> dict[str, Any]:
     """The report dict from the arms' results: shared inputs, views, the paper's claims."""
     train, data = config.train, config.data
     report = {
@@ -98,10 +98,10 @@ def build_report(config, manifest: dict, arms: list[dict], task: dict | None) ->
                    "max_minutes_per_arm": config.compare.max_minutes_per_arm,
                    "max_sequence_length": data.max_sequence_length},
         "shared": {
-            "records": manifest["output_dir"], "sequences": manifest["sequences"],
-            "held_out": manifest["held_out"], "tokenizer": manifest["tokenizer_kind"],
-            "vocabulary_size": manifest["vocabulary_size"], "corpus": data.corpus,
-            "masking": manifest["masking"], "seed": train.seed, "data_seed": data.seed,
+            "records": manifest.output_dir, "sequences": manifest.sequences,
+            "held_out": manifest.held_out, "tokenizer": manifest.tokenizer_kind,
+            "vocabulary_size": manifest.vocabulary_size, "corpus": data.corpus,
+            "masking": manifest.masking.to_dict(), "seed": train.seed, "data_seed": data.seed,
             "optimizer": train.optimizer, "learning_rate": train.learning_rate,
             "warmup_steps": train.warmup_steps,
             **dict(zip(("precision", "precision_reason"), resolve_precision(train.precision))),
@@ -117,18 +117,18 @@ def build_report(config, manifest: dict, arms: list[dict], task: dict | None) ->
     return report
 
 
-def _records(config) -> tuple[str, dict]:
+def _records(config) -> tuple[str, RecordsManifest]:
     """The comparison's records directory and manifest; prepared when missing or stale."""
     directory = os.path.join(config.data.output_dir, config.name)
     try:
         manifest = check_records(directory, os.path.join(directory, TOKENIZER_DIR), config.data)
-        if not manifest.get("held_out"):
+        if not manifest.held_out:
             raise ValueError(f"no held-out records in {directory}")
     except (ValueError, FileNotFoundError) as reason:
         if os.path.isdir(directory):
             print(f"[compare] preparing the records again: {reason}")
         prepare(config)
-        manifest = writer.read_manifest(directory)
+        manifest = read_manifest(directory)
     return directory, manifest
 
 
@@ -153,8 +153,8 @@ def _downstream_task(config, run_dir: str):
     task = write_stdlib_topic_task(
         os.path.join(run_dir, "downstream_data"),
         examples_per_label=config.compare.downstream_examples_per_label, seed=config.data.seed)
-    finetune = dataclasses.replace(ft, train=task.train, validation=task.validation, test=None,
-                                   format="csv", header=True, column_names=(),
+    finetune = dataclasses.replace(ft, task="text_classification", train=task.train,
+                                   validation=task.validation, test=None, format="csv", header=True, column_names=(),
                                    text_column="text", text_pair_column=None,
                                    label_column="label", multi_label=False)
     return dataclasses.replace(config, finetune=finetune), {

@@ -10,7 +10,7 @@ _PLOT_TITLES = {
     "mlm_loss_vs_steps": "Held-out masked-LM loss against steps",
     "mlm_loss_vs_seconds": "Held-out masked-LM loss against training seconds",
     "pair_accuracy_vs_steps": "Held-out sentence-pair accuracy against steps",
-    "parameters_vs_downstream": "Parameters against downstream accuracy",
+    "parameters_vs_downstream": "Parameters against downstream score",
     "speed_and_memory": "Training tokens/s and memory",
     "pretrained_vs_random_init": "Pretrained against random initialisation, downstream",
 }

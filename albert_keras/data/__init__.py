@@ -6,7 +6,8 @@ __all__ = ["read_documents", "DataConfig", "feature_spec", "parse_examples", "se
            "mask_tokens", "create_pairs", "prepare", "match_files", "pretraining_dataset",
            "pretraining_dataset_from_config", "verify_shards", "continuation_table",
            "load_tokenizer", "save_tokenizer", "special_token_ids", "train_tokenizer",
-           "read_manifest", "write_shards"]
+           "read_manifest", "write_manifest", "RecordsManifest", "MaskingConfig",
+           "write_shards"]
 lazy_exports(__name__, {
     "read_documents": ".corpus",
     "DataConfig": ".data_config",
@@ -18,5 +19,6 @@ lazy_exports(__name__, {
                      "verify_shards"], ".pretraining_dataset"),
     **dict.fromkeys(["continuation_table", "load_tokenizer", "save_tokenizer",
                      "special_token_ids", "train_tokenizer"], ".tokenizers"),
-    **dict.fromkeys(["read_manifest", "write_shards"], ".writer"),
+    **dict.fromkeys(["read_manifest", "write_manifest", "RecordsManifest", "MaskingConfig",
+           "write_shards"], ".writer"),
 })

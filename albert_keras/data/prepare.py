@@ -22,6 +22,7 @@ from albert_keras.data import corpus as corpus_lib
 from albert_keras.data import pairs, tokenizers, writer
 from albert_keras.data.data_config import DataConfig
 from albert_keras.data.masking_config import MaskingConfig
+from albert_keras.data.records_manifest import RecordsManifest, write_manifest
 from albert_keras.utils.atomic_files import write_atomic
 
 TOKENIZER_DIR = "tokenizer"
@@ -174,23 +175,22 @@ def _summary(name: str, output_dir: str, stats: collections.Counter, tokenized,
 
 
 def _manifest(data: DataConfig, tokenizer, special, masking: MaskingConfig,
-              static_masking: bool, compression: str | None) -> dict[str, Any]:
+              static_masking: bool, compression: str | None) -> RecordsManifest:
     """The settings that made the records; the summary and the shard list are added when written."""
     import tensorflow as tf
 
-    return {
-        "max_sequence_length": data.max_sequence_length, "pair_task": data.pair_task,
-        "static_masking": bool(static_masking), "masking": masking.to_dict(),
-        "compression": compression, "tokenizer": TOKENIZER_DIR,
-        "tokenizer_kind": tokenizers.tokenizer_kind(tokenizer),
-        "vocabulary_size": int(tokenizer.vocabulary_size()), "special_token_ids": special,
-        "seed": data.seed, "data_config": dataclasses.asdict(data),
-        "tensorflow_version": tf.__version__,
-    }
+    return RecordsManifest(
+        max_sequence_length=data.max_sequence_length, pair_task=data.pair_task,
+        static_masking=bool(static_masking), masking=masking, compression=compression,
+        tokenizer=TOKENIZER_DIR, tokenizer_kind=tokenizers.tokenizer_kind(tokenizer),
+        vocabulary_size=int(tokenizer.vocabulary_size()), special_token_ids=dict(special),
+        seed=data.seed, data_config=dataclasses.asdict(data),
+        tensorflow_version=tf.__version__)
 
 
 def _write_records(directory: str, tokenizer, rows, held_out, data: DataConfig, compression,
-                   summary: dict[str, Any], manifest: dict[str, Any], bar, start: float) -> None:
+                   summary: dict[str, Any], manifest: RecordsManifest, bar,
+                   start: float) -> None:
     """Tokenizer, shards, held-out shard, then the manifests that bind them."""
     tokenizer_dir = os.path.join(directory, TOKENIZER_DIR)
     tokenizers.save_tokenizer(tokenizer, tokenizer_dir)
@@ -202,13 +202,14 @@ def _write_records(directory: str, tokenizer, rows, held_out, data: DataConfig, 
     if held_out is not None:
         summary["held_out"] = _write_held_out(held_out, directory, compression, data.seed)
     summary["seconds"] = round(time.time() - start, 2)
-    manifest.update(summary, shard_files=shards,
-                    tokenizer_fingerprint=tokenizers.tokenizer_fingerprint(tokenizer_dir))
-    writer.write_manifest(directory, manifest)
+    manifest = dataclasses.replace(
+        manifest, **summary, shard_files=shards,
+        tokenizer_fingerprint=tokenizers.tokenizer_fingerprint(tokenizer_dir))
+    write_manifest(directory, manifest)
     if held_out is not None:
-        writer.write_manifest(os.path.join(directory, HELD_OUT_DIR), {
-            **manifest, **summary["held_out"], "static_masking": False,
-            "tokenizer": os.path.join("..", TOKENIZER_DIR)})
+        write_manifest(os.path.join(directory, HELD_OUT_DIR), dataclasses.replace(
+            manifest, **summary["held_out"], held_out=None, static_masking=False,
+            tokenizer=os.path.join("..", TOKENIZER_DIR)))
 
 
 def _tokenize_documents(tokenizer, documents: list[list[str]], bar) -> list[list[np.ndarray]]:

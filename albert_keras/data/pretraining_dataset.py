@@ -20,10 +20,11 @@ from typing import Any, Sequence
 
 import tensorflow as tf
 
-from albert_keras.data import features, writer
+from albert_keras.data import features
 from albert_keras.data.length_buckets import (check_length_buckets, cut_predictions,
                                               length_bucketed_batches)
 from albert_keras.data.masking import mask_tokens
+from albert_keras.data.records_manifest import RecordsManifest, read_manifest
 from albert_keras.data.reader_settings import ReaderSettings, reader_settings
 from albert_keras.data.shards import compression, match_files, verify_shards
 
@@ -91,7 +92,7 @@ def pretraining_dataset(file_pattern: str, global_batch_size: int,
     ```
     """
     files, directory = match_files(file_pattern)
-    manifest = writer.read_manifest(directory) or {}
+    manifest = read_manifest(directory) or RecordsManifest()
     num_pipelines = input_context.num_input_pipelines if input_context else 1
     pipeline_id = input_context.input_pipeline_id if input_context else 0
     batch_size = (input_context.get_per_replica_batch_size(global_batch_size) if input_context

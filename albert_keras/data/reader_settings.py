@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from albert_keras.data import tokenizers
 from albert_keras.data.masking_config import MODES, MaskingConfig
+from albert_keras.data.records_manifest import RecordsManifest
 from albert_keras.data.shards import record_length
 
 
@@ -40,12 +41,12 @@ class ReaderSettings:
                                                            repr=False)
 
 
-def reader_settings(manifest, files, masking, max_predictions, mask_rate, max_ngram,
-              tokenizer) -> ReaderSettings:
+def reader_settings(manifest: RecordsManifest, files, masking, max_predictions, mask_rate,
+                    max_ngram, tokenizer) -> ReaderSettings:
     """Arguments win over the manifest, the manifest over `MaskingConfig`'s defaults."""
-    stored = MaskingConfig.from_dict(manifest.get("masking", {}))
+    stored = manifest.masking
     if masking is None:
-        masking = "static" if manifest.get("static_masking") else stored.mode
+        masking = "static" if manifest.static_masking else stored.mode
     if masking not in (*MODES, "static"):
         raise ValueError(f"`masking` must be one of {(*MODES, 'static')} or None. "
                          f"Received: masking={masking!r}")
@@ -54,7 +55,7 @@ def reader_settings(manifest, files, masking, max_predictions, mask_rate, max_ng
                            mask_rate=mask_rate or stored.mask_rate,
                            max_predictions=max_predictions or stored.max_predictions,
                            max_ngram=max_ngram or stored.max_ngram)
-    max_sequence_length = manifest.get("max_sequence_length") or record_length(files[0])
+    max_sequence_length = manifest.max_sequence_length or record_length(files[0])
     if static:
         return ReaderSettings(static_masking=True, masking=config,
                               max_sequence_length=max_sequence_length)
@@ -63,8 +64,8 @@ def reader_settings(manifest, files, masking, max_predictions, mask_rate, max_ng
         special = tokenizers.special_token_ids(tokenizer)
         vocabulary_size = int(tokenizer.vocabulary_size())
     else:
-        special = manifest["special_token_ids"]
-        vocabulary_size = int(manifest["vocabulary_size"])
+        special = manifest.special_token_ids
+        vocabulary_size = int(manifest.vocabulary_size)
     return ReaderSettings(
         static_masking=False, masking=config, max_sequence_length=max_sequence_length,
         vocabulary_size=vocabulary_size, mask_id=special["mask"],
@@ -78,8 +79,9 @@ def _masking_tokenizer(manifest, files, masking: str, tokenizer):
     needs one: word-level modes, or no special ids in the manifest. None when it needs none."""
     if isinstance(tokenizer, str):
         tokenizer = tokenizers.load_tokenizer(tokenizer)
-    if tokenizer is None and (masking != "token" or "special_token_ids" not in manifest):
-        path = os.path.join(os.path.dirname(files[0]), manifest.get("tokenizer", "tokenizer"))
+    if tokenizer is None and (masking != "token" or manifest.special_token_ids is None
+                              or manifest.vocabulary_size is None):
+        path = os.path.join(os.path.dirname(files[0]), manifest.tokenizer)
         if not tf.io.gfile.isdir(path):
             raise ValueError(f"Masking needs the tokenizer: pass `tokenizer=` (no tokenizer "
                              f"directory at {path!r})")

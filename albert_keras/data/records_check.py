@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from albert_keras.data import writer
+from albert_keras.data.records_manifest import MANIFEST, RecordsManifest, read_manifest
 from albert_keras.data.tokenizers import tokenizer_fingerprint
 
 # Settings that decide what the records hold. The rest (masking, buckets, shuffle buffer,
@@ -22,7 +22,7 @@ RECORD_SETTINGS = ("corpus", "max_documents", "tfds_text_key", "tokenizer", "tok
                    "pair_task", "short_seq_prob", "dupe_factor", "held_out_fraction", "seed")
 
 
-def check_records(directory: str, tokenizer_dir: str, data=None) -> dict[str, Any]:
+def check_records(directory: str, tokenizer_dir: str, data=None) -> RecordsManifest:
     """Returns the manifest of `directory` after checking it against the tokenizer and `data`.
 
     Args:
@@ -34,20 +34,20 @@ def check_records(directory: str, tokenizer_dir: str, data=None) -> dict[str, An
         ValueError: no manifest; a tokenizer other than the one the records were made with
             (naming both files); settings that differ (naming each key with both values).
     """
-    path = os.path.join(directory, writer.MANIFEST)
-    manifest = writer.read_manifest(directory)
+    path = os.path.join(directory, MANIFEST)
+    manifest = read_manifest(directory)
     if manifest is None:
-        raise ValueError(f"No {writer.MANIFEST} in {directory}: the records cannot be checked "
+        raise ValueError(f"No {MANIFEST} in {directory}: the records cannot be checked "
                          "against their tokenizer and settings (a `prepare` that did not "
                          f"finish?). Run `albert-keras prepare` again. Expected: {path}")
-    expected = manifest.get("tokenizer_fingerprint")
+    expected = manifest.tokenizer_fingerprint
     if expected is not None and tokenizer_fingerprint(tokenizer_dir) != expected:
         raise ValueError(
             f"The tokenizer in {tokenizer_dir} is not the one the records were made with "
             f"(fingerprint recorded in {path}); a `prepare` was interrupted or the tokenizer "
             "was replaced. Run `albert-keras prepare` again to make records and tokenizer anew.")
     if data is not None:
-        stored = manifest.get("data_config", {})
+        stored = manifest.data_config
         changed = [f"data.{key}: records {stored.get(key)!r}, config {getattr(data, key)!r}"
                    for key in RECORD_SETTINGS
                    if key in stored and _normal(stored[key]) != _normal(getattr(data, key))]

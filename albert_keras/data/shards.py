@@ -5,11 +5,9 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import os
-from typing import Any
-
 import tensorflow as tf
 
-from albert_keras.data import writer
+from albert_keras.data.records_manifest import MANIFEST, RecordsManifest
 
 logger = logging.getLogger(__name__)
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -20,13 +18,13 @@ def match_files(file_pattern: str) -> tuple[list[str], str]:
     pattern = os.path.join(file_pattern, "*.tfrecord") if tf.io.gfile.isdir(file_pattern) \
         else file_pattern
     files = sorted(f for f in tf.io.gfile.glob(pattern)
-                   if os.path.basename(f) != writer.MANIFEST and not tf.io.gfile.isdir(f))
+                   if os.path.basename(f) != MANIFEST and not tf.io.gfile.isdir(f))
     if not files:
         raise FileNotFoundError(f"No TFRecord files match file_pattern={file_pattern!r}")
     return files, os.path.dirname(files[0])
 
 
-def verify_shards(files: list[str], manifest: dict[str, Any] | None = None,
+def verify_shards(files: list[str], manifest: RecordsManifest | None = None,
                   skip_corrupt: bool = False) -> list[str]:
     """Reads each shard once (in parallel) and returns the good ones.
 
@@ -34,8 +32,7 @@ def verify_shards(files: list[str], manifest: dict[str, Any] | None = None,
     truncation) or when its record count differs from the manifest's. Corrupt shards raise a
     `ValueError` naming the file, or with `skip_corrupt=True` are left out with a logged count.
     """
-    expected = {entry["file"]: entry["num_sequences"]
-                for entry in (manifest or {}).get("shard_files", [])}
+    expected = manifest.shard_counts() if manifest is not None else {}
 
     def problem(path: str) -> str | None:
         try:

@@ -9,7 +9,6 @@ Old shards of the same prefix are removed first, so a reader's glob never mixes 
 from __future__ import annotations
 
 import glob
-import json
 import os
 from typing import Any, Callable, Mapping
 
@@ -17,7 +16,6 @@ import numpy as np
 
 from albert_keras.data import features
 
-MANIFEST = "manifest.json"
 COMPRESSIONS = (None, "GZIP")
 
 
@@ -63,21 +61,3 @@ def write_shards(rows: Mapping[str, np.ndarray], output_dir: str, *, num_shards:
         if progress:
             progress(len(indices))
     return shards
-
-
-def write_manifest(output_dir: str, manifest: Mapping[str, Any]) -> str:
-    path = os.path.join(output_dir, MANIFEST)
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-        json.dump(manifest, f, indent=2, sort_keys=False)
-        f.write("\n")
-    os.replace(path + ".tmp", path)
-    return path
-
-
-def read_manifest(directory: str) -> dict[str, Any] | None:
-    """The manifest in `directory`, or None when there is none."""
-    path = os.path.join(directory, MANIFEST)
-    if not os.path.isfile(path):
-        return None
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)

@@ -49,8 +49,14 @@ class FineTuningTask:
     monitor: tuple[str, str] = ("val_accuracy", "max")
     # Whether the task learns named labels (then `label_vocabulary` gives them).
     has_labels: bool = True
+    # The entry of `metrics(...)` that ranks runs (e.g. `compare`'s downstream score).
+    score: str = "accuracy"
 
     # --- Configuration --------------------------------------------------------------------
+
+    def score_name(self, ft) -> str:
+        """The key of the headline number in this task's `metrics(...)` for the config `ft`."""
+        return self.score
 
     def check_config(self, ft) -> None:
         """Raises `ValueError` naming a `finetune.*` setting this task cannot use."""

@@ -46,6 +46,7 @@ class SpanExtraction(FineTuningTask):
     model_class = SpanExtractor
     monitor = ("val_loss", "min")
     has_labels = False
+    score = "f1"
 
     def check_config(self, ft) -> None:
         super().check_config(ft)

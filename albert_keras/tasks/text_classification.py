@@ -33,6 +33,9 @@ class TextClassification(FineTuningTask):
     name = "text_classification"
     model_class = TextClassifier
 
+    def score_name(self, ft) -> str:
+        return "micro_f1" if ft.multi_label else "accuracy"
+
     def check_config(self, ft) -> None:
         pass  # Every setting applies.
 

@@ -45,6 +45,7 @@ class TokenClassification(FineTuningTask):
 
     name = "token_classification"
     model_class = TokenClassifier
+    score = "token_accuracy"
 
     def file_format(self, path: str, config) -> str:
         if config.format != "auto":

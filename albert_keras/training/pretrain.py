@@ -67,7 +67,7 @@ def pretrain(config) -> dict[str, Any]:
     tokenizer = load_tokenizer(tokenizer_dir)
     pair_task = config.data.pair_task  # The records' pair labels decide the head's task.
     # Reads every shard once: a corrupt one fails here, by name, before the model is built.
-    masking = "static" if manifest.get("static_masking") else config.data.masking
+    masking = "static" if manifest.static_masking else config.data.masking
     # A resumed run skips the batches it already trained on: it sees what it would have seen.
     backup = AtomicBackupAndRestore(backup_directory(run_dir, strategy))
     skip = backup.resume_epoch() * train.steps_per_epoch

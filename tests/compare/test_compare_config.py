@@ -1,5 +1,6 @@
 """Bad comparison configs fail when loaded, before any work, naming the key and the value."""
 
+import dataclasses
 import os
 
 import pytest
@@ -65,6 +66,12 @@ def test_budget_and_sections_are_checked_against_each_other():
         _pipeline(train={"strategy": "multi_worker"})
     with pytest.raises(ConfigError, match=r"finetune.task='span_extraction'"):
         _pipeline(finetune={"task": "span_extraction", "max_query_length": 32})
+    with pytest.raises(ConfigError, match=r"finetune.task='span_extraction', finetune.train=None"):
+        _pipeline(finetune={"task": "span_extraction", "max_query_length": 32})
+    # With its own data, any task scores the arms downstream (by its `score_name`).
+    assert _pipeline(finetune={"task": "span_extraction", "max_query_length": 32,
+                               "train": "squad.jsonl", "validation_fraction": 0.1},
+                     ).finetune.task == "span_extraction"
     with pytest.raises(ConfigError, match=r"compare.downstream_seeds=\[\]"):
         _pipeline(compare={"arms": ARMS, "downstream_seeds": []})
     with pytest.raises(ConfigError, match=r"compare.eval_batches=0"):
@@ -83,3 +90,14 @@ def test_an_arm_is_a_model_section_with_a_name():
     arm = ArmConfig(name="two_groups", preset="albert_tiny", num_groups=2)
     assert arm.encoder_config(vocabulary_size=100).num_groups == 2
     assert arm.encoder_config(vocabulary_size=100).vocabulary_size == 100
+
+
+def test_each_task_names_the_score_compare_ranks_arms_by():
+    from albert_keras.tasks.registry import TASKS, task_named
+
+    config = _pipeline().finetune
+    scores = {name: task_named(name).score_name(config) for name in TASKS}
+    assert scores == {"text_classification": "accuracy", "token_classification": "token_accuracy",
+                      "span_extraction": "f1"}
+    multi_label = dataclasses.replace(config, multi_label=True)
+    assert task_named("text_classification").score_name(multi_label) == "micro_f1"

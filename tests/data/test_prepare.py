@@ -116,14 +116,14 @@ def test_held_out_fraction_must_be_a_share(tmp_path):
 _KILLED_PREPARE = """
 import os, signal, sys
 sys.path.insert(0, {repo!r})
-from albert_keras.data import writer
+from albert_keras.data import prepare as prepare_module
 from albert_keras.data.prepare import prepare
 from tests.data.data_helpers import tiny_pipeline
 
 def write_manifest(directory, manifest):  # Shards and tokenizer written, then killed.
     os.kill(os.getpid(), signal.SIGKILL)
 
-writer.write_manifest = write_manifest
+prepare_module.write_manifest = write_manifest
 prepare(tiny_pipeline({output!r}, {corpus!r}, max_documents=25, vocabulary_size=250),
         progress=False)
 """

@@ -11,7 +11,8 @@ import tensorflow as tf
 from albert_keras.data.features import parse_examples
 from albert_keras.data.length_buckets import check_length_buckets
 from albert_keras.data.pretraining_dataset import pretraining_dataset
-from albert_keras.data.writer import write_manifest, write_shards
+from albert_keras.data.records_manifest import RecordsManifest, write_manifest
+from albert_keras.data.writer import write_shards
 from tests.helpers import write_varied_length_records
 
 MAX_PREDICTIONS = 5
@@ -174,8 +175,8 @@ def test_shards_without_manifest_need_only_special_ids(prepared, tmp_path):
                                   masking="token", max_predictions=2, repeat=False)
     x, y, weights = next(iter(dataset))
     assert x["token_ids"].shape == (3, 8) and y["mlm"].shape == (3, 2)
-    write_manifest(str(tmp_path), {"special_token_ids": {"pad": 0, "unk": 1, "cls": 2, "sep": 3,
-                                                         "mask": 4}, "vocabulary_size": 20})
+    write_manifest(str(tmp_path), RecordsManifest(
+        special_token_ids={"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}, vocabulary_size=20))
     assert len(list(pretraining_dataset(str(tmp_path), 3, repeat=False))) == 2
 
 
