@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from typing import Callable, Sequence
 
 import numpy as np
@@ -29,6 +30,7 @@ from albert_keras.data.sequence_layout import PAIR_SPECIAL_TOKENS
 PAIR_TASKS = ("nsp", "sop")
 _CHUNK_DOCUMENTS = 64
 _WORKER_DOCUMENTS: Sequence = ()  # Set in each worker process by `_init_worker`.
+_DOCUMENT_LOCK = threading.Lock()
 
 
 def create_pairs(documents: Sequence[Sequence[Sequence[int]]], *, max_sequence_length: int,
@@ -95,6 +97,36 @@ def create_pairs(documents: Sequence[Sequence[Sequence[int]]], *, max_sequence_l
                     progress(job[2] - job[1])
     return {key: np.concatenate([r[key] for r in results]) for key in results[0]}
 
+
+
+def document_pairs(documents: Sequence[Sequence[Sequence[int]]], index: int, *, dupe: int = 0,
+                   max_sequence_length: int, pair_task: str, cls_id: int, sep_id: int,
+                   pad_id: int = 0, short_seq_prob: float = 0.1,
+                   seed: int = 0) -> dict[str, np.ndarray]:
+    """The rows `create_pairs` makes from one document in one pass (same arrays, same order).
+
+    For runners that split the work by document (`prepare --runner beam`): the rows of
+    `(dupe, index)` come from its own generator, so they do not depend on which worker makes
+    them. Arguments as in `create_pairs`; settings are not checked again here.
+
+    Args:
+        documents: sequence-like (`len()` and `[i]`) of documents. SOP reads only
+            `documents[index]`; NSP also reads random other documents.
+        index: int. The document, as numbered in `create_pairs`.
+        dupe: int. The pass over the corpus, in `[0, dupe_factor)`. Defaults to 0.
+
+    Returns:
+        The dict of `create_pairs` for this document's rows only.
+    """
+    options = dict(max_sequence_length=max_sequence_length, pair_task=pair_task, cls_id=cls_id,
+                   sep_id=sep_id, pad_id=pad_id, short_seq_prob=short_seq_prob, seed=seed)
+    with _DOCUMENT_LOCK:  # The chunk code reads a module global: one caller at a time.
+        previous = _WORKER_DOCUMENTS
+        _init_worker(documents)
+        try:
+            return _pairs_for_chunk((dupe, index, index + 1, options))
+        finally:
+            _init_worker(previous)
 
 def _init_worker(documents: Sequence) -> None:
     global _WORKER_DOCUMENTS
