@@ -55,22 +55,32 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
         self.delete_on_finish = delete_on_finish
         self.failed = False
         self._chosen: tuple[int, str | None, dict] | None = None
+        self._at_most: int | None = None
         self.history: dict[str, list[float]] = {}
         self.train_seconds = 0.0
         self._started = 0.0
 
-    def resume_epoch(self) -> int:
+    def resume_epoch(self, at_most: int | None = None) -> int:
         """The epoch the next `fit` resumes from: that of the newest readable backup, or 0.
 
         Call it before building the input pipeline to skip the batches already trained on
         (the reader is deterministic for a seed). Unreadable backups are reported by path.
+
+        Args:
+            at_most: int or None. Resume from no backup newer than this epoch (and so does the
+                next `fit`): the workers of a multi-worker run agree on an epoch that all of
+                them have (see `agreed_resume_epoch`).
         """
+        if at_most is not None and at_most != self._at_most:
+            self._at_most, self._chosen = at_most, None
         return self._choose()[0]
 
     def _choose(self) -> tuple[int, str | None, dict]:
         if self._chosen is None:
             self._chosen = (0, None, {})
             for epoch, path in reversed(self.backups()):
+                if self._at_most is not None and epoch > self._at_most:
+                    continue
                 problem = _unreadable(path)
                 if problem is None:
                     with open(os.path.join(path, METADATA_FILE), encoding="utf-8") as f:
@@ -91,7 +101,7 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.failed = False
         epoch, path, metadata = self._choose()
-        self._chosen = None  # A later fit looks again.
+        self._chosen, self._at_most = None, None  # A later fit looks again.
         self.history = {k: list(v) for k, v in metadata.get("history", {}).items()}
         self.train_seconds = float(metadata.get("train_seconds", 0.0))
         self._started = time.perf_counter()

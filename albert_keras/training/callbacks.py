@@ -11,7 +11,7 @@ import keras
 import tensorflow as tf
 
 from albert_keras.training.atomic_backup import AtomicBackupAndRestore
-from albert_keras.training.strategy import is_chief
+from albert_keras.training.strategy import is_chief, min_over_workers
 
 
 def backup_directory(run_dir: str, strategy: tf.distribute.Strategy) -> str:
@@ -22,6 +22,23 @@ def backup_directory(run_dir: str, strategy: tf.distribute.Strategy) -> str:
         return os.path.join(run_dir, "backup")
     resolver = strategy.cluster_resolver
     return os.path.join(run_dir, f"backup-{resolver.task_type}-{resolver.task_id}")
+
+
+def agreed_resume_epoch(backup: AtomicBackupAndRestore, strategy: tf.distribute.Strategy) -> int:
+    """The epoch that every worker resumes from: the newest one that all of them have a
+    readable backup of (and 0 without one).
+
+    A worker killed while writing a backup has one epoch fewer than the others; resuming each
+    from its own newest backup would put them out of step. Every worker calls this at the same
+    point, before building its input pipeline; it then restores from that epoch's backup.
+    """
+    agreed = min_over_workers(strategy, backup.resume_epoch())
+    while True:  # Each round is the same on every worker: they stop together.
+        epoch = backup.resume_epoch(at_most=agreed)
+        lowest = min_over_workers(strategy, epoch)
+        if lowest == agreed:
+            return epoch
+        agreed = lowest
 
 
 def make_callbacks(run_dir: str, strategy: tf.distribute.Strategy,

@@ -24,7 +24,8 @@ from albert_keras.models.encoder import Encoder
 from albert_keras.models.pretrainer import Pretrainer
 from albert_keras.models.task import load_pretrained_encoder
 from albert_keras.training.atomic_backup import AtomicBackupAndRestore
-from albert_keras.training.callbacks import backup_directory, make_callbacks
+from albert_keras.training.callbacks import (agreed_resume_epoch, backup_directory,
+                                              make_callbacks)
 from albert_keras.training.gradient_accumulation import use_gradient_accumulation
 from albert_keras.training.precision import dtype_policy, resolve_precision
 from albert_keras.training.masked_lm_loss import MaskedLMLoss
@@ -70,7 +71,7 @@ def pretrain(config) -> dict[str, Any]:
     masking = "static" if manifest.static_masking else config.data.masking
     # A resumed run skips the batches it already trained on: it sees what it would have seen.
     backup = AtomicBackupAndRestore(backup_directory(run_dir, strategy))
-    skip = backup.resume_epoch() * train.steps_per_epoch
+    skip = agreed_resume_epoch(backup, strategy) * train.steps_per_epoch  # Same on all workers.
     train_data = distribute(strategy, _records_dataset_fn(config, records, tokenizer,
                                                           masking=masking, skip_batches=skip))
 

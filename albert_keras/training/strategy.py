@@ -69,12 +69,23 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
 
 
 def num_workers(strategy: tf.distribute.Strategy) -> int:
-    """The processes that train together: the chief and workers of a multi-worker cluster, or 1."""
+    """The processes that train together: the chief and workers of a multi-worker cluster, or 1
+    (also on a TPU pod, whose hosts one process drives)."""
     resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None:
+    if resolver is None or isinstance(strategy, tf.distribute.TPUStrategy):
         return 1
     spec = resolver.cluster_spec().as_dict()
     return max(1, sum(len(spec.get(kind, ())) for kind in ("chief", "worker")))
+
+
+def min_over_workers(strategy: tf.distribute.Strategy, value: int) -> int:
+    """The smallest of the `value`s that the workers of a multi-worker run pass (a collective
+    op: every worker calls it at the same point); `value` itself with one worker."""
+    if num_workers(strategy) == 1:
+        return value
+    values = strategy.experimental_distribute_values_from_function(
+        lambda context: tf.constant([value], tf.int64))
+    return int(tf.reduce_min(strategy.gather(values, axis=0)))
 
 
 @contextlib.contextmanager

@@ -127,3 +127,27 @@ def test_fine_tuning_batches_state_their_auto_shard_policy():
     dataset = make_dataset(split, batch_size=2, training=True)
     assert (dataset.options().experimental_distribute.auto_shard_policy
             == tf.data.experimental.AutoShardPolicy.DATA)
+
+
+def test_workers_resume_from_the_newest_epoch_all_of_them_have(tmp_path, monkeypatch):
+    from albert_keras.training import callbacks as callbacks_module
+    from albert_keras.training.atomic_backup import AtomicBackupAndRestore
+    from albert_keras.training.callbacks import agreed_resume_epoch
+
+    x = np.ones((4, 3), "float32")
+    stopped = _tiny_model()
+    stopped.fit(x, x[:, :1], epochs=3, verbose=0,
+                callbacks=[AtomicBackupAndRestore(str(tmp_path), delete_on_finish=False)])
+    assert [epoch for epoch, _ in AtomicBackupAndRestore(str(tmp_path)).backups()] == [2, 3]
+    # The other worker was killed while writing its epoch-3 backup: it has epoch 2 only.
+    calls = []
+    monkeypatch.setattr(callbacks_module, "min_over_workers",
+                        lambda strategy, value: calls.append(value) or min(value, 2))
+    backup = AtomicBackupAndRestore(str(tmp_path))
+    assert agreed_resume_epoch(backup, WORKER_1) == 2
+    assert calls == [3, 2]  # Asked, then confirmed with the epoch this worker can restore.
+    history = _tiny_model().fit(x, x[:, :1], epochs=4, verbose=0, callbacks=[backup])
+    assert history.epoch == [2, 3]  # Resumed from epoch 2, not from its own newest (3).
+    # With one worker, nothing to agree on: its newest backup.
+    assert agreed_resume_epoch(AtomicBackupAndRestore(str(tmp_path / "none")),
+                               tf.distribute.get_strategy()) == 0
