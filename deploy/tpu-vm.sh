@@ -1,10 +1,10 @@
 #!/bin/bash
 # Pretraining on a Cloud TPU VM (one host, e.g. v5litepod-8), run on the VM from a checkout of
 # this repository. TPUStrategy finds the chips through TPUClusterResolver; there is no TF_CONFIG.
+# One process: `pretrain` prepares the records first when they are missing, and resumes after a kill.
 #   gcloud compute tpus tpu-vm ssh NAME --zone=ZONE --command="cd albert_keras && bash deploy/tpu-vm.sh"
 set -euo pipefail
 CONFIG="${1:-pipelines/albert_base.yaml}"
 export TPU_NAME="${TPU_NAME:-local}"   # `local`: the TPU of this VM
 pip install .
-albert-keras prepare --config "$CONFIG"
 albert-keras pretrain --config "$CONFIG" --set train.strategy=tpu --set "data.length_buckets=[]"
