@@ -4,17 +4,17 @@
 (addresses of every worker), this task's place in it, and the strategy to use. It looks, in
 order, for:
 
-| Scheduler                | Variables read                                                     | Resolver                  |
-|--------------------------|--------------------------------------------------------------------|---------------------------|
-| any (`TF_CONFIG`)        | `TF_CONFIG` (Vertex AI sets it too, with `chief` + `worker` tasks) | `TFConfigClusterResolver` |
-| Vertex AI                | `CLUSTER_SPEC` (`workerpool0` = chief, `workerpool1` = workers)    | `SimpleClusterResolver`   |
-| Kubernetes JobSet        | `JOBSET_NAME`, `REPLICATED_JOB_NAME`, `JOB_INDEX`,                 | `SimpleClusterResolver`   |
-|                          | `JOB_COMPLETION_INDEX`, `REPLICATED_JOB_REPLICAS`                  |                           |
-| Kubernetes Indexed Job   | `JOB_COMPLETION_INDEX`, `ALBERT_KERAS_NUM_WORKERS`,                | `SimpleClusterResolver`   |
-|                          | `ALBERT_KERAS_SERVICE`, `ALBERT_KERAS_JOB_NAME` (or `HOSTNAME`)    |                           |
-| Slurm (`srun`)           | `SLURM_PROCID`, `SLURM_STEP_NUM_TASKS`, `SLURM_STEP_NODELIST`,     | `SlurmClusterResolver`    |
-|                          | `SLURM_STEP_TASKS_PER_NODE`                                        |                           |
-| Cloud TPU VM             | `TPU_NAME`, `TPU_ACCELERATOR_TYPE` or `/dev/accel0`                | `TPUClusterResolver`      |
+- `TF_CONFIG`, from any launcher (Vertex AI sets it too, with `chief` and `worker` tasks):
+  TensorFlow's `TFConfigClusterResolver`.
+- Vertex AI's `CLUSTER_SPEC` (`workerpool0` = the chief, `workerpool1` = the workers).
+- Kubernetes JobSet: `JOBSET_NAME`, `REPLICATED_JOB_NAME`, `REPLICATED_JOB_REPLICAS`,
+  `JOB_INDEX` (JobSet's pod labels, passed as env by the manifest), `JOB_COMPLETION_INDEX`.
+- Kubernetes Indexed Job: `JOB_COMPLETION_INDEX`, `ALBERT_KERAS_NUM_WORKERS`,
+  `ALBERT_KERAS_SERVICE`, `ALBERT_KERAS_JOB_NAME` (or `HOSTNAME`, which is `<job>-<index>`).
+- Slurm (`srun`): `SLURM_PROCID`, `SLURM_STEP_NUM_TASKS`, `SLURM_STEP_NODELIST`,
+  `SLURM_STEP_TASKS_PER_NODE`, through TensorFlow's `SlurmClusterResolver`.
+- Cloud TPU VM: `TPU_NAME`, `TPU_ACCELERATOR_TYPE` or `/dev/accel0`: no worker cluster; the
+  `tpu` strategy (`TPUClusterResolver`) is the one to use.
 
 Kubernetes gives pods a DNS name but no cluster description, so the manifests in `deploy/` pass
 the rest: `ALBERT_KERAS_NUM_WORKERS` (= the Job's `completions`), `ALBERT_KERAS_SERVICE` (the
@@ -169,7 +169,8 @@ def _from_jobset(environ) -> ClusterEnvironment:
     replicated_job = _dns_name(environ, "REPLICATED_JOB_NAME")
     num_jobs = _integer(environ, "REPLICATED_JOB_REPLICAS", minimum=1)
     pods_per_job = _integer(environ, "ALBERT_KERAS_PODS_PER_JOB", minimum=1, default=1)
-    job_index = _integer(environ, "JOB_INDEX", minimum=0, below=(num_jobs, "REPLICATED_JOB_REPLICAS"))
+    job_index = _integer(environ, "JOB_INDEX", minimum=0,
+                         below=(num_jobs, "REPLICATED_JOB_REPLICAS"))
     pod_index = _integer(environ, "JOB_COMPLETION_INDEX", minimum=0,
                          below=(pods_per_job, "ALBERT_KERAS_PODS_PER_JOB"))
     subdomain = (_dns_name(environ, "ALBERT_KERAS_SERVICE") if "ALBERT_KERAS_SERVICE" in environ
