@@ -16,7 +16,9 @@ def test_default_and_mirrored_strategies():
 
 
 def test_multi_worker_without_tf_config_and_unknown_names(monkeypatch):
-    monkeypatch.delenv("TF_CONFIG", raising=False)
+    for name in ("TF_CONFIG", "CLUSTER_SPEC", "JOBSET_NAME", "JOB_COMPLETION_INDEX",
+                 "SLURM_PROCID", "TPU_NAME", "TPU_ACCELERATOR_TYPE"):  # Even under a scheduler.
+        monkeypatch.delenv(name, raising=False)
     with pytest.raises(ValueError, match="TF_CONFIG"):
         make_strategy("multi_worker")
     monkeypatch.setenv("TF_CONFIG", "{not json")
