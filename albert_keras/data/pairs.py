@@ -12,8 +12,15 @@ and B, truncate the longer side from a random end until the pair fits, and write
 A chunk of a single segment is split at a random token so that both labels stay possible.
 
 Each (dupe, document) pair has its own random generator seeded by `(seed, dupe, index)`, so the
-result does not depend on how the work is split: chunks of documents run in `num_workers`
+result does not depend on how the work is split: chunks of documents run in this process or in
 worker processes (spawned) and come back in order.
+
+How it stays fast: the documents are one flat array of ids (`TokenizedCorpus`), and A and B
+are always contiguous runs of it (consecutive sentences, cut or trimmed at the ends). So the
+per-document loop (Python, for the random choices) only moves integer offsets, and the rows
+are filled for a whole chunk at once with numpy indexing. Worker processes pay a start-up
+(a Python interpreter, numpy, the corpus pickled to each), so `choose_num_workers` only uses
+them when each gets enough tokens to win that back.
 """
 
 from __future__ import annotations
@@ -25,12 +32,40 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from albert_keras.data.default_rngs import default_rngs
 from albert_keras.data.sequence_layout import PAIR_SPECIAL_TOKENS
+from albert_keras.data.tokenized_corpus import TokenizedCorpus
 
 PAIR_TASKS = ("nsp", "sop")
-_CHUNK_DOCUMENTS = 64
+# Corpus tokens (times dupe_factor) one worker process must get before a pool is used: at
+# ~1.5M tokens/s per core (one pass, measured on Shakespeare, seq 128), 8M tokens are ~5 s of
+# work, several times a worker's start-up (~0.5-1 s: interpreter, numpy, corpus pickled).
+TOKENS_PER_WORKER = 8_000_000
+_CHUNK_DOCUMENTS = 256
 _WORKER_DOCUMENTS: Sequence = ()  # Set in each worker process by `_init_worker`.
+_WORKER_SOURCE = None  # Offsets of `_WORKER_DOCUMENTS`, set with it.
 _DOCUMENT_LOCK = threading.Lock()
+
+
+def choose_num_workers(num_tokens: int, dupe_factor: int = 1, requested: int | None = None,
+                       cpu_count: int | None = None) -> int:
+    """Worker processes for the pairs of a corpus: 1 means in this process.
+
+    Args:
+        num_tokens: int. Tokens in the corpus.
+        dupe_factor: int. Passes over it. Defaults to 1.
+        requested: int or None. `data.num_workers`; None chooses. Defaults to None.
+        cpu_count: int or None. Cores to use at most; None = `os.cpu_count()`.
+
+    Returns:
+        `requested` when given; otherwise one worker per `TOKENS_PER_WORKER` tokens of work,
+        at least 1 and at most `cpu_count`. So a small corpus runs in process whatever the
+        number of cores, and more cores never add a worker that costs more than it brings.
+    """
+    if requested is not None:
+        return max(1, int(requested))
+    cores = max(1, cpu_count or os.cpu_count() or 1)
+    return int(max(1, min(cores, num_tokens * dupe_factor // TOKENS_PER_WORKER)))
 
 
 def create_pairs(documents: Sequence[Sequence[Sequence[int]]], *, max_sequence_length: int,
@@ -41,7 +76,8 @@ def create_pairs(documents: Sequence[Sequence[Sequence[int]]], *, max_sequence_l
     """Builds every pair of the corpus.
 
     Args:
-        documents: documents, each a sequence of segments (sentences) of token ids.
+        documents: `TokenizedCorpus`, or documents, each a sequence of segments (sentences)
+            of token ids.
         max_sequence_length: int. Length of each row, special tokens and padding included.
         pair_task: str. `"nsp"` or `"sop"`.
         cls_id, sep_id, pad_id: int. Special token ids.
@@ -49,7 +85,8 @@ def create_pairs(documents: Sequence[Sequence[Sequence[int]]], *, max_sequence_l
         dupe_factor: int. Passes over the corpus, each with different random choices.
             Defaults to 1.
         seed: int. Same seed, same pairs. Defaults to 0.
-        num_workers: int or None. Worker processes; None = `os.cpu_count()`, 1 = in process.
+        num_workers: int or None. Worker processes, 1 = in process; None = `choose_num_workers`
+            (in process below `TOKENS_PER_WORKER` tokens). The pairs do not depend on it.
         progress: callable or None. Called with the number of documents done after each chunk.
 
     Returns:
@@ -70,33 +107,39 @@ def create_pairs(documents: Sequence[Sequence[Sequence[int]]], *, max_sequence_l
     if pair_task == "nsp" and len(documents) < 2:
         raise ValueError("NSP needs at least 2 documents to draw random next segments. "
                          f"Received: {len(documents)} document(s)")
+    corpus = TokenizedCorpus.from_documents(documents)
     options = dict(max_sequence_length=max_sequence_length, pair_task=pair_task, cls_id=cls_id,
                    sep_id=sep_id, pad_id=pad_id, short_seq_prob=short_seq_prob, seed=seed)
-    jobs = [(dupe, start, min(start + _CHUNK_DOCUMENTS, len(documents)), options)
-            for dupe in range(dupe_factor) for start in range(0, len(documents), _CHUNK_DOCUMENTS)]
-    num_workers = (os.cpu_count() or 1) if num_workers is None else num_workers
+    jobs = [(dupe, start, min(start + _CHUNK_DOCUMENTS, len(corpus)), options)
+            for dupe in range(dupe_factor) for start in range(0, len(corpus), _CHUNK_DOCUMENTS)]
+    num_workers = min(choose_num_workers(corpus.num_tokens, dupe_factor, num_workers),
+                      max(1, len(jobs)))
     results = []
-    if num_workers <= 1 or len(jobs) <= 1:
-        _init_worker(documents)
-        try:
-            for job in jobs:
-                results.append(_pairs_for_chunk(job))
-                if progress:
-                    progress(job[2] - job[1])
-        finally:
-            _init_worker(())
+    if num_workers <= 1:
+        with _DOCUMENT_LOCK:  # The chunk code reads a module global: one caller at a time.
+            previous = _WORKER_DOCUMENTS
+            _init_worker(corpus)
+            try:
+                for job in jobs:
+                    results.append(_pack_rows(corpus.token_ids, _spans_for_chunk(job), options))
+                    if progress:
+                        progress(job[2] - job[1])
+            finally:
+                _init_worker(previous)
     else:
         # "spawn", not "fork": forking a process whose TensorFlow threads hold locks can leave
-        # the children waiting forever (seen here when prepare ran after model code).
+        # the children waiting forever (seen here when prepare ran after model code). The
+        # workers import this module (numpy only), never TensorFlow.
         context = multiprocessing.get_context("spawn")
-        with context.Pool(min(num_workers, len(jobs)), initializer=_init_worker,
-                          initargs=(documents,)) as pool:
-            for job, result in zip(jobs, pool.imap(_pairs_for_chunk, jobs)):
-                results.append(result)
+        # Workers send back offsets only (6 numbers a row); the rows are filled here.
+        with context.Pool(num_workers, initializer=_init_worker, initargs=(corpus,)) as pool:
+            for job, spans in zip(jobs, pool.imap(_spans_for_chunk, jobs)):
+                results.append(_pack_rows(corpus.token_ids, spans, options))
                 if progress:
                     progress(job[2] - job[1])
+    if not results:
+        return _pack_rows(corpus.token_ids, np.zeros([0, 6], np.int64), options)
     return {key: np.concatenate([r[key] for r in results]) for key in results[0]}
-
 
 
 def document_pairs(documents: Sequence[Sequence[Sequence[int]]], index: int, *, dupe: int = 0,
@@ -128,104 +171,182 @@ def document_pairs(documents: Sequence[Sequence[Sequence[int]]], index: int, *, 
         finally:
             _init_worker(previous)
 
+
 def _init_worker(documents: Sequence) -> None:
-    global _WORKER_DOCUMENTS
+    global _WORKER_DOCUMENTS, _WORKER_SOURCE
     _WORKER_DOCUMENTS = documents
+    _WORKER_SOURCE = (_CorpusSource(documents) if isinstance(documents, TokenizedCorpus)
+                      else _SequenceSource(documents))
 
 
 def _pairs_for_chunk(job) -> dict[str, np.ndarray]:
+    """The rows of the documents `start:end` of `_WORKER_DOCUMENTS` in pass `dupe`."""
+    spans = _spans_for_chunk(job)
+    return _pack_rows(_WORKER_SOURCE.token_ids(), spans, job[3])
+
+
+def _spans_for_chunk(job) -> np.ndarray:
+    """int64 `(rows, 6)`: `(a_start, a_length, b_start, b_length, label, document)` per row."""
     dupe, start, end, options = job
+    spans: list[tuple[int, int, int, int, int, int]] = []
+    # The generator of each document is `default_rng([seed, dupe, index])`, made faster.
+    for index, rng in zip(range(start, end), default_rngs([options["seed"], dupe],
+                                                          range(start, end))):
+        _document_spans(_WORKER_SOURCE, index, rng, options, spans)
+    return np.array(spans, np.int64).reshape(-1, 6)
+
+
+def _pack_rows(token_ids: np.ndarray, table: np.ndarray, options: dict) -> dict[str, np.ndarray]:
+    """`[CLS] A [SEP] B [SEP]` rows from the span table of `_spans_for_chunk` over
+    `token_ids`, filled with numpy indexing (no per-row Python)."""
     length = options["max_sequence_length"]
-    rows: list[tuple[np.ndarray, np.ndarray, int, int]] = []
-    for index in range(start, end):
-        rng = np.random.default_rng([options["seed"], dupe, index])
-        for tokens_a, tokens_b, label in _document_pairs(_WORKER_DOCUMENTS, index, rng, options):
-            rows.append((tokens_a, tokens_b, label, index))
-    count = len(rows)
-    token_ids = np.full([count, length], options["pad_id"], np.int32)
-    segment_ids = np.zeros([count, length], np.int32)
-    padding_mask = np.zeros([count, length], np.int32)
-    for row, (tokens_a, tokens_b, _, _) in enumerate(rows):
-        a, b = len(tokens_a), len(tokens_b)
-        token_ids[row, 0] = options["cls_id"]
-        token_ids[row, 1:1 + a] = tokens_a
-        token_ids[row, 1 + a] = options["sep_id"]
-        token_ids[row, 2 + a:2 + a + b] = tokens_b
-        token_ids[row, 2 + a + b] = options["sep_id"]
-        segment_ids[row, 2 + a:3 + a + b] = 1
-        padding_mask[row, :3 + a + b] = 1
-    return {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask,
-            "pair_label": np.array([r[2] for r in rows], np.int32).reshape(count),
-            "document_index": np.array([r[3] for r in rows], np.int32).reshape(count)}
+    table = np.asarray(table, np.int64).reshape(-1, 6)
+    a_start, a_length, b_start, b_length = (table[:, k:k + 1] for k in range(4))  # (rows, 1)
+    position = np.arange(length)[None, :]  # (1, seq)
+    b_first = a_length + 2
+    in_a = (position >= 1) & (position <= a_length)  # (rows, seq)
+    in_b = (position >= b_first) & (position < b_first + b_length)
+    source = np.where(in_a, a_start + position - 1, b_start + position - b_first)
+    token = token_ids[np.where(in_a | in_b, source, 0)] if len(token_ids) else \
+        np.zeros(source.shape, np.int32)
+    token_ids_out = np.where(in_a | in_b, token, options["pad_id"]).astype(np.int32)
+    separators = (position == a_length + 1) | (position == b_first + b_length)
+    token_ids_out[separators] = options["sep_id"]
+    token_ids_out[:, 0] = options["cls_id"]
+    return {"token_ids": token_ids_out,
+            "segment_ids": ((position >= b_first) & (position <= b_first + b_length)).astype(np.int32),
+            "padding_mask": (position <= b_first + b_length).astype(np.int32),
+            "pair_label": table[:, 4].astype(np.int32),
+            "document_index": table[:, 5].astype(np.int32)}
 
 
-def _document_pairs(documents: Sequence, index: int, rng: np.random.Generator, options: dict):
-    """Yields `(tokens_a, tokens_b, label)` for one document (the original loop)."""
-    document = [np.asarray(s, np.int32) for s in documents[index] if len(s)]
+class _CorpusSource:
+    """Sentence boundaries of a `TokenizedCorpus`, as offsets into its flat ids."""
+
+    def __init__(self, corpus: TokenizedCorpus):
+        self.corpus = corpus
+        self.num_documents = len(corpus)
+        self._sentence_starts = corpus.sentence_starts.tolist()
+        self._document_starts = corpus.document_starts.tolist()
+        self._has_empty = bool(np.any(np.diff(corpus.sentence_starts) == 0))
+
+    def bounds(self, index: int) -> list[int]:
+        """`[start of sentence 0, end of 0 = start of 1, ..., end]` of the non-empty sentences."""
+        bounds = self._sentence_starts[self._document_starts[index]:
+                                       self._document_starts[index + 1] + 1]
+        if self._has_empty:
+            bounds = bounds[:1] + [b for a, b in zip(bounds, bounds[1:]) if b != a]
+        return bounds
+
+    def token_ids(self) -> np.ndarray:
+        return self.corpus.token_ids
+
+
+class _SequenceSource:
+    """The same for any sequence of documents (e.g. a Beam side input): the documents read
+    are laid out one after the other in a buffer as they are first needed."""
+
+    def __init__(self, documents: Sequence):
+        self.documents = documents
+        self.num_documents = len(documents)
+        self._bounds: dict[int, list[int]] = {}
+        self._pieces: list[np.ndarray] = []
+        self._size = 0
+
+    def bounds(self, index: int) -> list[int]:
+        if index not in self._bounds:
+            bounds = [self._size]
+            for sentence in self.documents[index]:
+                if len(sentence):
+                    self._pieces.append(np.asarray(sentence, np.int32).reshape(-1))
+                    bounds.append(bounds[-1] + len(sentence))
+            self._size = bounds[-1]
+            self._bounds[index] = bounds
+        return self._bounds[index]
+
+    def token_ids(self) -> np.ndarray:
+        return np.concatenate(self._pieces) if self._pieces else np.zeros([0], np.int32)
+
+
+def _document_spans(source, index: int, rng: np.random.Generator, options: dict,
+                    spans: list) -> None:
+    """Appends `(a_start, a_length, b_start, b_length, label, index)` for one document.
+
+    The original loop, on offsets: a chunk is the sentences `first..i`, i.e. the offsets
+    `bounds[first:i + 2]`; A is its first pieces and B the rest, each one contiguous run.
+    """
+    bounds = source.bounds(index)
+    num_sentences = len(bounds) - 1
     max_num_tokens = options["max_sequence_length"] - PAIR_SPECIAL_TOKENS
+    nsp = options["pair_task"] == "nsp"
     target = max_num_tokens
     if rng.random() < options["short_seq_prob"]:
         target = int(rng.integers(2, max_num_tokens + 1))
-    chunk: list[np.ndarray] = []
-    chunk_length = 0
+    first = 0
     i = 0
-    while i < len(document):
-        chunk.append(document[i])
-        chunk_length += len(document[i])
-        if i == len(document) - 1 or chunk_length >= target:
-            split_single = len(chunk) == 1 and len(chunk[0]) >= 2
+    while i < num_sentences:
+        if i == num_sentences - 1 or bounds[i + 1] - bounds[first] >= target:
+            pieces = bounds[first:i + 2]
+            split_single = i == first and pieces[1] - pieces[0] >= 2
             if split_single:
-                cut = int(rng.integers(1, len(chunk[0])))
-                chunk = [chunk[0][:cut], chunk[0][cut:]]
-            a_end = int(rng.integers(1, len(chunk))) if len(chunk) >= 2 else 1
-            tokens_a = np.concatenate(chunk[:a_end])
-            tokens_b = np.concatenate(chunk[a_end:]) if len(chunk) > a_end else tokens_a[:0]
+                cut = int(rng.integers(1, pieces[1] - pieces[0]))
+                pieces = [pieces[0], pieces[0] + cut, pieces[1]]
+            count = len(pieces) - 1
+            a_end = int(rng.integers(1, count)) if count >= 2 else 1
+            a_start, a_stop = pieces[0], pieces[a_end]
+            b_start, b_stop = (pieces[a_end], pieces[-1]) if count > a_end else (a_stop, a_stop)
             label = 0
-            if options["pair_task"] == "nsp":
-                if not len(tokens_b) or rng.random() < 0.5:
+            if nsp:
+                if b_stop == b_start or rng.random() < 0.5:
                     label = 1
-                    tokens_b = _random_segments(documents, index, target - len(tokens_a), rng)
+                    b_start, b_stop = _random_span(source, index, target - (a_stop - a_start), rng)
                     if not split_single:
-                        i -= len(chunk) - a_end  # Put the unused segments back.
-            elif len(tokens_b) and rng.random() < 0.5:
+                        i -= count - a_end  # Put the unused segments back.
+            elif b_stop > b_start and rng.random() < 0.5:
                 label = 1
-            tokens_a, tokens_b = _truncate_pair(tokens_a, tokens_b, max_num_tokens, rng)
-            if options["pair_task"] == "sop" and label:
-                tokens_a, tokens_b = tokens_b, tokens_a
-            if len(tokens_a) and len(tokens_b):
-                yield tokens_a, tokens_b, label
-            chunk, chunk_length = [], 0
+            a_start, a_stop, b_start, b_stop = _truncate_pair(a_start, a_stop, b_start, b_stop,
+                                                              max_num_tokens, rng)
+            if not nsp and label:
+                a_start, a_stop, b_start, b_stop = b_start, b_stop, a_start, a_stop
+            if a_stop > a_start and b_stop > b_start:
+                spans.append((a_start, a_stop - a_start, b_start, b_stop - b_start, label, index))
+            first = i + 1
         i += 1
 
 
-def _random_segments(documents: Sequence, index: int, target_length: int,
-                     rng: np.random.Generator) -> np.ndarray:
+def _random_span(source, index: int, target_length: int,
+                 rng: np.random.Generator) -> tuple[int, int]:
     """Consecutive segments of another document, from a random start, about `target_length`."""
-    other = int(rng.integers(0, len(documents) - 1))
+    other = int(rng.integers(0, source.num_documents - 1))
     other += other >= index
-    segments = [s for s in documents[other] if len(s)]
-    if not segments:
-        return np.zeros([0], np.int32)
-    tokens = []
-    length = 0
-    for segment in segments[int(rng.integers(0, len(segments))):]:
-        tokens.append(np.asarray(segment, np.int32))
-        length += len(segment)
-        if length >= target_length:
-            break
-    return np.concatenate(tokens)
+    bounds = source.bounds(other)
+    if len(bounds) < 2:
+        return 0, 0
+    start = int(rng.integers(0, len(bounds) - 1))
+    stop = start + 1
+    while bounds[stop] - bounds[start] < target_length and stop < len(bounds) - 1:
+        stop += 1
+    return bounds[start], bounds[stop]
 
 
-def _truncate_pair(tokens_a: np.ndarray, tokens_b: np.ndarray, max_num_tokens: int,
-                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Trims the longer side, one token at a time from its front or back, until the pair fits."""
-    a_start, a_end, b_start, b_end = 0, len(tokens_a), 0, len(tokens_b)
-    excess = a_end + b_end - max_num_tokens
+def _truncate_pair(a_start: int, a_stop: int, b_start: int, b_stop: int, max_num_tokens: int,
+                   rng: np.random.Generator) -> tuple[int, int, int, int]:
+    """Trims the longer side, one token at a time from its front or back, until the pair fits.
+
+    One coin per trimmed token (`rng.random(excess)`), as in the original loop. Which side
+    each token comes from does not depend on the coins: first the longer side until both
+    are equal (`|a - b|` tokens), then B, A, B, A, ... So the coins are summed per side.
+    """
+    a_length, b_length = a_stop - a_start, b_stop - b_start
+    excess = a_length + b_length - max_num_tokens
     if excess <= 0:
-        return tokens_a, tokens_b
-    for front in rng.random(excess) < 0.5:
-        if a_end - a_start > b_end - b_start:
-            a_start, a_end = (a_start + 1, a_end) if front else (a_start, a_end - 1)
-        else:
-            b_start, b_end = (b_start + 1, b_end) if front else (b_start, b_end - 1)
-    return tokens_a[a_start:a_end], tokens_b[b_start:b_end]
+        return a_start, a_stop, b_start, b_stop
+    front = (rng.random(excess) < 0.5).tolist()
+    lead = min(abs(a_length - b_length), excess)
+    if a_length > b_length:
+        a_coins, b_coins = front[:lead] + front[lead + 1::2], front[lead::2]
+    else:
+        a_coins, b_coins = front[lead + 1::2], front[:lead] + front[lead::2]
+    a_front, b_front = sum(a_coins), sum(b_coins)
+    return (a_start + a_front, a_stop - (len(a_coins) - a_front),
+            b_start + b_front, b_stop - (len(b_coins) - b_front))

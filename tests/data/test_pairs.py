@@ -3,7 +3,9 @@ import os
 import numpy as np
 import pytest
 
-from albert_keras.data.pairs import create_pairs
+from albert_keras.data.pairs import (TOKENS_PER_WORKER, _truncate_pair, choose_num_workers,
+                                    create_pairs, document_pairs)
+from albert_keras.data.tokenized_corpus import TokenizedCorpus
 from albert_keras.data.writer import write_shards
 
 CLS, SEP, PAD = 2, 3, 0
@@ -130,3 +132,57 @@ def test_bad_arguments_are_named(documents):
     with pytest.raises(ValueError, match="dupe_factor=0"):
         create_pairs(documents, max_sequence_length=32, pair_task="sop", cls_id=CLS, sep_id=SEP,
                      dupe_factor=0)
+
+
+def _truncate_by_loop(a_length, b_length, max_num_tokens, rng):
+    """The original one-token-at-a-time loop, kept as the reference for `_truncate_pair`."""
+    a_start, a_end, b_start, b_end = 0, a_length, 0, b_length
+    excess = a_end + b_end - max_num_tokens
+    if excess <= 0:
+        return a_start, a_end, b_start, b_end
+    for front in rng.random(excess) < 0.5:
+        if a_end - a_start > b_end - b_start:
+            a_start, a_end = (a_start + 1, a_end) if front else (a_start, a_end - 1)
+        else:
+            b_start, b_end = (b_start + 1, b_end) if front else (b_start, b_end - 1)
+    return a_start, a_end, b_start, b_end
+
+
+def test_truncation_in_closed_form_matches_the_loop():
+    cases = np.random.default_rng(0).integers(1, 200, size=(2000, 3))
+    for seed, (a_length, b_length, max_num_tokens) in enumerate(cases):
+        expected = _truncate_by_loop(a_length, b_length, max_num_tokens,
+                                     np.random.default_rng(seed))
+        got = _truncate_pair(0, a_length, 0, b_length, max_num_tokens,
+                             np.random.default_rng(seed))
+        assert got == expected, (a_length, b_length, max_num_tokens)
+
+
+def test_tokenized_corpus_gives_the_same_pairs_as_lists(documents):
+    options = dict(max_sequence_length=48, pair_task="nsp", cls_id=CLS, sep_id=SEP, seed=2,
+                   dupe_factor=2, num_workers=1)
+    with_empty = [d + [[]] if i % 7 == 0 else d for i, d in enumerate(documents[:120])]
+    from_lists = create_pairs(with_empty, **options)
+    from_corpus = create_pairs(TokenizedCorpus.from_documents(with_empty), **options)
+    for key in from_lists:
+        np.testing.assert_array_equal(from_lists[key], from_corpus[key])
+    one = document_pairs(with_empty, 5, dupe=1, **{k: v for k, v in options.items()
+                                                   if k not in ("dupe_factor", "num_workers")})
+    first_pass = len(create_pairs(with_empty, **{**options, "dupe_factor": 1})["pair_label"])
+    rows = (from_corpus["document_index"][first_pass:] == 5).nonzero()[0] + first_pass
+    assert len(rows) and len(one["token_ids"]) == len(rows)
+    np.testing.assert_array_equal(one["token_ids"], from_corpus["token_ids"][rows])
+
+
+def test_workers_are_chosen_from_the_corpus_size():
+    # A small corpus runs in process whatever the number of cores: workers cost a start-up.
+    for cores in (1, 2, 8, 96):
+        assert choose_num_workers(1_728_114, 1, cpu_count=cores) == 1
+        assert choose_num_workers(TOKENS_PER_WORKER - 1, 1, cpu_count=cores) == 1
+    # More cores never give fewer tokens per worker than TOKENS_PER_WORKER, nor lower counts.
+    for tokens in (10**6, 10**7, 5 * 10**7, 10**9):
+        counts = [choose_num_workers(tokens, 2, cpu_count=cores) for cores in range(1, 65)]
+        assert counts == sorted(counts) and counts[0] == 1
+        assert all(n == 1 or tokens * 2 // n >= TOKENS_PER_WORKER for n in counts)
+    assert choose_num_workers(10**9, 1, cpu_count=8) == 8
+    assert choose_num_workers(10**3, 1, requested=3, cpu_count=8) == 3  # Asked for: kept.
