@@ -127,14 +127,27 @@ def cluster_environment() -> ClusterEnvironment:
         return _from_indexed_job(environ)
     if "SLURM_PROCID" in environ:
         return _from_slurm(environ)
-    if environ.get("TPU_NAME") or environ.get("TPU_ACCELERATOR_TYPE") \
-            or os.path.exists("/dev/accel0"):
+    if environ.get("TPU_NAME") or _on_tpu_vm(environ):
         return ClusterEnvironment("tpu_vm", "tpu", {})
     raise ValueError(
         "No cluster in the environment: set TF_CONFIG, or launch under a scheduler that this "
         "package reads (Kubernetes Indexed Job or JobSet with the env of deploy/, Vertex AI, "
         "Slurm's srun; see deploy/README.md). Received: none of TF_CONFIG, CLUSTER_SPEC, "
         "JOBSET_NAME, JOB_COMPLETION_INDEX, SLURM_PROCID is set")
+
+
+def tpu_address() -> str:
+    """What `TPUClusterResolver(tpu=...)` needs here: `TPU_NAME` when set (a TPU node or a
+    named TPU), `"local"` on a TPU VM (its chips are attached to this host; an empty name
+    makes TensorFlow ask for one), else `""` (the resolver's own lookup)."""
+    environ = os.environ
+    if environ.get("TPU_NAME"):
+        return environ["TPU_NAME"]
+    return "local" if _on_tpu_vm(environ) else ""
+
+
+def _on_tpu_vm(environ) -> bool:
+    return bool(environ.get("TPU_ACCELERATOR_TYPE")) or os.path.exists("/dev/accel0")
 
 
 def _from_tf_config(text: str) -> ClusterEnvironment:

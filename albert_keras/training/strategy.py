@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import tempfile
 from typing import Iterator
 
 import tensorflow as tf
 
-from albert_keras.training.cluster_environment import cluster_environment
+from albert_keras.training.cluster_environment import cluster_environment, tpu_address
 from albert_keras.training.train_config import STRATEGIES
 
 
@@ -22,7 +21,7 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     - `multi_worker`: `MultiWorkerMirroredStrategy`; the cluster and this worker's index come
       from `TF_CONFIG`, or, when it is unset, from the scheduler's own variables (Kubernetes
       Indexed Job or JobSet, Vertex AI, Slurm: see `cluster_environment`).
-    - `tpu`: `TPUStrategy` on the TPU found by `TPUClusterResolver` (`TPU_NAME` or the local
+    - `tpu`: `TPUStrategy` on the TPU found by `TPUClusterResolver` (`TPU_NAME`, else the local
       TPU VM).
 
     Args:
@@ -50,8 +49,7 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
         return tf.distribute.MultiWorkerMirroredStrategy(
             cluster_resolver=environment.cluster_resolver())
     if name == "tpu":
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
-            tpu=os.environ.get("TPU_NAME", ""))
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu_address())
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)

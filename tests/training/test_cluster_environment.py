@@ -203,3 +203,15 @@ def test_nothing_set_names_every_variable_looked_for(env):
     with pytest.raises(ValueError, match="none of TF_CONFIG, CLUSTER_SPEC, JOBSET_NAME, "
                                          "JOB_COMPLETION_INDEX, SLURM_PROCID is set"):
         make_strategy("multi_worker")
+
+
+def test_tpu_address_names_the_local_tpu_on_a_tpu_vm(env, monkeypatch):
+    assert module.tpu_address() == ""  # No TPU here: the resolver's own lookup.
+    env(TPU_ACCELERATOR_TYPE="v5litepod-8")  # A TPU VM (also Colab's TPU runtime).
+    assert module.tpu_address() == "local"
+    env(TPU_NAME="my-tpu")
+    assert module.tpu_address() == "my-tpu"
+    monkeypatch.delenv("TPU_ACCELERATOR_TYPE")
+    monkeypatch.delenv("TPU_NAME")
+    monkeypatch.setattr(module.os.path, "exists", lambda path: path == "/dev/accel0")
+    assert module.tpu_address() == "local"
