@@ -41,6 +41,13 @@ setup(
             "onnxruntime>=1.20",
             "ai-edge-litert>=1.2",
         ],
+        # `prepare --runner beam` (DirectRunner here; Dataflow, Flink, Spark by pipeline
+        # options). Beam 2.77 needs protobuf < 7, and sentencepiece 0.2.3's model proto needs
+        # protobuf >= 7.36 (tokenizer training edits it): 0.2.0-0.2.2 work with both.
+        "beam": [
+            "apache-beam>=2.77",
+            "sentencepiece>=0.2,<0.2.3",
+        ],
     },
     entry_points={"console_scripts": ["albert-keras=albert_keras.cli:main"]},
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
@@ -56,6 +57,13 @@ def _make_parser() -> argparse.ArgumentParser:
         if name == "prepare":
             sub.add_argument("--static-masking", action="store_true",
                              help="also write masked features into the records")
+            sub.add_argument("--runner", choices=("local", "beam"),
+                             help="local (this machine) or beam (an Apache Beam pipeline); "
+                                  "same as --set data.runner=...")
+            sub.add_argument("--beam-option", dest="beam_options", action="append",
+                             metavar="KEY=VALUE",
+                             help="a Beam pipeline option, repeatable, e.g. runner=FlinkRunner "
+                                  "or direct_num_workers=2; sets data.beam_options")
         if name == "export":
             sub.add_argument("--model", help="a .keras file (default: the pipeline's trained model)")
             sub.add_argument("--version", type=int, help="version number (default: next free)")
@@ -99,6 +107,10 @@ def _presets(args) -> int:
 
 
 def _prepare(args) -> int:
+    if args.runner:
+        args.overrides.append(f"data.runner={args.runner}")
+    if args.beam_options:
+        args.overrides.append(f"data.beam_options={json.dumps(args.beam_options)}")
     config = _load(args)  # Bad configs fail before anything heavy is imported.
     from albert_keras.data.prepare import prepare
 

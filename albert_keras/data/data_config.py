@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Literal
 
 from albert_keras.data.length_buckets import check_length_buckets
 from albert_keras.data.masking_config import MaskingConfig
 
 _MASKING = MaskingConfig()  # The masking defaults live there.
+_BEAM_OPTION = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*", re.DOTALL)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +56,12 @@ class DataConfig:
             on, for held-out scores). Defaults to 0.0: none.
         num_workers: int or None. Processes that build pairs; None = all cores. Defaults to None.
         seed: int. Seed of every random choice (pairs, shard order, static masks). Defaults to 12345.
+        runner: str. `"local"` (this machine, a process pool) or `"beam"` (an Apache Beam
+            pipeline: DirectRunner, Dataflow, Flink, Spark; `pip install 'albert-keras[beam]'`).
+            Both write interchangeable records. Defaults to `"local"`.
+        beam_options: list of str. Beam pipeline options as `key=value` (e.g.
+            `runner=FlinkRunner`, `direct_num_workers=2`), passed to Beam's `PipelineOptions`
+            as `--key=value`. Defaults to `[]`: Beam's DirectRunner.
     """
 
     corpus: str = "stdlib"
@@ -80,6 +88,8 @@ class DataConfig:
     held_out_fraction: float = 0.0
     num_workers: int | None = None
     seed: int = 12345
+    runner: Literal["local", "beam"] = "local"
+    beam_options: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.corpus.strip():
@@ -101,6 +111,13 @@ class DataConfig:
         if not 0.0 <= self.held_out_fraction < 1.0:
             raise ValueError("`data.held_out_fraction` must be in [0, 1). "
                              f"Received: data.held_out_fraction={self.held_out_fraction!r}")
+        if self.runner not in ("local", "beam"):
+            raise ValueError("`data.runner` must be one of ['local', 'beam']. "
+                             f"Received: data.runner={self.runner!r}")
+        for i, option in enumerate(self.beam_options):
+            if not isinstance(option, str) or not _BEAM_OPTION.fullmatch(option):
+                raise ValueError(f"`data.beam_options[{i}]` must look like `key=value` (a Beam "
+                                 f"pipeline option). Received: data.beam_options[{i}]={option!r}")
         check_length_buckets(self.length_buckets, self.max_sequence_length, prefix="data.")
         if not 0.0 < self.mask_rate <= 1.0:
             raise ValueError("`data.mask_rate` must be in (0, 1]. "

@@ -29,7 +29,6 @@ TOKENIZER_DIR = "tokenizer"
 SHARD_PREFIX = "pretraining"
 HELD_OUT_DIR = "held_out"
 _TOKENIZE_BATCH = 1024
-_MASK_BATCH = 1024
 
 
 def prepare(config, static_masking: bool = False, progress: bool = True) -> dict[str, Any]:
@@ -49,6 +48,10 @@ def prepare(config, static_masking: bool = False, progress: bool = True) -> dict
         The summary dict (also stored in `manifest.json`): counts of documents, sentences,
         sequences, tokens, shards, skipped input, and seconds.
     """
+    if config.data.runner == "beam":  # The same stages as an Apache Beam pipeline.
+        from albert_keras.data.beam_prepare import prepare_with_beam
+
+        return prepare_with_beam(config, static_masking=static_masking, progress=progress)
     from tqdm.auto import tqdm
 
     data: DataConfig = config.data
@@ -73,8 +76,7 @@ def prepare(config, static_masking: bool = False, progress: bool = True) -> dict
 
     masking = data.masking_config()
     if static_masking:
-        rows.update(_static_masks(rows["token_ids"], rows["padding_mask"], tokenizer, special,
-                                  masking, data.seed))
+        rows.update(_static_masks(rows, tokenizer, special, masking, data.seed))
     compression = "GZIP" if data.compression == "gzip" else None
     summary = _summary(config.name, output_dir, stats, tokenized, rows)
     manifest = _manifest(data, tokenizer, special, masking, static_masking, compression)
@@ -261,27 +263,16 @@ def _tokenize(tokenizer, sentences: list[str], update) -> list[np.ndarray]:
     return token_lists
 
 
-def _static_masks(token_ids, padding_mask, tokenizer, special, masking: MaskingConfig, seed):
-    """Masked features for every row (batches of `_MASK_BATCH`, seed `(seed, batch index)`)."""
-    import tensorflow as tf
-
-    from albert_keras.data.masking import mask_tokens
+def _static_masks(rows, tokenizer, special, masking: MaskingConfig, seed):
+    """Masked features for every row, batched by document chunk (`static_masks`: the same
+    masks as the Beam runner's)."""
+    from albert_keras.data.static_masks import static_masks
 
     table = tokenizers.continuation_table(tokenizer) if masking.mode != "token" else None
-    outputs = collections.defaultdict(list)
-    for index, begin in enumerate(range(0, len(token_ids), _MASK_BATCH)):
-        end = begin + _MASK_BATCH
-        masked = mask_tokens(
-            token_ids[begin:end], tf.constant([seed, index], tf.int64),
-            vocabulary_size=int(tokenizer.vocabulary_size()), mask_id=special["mask"],
-            special_token_ids=list(special.values()), padding_mask=padding_mask[begin:end],
-            max_predictions=masking.max_predictions, mask_rate=masking.mask_rate,
-            mode=masking.mode, is_continuation=table, max_ngram=masking.max_ngram)
-        for key, value in masked.items():
-            outputs[key].append(value.numpy())
-    result = {key: np.concatenate(value) for key, value in outputs.items()}
-    return {"token_ids": result["token_ids"], "mask_positions": result["mask_positions"],
-            "mask_ids": result["mask_ids"], "mask_weights": result["mask_weights"]}
+    return static_masks(rows["token_ids"], rows["padding_mask"], rows["document_index"],
+                        seed=seed, masking=masking,
+                        vocabulary_size=int(tokenizer.vocabulary_size()),
+                        special_token_ids=special, is_continuation=table)
 
 
 def _bars(tqdm, enabled: bool):

@@ -1,0 +1,193 @@
+"""`prepare --runner beam`: the local runner's stages as an Apache Beam pipeline.
+
+Runs on Beam's DirectRunner on one machine (`data.beam_options: [direct_running_mode=
+multi_processing, direct_num_workers=N]`) and on Dataflow, Flink or Spark by pipeline options
+(`runner=DataflowRunner`, ...). The records are interchangeable with the local runner's: same
+features, same counts, and for one seed the same rows (masks included), written to other shards.
+
+What runs where:
+- Before the pipeline, in this process, as one step: the tokenizer is loaded
+  (`data.tokenizer_path`) or trained. Training reads the whole corpus here, as the local
+  runner does, so at corpus scale train it once (or on a sample) and pass `tokenizer_path`.
+  It is saved into the output's `tokenizer/`, which every worker loads.
+- In the pipeline: reading (one element per corpus file; the built-in and TFDS corpora are
+  read here and handed over), tokenizing, pairs, static masks and shards (`beam_stages.py`).
+- After it, here: the manifests (`RecordsManifest`, `runner="beam"`) from the counts and the
+  shard list the pipeline wrote.
+
+Costs at scale: NSP draws its random segments from any document of the group, so every worker
+holds every tokenized document as a side input (4 bytes a token: 12 GB for 3 billion
+tokens); SOP needs no side input. Static masking groups rows by chunks of
+`static_masks.MASK_CHUNK_DOCUMENTS` documents and sharding groups them by shard: two shuffles.
+The output directory must be one every worker can write (a shared or mounted file system);
+on Dataflow, ship the package with `setup_file=` or `extra_package=`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import time
+from typing import Any
+
+from albert_keras.data import corpus as corpus_lib
+from albert_keras.data import tokenizers
+from albert_keras.data.data_config import DataConfig
+from albert_keras.data.prepare import (HELD_OUT_DIR, SHARD_PREFIX, TOKENIZER_DIR,
+                                       format_summary, split_documents)
+from albert_keras.data.records_manifest import RecordsManifest, write_manifest
+from albert_keras.data.writer import shard_name
+from albert_keras.utils.atomic_files import write_atomic
+
+BEAM_INSTALL = "pip install 'albert-keras[beam]'"
+
+
+def pipeline_options(data: DataConfig):
+    """Beam's `PipelineOptions` from `data.beam_options`; a clear error when Beam is missing."""
+    try:
+        from apache_beam.options.pipeline_options import PipelineOptions
+    except ImportError:
+        raise ValueError(f"data.runner='beam' needs Apache Beam, which is not installed: "
+                         f"{BEAM_INSTALL}") from None
+    return PipelineOptions([f"--{option}" for option in data.beam_options])
+
+
+def prepare_with_beam(config, static_masking: bool = False, progress: bool = True) -> dict[str, Any]:
+    """`prepare(config)` with `data.runner: beam`; same arguments, outputs and summary.
+
+    Args:
+        config: `PipelineConfig` (uses `name` and `data`).
+        static_masking: bool. Also write the masked features. Defaults to False.
+        progress: bool. Print what runs and the summary. Defaults to True.
+
+    Returns:
+        The summary dict (also stored in `manifest.json`).
+    """
+    data: DataConfig = config.data
+    options = pipeline_options(data)  # Before any work.
+    start = time.time()
+    output_dir = os.path.join(data.output_dir, config.name)
+    documents = None
+    if data.corpus == corpus_lib.STDLIB or data.corpus.startswith(corpus_lib.TFDS_PREFIX):
+        documents = _read_here(data)
+    else:
+        corpus_lib.corpus_files(data.corpus)  # A pattern that matches nothing fails now.
+    tokenizer = _tokenizer(data, documents, progress)
+    results: dict[str, Any] = {}
+
+    def write(directory: str) -> None:
+        tokenizer_dir = os.path.join(directory, TOKENIZER_DIR)
+        tokenizers.save_tokenizer(tokenizer, tokenizer_dir)
+        if progress:
+            print(f"running the Beam pipeline ({' '.join(data.beam_options) or 'DirectRunner'})",
+                  file=sys.stderr)
+        from albert_keras.data import beam_pipeline
+
+        results.update(beam_pipeline.run(
+            options, data, directory, tokenizer, tokenizer_dir, documents, static_masking))
+        results["summary"] = _finish(config, output_dir, directory, tokenizer, tokenizer_dir,
+                                     results, static_masking, start)
+
+    write_atomic(output_dir, write)
+    if progress:
+        print(format_summary(results["summary"]), file=sys.stderr)
+    return results["summary"]
+
+
+def _read_here(data: DataConfig) -> tuple[list[list[str]], dict[str, int]]:
+    """The built-in or TFDS corpus, read in this process: (documents, counts)."""
+    import collections
+
+    stats: collections.Counter = collections.Counter()
+    documents = list(corpus_lib.read_documents(data.corpus, stats, data.max_documents,
+                                               data.tfds_text_key))
+    return documents, dict(stats)
+
+
+def _tokenizer(data: DataConfig, documents, progress: bool):
+    """`data.tokenizer_path` loaded, or one trained on the training documents (one step)."""
+    if data.tokenizer_path:
+        return tokenizers.load_tokenizer(data.tokenizer_path)
+    documents = (documents or _read_here(data))[0]
+    if data.held_out_fraction > 0 and len(documents) > 1:
+        documents, _ = split_documents(documents, data.held_out_fraction, data.seed)
+    sentences = [s for d in documents for s in d]
+    if progress:
+        print(f"training a {data.tokenizer} tokenizer (vocabulary_size={data.vocabulary_size}) "
+              f"on {len(sentences)} sentences, before the pipeline", file=sys.stderr)
+    return tokenizers.train_tokenizer(sentences, data.tokenizer, data.vocabulary_size,
+                                      data.lowercase, data.strip_accents)
+
+
+def _finish(config, output_dir: str, directory: str, tokenizer, tokenizer_dir: str,
+            results: dict[str, Any], static_masking: bool, start: float) -> dict[str, Any]:
+    """Checks the counts, fills shards that got no rows, writes the manifests; the summary."""
+    import tensorflow as tf
+
+    data: DataConfig = config.data
+    stats, shards = results["stats"], results["shards"]
+    if not stats.get("train.sequences"):
+        raise ValueError(f"No sentence pairs could be made from data.corpus={data.corpus!r}: "
+                         "documents need at least 2 tokens.")
+    compression = "GZIP" if data.compression == "gzip" else None
+    summary = {
+        "name": config.name, "output_dir": output_dir, "documents": stats["documents"],
+        "sentences": stats.get("sentences", 0), "sequences": stats["train.sequences"],
+        "tokens": stats.get("tokens", 0), "sequence_tokens": stats["train.sequence_tokens"],
+        "pair_label_1": stats.get("train.pair_label_1", 0), "files": stats.get("files", 0),
+        "skipped": {key: stats.get(key, 0) for key in ("empty_files", "empty_documents",
+                                                         "invalid_utf8_lines")},
+        "long_lines_split": stats.get("long_lines_split", 0)}
+    train_shards = _shard_list(shards, "train", directory, compression,
+                               min(data.num_shards, summary["sequences"]))
+    summary.update(shards=len(train_shards), held_out=None)
+    if data.held_out_fraction > 0:
+        if not stats.get("held_out.sequences"):
+            raise ValueError("No held-out sentence pairs: data.held_out_fraction="
+                             f"{data.held_out_fraction} kept {stats.get('held_out_documents')} "
+                             "document(s) without 2 tokens. Raise data.held_out_fraction.")
+        held_shards = _shard_list(shards, "held_out", os.path.join(directory, HELD_OUT_DIR),
+                                  compression, 1)
+        summary["held_out"] = {
+            "documents": stats["held_out_documents"], "sequences": stats["held_out.sequences"],
+            "sequence_tokens": stats["held_out.sequence_tokens"],
+            "pair_label_1": stats.get("held_out.pair_label_1", 0), "shards": 1,
+            "shard_files": held_shards}
+    summary["seconds"] = round(time.time() - start, 2)
+    special = tokenizers.special_token_ids(tokenizer)
+    manifest = RecordsManifest(
+        max_sequence_length=data.max_sequence_length, pair_task=data.pair_task,
+        static_masking=bool(static_masking), masking=data.masking_config(),
+        compression=compression, tokenizer=TOKENIZER_DIR,
+        tokenizer_kind=tokenizers.tokenizer_kind(tokenizer),
+        vocabulary_size=int(tokenizer.vocabulary_size()), special_token_ids=dict(special),
+        seed=data.seed, data_config=dataclasses.asdict(data), tensorflow_version=tf.__version__,
+        runner="beam", **summary, shard_files=train_shards,
+        tokenizer_fingerprint=tokenizers.tokenizer_fingerprint(tokenizer_dir))
+    write_manifest(directory, manifest)
+    if summary["held_out"] is not None:
+        write_manifest(os.path.join(directory, HELD_OUT_DIR), dataclasses.replace(
+            manifest, **summary["held_out"], held_out=None, static_masking=False,
+            tokenizer=os.path.join("..", TOKENIZER_DIR)))
+    return summary
+
+
+def _shard_list(shards: list[dict[str, Any]], group: str, directory: str,
+                compression: str | None, count: int) -> list[dict[str, Any]]:
+    """The group's shard entries in file order; a shard no row hashed to is written empty."""
+    import tensorflow as tf
+
+    written = {entry["file"]: entry for entry in shards if entry["group"] == group}
+    entries = []
+    for index in range(max(1, count)):
+        name = shard_name(SHARD_PREFIX, index, max(1, count))
+        if name not in written:
+            path = os.path.join(directory, name)
+            with tf.io.TFRecordWriter(path, tf.io.TFRecordOptions(
+                    compression_type=compression or "")):
+                pass
+            written[name] = {"file": name, "num_sequences": 0, "num_bytes": os.path.getsize(path)}
+        entries.append({key: written[name][key] for key in ("file", "num_sequences", "num_bytes")})
+    return entries
+
