@@ -48,6 +48,23 @@ def serialize_example(features: Mapping[str, np.ndarray | int]) -> bytes:
     return example.SerializeToString()
 
 
+def serialize_examples(features: Mapping[str, np.ndarray]) -> list[bytes]:
+    """`serialize_example` of every row at once (the same messages, ~50x faster).
+
+    Args:
+        features: name -> array `(rows,)` or `(rows, width)` of the features above.
+
+    Returns:
+        One serialized `tf.train.Example` per row, features in sorted name order (the bytes
+        of `SerializeToString(deterministic=True)`).
+    """
+    from albert_keras.data.tf_example_wire import encode_examples
+
+    buffer, offsets = encode_examples(features, {"mask_weights"})
+    bounds = offsets.tolist()
+    return [buffer[begin:end] for begin, end in zip(bounds[:-1], bounds[1:])]
+
+
 def parse_examples(serialized, max_sequence_length: int, max_predictions: int | None = None,
                    with_pair_label: bool = True) -> dict:
     """Parses a batch `[B]` of serialized records into int32 / float32 tensors `[B, ...]`."""

@@ -23,6 +23,7 @@ from albert_keras.data import pairs, tokenizers, writer
 from albert_keras.data.data_config import DataConfig
 from albert_keras.data.masking_config import MaskingConfig
 from albert_keras.data.records_manifest import RecordsManifest, write_manifest
+from albert_keras.data.tokenized_corpus import TokenizedCorpus
 from albert_keras.utils.atomic_files import write_atomic
 
 TOKENIZER_DIR = "tokenizer"
@@ -161,13 +162,13 @@ def _held_out_rows(tokenizer, documents, data: DataConfig, special, bar) -> dict
     return rows
 
 
-def _summary(name: str, output_dir: str, stats: collections.Counter, tokenized,
-             rows: dict[str, np.ndarray]) -> dict[str, Any]:
+def _summary(name: str, output_dir: str, stats: collections.Counter,
+             tokenized: TokenizedCorpus, rows: dict[str, np.ndarray]) -> dict[str, Any]:
     """The run's counts; shards, held-out counts and seconds are added when written."""
     return {
         "name": name, "output_dir": output_dir, "documents": stats["documents"],
         "sentences": stats["sentences"], "sequences": len(rows["token_ids"]),
-        "tokens": int(sum(len(s) for d in tokenized for s in d)),
+        "tokens": tokenized.num_tokens,
         "sequence_tokens": int(rows["padding_mask"].sum()),
         "pair_label_1": int(rows["pair_label"].sum()), "files": stats["files"],
         "skipped": {key: stats[key] for key in ("empty_files", "empty_documents",
@@ -214,16 +215,12 @@ def _write_records(directory: str, tokenizer, rows, held_out, data: DataConfig, 
             tokenizer=os.path.join("..", TOKENIZER_DIR)))
 
 
-def _tokenize_documents(tokenizer, documents: list[list[str]], bar) -> list[list[np.ndarray]]:
-    """Each document as a list of token-id arrays, one per sentence."""
+def _tokenize_documents(tokenizer, documents: list[list[str]], bar) -> TokenizedCorpus:
+    """The documents' token ids: one flat array, sentences and documents as offsets."""
     sentences = [s for d in documents for s in d]
     with bar(total=len(sentences), desc="tokenize", unit="sent") as pbar:
-        token_lists = _tokenize(tokenizer, sentences, pbar.update)
-    tokenized, position = [], 0
-    for document in documents:
-        tokenized.append(token_lists[position:position + len(document)])
-        position += len(document)
-    return tokenized
+        token_ids, lengths = _tokenize(tokenizer, sentences, pbar.update)
+    return TokenizedCorpus.from_lengths(token_ids, lengths, [len(d) for d in documents])
 
 
 def _pairs(tokenized, data: DataConfig, special, dupe_factor: int, bar) -> dict[str, np.ndarray]:
@@ -246,21 +243,21 @@ def _write_held_out(held_out, output_dir: str, compression, seed: int) -> dict[s
             "shard_files": shards}
 
 
-def _tokenize(tokenizer, sentences: list[str], update) -> list[np.ndarray]:
-    """Token ids of every sentence, tokenized by a parallel `tf.data` map (order kept)."""
+def _tokenize(tokenizer, sentences: list[str], update) -> tuple[np.ndarray, np.ndarray]:
+    """(token ids of all sentences one after the other, each sentence's length), tokenized by
+    a parallel `tf.data` map (order kept)."""
     import tensorflow as tf
 
     dataset = (tf.data.Dataset.from_tensor_slices(tf.constant(sentences, tf.string))
                .batch(_TOKENIZE_BATCH)
                .map(tokenizer, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
                .prefetch(tf.data.AUTOTUNE))
-    token_lists: list[np.ndarray] = []
+    values, lengths = [np.zeros([0], np.int32)], [np.zeros([0], np.int64)]
     for ragged in dataset:
-        values = ragged.flat_values.numpy().astype(np.int32)
-        splits = ragged.row_splits.numpy()
-        token_lists.extend(np.split(values, splits[1:-1]))
-        update(len(splits) - 1)
-    return token_lists
+        values.append(ragged.flat_values.numpy().astype(np.int32))
+        lengths.append(np.diff(ragged.row_splits.numpy()))
+        update(len(lengths[-1]))
+    return np.concatenate(values), np.concatenate(lengths)
 
 
 def _static_masks(rows, tokenizer, special, masking: MaskingConfig, seed):

@@ -17,6 +17,7 @@ import numpy as np
 from albert_keras.data import features
 
 COMPRESSIONS = (None, "GZIP")
+_SERIALIZE_ROWS = 8192  # Rows serialized per numpy batch (~5 MB of records at length 128).
 
 
 def shard_name(prefix: str, index: int, num_shards: int) -> str:
@@ -53,8 +54,10 @@ def write_shards(rows: Mapping[str, np.ndarray], output_dir: str, *, num_shards:
         path = os.path.join(output_dir, name)
         indices = order[shard::num_shards]
         with tf.io.TFRecordWriter(path + ".tmp", options) as writer:
-            for i in indices:
-                writer.write(features.serialize_example({n: rows[n][i] for n in names}))
+            for begin in range(0, len(indices), _SERIALIZE_ROWS):
+                batch = indices[begin:begin + _SERIALIZE_ROWS]
+                for record in features.serialize_examples({n: rows[n][batch] for n in names}):
+                    writer.write(record)
         os.replace(path + ".tmp", path)
         shards.append({"file": name, "num_sequences": int(len(indices)),
                        "num_bytes": os.path.getsize(path)})
