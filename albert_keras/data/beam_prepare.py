@@ -1,7 +1,8 @@
 """`prepare --runner beam`: the local runner's stages as an Apache Beam pipeline.
 
-Runs on Beam's DirectRunner on one machine (`data.beam_options: [direct_running_mode=
-multi_processing, direct_num_workers=N]`) and on Dataflow, Flink or Spark by pipeline options
+Runs on one machine with the DirectRunner's engine (`data.beam_options: [runner=FnApiRunner,
+direct_running_mode=multi_processing, direct_num_workers=N]`; a plain `DirectRunner` first tries
+to download the Prism runner) and on Dataflow, Flink or Spark by pipeline options
 (`runner=DataflowRunner`, ...). The records are interchangeable with the local runner's: same
 features, same counts, and for one seed the same rows (masks included), written to other shards.
 
@@ -16,8 +17,8 @@ What runs where:
   shard list the pipeline wrote.
 
 Costs at scale: NSP draws its random segments from any document of the group, so every worker
-holds every tokenized document as a side input (4 bytes a token: 12 GB for 3 billion
-tokens); SOP needs no side input. Static masking groups rows by chunks of
+holds every tokenized document as a side input (4 bytes a token plus ~100 a sentence: over
+12 GB for 3 billion tokens); SOP needs no side input. Static masking groups rows by chunks of
 `static_masks.MASK_CHUNK_DOCUMENTS` documents and sharding groups them by shard: two shuffles.
 The output directory must be one every worker can write (a shared or mounted file system);
 on Dataflow, ship the package with `setup_file=` or `extra_package=`.
