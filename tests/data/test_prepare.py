@@ -1,6 +1,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from albert_keras.cli import main
@@ -165,3 +166,29 @@ def test_a_corpus_written_as_one_huge_line_gives_many_sequences(tmp_path, stdlib
     assert summary["documents"] == 1 and summary["long_lines_split"] == 1
     assert summary["sentences"] > 1000
     assert summary["sequences"] > summary["sentences"] / 2  # Not one truncated row.
+
+
+def test_static_masks_in_a_data_map_equal_the_eager_chunks(prepared):
+    from albert_keras.data import prepare as prepare_module
+    from albert_keras.data.masking_config import MaskingConfig
+    from albert_keras.data.static_masks import static_masks
+    from albert_keras.data.tokenizers import continuation_table, load_tokenizer, special_token_ids
+
+    tokenizer = load_tokenizer(os.path.join(prepared[1], "tokenizer"))
+    special = special_token_ids(tokenizer)
+    rng = np.random.default_rng(0)
+    token_ids = rng.integers(5, tokenizer.vocabulary_size(), (700, 24)).astype(np.int32)
+    padding_mask = (np.arange(24)[None] < rng.integers(4, 25, (700, 1))).astype(np.int32)
+    token_ids[:, 0], token_ids[padding_mask == 0] = special["cls"], special["pad"]
+    rows = {"token_ids": token_ids, "padding_mask": padding_mask,
+            "document_index": np.sort(rng.integers(0, 900, 700)).astype(np.int32)}
+    masking = MaskingConfig(mode="ngram", max_predictions=5)
+    fast = prepare_module._static_masks(rows, tokenizer, special, masking, seed=7)
+    eager = static_masks(token_ids, padding_mask, rows["document_index"], seed=7, masking=masking,
+                         vocabulary_size=int(tokenizer.vocabulary_size()),
+                         special_token_ids=special, is_continuation=continuation_table(tokenizer))
+    assert sorted(fast) == sorted(eager)
+    for name in eager:
+        assert fast[name].dtype == eager[name].dtype
+        np.testing.assert_array_equal(fast[name], eager[name])
+    assert fast["mask_weights"].sum() > len(token_ids)  # Masks were drawn (not all empty).
