@@ -54,7 +54,10 @@ class DataConfig:
         held_out_fraction: float. Share of the documents kept out of the tokenizer and the
             training records and written to `held_out/` (pairs from documents never trained
             on, for held-out scores). Defaults to 0.0: none.
-        num_workers: int or None. Processes that build pairs; None = all cores. Defaults to None.
+        num_workers: int or None. Processes that build pairs (1 = in process); None chooses
+            from the corpus size: one per 8M tokens of work, at most all cores
+            (`pairs.choose_num_workers`), so a small corpus never pays a pool's start-up.
+            Defaults to None.
         seed: int. Seed of every random choice (pairs, shard order, static masks). Defaults to 12345.
         runner: str. `"local"` (this machine, a process pool) or `"beam"` (an Apache Beam
             pipeline: DirectRunner, Dataflow, Flink, Spark; `pip install 'albert-keras[beam]'`).

@@ -1,0 +1,326 @@
+"""`prepare --static-masking` against google-research/albert's `create_pretraining_data.py`.
+
+Both tools, one run, the same corpus (42 Shakespeare plays from `../shared/data/fetch.sh`,
+BERT format) and the same SentencePiece model, at ALBERT's settings: sequence 128, SOP, static
+n-gram masking (n <= 3, 15%, 20 predictions), short_seq_prob 0.1, dupe_factor 1, seed 12345.
+
+    git clone https://github.com/google-research/albert /tmp/albert-reference   # not vendored
+    .venv/bin/python benchmarks/prepare_vs_reference.py --reference /tmp/albert-reference
+
+Each tool runs as its own process, timed from the shell's point of view (wall clock including
+the interpreter start and the TensorFlow import) and inside the tool (from its first log line
+to its last for the reference; `manifest.json`'s `seconds` for ours). Ours runs with the
+default worker choice and with explicit `data.num_workers` values; one more run of ours times
+each stage. Writes `benchmarks/out/prepare_vs_reference.json` and prints the table for
+`benchmarks/RESULTS.md`.
+
+The tokenizer: a 1,000-piece unigram SentencePiece model trained on the corpus with ALBERT's
+special pieces (`<pad>`, `<unk>`, `[CLS]`, `[SEP]`, `[MASK]`) by `albert_keras`' trainer,
+trained once (not timed) and cached beside the data; both tools load that `.model` file.
+`--spm-model` takes another one that has those pieces (sentencepiece's own
+`botchan_en_unigram_1000.model` lacks them: the reference would silently map `[CLS]`/`[SEP]`
+to `<unk>`, and ours refuses it).
+
+Running the reference under TensorFlow 2.21: it imports `tensorflow.compat.v1` (which still
+has `flags`, `app.run`, `gfile`, `logging` and `python_io`), `from albert import tokenization`
+and `tensorflow_hub`. Nothing in it is edited: a temporary folder on its PYTHONPATH holds an
+`albert` package whose `__path__` is the reference folder, and, when `tensorflow_hub` is not
+installed, a stub module (it is only used to read a TF-Hub module's vocabulary, not here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+SETTINGS = {"max_sequence_length": 128, "dupe_factor": 1, "max_predictions": 20,
+            "mask_rate": 0.15, "max_ngram": 3, "short_seq_prob": 0.1, "seed": 12345}
+_LOG_TIME = re.compile(r"^[IWEF]\d{4} (\d\d):(\d\d):(\d\d\.\d+) ")
+
+
+def fetch_data() -> str:
+    script = os.path.join(REPO, "..", "shared", "data", "fetch.sh")
+    result = subprocess.run(["bash", script], capture_output=True, text=True, check=True,
+                            timeout=900)
+    return result.stdout.strip().splitlines()[-1]
+
+
+def corpus_tokenizer(data_dir: str, corpus: str) -> str:
+    """The cached 1,000-piece model trained on the corpus (trained here the first time)."""
+    directory = os.path.join(data_dir, "spm", "shakespeare_albert_unigram_1000")
+    if not os.path.isfile(os.path.join(directory, "spiece.model")):
+        from albert_keras.data.corpus import read_documents
+        from albert_keras.data.tokenizers import save_tokenizer, train_tokenizer
+
+        print("training the 1,000-piece SentencePiece model (once, not timed)", file=sys.stderr)
+        sentences = [s for d in read_documents(corpus) for s in d]
+        save_tokenizer(train_tokenizer(sentences, "sentencepiece", 1000), directory + ".tmp")
+        os.replace(directory + ".tmp", directory)
+    return os.path.join(directory, "spiece.model")
+
+
+def run_timed(command: list[str], log_path: str, env: dict | None = None) -> dict:
+    """Runs a command with its output in a file: wall seconds and the child's CPU seconds."""
+    with open(log_path, "w", encoding="utf-8") as log:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                   cwd=REPO)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        with open(log_path, encoding="utf-8", errors="replace") as f:
+            tail = f.read()[-3000:]
+        raise RuntimeError(f"{command[:3]} failed ({process.returncode}):\n{tail}")
+    return {"wall_seconds": round(wall, 2), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2)}
+
+
+def run_reference(reference: str, corpus: str, spm_model: str, work: str) -> dict:
+    script = os.path.join(reference, "create_pretraining_data.py")
+    if not os.path.isfile(script) or not os.path.isfile(os.path.join(reference, "tokenization.py")):
+        raise FileNotFoundError(f"--reference must hold create_pretraining_data.py and "
+                                f"tokenization.py (git clone https://github.com/google-research/"
+                                f"albert). Received: {reference!r}")
+    shim = os.path.join(work, "shim")
+    os.makedirs(os.path.join(shim, "albert"), exist_ok=True)
+    with open(os.path.join(shim, "albert", "__init__.py"), "w", encoding="utf-8") as f:
+        f.write(f"__path__ = [{os.path.abspath(reference)!r}]  # `from albert import ...`\n")
+    try:
+        import importlib.util
+        needs_hub_stub = importlib.util.find_spec("tensorflow_hub") is None
+    except ValueError:
+        needs_hub_stub = True
+    if needs_hub_stub:
+        with open(os.path.join(shim, "tensorflow_hub.py"), "w", encoding="utf-8") as f:
+            f.write('"""Stub: the reference imports it at the top, uses it only for TF-Hub."""\n')
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [shim, *filter(None, [os.environ.get("PYTHONPATH")])])}
+    log_path = os.path.join(work, "reference.log")
+    command = [sys.executable, script, f"--input_file={corpus}",
+               f"--output_file={os.path.join(work, 'reference.tfrecord')}",
+               f"--spm_model_file={spm_model}", f"--vocab_file={spm_model}",
+               f"--max_seq_length={SETTINGS['max_sequence_length']}",
+               f"--dupe_factor={SETTINGS['dupe_factor']}",
+               f"--max_predictions_per_seq={SETTINGS['max_predictions']}",
+               f"--masked_lm_prob={SETTINGS['mask_rate']}", f"--ngram={SETTINGS['max_ngram']}",
+               f"--short_seq_prob={SETTINGS['short_seq_prob']}",
+               f"--random_seed={SETTINGS['seed']}"]
+    result = run_timed(command, log_path, env)
+    with open(log_path, encoding="utf-8", errors="replace") as f:
+        lines = f.read().splitlines()
+    marks = {}
+    for line in lines:
+        match = _LOG_TIME.match(line)
+        if not match:
+            continue
+        seconds = int(match[1]) * 3600 + int(match[2]) * 60 + float(match[3])
+        for key, text in (("start", "*** Reading from input files ***"),
+                          ("instances", "number of instances:"),
+                          ("end", "total instances")):
+            if text in line:
+                marks.setdefault(key, seconds)
+                if key == "end":
+                    result["sequences"] = int(re.search(r"Wrote (\d+) total", line)[1])
+    if {"start", "instances", "end"} <= set(marks):
+        result["in_tool_seconds"] = round((marks["end"] - marks["start"]) % 86400, 2)
+        result["stages"] = {"read, tokenize, pairs, masks": round(
+            (marks["instances"] - marks["start"]) % 86400, 2),
+            "write": round((marks["end"] - marks["instances"]) % 86400, 2)}
+    result["shim"] = ["albert package -> reference folder"] + (
+        ["tensorflow_hub stub"] if needs_hub_stub else [])
+    return result
+
+
+def run_ours(corpus: str, spm_model: str, work: str, num_workers: int | None) -> dict:
+    label = "auto" if num_workers is None else str(num_workers)
+    output_dir = os.path.join(work, f"ours_{label}")
+    executable = os.path.join(os.path.dirname(sys.executable), "albert-keras")
+    command = [executable if os.path.isfile(executable) else sys.executable]
+    if command[0] == sys.executable:
+        command += ["-m", "albert_keras.cli"]
+    overrides = {"data.corpus": corpus, "data.tokenizer_path": spm_model,
+                 "data.output_dir": output_dir, "data.num_shards": 1,
+                 "data.num_workers": "null" if num_workers is None else num_workers,
+                 "data.masking": "ngram", "data.pair_task": "sop",
+                 **{f"data.{k}": v for k, v in SETTINGS.items()}}
+    command += ["prepare", "--config", os.path.join(REPO, "pipelines", "albert_tiny.yaml"),
+                "--static-masking"]
+    for key, value in overrides.items():
+        command += ["--set", f"{key}={value}"]
+    result = run_timed(command, os.path.join(work, f"ours_{label}.log"),
+                       {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    with open(os.path.join(output_dir, "albert_tiny", "manifest.json"), encoding="utf-8") as f:
+        manifest = json.load(f)
+    result.update(num_workers=label, sequences=manifest["sequences"],
+                  in_tool_seconds=manifest["seconds"], tokens=manifest["tokens"])
+    shutil.rmtree(output_dir, ignore_errors=True)
+    return result
+
+
+_STAGES = {"_read_documents": "read", "_make_tokenizer": "load tokenizer",
+           "_tokenize_documents": "tokenize", "_pairs": "pairs", "_static_masks": "static masks"}
+
+
+def stage_profile(corpus: str, spm_model: str, output_dir: str) -> dict:
+    """In this process (`--stages`): TensorFlow import and each stage of `prepare`, seconds."""
+    start = time.perf_counter()
+    import tensorflow as tf  # noqa: F401
+
+    times = {"import tensorflow": time.perf_counter() - start}
+    from albert_keras.data import prepare as prepare_module
+    from albert_keras.data import writer
+    from albert_keras.pipeline import load_pipeline
+
+    def timed(module, name, label):
+        function = getattr(module, name)
+
+        def wrapper(*args, **kwargs):
+            begin = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                times[label] = times.get(label, 0.0) + time.perf_counter() - begin
+        setattr(module, name, wrapper)
+
+    for name, label in _STAGES.items():
+        timed(prepare_module, name, label)
+    timed(writer, "write_shards", "write shards")
+    config = load_pipeline(os.path.join(REPO, "pipelines", "albert_tiny.yaml"), [
+        f"data.corpus={corpus}", f"data.tokenizer_path={spm_model}",
+        f"data.output_dir={output_dir}", "data.num_shards=1",
+        *[f"data.{k}={v}" for k, v in SETTINGS.items()]])
+    begin = time.perf_counter()
+    prepare_module.prepare(config, static_masking=True, progress=False)
+    total = time.perf_counter() - begin
+    times["other (tokenizer save, manifest)"] = total - sum(
+        v for k, v in times.items() if k != "import tensorflow")
+    times["prepare total"] = total
+    return {k: round(v, 2) for k, v in times.items()}
+
+
+def import_seconds() -> dict:
+    """Wall seconds of a bare interpreter and of the imports each tool starts with."""
+    times = {}
+    for label, code in (("python", "pass"), ("import tensorflow", "import tensorflow"),
+                        ("import tensorflow + keras_hub + tensorflow_text (ours)",
+                         "import tensorflow, keras_hub, tensorflow_text")):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                       env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+        times[label] = round(time.perf_counter() - start, 2)
+    return times
+
+
+def load() -> dict:
+    with open("/proc/loadavg", encoding="utf-8") as f:
+        one, five, fifteen = (float(x) for x in f.read().split()[:3])
+    return {"1min": one, "5min": five, "15min": fifteen}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reference", help="folder with create_pretraining_data.py and "
+                        "tokenization.py from google-research/albert")
+    parser.add_argument("--spm-model", help="SentencePiece .model with ALBERT's special pieces "
+                        "(default: a 1,000-piece model trained on the corpus, cached)")
+    parser.add_argument("--workers", default="auto,1,2",
+                        help="our data.num_workers values, comma-separated (auto = null)")
+    parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "out",
+                                                      "prepare_vs_reference.json"))
+    parser.add_argument("--stages", nargs=3, metavar=("CORPUS", "MODEL", "OUTPUT_DIR"),
+                        help=argparse.SUPPRESS)  # The stage-profile subprocess.
+    args = parser.parse_args()
+    if args.stages:
+        print(json.dumps(stage_profile(*args.stages)))
+        return 0
+    if not args.reference:
+        parser.error("--reference is required (git clone https://github.com/google-research/albert)")
+
+    data_dir = fetch_data()
+    corpus = os.path.join(data_dir, "corpus", "shakespeare", "*.txt")
+    corpus_bytes = sum(os.path.getsize(p) for p in glob.glob(corpus))
+    spm_model = args.spm_model or corpus_tokenizer(data_dir, corpus)
+    work = tempfile.mkdtemp(prefix="prepare_vs_reference_")
+    result = {"benchmark": "prepare_vs_reference", "corpus": "shakespeare (42 plays)",
+              "corpus_bytes": corpus_bytes, "settings": SETTINGS,
+              "spm_model": os.path.basename(os.path.dirname(spm_model)) + "/spiece.model"
+              if not args.spm_model else os.path.basename(spm_model),
+              "started": datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"), "load_before": load()}
+    try:
+        result["reference"] = run_reference(args.reference, corpus, spm_model, work)
+        print(f"reference: {result['reference']}", file=sys.stderr)
+        result["ours"] = []
+        for value in args.workers.split(","):
+            run = run_ours(corpus, spm_model, work, None if value == "auto" else int(value))
+            print(f"ours: {run}", file=sys.stderr)
+            result["ours"].append(run)
+        stages = subprocess.run([sys.executable, __file__, "--stages", corpus, spm_model,
+                                 os.path.join(work, "stages")], capture_output=True, text=True,
+                                cwd=REPO, check=True, env={**os.environ,
+                                                           "TF_CPP_MIN_LOG_LEVEL": "2"})
+        result["our_stages"] = json.loads(stages.stdout.strip().splitlines()[-1])
+        result["startup"] = import_seconds()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    result["load_after"] = load()
+    result["machine"] = {"platform": platform.platform(), "cpu_count": os.cpu_count(),
+                         "python": platform.python_version()}
+    reference = result["reference"]
+    for run in result["ours"]:
+        run["wall_speedup"] = round(
+            (run["sequences"] / run["wall_seconds"]) /
+            (reference["sequences"] / reference["wall_seconds"]), 2)
+        if reference.get("in_tool_seconds"):
+            run["in_tool_speedup"] = round(
+                (run["sequences"] / run["in_tool_seconds"]) /
+                (reference["sequences"] / reference["in_tool_seconds"]), 2)
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=2)
+    print(table(result))
+    print(f"wrote {args.out}")
+    return 0
+
+
+def table(result: dict) -> str:
+    reference = result["reference"]
+    lines = ["| tool | workers | sequences | wall s | seq/s (wall) | in-tool s | seq/s (in-tool) "
+             "| CPU s | × reference (wall / in-tool) |",
+             "|---|---|---|---|---|---|---|---|---|",
+             f"| create_pretraining_data.py | 1 process | {reference['sequences']:,} | "
+             f"{reference['wall_seconds']} | {reference['sequences'] / reference['wall_seconds']:,.0f} | "
+             f"{reference.get('in_tool_seconds', '?')} | "
+             f"{reference['sequences'] / reference.get('in_tool_seconds', float('nan')):,.0f} | "
+             f"{reference['cpu_seconds']} | 1 / 1 |"]
+    for run in result["ours"]:
+        lines.append(
+            f"| albert-keras prepare --static-masking | {run['num_workers']} | {run['sequences']:,} | "
+            f"{run['wall_seconds']} | {run['sequences'] / run['wall_seconds']:,.0f} | "
+            f"{run['in_tool_seconds']} | {run['sequences'] / run['in_tool_seconds']:,.0f} | "
+            f"{run['cpu_seconds']} | {run['wall_speedup']} / {run.get('in_tool_speedup', '?')} |")
+    lines.append("")
+    lines.append("Our stages (seconds, one more run in one process): " + ", ".join(
+        f"{k} {v}" for k, v in result["our_stages"].items()))
+    if reference.get("stages"):
+        lines.append("Reference stages (from its log): " + ", ".join(
+            f"{k} {v}" for k, v in reference["stages"].items()))
+    lines.append("Start-up (wall seconds of a process that only imports): " + ", ".join(
+        f"{k} {v}" for k, v in result["startup"].items()))
+    lines.append(f"Load average before {result['load_before']}, after {result['load_after']}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
