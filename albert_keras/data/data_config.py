@@ -55,8 +55,8 @@ class DataConfig:
             training records and written to `held_out/` (pairs from documents never trained
             on, for held-out scores). Defaults to 0.0: none.
         num_workers: int or None. Processes that build pairs (1 = in process); None chooses
-            from the corpus size: one per 8M tokens of work, at most all cores
-            (`pairs.choose_num_workers`), so a small corpus never pays a pool's start-up.
+            from the corpus size: one per 8M tokens of work, at most cores - 1, else in
+            process (`pairs.choose_num_workers`): a small corpus never pays a pool's start-up.
             Defaults to None.
         seed: int. Seed of every random choice (pairs, shard order, static masks). Defaults to 12345.
         runner: str. `"local"` (this machine, a process pool) or `"beam"` (an Apache Beam

@@ -38,8 +38,10 @@ from albert_keras.data.tokenized_corpus import TokenizedCorpus
 
 PAIR_TASKS = ("nsp", "sop")
 # Corpus tokens (times dupe_factor) one worker process must get before a pool is used: at
-# ~1.5M tokens/s per core (one pass, measured on Shakespeare, seq 128), 8M tokens are ~5 s of
+# ~2M tokens/s per core (one pass, measured on Shakespeare, seq 128), 8M tokens are ~4 s of
 # work, several times a worker's start-up (~0.5-1 s: interpreter, numpy, corpus pickled).
+# Measured on 2 loaded cores: 17M tokens took 6.7 s in process and 8.6 s with 2 workers (the
+# parent fills rows on the same cores), hence at most cores - 1 workers.
 TOKENS_PER_WORKER = 8_000_000
 _CHUNK_DOCUMENTS = 256
 _WORKER_DOCUMENTS: Sequence = ()  # Set in each worker process by `_init_worker`.
@@ -59,13 +61,15 @@ def choose_num_workers(num_tokens: int, dupe_factor: int = 1, requested: int | N
 
     Returns:
         `requested` when given; otherwise one worker per `TOKENS_PER_WORKER` tokens of work,
-        at least 1 and at most `cpu_count`. So a small corpus runs in process whatever the
-        number of cores, and more cores never add a worker that costs more than it brings.
+        at most `cpu_count - 1` (this process fills the rows meanwhile), and 1 (in process)
+        instead of a single worker. So a small corpus, or a 2-core machine, runs in process,
+        and more cores never add a worker that costs more than it brings.
     """
     if requested is not None:
         return max(1, int(requested))
     cores = max(1, cpu_count or os.cpu_count() or 1)
-    return int(max(1, min(cores, num_tokens * dupe_factor // TOKENS_PER_WORKER)))
+    workers = min(cores - 1, num_tokens * dupe_factor // TOKENS_PER_WORKER)
+    return int(workers) if workers >= 2 else 1
 
 
 def create_pairs(documents: Sequence[Sequence[Sequence[int]]], *, max_sequence_length: int,

@@ -184,5 +184,6 @@ def test_workers_are_chosen_from_the_corpus_size():
         counts = [choose_num_workers(tokens, 2, cpu_count=cores) for cores in range(1, 65)]
         assert counts == sorted(counts) and counts[0] == 1
         assert all(n == 1 or tokens * 2 // n >= TOKENS_PER_WORKER for n in counts)
-    assert choose_num_workers(10**9, 1, cpu_count=8) == 8
+    assert choose_num_workers(10**9, 1, cpu_count=8) == 7  # One core left to this process.
+    assert all(choose_num_workers(10**12, 1, cpu_count=cores) == 1 for cores in (1, 2))
     assert choose_num_workers(10**3, 1, requested=3, cpu_count=8) == 3  # Asked for: kept.
