@@ -19,6 +19,7 @@ lazy_exports(__name__, {
                      "verify_shards"], ".pretraining_dataset"),
     **dict.fromkeys(["continuation_table", "load_tokenizer", "save_tokenizer",
                      "special_token_ids", "train_tokenizer"], ".tokenizers"),
-    **dict.fromkeys(["read_manifest", "write_manifest", "RecordsManifest", "MaskingConfig",
-           "write_shards"], ".writer"),
+    "write_shards": ".writer",
+    **dict.fromkeys(["read_manifest", "write_manifest", "RecordsManifest"], ".records_manifest"),
+    "MaskingConfig": ".masking_config",
 })
