@@ -10,6 +10,7 @@ import importlib
 import inspect
 import pkgutil
 import re
+import textwrap
 
 import pytest
 
@@ -30,7 +31,7 @@ def _examples():
             if not (inspect.isclass(obj) or inspect.isfunction(obj)):
                 continue
             for match in EXAMPLE.finditer(inspect.getdoc(obj) or ""):
-                found.append(pytest.param(module.__name__, inspect.cleandoc(match.group(1)),
+                found.append(pytest.param(module.__name__, textwrap.dedent(match.group(1)).strip(),
                                           id=f"{module.__name__}.{name}"))
     return found
 

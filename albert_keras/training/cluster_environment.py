@@ -57,7 +57,8 @@ class ClusterEnvironment:
 
     Example:
     ```python
-    environment = cluster_environment()  # Under a Kubernetes Indexed Job, Slurm, ...
+    # needs: a scheduler's environment (Kubernetes Indexed Job, Slurm, Vertex AI, ...)
+    environment = cluster_environment()
     print(environment.scheduler, environment.tf_config())
     strategy = tf.distribute.MultiWorkerMirroredStrategy(
         cluster_resolver=environment.cluster_resolver())

@@ -96,6 +96,7 @@ def output_directory(run_dir: str, strategy: tf.distribute.Strategy) -> Iterator
 
     Example:
     ```python
+    # needs: a `strategy` (e.g. from `make_strategy`) and a `model`
     with output_directory("runs/x", strategy) as out_dir:
         model.save(os.path.join(out_dir, "model.keras"))
     ```

@@ -7,6 +7,7 @@ from albert_keras.data.data_config import DataConfig
 from albert_keras.data.masking import mask_tokens
 from albert_keras.data.masking_config import MaskingConfig
 from albert_keras.data.reader_settings import ReaderSettings, reader_settings
+from albert_keras.data.records_manifest import RecordsManifest
 
 SPECIAL = {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
 
@@ -24,7 +25,8 @@ def test_the_defaults_live_in_one_place():
 
 
 def test_the_reader_falls_back_on_the_defaults_without_manifest_settings():
-    manifest = {"max_sequence_length": 8, "special_token_ids": SPECIAL, "vocabulary_size": 50}
+    manifest = RecordsManifest(max_sequence_length=8, special_token_ids=SPECIAL,
+                               vocabulary_size=50)
     settings = reader_settings(manifest, ["unused"], None, None, None, None, None)
     assert settings == ReaderSettings(static_masking=False, masking=MaskingConfig(),
                                       max_sequence_length=8, vocabulary_size=50, mask_id=4,
@@ -33,8 +35,9 @@ def test_the_reader_falls_back_on_the_defaults_without_manifest_settings():
 
 
 def test_the_reader_takes_arguments_then_the_manifest():
-    manifest = {"max_sequence_length": 8, "static_masking": True,
-                "masking": {"mode": "ngram", "mask_rate": 0.2, "max_predictions": 6}}
+    manifest = RecordsManifest.from_dict(
+        {"max_sequence_length": 8, "static_masking": True,
+         "masking": {"mode": "ngram", "mask_rate": 0.2, "max_predictions": 6}})
     settings = reader_settings(manifest, ["unused"], None, None, 0.3, None, None)
     assert settings == ReaderSettings(
         static_masking=True, max_sequence_length=8,
