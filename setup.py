@@ -25,6 +25,7 @@ setup(
         "test": [
             "pytest>=8",
             "pytest-timeout>=2.3",
+            "pytest-xdist>=3.6",  # pytest.ini runs the suite on every core.
             "tensorflow-datasets>=4.9",
             "torch==2.13.0",
             "transformers>=4.45",
