@@ -170,7 +170,7 @@ def run_ours(corpus: str, spm_model: str, work: str, num_workers: int | None) ->
     return result
 
 
-_STAGES = {"_read_documents": "read", "_make_tokenizer": "load tokenizer",
+_STAGES = {"_read_documents": "read", "make_tokenizer": "load tokenizer",
            "_tokenize_documents": "tokenize", "_pairs": "pairs", "_static_masks": "static masks"}
 
 

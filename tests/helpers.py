@@ -142,3 +142,16 @@ def _sentencepiece_proto():
     rng = np.random.default_rng(0)
     sentences = [" ".join(rng.choice(WORDS, size=12)) for _ in range(300)]
     return train_tokenizer(sentences, "sentencepiece", vocabulary_size=48).proto
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` localhost ports free right now (for the workers of a local cluster)."""
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports

@@ -36,7 +36,7 @@ from albert_keras.data import corpus as corpus_lib
 from albert_keras.data import tokenizers
 from albert_keras.data.data_config import DataConfig
 from albert_keras.data.prepare import (HELD_OUT_DIR, SHARD_PREFIX, TOKENIZER_DIR,
-                                       format_summary, split_documents)
+                                       format_summary, make_tokenizer, split_documents)
 from albert_keras.data.records_manifest import RecordsManifest, write_manifest
 from albert_keras.data.writer import shard_name
 from albert_keras.utils.atomic_files import write_atomic
@@ -113,12 +113,7 @@ def _tokenizer(data: DataConfig, documents, progress: bool):
     documents = (documents or _read_here(data))[0]
     if data.held_out_fraction > 0 and len(documents) > 1:
         documents, _ = split_documents(documents, data.held_out_fraction, data.seed)
-    sentences = [s for d in documents for s in d]
-    if progress:
-        print(f"training a {data.tokenizer} tokenizer (vocabulary_size={data.vocabulary_size}) "
-              f"on {len(sentences)} sentences, before the pipeline", file=sys.stderr)
-    return tokenizers.train_tokenizer(sentences, data.tokenizer, data.vocabulary_size,
-                                      data.lowercase, data.strip_accents)
+    return make_tokenizer(data, documents, progress)
 
 
 def _finish(config, output_dir: str, directory: str, tokenizer, tokenizer_dir: str,

@@ -62,7 +62,7 @@ def prepare(config, static_masking: bool = False, progress: bool = True) -> dict
 
     stats: collections.Counter = collections.Counter()
     documents, held_out_documents = _read_documents(data, stats, bar)
-    tokenizer = _make_tokenizer(data, documents, progress)
+    tokenizer = make_tokenizer(data, documents, progress)
     special = tokenizers.special_token_ids(tokenizer)
     tokenized = _tokenize_documents(tokenizer, documents, bar)
     rows = _pairs(tokenized, data, special, data.dupe_factor, bar)
@@ -140,8 +140,10 @@ def _read_documents(data: DataConfig, stats: collections.Counter, bar) -> tuple[
     return documents, held_out_documents
 
 
-def _make_tokenizer(data: DataConfig, documents: list[list[str]], progress: bool):
-    """`data.tokenizer_path` loaded, or a tokenizer trained on the (training) documents."""
+def make_tokenizer(data: DataConfig, documents: list[list[str]], progress: bool):
+    """`data.tokenizer_path` loaded, or a tokenizer trained on the (training) documents.
+
+    Both runners call it once, before their records pipeline."""
     if data.tokenizer_path:
         return tokenizers.load_tokenizer(data.tokenizer_path)
     sentences = [s for d in documents for s in d]

@@ -117,7 +117,7 @@ def test_held_out_fraction_must_be_a_share(tmp_path):
 _KILLED_PREPARE = """
 import os, signal, sys
 sys.path.insert(0, {repo!r})
-from albert_keras.data import prepare as prepare_module
+import importlib; prepare_module = importlib.import_module("albert_keras.data.prepare")
 from albert_keras.data.prepare import prepare
 from tests.data.data_helpers import tiny_pipeline
 
@@ -169,7 +169,7 @@ def test_a_corpus_written_as_one_huge_line_gives_many_sequences(tmp_path, stdlib
 
 
 def test_static_masks_in_a_data_map_equal_the_eager_chunks(prepared):
-    from albert_keras.data import prepare as prepare_module
+    import importlib; prepare_module = importlib.import_module("albert_keras.data.prepare")
     from albert_keras.data.masking_config import MaskingConfig
     from albert_keras.data.static_masks import static_masks
     from albert_keras.data.tokenizers import continuation_table, load_tokenizer, special_token_ids

@@ -3,12 +3,13 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+
+from tests.helpers import free_ports
 
 WORKER = os.path.join(os.path.dirname(__file__), "distributed_worker.py")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -67,21 +68,11 @@ def test_mirrored_trains_on_length_buckets_with_a_shape_per_replica(tmp_path):
     assert run["replicas_equal"]
 
 
-def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 @pytest.mark.large
 @pytest.mark.parametrize("mode", ["multi_worker", "multi_worker_accumulated",
                                   "multi_worker_finetune"])
 def test_two_worker_multi_worker_mirrored_ends_with_identical_weights(tmp_path, mode):
-    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     processes, outputs = [], []
     for index in range(2):
         config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}

@@ -4,7 +4,6 @@ environment of a Kubernetes Indexed Job pod (deploy/kubernetes/indexed-job.yaml)
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 
@@ -12,17 +11,7 @@ import pytest
 import yaml
 
 from tests.deploy_manifests import ROOT, indexed_job_pod_env
-from tests.helpers import tiny_pretraining_config
-
-
-def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+from tests.helpers import free_ports, tiny_pretraining_config
 
 
 def _entrypoint():
@@ -41,7 +30,7 @@ def test_two_indexed_job_workers_train_alike_and_leave_one_set_of_outputs(tmp_pa
     prepare(pipeline_from_dict(config), progress=False)  # Once, before the workers start.
     config_path = tmp_path / "tiny.yaml"
     config_path.write_text(yaml.safe_dump(config))
-    hosts = ",".join(f"127.0.0.1:{port}" for port in _free_ports(2))
+    hosts = ",".join(f"127.0.0.1:{port}" for port in free_ports(2))
     processes, temporary = [], []
     for index in range(2):
         env = {name: value for name, value in os.environ.items()
