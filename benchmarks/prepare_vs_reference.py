@@ -4,8 +4,8 @@ Both tools, one run, the same corpus (42 Shakespeare plays from `../shared/data/
 BERT format) and the same SentencePiece model, at ALBERT's settings: sequence 128, SOP, static
 n-gram masking (n <= 3, 15%, 20 predictions), short_seq_prob 0.1, dupe_factor 1, seed 12345.
 
-    git clone https://github.com/google-research/albert /tmp/albert-reference   # not vendored
-    .venv/bin/python benchmarks/prepare_vs_reference.py --reference /tmp/albert-reference
+    git clone https://github.com/google-research/albert ../albert-reference   # not vendored
+    .venv/bin/python benchmarks/prepare_vs_reference.py --reference ../albert-reference
 
 Each tool runs as its own process, timed from the shell's point of view (wall clock including
 the interpreter start and the TensorFlow import) and inside the tool (from its first log line
