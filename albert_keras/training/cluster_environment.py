@@ -151,22 +151,24 @@ def _on_tpu_vm(environ) -> bool:
     return bool(environ.get("TPU_ACCELERATOR_TYPE")) or os.path.exists("/dev/accel0")
 
 
-def _from_tf_config(text: str) -> ClusterEnvironment:
-    config = _json_object("TF_CONFIG", text)
+def _cluster_and_task(variable: str, text: str) -> tuple[dict, dict]:
+    """The `cluster` and `task` mappings of a TF_CONFIG-shaped JSON variable."""
+    config = _json_object(variable, text)
     cluster, task = config.get("cluster"), config.get("task")
     if not isinstance(cluster, dict) or not isinstance(task, dict):
-        raise ValueError("`TF_CONFIG` must hold a `cluster` mapping and a `task` mapping. "
-                         f"Received: TF_CONFIG={text!r}")
+        raise ValueError(f"`{variable}` must hold a `cluster` mapping and a `task` mapping. "
+                         f"Received: {variable}={text!r}")
+    return cluster, task
+
+
+def _from_tf_config(text: str) -> ClusterEnvironment:
+    cluster, task = _cluster_and_task("TF_CONFIG", text)
     return _checked("tf_config", "TF_CONFIG", text, cluster, task.get("type"), task.get("index"))
 
 
 def _from_vertex_cluster_spec(text: str) -> ClusterEnvironment:
     """Vertex AI's `CLUSTER_SPEC`: worker pools `workerpool0..3` and this task's pool."""
-    spec = _json_object("CLUSTER_SPEC", text)
-    pools, task = spec.get("cluster"), spec.get("task")
-    if not isinstance(pools, dict) or not isinstance(task, dict):
-        raise ValueError("`CLUSTER_SPEC` must hold a `cluster` mapping and a `task` mapping. "
-                         f"Received: CLUSTER_SPEC={text!r}")
+    pools, task = _cluster_and_task("CLUSTER_SPEC", text)
     unknown = sorted(set(pools) - set(VERTEX_POOLS))
     if unknown or task.get("type") not in VERTEX_POOLS:
         raise ValueError(f"`CLUSTER_SPEC` worker pools must be among {sorted(VERTEX_POOLS)}. "
