@@ -7,11 +7,12 @@ ARG BASE=tensorflow/tensorflow:2.21.0
 FROM ${BASE}
 
 WORKDIR /opt/albert-keras
-COPY setup.py README.md ./
+COPY setup.py README.md constraints.txt ./
 COPY albert_keras ./albert_keras
 COPY pipelines ./pipelines
-# The base image's TensorFlow satisfies `tensorflow==2.21.*`; pip adds the rest.
-RUN pip install --no-cache-dir . && albert-keras presets > /dev/null
+# The base image's TensorFlow satisfies `tensorflow==2.21.*`; pip adds the rest at the versions
+# the tests passed with (constraints.txt).
+RUN pip install --no-cache-dir -c constraints.txt . && albert-keras presets > /dev/null
 
 ENV PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=2
 # Multi-worker runs talk over this port (ALBERT_KERAS_PORT, deploy/).

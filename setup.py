@@ -26,6 +26,7 @@ setup(
             "pytest>=8",
             "pytest-timeout>=2.3",
             "pytest-xdist>=3.6",  # pytest.ini runs the suite on every core.
+            "hypothesis>=6.100",  # Property tests over random corpora and settings.
             "tensorflow-datasets>=4.9",
             "torch==2.13.0",
             "transformers>=4.45",

@@ -6,5 +6,5 @@
 set -euo pipefail
 CONFIG="${1:-pipelines/albert_base.yaml}"
 export TPU_NAME="${TPU_NAME:-local}"   # `local`: the TPU of this VM
-pip install .
+pip install -c constraints.txt .  # the versions the tests passed with
 albert-keras pretrain --config "$CONFIG" --set train.strategy=tpu --set "data.length_buckets=[]"

@@ -16,8 +16,9 @@ free of Beam. Each stage is the local runner's, cut by document instead of by pr
    tokenized document of the group.
 5. `MaskChunk` (static masking): rows grouped by `static_masks.mask_chunk` and masked as the
    local runner masks them.
-6. `KeyRowsByShard` + `WriteShard`: each row goes to shard `hash(seed, row key) % num_shards`
-   and is written in hash order, as a `{prefix}-{i:05d}-of-{n:05d}.tfrecord` file.
+6. `KeyRowsByShard` + `WriteShard`: each row goes to shard `row_key(...) % num_shards` (a
+   63-bit hash of the seed and the row's place) and is written in key order, as a
+   `{prefix}-{i:05d}-of-{n:05d}.tfrecord` file.
 Counts travel as small dicts tagged `STATS` and are summed at the end.
 """
 
@@ -254,9 +255,13 @@ def num_shards(data: DataConfig, group: str, num_rows: int) -> int:
 
 
 def row_key(seed: int, group: str, dupe: int, index: int, row: int) -> int:
-    """A 64-bit number fixed by the row's place in the corpus: its shard and its order."""
+    """A number in [0, 2**63) fixed by the row's place in the corpus: its shard and its order.
+
+    63 bits, so that every coder a runner may pick for it holds it: Beam's `VarIntCoder` (and
+    the size estimates some Beam releases make with it) takes signed 64-bit integers only.
+    """
     digest = hashlib.blake2b(f"{seed}/{group}/{dupe}/{index}/{row}".encode(), digest_size=8)
-    return int.from_bytes(digest.digest(), "big")
+    return int.from_bytes(digest.digest(), "big") >> 1
 
 
 class KeyRowsByShard(beam.DoFn):
