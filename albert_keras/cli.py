@@ -112,9 +112,9 @@ def _prepare(args) -> int:
     if args.beam_options:
         args.overrides.append(f"data.beam_options={json.dumps(args.beam_options)}")
     config = _load(args)  # Bad configs fail before anything heavy is imported.
-    from albert_keras.data.prepare import prepare
+    from albert_keras.tasks.task_corpus import prepare_records
 
-    prepare(config, static_masking=args.static_masking)
+    prepare_records(config, static_masking=args.static_masking)
     return 0
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from albert_keras.compare.compare_config import CompareConfig, check_compare_pipeline
-from albert_keras.data.data_config import DataConfig
+from albert_keras.data.data_config import TASK_TEXT, DataConfig, task_text_path
 from albert_keras.export.export_config import ExportConfig
 from albert_keras.models.model_config import ModelConfig
 from albert_keras.training.finetune_config import FinetuneConfig
@@ -42,6 +42,19 @@ class PipelineConfig:
     compare: CompareConfig = CompareConfig()
 
     def __post_init__(self) -> None:
+        if self.data.corpus == TASK_TEXT:
+            if not self.finetune.train:
+                raise ConfigError(
+                    f"`data.corpus: {TASK_TEXT}` pretrains on the text of finetune.train, which "
+                    f"is not set. Received: data.corpus={self.data.corpus!r}, "
+                    f"finetune.train={self.finetune.train!r}")
+            object.__setattr__(self, "data", dataclasses.replace(
+                self.data, corpus=task_text_path(self.data.output_dir, self.name)))
+        if self.model.pretrained and self.data.tokenizer_path is None:
+            # Records for a checkpoint use its own tokenizer (its vocab.txt / spiece.model and
+            # casing, or the tokenizer/ beside a .keras file); `pretrain` checks they agree.
+            object.__setattr__(self, "data", dataclasses.replace(
+                self.data, tokenizer_path=self.model.pretrained))
         if self.train.strategy == "tpu" and self.data.length_buckets:
             raise ConfigError(
                 "TPUs need one static batch shape: set `data.length_buckets` to [] with "
@@ -185,8 +198,8 @@ def prepare_and_pretrain(config: PipelineConfig) -> dict[str, Any]:
             f"train.strategy='multi_worker', no records in "
             f"{os.path.join(config.data.output_dir, config.name)}/")
     if records is None and config.train.prepare_if_missing:
-        from albert_keras.data.prepare import prepare
+        from albert_keras.tasks.task_corpus import prepare_records
 
         print(f"[pretrain] no records for {config.name!r}: running prepare first")
-        prepare(config)
+        prepare_records(config)
     return pretrain(config)

@@ -186,4 +186,6 @@ def test_pretrain_does_not_prepare_records():
                  for name, _ in _imports(module, path, is_package)
                  if name == "albert_keras.data.prepare"}
     assert "albert_keras.training.pretrain" not in importers
-    assert "albert_keras.pipeline" in importers  # `prepare_and_pretrain`
+    # The prepare job (`prepare_records`: task text, then records), which the CLI,
+    # `prepare_and_pretrain` and `compare` call.
+    assert "albert_keras.tasks.task_corpus" in importers

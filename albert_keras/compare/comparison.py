@@ -22,8 +22,9 @@ from albert_keras.compare.compare_config import check_compare_pipeline
 from albert_keras.compare.report_markdown import report_markdown
 from albert_keras.data.records_manifest import RecordsManifest, read_manifest
 from albert_keras.data.corpus import read_documents
-from albert_keras.data.prepare import HELD_OUT_DIR, TOKENIZER_DIR, prepare
+from albert_keras.data.prepare import HELD_OUT_DIR, TOKENIZER_DIR
 from albert_keras.data.records_check import check_records
+from albert_keras.tasks.task_corpus import prepare_records
 from albert_keras.training.precision import resolve_precision
 from albert_keras.utils.atomic_files import write_json_atomic, write_text_atomic
 
@@ -127,7 +128,7 @@ def _records(config) -> tuple[str, RecordsManifest]:
     except (ValueError, FileNotFoundError) as reason:
         if os.path.isdir(directory):
             print(f"[compare] preparing the records again: {reason}")
-        prepare(config)
+        prepare_records(config)
         manifest = read_manifest(directory)
     return directory, manifest
 

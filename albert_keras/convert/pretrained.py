@@ -28,6 +28,7 @@ from albert_keras.convert.weight_assignment import WeightAssignment
 FORMATS = {"keras_hub_preset": keras_hub_preset, "hugging_face": hugging_face,
            "tf1_checkpoint": tf1_checkpoint}
 TASKS = ("encoder", "pretrainer")
+HEADS = ("mlm_head", "pair_head")  # The pretraining heads, as `Pretrainer` names them.
 
 
 def checkpoint_format(path: str) -> str:
@@ -100,26 +101,72 @@ def load_pretrainer(path: str, *, pair_task: str | None = None,
         dtype: the dtype policy of the encoder and heads. Defaults to None (float32).
         **overrides: `EncoderConfig` fields to change, as in `load_encoder`.
     """
-    from albert_keras.models.encoder import Encoder
-    from albert_keras.models.pretrainer import Pretrainer
-
     checkpoint = open_checkpoint(path)
     if not (checkpoint.head_names and checkpoint.head_tensors) and not allow_missing:
         raise ValueError(
             f"{checkpoint.format} checkpoint {checkpoint.source!r} holds an encoder only, no "
             "pretraining heads. Use load_encoder, or pass allow_missing=('mlm_head', "
             "'pair_head') for freshly initialized heads.")
+    return _pretrainer(checkpoint, HEADS, pair_task, allow_missing, dtype, overrides,
+                       skip_other_heads=False)
+
+
+def load_pretrainer_where_present(path: str, *, dtype=None):
+    """The checkpoint as a `Pretrainer`, with each head it holds; fresh heads where it has none.
+
+    For continued pretraining: a `BertForPreTraining` brings both heads, a `BertForMaskedLM`
+    the masked-LM head only, a bare `BertModel` or a fine-tuned `*For...` model none (their
+    task heads are skipped). The pair head is for the checkpoint's own pair task.
+
+    Returns:
+        `(pretrainer, parts)`: `parts` names what came from the checkpoint among
+        `("pooler_dense", "mlm_head", "pair_head")` (a `BertForMaskedLM` has no pooler).
+    """
+    checkpoint = open_checkpoint(path)
+    present = tuple(head for head in HEADS if _holds(checkpoint.head_names, checkpoint, head))
+    missing = tuple(head for head in HEADS if head not in present)
+    pooler = ("pooler_dense",) if _holds(checkpoint.encoder_names, checkpoint,
+                                         "pooler_dense") else ()
+    allow_missing = missing + (() if pooler else ("pooler_dense",))
+    pretrainer = _pretrainer(checkpoint, present, None, allow_missing, dtype, {},
+                             skip_other_heads=True)
+    return pretrainer, pooler + present
+
+
+def _holds(names: dict, checkpoint: Checkpoint, prefix: str) -> bool:
+    """Whether the checkpoint has every tensor that `names` gives the weights of `prefix`."""
+    specs = [spec for key, spec in names.items() if key.startswith(prefix)]
+    return bool(specs) and all(spec.name in checkpoint.names for spec in specs)
+
+
+def _pretrainer(checkpoint: Checkpoint, heads: tuple[str, ...], pair_task: str | None,
+                allow_missing: Iterable[str], dtype, overrides: dict, skip_other_heads: bool):
+    """A `Pretrainer` of `checkpoint` with the tensors of `heads`. `skip_other_heads`: leave
+    the checkpoint's other head tensors (a fine-tuned task's) unread instead of failing."""
+    from albert_keras.models.encoder import Encoder
+    from albert_keras.models.pretrainer import Pretrainer
+
     config = checkpoint.config.replace(**overrides) if overrides else checkpoint.config
     encoder = Encoder(**config.to_dict(), dtype=dtype)
     pretrainer = Pretrainer(encoder, pair_task=pair_task or checkpoint.pair_task)
+    head_names = {key: spec for key, spec in checkpoint.head_names.items()
+                  if key.startswith(heads)}
     assignment = _assignment(checkpoint)
-    for copy, original in checkpoint.tied_tensors.items():
-        if not np.array_equal(assignment.read(copy), assignment.read(original)):
-            raise ValueError(
-                f"Checkpoint {checkpoint.source!r} has an untied {copy!r} that differs from "
-                f"{original!r}; our masked-LM head decodes with the token embedding itself.")
+    if skip_other_heads:
+        used = {spec.name for spec in head_names.values()}
+        if "mlm_head" in heads:
+            used |= set(checkpoint.tied_tensors)  # The decoder copy, checked below.
+        assignment.skip(checkpoint.head_tensors - used)
+    if "mlm_head" in heads:
+        for copy, original in checkpoint.tied_tensors.items():
+            if copy in checkpoint.names and not np.array_equal(assignment.read(copy),
+                                                               assignment.read(original)):
+                raise ValueError(
+                    f"Checkpoint {checkpoint.source!r} has an untied {copy!r} that differs "
+                    f"from {original!r}; our masked-LM head decodes with the token embedding "
+                    "itself.")
     assignment.assign_all(pretrainer_variables(pretrainer),
-                          {**checkpoint.encoder_names, **checkpoint.head_names}, allow_missing)
+                          {**checkpoint.encoder_names, **head_names}, allow_missing)
     assignment.finish(pretrainer)
     return pretrainer
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from typing import Literal
 
@@ -10,6 +11,9 @@ from albert_keras.data.length_buckets import check_length_buckets
 from albert_keras.data.masking_config import MaskingConfig
 
 _MASKING = MaskingConfig()  # The masking defaults live there.
+# `data.corpus: finetune` pretrains on the text of the pipeline's `finetune.train` (task-adaptive
+# pretraining); the pipeline turns it into `task_text_path`, the file `prepare` writes it to.
+TASK_TEXT = "finetune"
 _BEAM_OPTION = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*", re.DOTALL)
 
 
@@ -22,15 +26,19 @@ class DataConfig:
 
     Args:
         corpus: str. `"stdlib"` (built-in docstrings of Python's standard library),
-            `"tfds:NAME[:SPLIT]"`, or comma-separated globs of BERT-format text files.
-            Defaults to `"stdlib"`.
+            `"tfds:NAME[:SPLIT]"`, comma-separated globs of BERT-format text files, or
+            `"finetune"`: the text of the pipeline's `finetune.train`, read with the
+            `finetune` settings (task-adaptive pretraining; `prepare` writes it to
+            `{output_dir}/{name}.finetune-train.txt`). Defaults to `"stdlib"`.
         max_documents: int or None. Use only the first documents of the corpus. Defaults to None.
         tfds_text_key: str. Text feature of a TFDS corpus. Defaults to `"text"`.
         output_dir: str. Parent of the pipeline's data directory. Defaults to `"tf_records"`.
         tokenizer: str. `"sentencepiece"` (ALBERT) or `"wordpiece"` (BERT). Defaults to
             `"sentencepiece"`.
-        tokenizer_path: str or None. An existing tokenizer directory, `.model` or `vocab.txt`;
-            None trains one on the corpus. Defaults to None.
+        tokenizer_path: str or None. An existing tokenizer directory, `.model` or `vocab.txt`,
+            or a model whose tokenizer to use (Hugging Face directory, TF1 checkpoint,
+            keras-hub preset, `.keras` file); None trains one on the corpus. Defaults to None,
+            which a pipeline with `model.pretrained` turns into that model.
         vocabulary_size: int. Size of a trained vocabulary (WordPiece may come out smaller).
             Defaults to 8000.
         lowercase: bool. Case-fold text when training a tokenizer. Defaults to True.
@@ -130,3 +138,8 @@ class DataConfig:
         """The masking fields as a `MaskingConfig` (what `prepare` stores in the manifest)."""
         return MaskingConfig(mode=self.masking, mask_rate=self.mask_rate,
                              max_predictions=self.max_predictions, max_ngram=self.max_ngram)
+
+
+def task_text_path(output_dir: str, name: str) -> str:
+    """The corpus file that `data.corpus: finetune` stands for, beside the pipeline's records."""
+    return os.path.join(output_dir, f"{name}.finetune-train.txt")

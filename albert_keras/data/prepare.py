@@ -26,7 +26,7 @@ from albert_keras.data.records_manifest import RecordsManifest, write_manifest
 from albert_keras.data.tokenized_corpus import TokenizedCorpus
 from albert_keras.utils.atomic_files import write_atomic
 
-TOKENIZER_DIR = "tokenizer"
+TOKENIZER_DIR = tokenizers.TOKENIZER_DIR
 SHARD_PREFIX = "pretraining"
 HELD_OUT_DIR = "held_out"
 _TOKENIZE_BATCH = 1024

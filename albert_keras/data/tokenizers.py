@@ -30,6 +30,7 @@ SENTENCEPIECE_SPECIAL_TOKENS = {"pad": "<pad>", "unk": "<unk>", "cls": "[CLS]", 
 WORDPIECE_SPECIAL_TOKENS = {"pad": "[PAD]", "unk": "[UNK]", "cls": "[CLS]", "sep": "[SEP]",
                             "mask": "[MASK]"}
 TOKENIZER_CONFIG = "tokenizer.json"
+TOKENIZER_DIR = "tokenizer"  # The saved tokenizer beside records and every `.keras` model file.
 SENTENCEPIECE_FILE = "spiece.model"
 WORDPIECE_FILE = "vocab.txt"
 KINDS = ("sentencepiece", "wordpiece")
@@ -85,12 +86,27 @@ def train_tokenizer(sentences: Iterable[str], kind: str, vocabulary_size: int,
 
 
 def load_tokenizer(path: str):
-    """Loads a tokenizer directory (with `tokenizer.json`), a SentencePiece `.model` or a `vocab.txt`.
+    """Loads a tokenizer directory (with `tokenizer.json`), a SentencePiece `.model` or a
+    `vocab.txt`, or the tokenizer of a model: a `.keras` file (the `tokenizer/` beside it), a
+    Hugging Face directory, a TF1 checkpoint or a keras-hub preset (their vocabulary file,
+    with the casing their config gives).
 
     A bare `vocab.txt` is lower-cased when it has no upper-case token (like Google's uncased
     BERT vocabularies). Lower-casing is BERT's and ALBERT's plain `lower()`, applied before
     WordPiece or SentencePiece (see `WordPieceTokenizer`, `SentencePieceTokenizer`).
     """
+    path = os.fspath(path)
+    if path.endswith(".keras"):
+        beside = os.path.join(os.path.dirname(path), TOKENIZER_DIR)
+        if not os.path.isdir(beside):
+            raise FileNotFoundError(
+                f"No tokenizer beside the model {path!r}: expected the folder {beside} (pretrain "
+                "and finetune write one next to every .keras file they save).")
+        return load_tokenizer(beside)
+    if not os.path.isfile(os.path.join(path, TOKENIZER_CONFIG)) and _is_checkpoint(path):
+        from albert_keras.convert import load_pretrained_tokenizer
+
+        return load_pretrained_tokenizer(path)
     if os.path.isdir(path):
         config_path = os.path.join(path, TOKENIZER_CONFIG)
         if not os.path.isfile(config_path):
@@ -121,6 +137,34 @@ def load_tokenizer(path: str):
             vocabulary=vocabulary, lowercase=lowercase, strip_accents=lowercase,
             oov_token=WORDPIECE_SPECIAL_TOKENS["unk"])
     return SentencePieceTokenizer(proto=path)
+
+
+def _is_checkpoint(path: str) -> bool:
+    """A Hugging Face directory, a TF1 checkpoint or a keras-hub preset (`convert` knows)."""
+    from albert_keras.convert.pretrained import FORMATS
+
+    return (os.path.isdir(path) or os.path.isfile(f"{path}.index")) and any(
+        module.matches(path) for module in FORMATS.values())
+
+
+def describe_difference(tokenizer, other) -> str | None:
+    """What differs between two tokenizers (kind, casing, vocabulary), or None: the same ids
+    for every text."""
+    kinds = tokenizer_kind(tokenizer), tokenizer_kind(other)
+    if kinds[0] != kinds[1]:
+        return f"kind {kinds[0]} vs {kinds[1]}"
+    settings = tokenizer_settings(tokenizer), tokenizer_settings(other)
+    changed = [f"{key} {settings[0][key]!r} vs {settings[1].get(key)!r}" for key in settings[0]
+               if settings[0][key] != settings[1].get(key)]
+    if changed:
+        return ", ".join(changed)
+    vocabularies = tokenizer.get_vocabulary(), other.get_vocabulary()
+    if len(vocabularies[0]) != len(vocabularies[1]):
+        return f"vocabulary_size {len(vocabularies[0])} vs {len(vocabularies[1])}"
+    for index, (token, other_token) in enumerate(zip(*vocabularies)):
+        if token != other_token:
+            return f"token {index} is {token!r} vs {other_token!r}"
+    return None
 
 
 def save_tokenizer(tokenizer, directory: str) -> str:

@@ -66,6 +66,15 @@ class FineTuningTask:
 
     # --- Reading --------------------------------------------------------------------------
 
+    # Whether examples share their text (SQuAD: a context per question), so that a corpus
+    # made from them (`task_corpus.py`) keeps each distinct text once.
+    shared_texts: bool = False
+
+    def corpus_texts(self, example: dict) -> list[str]:
+        """The unlabelled text of one example, in reading order, for a pretraining corpus
+        (task-adaptive pretraining, `task_corpus.py`)."""
+        raise NotImplementedError
+
     def read_examples(self, source: str, config, split: str = "train",
                       skipped: list[str] | None = None) -> list[dict]:
         """Reads one split of labelled data.

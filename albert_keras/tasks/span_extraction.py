@@ -47,6 +47,10 @@ class SpanExtraction(FineTuningTask):
     monitor = ("val_loss", "min")
     has_labels = False
     score = "f1"
+    shared_texts = True  # A context per question.
+
+    def corpus_texts(self, example: dict) -> list[str]:
+        return [example["context"]]  # Questions are the query segment, not prose.
 
     def check_config(self, ft) -> None:
         super().check_config(ft)

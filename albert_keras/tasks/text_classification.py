@@ -36,6 +36,10 @@ class TextClassification(FineTuningTask):
     def score_name(self, ft) -> str:
         return "micro_f1" if ft.multi_label else "accuracy"
 
+    def corpus_texts(self, example: dict) -> list[str]:
+        pair = example.get("text_pair")
+        return [example["text"]] + ([pair] if pair is not None else [])
+
     def check_config(self, ft) -> None:
         pass  # Every setting applies.
 

@@ -47,6 +47,9 @@ class TokenClassification(FineTuningTask):
     model_class = TokenClassifier
     score = "token_accuracy"
 
+    def corpus_texts(self, example: dict) -> list[str]:
+        return [" ".join(example["words"])]  # One tagged sentence.
+
     def file_format(self, path: str, config) -> str:
         if config.format != "auto":
             return config.format

@@ -19,13 +19,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from albert_keras.models.dtype_copy import copy_with_dtype
 from albert_keras.models.encoder import Encoder
 from albert_keras.models.pretrainer import Pretrainer
-from albert_keras.models.task import load_pretrained_encoder
 from albert_keras.training.atomic_backup import AtomicBackupAndRestore
 from albert_keras.training.callbacks import (agreed_resume_epoch, backup_directory,
                                               make_callbacks)
+from albert_keras.training.continued_pretraining import continued_pretrainer
 from albert_keras.training.gradient_accumulation import use_gradient_accumulation
 from albert_keras.training.precision import dtype_policy, resolve_precision
 from albert_keras.training.masked_lm_loss import MaskedLMLoss
@@ -76,7 +75,7 @@ def pretrain(config) -> dict[str, Any]:
                                                           masking=masking, skip_batches=skip))
 
     with strategy.scope():
-        pretrainer = build_pretrainer(config, tokenizer, precision, pair_task)
+        pretrainer = build_pretrainer(config, tokenizer, precision, pair_task, tokenizer_dir)
         compile_pretrainer(pretrainer, train)
     encoder = pretrainer.encoder
     print(f"[pretrain] {config.name}: {encoder.count_params():,} encoder parameters, "
@@ -259,22 +258,20 @@ def _checked_records(config):
     return records, tokenizer_dir, manifest
 
 
-def build_pretrainer(config, tokenizer, precision: str, pair_task: str) -> Pretrainer:
-    """The `Pretrainer` over `model.pretrained` (a `.keras` encoder or a checkpoint from
-    elsewhere) or a fresh `model` encoder, in the run's precision; call in `strategy.scope()`."""
+def build_pretrainer(config, tokenizer, precision: str, pair_task: str,
+                     tokenizer_dir: str | None = None) -> Pretrainer:
+    """The `Pretrainer` that continues `model.pretrained` (a `.keras` file or a checkpoint
+    from elsewhere, with the heads it has: `continued_pretraining.py`) or a fresh `model`
+    encoder with fresh heads, in the run's precision; call in `strategy.scope()`."""
     if config.model.pretrained:
-        encoder = copy_with_dtype(load_pretrained_encoder(config.model.pretrained),
-                                  dtype_policy(precision))
-        if encoder.vocabulary_size < tokenizer.vocabulary_size():
-            raise ValueError(
-                f"The records' tokenizer has {tokenizer.vocabulary_size()} tokens but "
-                f"model.pretrained={config.model.pretrained!r} only vocabulary_size="
-                f"{encoder.vocabulary_size}: prepare with that model's tokenizer "
-                "(data.tokenizer_path)")
-    else:
-        encoder_config = config.model.encoder_config(
-            vocabulary_size=int(tokenizer.vocabulary_size()))
-        encoder = Encoder(**encoder_config.to_dict(), dtype=dtype_policy(precision))
+        pretrainer, notes = continued_pretrainer(
+            config.model.pretrained, tokenizer, pair_task, dtype_policy(precision),
+            tokenizer_dir=tokenizer_dir)
+        for note in notes:
+            print(f"[pretrain] model.pretrained={config.model.pretrained}: {note}")
+        return pretrainer
+    encoder_config = config.model.encoder_config(vocabulary_size=int(tokenizer.vocabulary_size()))
+    encoder = Encoder(**encoder_config.to_dict(), dtype=dtype_policy(precision))
     return Pretrainer(encoder, pair_task=pair_task)
 
 
