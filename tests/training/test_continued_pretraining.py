@@ -188,3 +188,37 @@ def test_records_default_to_the_checkpoints_tokenizer(tmp_path, bert_checkpoint)
     assert _config(tmp_path, directory).data.tokenizer_path == directory
     assert _config(tmp_path, directory, tokenizer_path="mine").data.tokenizer_path == "mine"
     assert _config(tmp_path, None).data.tokenizer_path is None
+
+
+@pytest.mark.large
+def test_adapt_yaml_two_commands(tmp_path, bert_checkpoint, monkeypatch):
+    """README's "Adapt a published model": pretrain on the task text, then fine-tune."""
+    import csv
+
+    from albert_keras.cli import main
+
+    directory, _ = bert_checkpoint
+    rng = np.random.default_rng(5)
+    words = "open the file and read every line of text then close it again".split()
+    train = tmp_path / "train.csv"
+    with open(train, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([["text", "label"]] + [
+            [" ".join(rng.choice(words, rng.integers(3, 12))), str(rng.integers(2))]
+            for _ in range(80)])
+    monkeypatch.chdir(tmp_path)
+    config = os.path.join(os.path.dirname(__file__), "..", "..", "pipelines", "adapt.yaml")
+    tiny = ["--set", f"finetune.train={train}", "--set", "data.max_sequence_length=32",
+            "--set", "data.length_buckets=[16]", "--set", "finetune.max_sequence_length=32"]
+    assert main(["pretrain", "--config", config, "--set", f"model.pretrained={directory}",
+                 "--set", "train.steps=2", "--set", "train.steps_per_epoch=2",
+                 "--set", "train.warmup_steps=1",
+                 "--set", "train.global_batch_size=8", "--set", "train.eval_batches=1",
+                 "--set", "train.verbose=0", *tiny]) == 0
+    summary = json.loads((tmp_path / "runs" / "adapt" / "summary.json").read_text())
+    assert summary["status"] == "completed"
+    assert (tmp_path / "tf_records" / "adapt.finetune-train.txt").read_text().count("\n\n") > 50
+    assert main(["finetune", "--config", config, "--set",
+                 "model.pretrained=runs/adapt/encoder.keras", "--set", "finetune.epochs=1",
+                 *tiny]) == 0
+    report = json.loads((tmp_path / "runs" / "finetuned" / "adapt" / "report.json").read_text())
+    assert report["task"] == "text_classification"
