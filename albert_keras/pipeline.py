@@ -17,7 +17,8 @@ from typing import Any
 
 import yaml
 
-from albert_keras.compare.compare_config import CompareConfig, check_compare_pipeline
+from albert_keras.compare.compare_config import (CompareConfig, arm_checkpoints,
+                                                 check_compare_pipeline)
 from albert_keras.data.data_config import TASK_TEXT, DataConfig, task_text_path
 from albert_keras.export.export_config import ExportConfig
 from albert_keras.models.model_config import ModelConfig
@@ -50,11 +51,13 @@ class PipelineConfig:
                     f"finetune.train={self.finetune.train!r}")
             object.__setattr__(self, "data", dataclasses.replace(
                 self.data, corpus=task_text_path(self.data.output_dir, self.name)))
-        if self.model.pretrained and self.data.tokenizer_path is None:
+        checkpoint = self.model.pretrained or next(iter(arm_checkpoints(self.compare)), None)
+        if checkpoint and self.data.tokenizer_path is None:
             # Records for a checkpoint use its own tokenizer (its vocab.txt / spiece.model and
-            # casing, or the tokenizer/ beside a .keras file); `pretrain` checks they agree.
+            # casing, or the tokenizer/ beside a .keras file); `pretrain` and `compare` check
+            # that they agree.
             object.__setattr__(self, "data", dataclasses.replace(
-                self.data, tokenizer_path=self.model.pretrained))
+                self.data, tokenizer_path=checkpoint))
         if self.train.strategy == "tpu" and self.data.length_buckets:
             raise ConfigError(
                 "TPUs need one static batch shape: set `data.length_buckets` to [] with "

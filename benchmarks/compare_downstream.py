@@ -27,6 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from albert_keras.compare import ArmConfig  # noqa: E402
+from albert_keras.models.encoder_config import EncoderConfig  # noqa: E402
 from albert_keras.compare.arm_run import downstream_twins  # noqa: E402
 from albert_keras.pipeline import load_pipeline  # noqa: E402
 
@@ -73,7 +74,8 @@ def main() -> None:
         arm_config = ArmConfig(**arm["arm"])
         encoder = os.path.join(args.run, "arms", arm["name"], "encoder.keras")
         results["arms"][arm["name"]] = downstream_twins(
-            config, arm_config, tokenizer, encoder, os.path.join(work, arm["name"]))
+            config, arm_config, EncoderConfig(**arm["encoder_config"]), tokenizer, encoder,
+            os.path.join(work, arm["name"]))
     print(f"{name}: {len(args.seeds)} seeds, test accuracy, mean ± sample std")
     for arm_name, scores in results["arms"].items():
         spread = max(scores["pretrained"]["std"], scores["random_init"]["std"])

@@ -29,6 +29,7 @@ from albert_keras.models.encoder import Encoder
 from albert_keras.models.model_config import ModelConfig
 from albert_keras.models.pretrainer import Pretrainer
 from albert_keras.tasks.registry import task_named
+from albert_keras.training.continued_pretraining import continued_pretrainer
 from albert_keras.training.finetune import finetune
 from albert_keras.training.pretrain import (compile_pretrainer, distribute,
                                             most_frequent_token_accuracy)
@@ -89,7 +90,6 @@ def run_arm(config, arm: ArmConfig, plan: ArmPlan) -> dict[str, Any]:
     train = config.train
     keras.utils.set_random_seed(train.seed)  # The same seed for every arm.
     tokenizer = load_tokenizer(plan.tokenizer)
-    encoder_config = arm.encoder_config(vocabulary_size=int(tokenizer.vocabulary_size()))
     strategy = make_strategy(train.strategy)
     train_fn = _dataset_fn(config, plan.records, tokenizer)
     held_out, held_out_batches = _held_out_dataset(config, plan.held_out, tokenizer)
@@ -102,18 +102,21 @@ def run_arm(config, arm: ArmConfig, plan: ArmPlan) -> dict[str, Any]:
     memory_before = measures.peak_memory_mb()
 
     with strategy.scope():
-        encoder = Encoder(**encoder_config.to_dict(), dtype=dtype_policy(precision))
-        pretrainer = Pretrainer(encoder, pair_task=config.data.pair_task)
+        pretrainer = _arm_pretrainer(arm, tokenizer, config.data.pair_task, precision,
+                                     plan.tokenizer)
         compile_pretrainer(pretrainer, train)
+    encoder = pretrainer.encoder
+    encoder_config = encoder.encoder_config
     parameters = measures.parameter_breakdown(pretrainer)
     print(f"[compare] {arm.name}: {parameters['encoder']:,} encoder parameters "
           f"({parameters['total']:,} with heads)", flush=True)
     curve = [{"step": 0, "seconds": 0.0, **_evaluate(pretrainer, held_out, held_out_batches)}]
     recorder = CurveRecorder(arm.name, curve, train.steps, config.compare.max_minutes_per_arm)
-    pretrainer.fit(train_data, epochs=train.steps // config.compare.eval_every,
-                   steps_per_epoch=config.compare.eval_every, validation_data=held_out,
-                   validation_steps=held_out_batches,
-                   callbacks=[recorder, keras.callbacks.TerminateOnNaN()], verbose=0)
+    if arm.pretrain:
+        pretrainer.fit(train_data, epochs=train.steps // config.compare.eval_every,
+                       steps_per_epoch=config.compare.eval_every, validation_data=held_out,
+                       validation_steps=held_out_batches,
+                       callbacks=[recorder, keras.callbacks.TerminateOnNaN()], verbose=0)
     peak_memory = measures.peak_memory_mb()
     steps_run = curve[-1]["step"]
     train_seconds = curve[-1]["seconds"]
@@ -139,9 +142,24 @@ def run_arm(config, arm: ArmConfig, plan: ArmPlan) -> dict[str, Any]:
         "fingerprints": fingerprints, "downstream": None,
     }
     if config.compare.downstream:
-        result["downstream"] = downstream_twins(config, arm, plan.tokenizer, encoder_path,
+        result["downstream"] = downstream_twins(config, arm, encoder_config, plan.tokenizer,
+                                                encoder_path,
                                                 os.path.join(plan.arm_dir, "downstream"))
     return result
+
+
+def _arm_pretrainer(arm: ArmConfig, tokenizer, pair_task: str, precision: str,
+                    tokenizer_dir: str) -> Pretrainer:
+    """The arm's `Pretrainer`: its checkpoint with the heads it has, or random weights."""
+    if arm.pretrained:
+        pretrainer, notes = continued_pretrainer(arm.pretrained, tokenizer, pair_task,
+                                                 dtype_policy(precision), tokenizer_dir)
+        for note in notes:
+            print(f"[compare] {arm.name}: {arm.pretrained}: {note}", flush=True)
+        return pretrainer
+    encoder_config = arm.encoder_config(vocabulary_size=int(tokenizer.vocabulary_size()))
+    encoder = Encoder(**encoder_config.to_dict(), dtype=dtype_policy(precision))
+    return Pretrainer(encoder, pair_task=pair_task)
 
 
 class CurveRecorder(keras.callbacks.Callback):
@@ -228,9 +246,10 @@ def _export(encoder, tokenizer, plan: ArmPlan, sequence_length: int) -> str:
                               version=1, overwrite=True, sequence_length=sequence_length)
 
 
-def downstream_twins(config, arm: ArmConfig, tokenizer_dir: str, encoder_path: str,
-                     output_dir: str) -> dict[str, Any]:
-    """Fine-tunes the pretrained encoder and its random-init twin once per seed.
+def downstream_twins(config, arm: ArmConfig, encoder_config, tokenizer_dir: str,
+                     encoder_path: str, output_dir: str) -> dict[str, Any]:
+    """Fine-tunes the pretrained encoder and its random-init twin (`encoder_config`, fresh
+    weights) once per seed.
 
     Both run `finetune` with the config's `finetune` section (no early stopping, the last
     epoch scored on `finetune.test`, else the validation rows) and the seeds of
@@ -241,7 +260,7 @@ def downstream_twins(config, arm: ArmConfig, tokenizer_dir: str, encoder_path: s
     ft = config.finetune
     split = "test" if ft.test else "validation"
     metric = task_named(ft.task).score_name(ft)
-    twin = ModelConfig(**{f.name: getattr(arm, f.name) for f in dataclasses.fields(ModelConfig)})
+    twin = ModelConfig(**encoder_config.to_dict())  # Every field given: no preset left over.
     models = {"pretrained": dataclasses.replace(twin, pretrained=encoder_path),
               "random_init": twin}
     scores: dict[str, list[float]] = {init: [] for init in models}

@@ -12,32 +12,42 @@ _ARM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 @dataclasses.dataclass(frozen=True)
 class ArmConfig(ModelConfig):
-    """One arm of a comparison: a name, a preset and any `EncoderConfig` field changed.
+    """One arm of a comparison: a name, a preset and any `EncoderConfig` field changed, or a
+    checkpoint to start from.
 
-    The fields are those of the pipeline's `model` section (without `pretrained`: every arm
-    is trained here from random weights) plus a `name`. `vocabulary_size` left unset comes
-    from the tokenizer all arms share.
+    The fields are those of the pipeline's `model` section plus `name` and `pretrain`.
+    `vocabulary_size` left unset comes from the tokenizer all arms share.
 
     Args:
         name: str. The arm's name in the report and its folder (letters, digits, `_.-`).
         preset: str. An `EncoderConfig` preset, e.g. `"albert_tiny"`.
         share, embedding_dim, num_groups, ...: `EncoderConfig` fields that differ from the preset.
+        pretrained: str or None. A checkpoint (Hugging Face directory, TF1 checkpoint,
+            keras-hub preset, `.keras` file) the arm starts from, with the pretraining heads it
+            has (as `pretrain` continues one); its config replaces `preset` and the fields.
+            All arms share one tokenizer: the checkpoint's (`data.tokenizer_path` defaults to
+            it). Defaults to None: random weights.
+        pretrain: bool. Pretrain the arm on the comparison's records. False (with
+            `pretrained`) measures and fine-tunes the checkpoint as it is: "the published
+            model" beside "the same model adapted here". Defaults to True.
 
     Example:
     ```python
     ArmConfig(name="bert", preset="albert_tiny", share="none", embedding_dim=256)
+    ArmConfig(name="published", pretrained="models/bert", pretrain=False)
     ```
     """
 
     name: str = ""
+    pretrain: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _ARM_NAME.fullmatch(self.name):
             raise ValueError("`name` must be letters, digits, `_`, `.` or `-` (a folder name). "
                              f"Received: name={self.name!r}")
-        if self.pretrained is not None:
-            raise ValueError("An arm is trained here from random weights; `pretrained` is not "
-                             f"an arm key. Received: pretrained={self.pretrained!r}")
+        if not self.pretrain and not self.pretrained:
+            raise ValueError("An arm with `pretrain: false` measures a checkpoint as it is: set "
+                             f"`pretrained`. Received: name={self.name!r}, pretrained=None")
         super().__post_init__()
 
 
@@ -100,6 +110,11 @@ class CompareConfig:
                              f"compare.downstream_seeds={list(self.downstream_seeds)}")
 
 
+def arm_checkpoints(compare: CompareConfig) -> list[str]:
+    """The checkpoints the arms start from, in arm order, each once."""
+    return list(dict.fromkeys(arm.pretrained for arm in compare.arms if arm.pretrained))
+
+
 def check_compare_pipeline(config) -> None:
     """Checks a pipeline's `compare` section against its other sections (before any work)."""
     compare, train, data = config.compare, config.train, config.data
@@ -119,9 +134,12 @@ def check_compare_pipeline(config) -> None:
                          "train.strategy must be 'default' or 'mirrored'. Received: "
                          f"train.strategy={train.strategy!r}")
     if config.model.pretrained:
-        raise ValueError("`compare` trains every arm from random weights; `model.pretrained` "
-                         f"is not used. Received: model.pretrained={config.model.pretrained!r}")
+        raise ValueError("`compare` builds each arm from its own settings; `model.pretrained` "
+                         "is not used (give an arm `pretrained:`). Received: "
+                         f"model.pretrained={config.model.pretrained!r}")
     for index, arm in enumerate(compare.arms):
+        if arm.pretrained:
+            continue  # The checkpoint's own length, checked when it is loaded.
         length = arm.encoder_config().max_sequence_length
         if length < data.max_sequence_length:
             raise ValueError(

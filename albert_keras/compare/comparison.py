@@ -18,13 +18,14 @@ from typing import Any
 
 from albert_keras.compare import report as report_lib
 from albert_keras.compare.arm_run import ArmPlan, run_arm_in_process
-from albert_keras.compare.compare_config import check_compare_pipeline
+from albert_keras.compare.compare_config import arm_checkpoints, check_compare_pipeline
 from albert_keras.compare.report_markdown import report_markdown
 from albert_keras.data.records_manifest import RecordsManifest, read_manifest
 from albert_keras.data.corpus import read_documents
 from albert_keras.data.prepare import HELD_OUT_DIR, TOKENIZER_DIR
 from albert_keras.data.records_check import check_records
 from albert_keras.tasks.task_corpus import prepare_records
+from albert_keras.training.continued_pretraining import check_tokenizer
 from albert_keras.training.precision import resolve_precision
 from albert_keras.utils.atomic_files import write_json_atomic, write_text_atomic
 
@@ -57,6 +58,7 @@ def compare(config, progress: bool = True) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
     check_compare_pipeline(config)
+    _check_arm_tokenizers(config)
     run_dir = os.path.join(config.compare.output_dir, config.name)
     os.makedirs(run_dir, exist_ok=True)
     records, manifest = _records(config)
@@ -116,6 +118,17 @@ def build_report(config, manifest: RecordsManifest, arms: list[dict], task: dict
                        "equal_time": report_lib.equal_time_view(arms)}
     report["paper"] = report_lib.paper_claims(report)
     return report
+
+
+def _check_arm_tokenizers(config) -> None:
+    """Arms that start from checkpoints must all use the records' tokenizer (before any work)."""
+    checkpoints = arm_checkpoints(config.compare)
+    if checkpoints and config.data.tokenizer_path:
+        from albert_keras.data.tokenizers import load_tokenizer
+
+        tokenizer = load_tokenizer(config.data.tokenizer_path)
+        for path in checkpoints:
+            check_tokenizer(path, tokenizer, config.data.tokenizer_path)
 
 
 def _records(config) -> tuple[str, RecordsManifest]:

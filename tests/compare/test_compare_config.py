@@ -48,8 +48,13 @@ def test_arm_keys_and_values_are_checked_by_name():
         _pipeline([{"name": "x", "preset": "albert_tiny", "hidden_dim": 250}])
     with pytest.raises(ConfigError, match=r"name='bad name'"):
         _pipeline([{"name": "bad name", "preset": "albert_tiny"}])
-    with pytest.raises(ConfigError, match=r"pretrained='x.keras'"):
-        _pipeline([{"name": "a", "preset": "albert_tiny", "pretrained": "x.keras"}])
+    with pytest.raises(ConfigError, match=r"`pretrain: false`.*name='a', pretrained=None"):
+        _pipeline([{"name": "a", "preset": "albert_tiny", "pretrain": False}])
+    # Arms from a checkpoint: the records default to its tokenizer.
+    config = _pipeline([{"name": "a", "pretrained": "x/bert", "pretrain": False},
+                        {"name": "b", "pretrained": "x/bert"}, ARMS[0]])
+    assert config.data.tokenizer_path == "x/bert"
+    assert [arm.pretrain for arm in config.compare.arms] == [False, True, True]
     with pytest.raises(ConfigError, match=r"repeated name\(s\) \['bert'\]"):
         _pipeline([ARMS[0], ARMS[0]])
 

@@ -222,3 +222,41 @@ def test_adapt_yaml_two_commands(tmp_path, bert_checkpoint, monkeypatch):
                  *tiny]) == 0
     report = json.loads((tmp_path / "runs" / "finetuned" / "adapt" / "report.json").read_text())
     assert report["task"] == "text_classification"
+
+
+@pytest.mark.large
+def test_compare_arms_from_a_checkpoint(tmp_path, bert_checkpoint):
+    """"The published model vs the same model adapted here" as one comparison."""
+    from albert_keras.cli import main
+
+    directory, _ = bert_checkpoint
+    config = os.path.join(os.path.dirname(__file__), "..", "..", "pipelines", "compare.yaml")
+    overrides = {
+        "name": "adapted_vs_published",
+        "compare.arms": f"[{{name: published, pretrained: '{directory}', pretrain: false}}, "
+                        f"{{name: adapted, pretrained: '{directory}'}}]",
+        "data.max_documents": 40, "data.max_sequence_length": SEQUENCE_LENGTH,
+        "data.length_buckets": "[]", "data.dupe_factor": 1, "data.held_out_fraction": 0.2,
+        "data.max_predictions": 5, "data.num_workers": 1, "data.pair_task": "nsp",
+        "data.output_dir": str(tmp_path / "records"),
+        "compare.output_dir": str(tmp_path / "runs"), "compare.eval_every": 5,
+        "compare.eval_batches": 2, "compare.downstream_examples_per_label": 20,
+        "compare.downstream_seeds": "[0]", "compare.latency_iterations": 2,
+        "train.steps": 10, "train.steps_per_epoch": 5, "train.warmup_steps": 2,
+        "train.global_batch_size": 8, "train.learning_rate": 1e-3, "finetune.epochs": 1,
+        "finetune.max_sequence_length": SEQUENCE_LENGTH}
+    args = ["compare", "--config", config]
+    for key, value in overrides.items():
+        args += ["--set", f"{key}={value}"]
+    assert main(args) == 0
+    report = json.loads((tmp_path / "runs" / "adapted_vs_published" / "report.json").read_text())
+    published, adapted = report["arms"]
+    assert [published["name"], adapted["name"]] == ["published", "adapted"]
+    assert published["encoder_config"]["vocabulary_size"] == 149 == report["shared"][
+        "vocabulary_size"]
+    assert [point["step"] for point in published["curve"]] == [0]
+    assert [point["step"] for point in adapted["curve"]] == [0, 5, 10]
+    # Both start from the checkpoint itself: the same held-out scores before any step.
+    assert published["curve"][0]["mlm_loss"] == pytest.approx(adapted["curve"][0]["mlm_loss"])
+    for arm in (published, adapted):
+        assert set(arm["downstream"]) >= {"pretrained", "random_init", "gain"}
