@@ -131,9 +131,9 @@ def _pretrain(args) -> int:
 
 def _finetune(args) -> int:
     config = _load(args)
-    from albert_keras.training.finetune import finetune
+    from albert_keras.training.finetune_grid import finetune_with_grid
 
-    finetune(config)
+    finetune_with_grid(config)  # `finetune`, or one run per rate of finetune.learning_rates.
     return 0
 
 

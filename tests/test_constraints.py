@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 
 import pytest
 from packaging.requirements import Requirement
 
+from tests.helpers import load_script
+
 REPO = os.path.join(os.path.dirname(__file__), "..")
 
 
 def _script():
-    path = os.path.join(REPO, ".ci", "latest_releases.py")
-    spec = importlib.util.spec_from_file_location("latest_releases", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(os.path.join(REPO, ".ci", "latest_releases.py"), "latest_releases")
 
 
 def _setup_requirements(monkeypatch) -> list[Requirement]:

@@ -30,6 +30,8 @@ from albert_keras.models.model_config import ModelConfig
 from albert_keras.models.pretrainer import Pretrainer
 from albert_keras.tasks.registry import task_named
 from albert_keras.training.continued_pretraining import continued_pretrainer
+from albert_keras.training.downstream_protocol import (choose_learning_rate, paired_gain,
+                                                        rate_key, summary)
 from albert_keras.training.finetune import finetune
 from albert_keras.training.pretrain import (compile_pretrainer, distribute,
                                             most_frequent_token_accuracy)
@@ -249,45 +251,62 @@ def _export(encoder, tokenizer, plan: ArmPlan, sequence_length: int) -> str:
 def downstream_twins(config, arm: ArmConfig, encoder_config, tokenizer_dir: str,
                      encoder_path: str, output_dir: str) -> dict[str, Any]:
     """Fine-tunes the pretrained encoder and its random-init twin (`encoder_config`, fresh
-    weights) once per seed.
+    weights) at every rate of the grid, once per seed; each picks its rate on validation and
+    is scored on test (`downstream_protocol.py`).
 
-    Both run `finetune` with the config's `finetune` section (no early stopping, the last
-    epoch scored on `finetune.test`, else the validation rows) and the seeds of
-    `compare.downstream_seeds`. Returns the task's score of each run (accuracy for
-    single-label classification, see `FineTuningTask.score_name`), mean, sample standard
-    deviation and the gain of pretraining (difference of the means).
+    Every run uses the `finetune` settings with no early stopping (the last epoch is scored),
+    the seed of `compare.downstream_seeds` and a rate of `finetune.learning_rates` (empty:
+    `finetune.learning_rate` alone). With a grid of one rate and no `finetune.test`, the
+    validation rows are the scored split.
+
+    Returns:
+        The arm's `downstream` entry of `report.json`:
+        - `metric`, `split` (scored: `"test"`, or `"validation"` as above),
+          `selection_split` (`"validation"`, or None for a grid of one), `seeds`,
+          `learning_rates` (the grid);
+        - `pretrained` and `random_init`, each: `learning_rate` (chosen), `values` (the
+          scored split, one per seed, at the chosen rate), `median`, `min`, `max`, `mean`,
+          `std`, and `validation` (`{rate: [per seed]}`, what the choice saw; empty without
+          selection);
+        - `gain`: the paired gain per seed, `pretrained - random_init` (`values`, `median`,
+          `min`, `max`, `mean`, `std`, `positive_seeds`, `negative_seeds`, `verdict`).
     """
     ft = config.finetune
+    rates = ft.grid()
     split = "test" if ft.test else "validation"
+    selection = "validation" if len(rates) > 1 else None
     metric = task_named(ft.task).score_name(ft)
     twin = ModelConfig(**encoder_config.to_dict())  # Every field given: no preset left over.
     models = {"pretrained": dataclasses.replace(twin, pretrained=encoder_path),
               "random_init": twin}
-    scores: dict[str, list[float]] = {init: [] for init in models}
-    for seed in config.compare.downstream_seeds:
-        for init, model in models.items():
-            keras.utils.set_random_seed(seed)
-            run = dataclasses.replace(
-                config, name=f"{init}-seed{seed}", model=model, compare=CompareConfig(),
-                finetune=dataclasses.replace(
-                    ft, seed=seed, tokenizer=tokenizer_dir, verbose=0, tensorboard=False,
-                    restore_best_checkpoint=False, early_stopping_patience=0,
-                    output_dir=output_dir))
-            report = finetune(run)
-            scores[init].append(float(report["metrics"][split][metric]))
-            print(f"[compare] {arm.name}: downstream {init}, seed {seed}: {split} {metric} "
-                  f"{scores[init][-1]:.3f}", flush=True)
-    summary = {"metric": metric, "split": split}
-    for init, values in scores.items():
-        summary[init] = {"values": values, "mean": float(sum(values) / len(values)),
-                         "std": _std(values)}
-    summary["gain"] = summary["pretrained"]["mean"] - summary["random_init"]["mean"]
-    return summary
-
-
-def _std(values: list[float]) -> float:
-    """Sample standard deviation (0 for one value)."""
-    if len(values) < 2:
-        return 0.0
-    mean = sum(values) / len(values)
-    return (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+    seeds = list(config.compare.downstream_seeds)
+    # scores[init][rate][split] = one score per seed.
+    scores = {init: {rate: {"validation": [], split: []} for rate in rates} for init in models}
+    for seed in seeds:
+        for rate in rates:
+            for init, model in models.items():
+                keras.utils.set_random_seed(seed)
+                run = dataclasses.replace(
+                    config, name=f"{init}-lr{rate_key(rate)}-seed{seed}", model=model,
+                    compare=CompareConfig(), finetune=dataclasses.replace(
+                        ft, seed=seed, learning_rate=rate, learning_rates=(),
+                        tokenizer=tokenizer_dir, verbose=0,
+                        tensorboard=False, restore_best_checkpoint=False,
+                        early_stopping_patience=0, output_dir=output_dir))
+                metrics = finetune(run)["metrics"]
+                for name in {"validation", split}:
+                    if name in metrics:
+                        scores[init][rate][name].append(float(metrics[name][metric]))
+                print(f"[compare] {arm.name}: downstream {init}, learning rate {rate}, seed "
+                      f"{seed}: {split} {metric} {scores[init][rate][split][-1]:.3f}", flush=True)
+    result = {"metric": metric, "split": split, "selection_split": selection, "seeds": seeds,
+              "learning_rates": rates}
+    for init in models:
+        validation = {rate: scores[init][rate]["validation"] for rate in rates}
+        chosen = choose_learning_rate(validation) if selection else rates[0]
+        values = scores[init][chosen][split]
+        result[init] = {"learning_rate": chosen, "values": values, **summary(values),
+                        "validation": {rate_key(rate): v for rate, v in validation.items()}
+                        if selection else {}}
+    result["gain"] = paired_gain(result["pretrained"]["values"], result["random_init"]["values"])
+    return result

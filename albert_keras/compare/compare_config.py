@@ -68,8 +68,10 @@ class CompareConfig:
             after this many minutes of training (the schedule still spans `train.steps`).
             Defaults to None: every arm runs `train.steps`.
         downstream: bool. Fine-tune each arm and its random-init twin. Defaults to True.
-        downstream_seeds: list of int. One pretrained and one random-init run per seed; the
-            report gives mean and spread. Defaults to `[0, 1]`.
+        downstream_seeds: list of int. One pretrained and one random-init run per seed (and
+            learning rate); the report gives the paired gain per seed, its median and range,
+            and a verdict (`training/downstream_protocol.py`). Defaults to `[0, 1, 2, 3, 4]`.
+
         downstream_examples_per_label: int. Size of the built-in downstream task (used when
             `finetune.train` is null). Defaults to 200.
         latency_iterations: int. Timed raw-text requests per batch size against each arm's
@@ -82,7 +84,7 @@ class CompareConfig:
     eval_batches: int = 10
     max_minutes_per_arm: float | None = None
     downstream: bool = True
-    downstream_seeds: tuple[int, ...] = (0, 1)
+    downstream_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     downstream_examples_per_label: int = 200
     latency_iterations: int = 30
     output_dir: str = "runs"
@@ -151,6 +153,12 @@ def check_compare_pipeline(config) -> None:
                 f"`compare.arms[{index}].max_sequence_length` must be at least "
                 f"finetune.max_sequence_length={config.finetune.max_sequence_length}. "
                 f"Received: compare.arms[{index}] ({arm.name}) max_sequence_length={length}")
+    ft = config.finetune
+    if compare.downstream and ft.train and len(ft.grid()) > 1 and not ft.test:
+        raise ValueError(
+            "A learning-rate grid is chosen on validation rows and scored on a test split never "
+            f"used for choosing: set finetune.test. Received: finetune.test={ft.test!r}, "
+            f"finetune.learning_rates={list(ft.learning_rates)}")
     if compare.downstream and not config.finetune.train \
             and config.finetune.task != "text_classification":
         raise ValueError("Without `finetune.train`, `compare` scores the built-in downstream "

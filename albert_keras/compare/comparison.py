@@ -161,20 +161,25 @@ def _downstream_task(config, run_dir: str):
                              "finetune.test or finetune.validation_fraction. Received: none")
         return config, {"source": ft.train, "validation": ft.validation, "test": ft.test,
                         "validation_fraction": ft.validation_fraction,
-                        "seeds": list(config.compare.downstream_seeds), "epochs": ft.epochs}
+                        "seeds": list(config.compare.downstream_seeds),
+                        "learning_rates": ft.grid(), "epochs": ft.epochs}
     from albert_keras.data.stdlib_topics import write_stdlib_topic_task
 
     task = write_stdlib_topic_task(
         os.path.join(run_dir, "downstream_data"),
-        examples_per_label=config.compare.downstream_examples_per_label, seed=config.data.seed)
+        examples_per_label=config.compare.downstream_examples_per_label,
+        validation_fraction=0.2, test_fraction=0.2, seed=config.data.seed)
     finetune = dataclasses.replace(ft, task="text_classification", train=task.train,
-                                   validation=task.validation, test=None, format="csv", header=True, column_names=(),
+                                   validation=task.validation, test=task.test, format="csv",
+                                   header=True, column_names=(),
                                    text_column="text", text_pair_column=None,
                                    label_column="label", multi_label=False)
     return dataclasses.replace(config, finetune=finetune), {
         "source": "built-in", "description": task.description, "labels": list(task.labels),
         "train_examples": task.train_examples, "validation_examples": task.validation_examples,
-        "seeds": list(config.compare.downstream_seeds), "epochs": ft.epochs}
+        "test_examples": task.test_examples, "seeds": list(config.compare.downstream_seeds),
+        "learning_rates": ft.grid(),
+        "epochs": ft.epochs}
 
 
 def _latency_texts(config) -> list[str]:

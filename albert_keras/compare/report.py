@@ -115,14 +115,14 @@ def paper_claims(report: dict) -> list[dict[str, str]]:
         downstream = arm.get("downstream")
         if not downstream:
             continue
-        spread = max(downstream["pretrained"]["std"], downstream["random_init"]["std"])
+        gain = downstream["gain"]
         rows.append(_row(
             f"Pretraining helps downstream ({arm['name']})",
             "the premise of the paper (and of BERT): pretrained >> trained from scratch",
-            f"gain {downstream['gain']:+.3f} {downstream['metric']} "
-            f"(seed spread {spread:.3f})", downstream["gain"] > spread,
-            "A gain within the seed spread is not evidence; small corpora and short runs "
-            "give small gains."))
+            f"paired gain {format_gain(gain)} {downstream['metric']} on "
+            f"{downstream['split']}", gain["verdict"] == "gain",
+            "Small corpora and short runs give small gains; the verdict asks the median and "
+            "4 of 5 seeds to agree."))
     return rows
 
 
@@ -148,7 +148,7 @@ def summary_rows(report: dict) -> list[list[str]]:
     header = ["arm", "share", "E", "encoder params", "MB fp32", "tokens/s", "train mem MB",
               "p50 ms (1)", "p50 ms (32)", "MLM loss", "MLM acc",
               f"{report['pair_task'].upper()} acc", "downstream pretrained",
-              "downstream random init"]
+              "downstream random init", "paired gain"]
     rows = [header]
     for arm in report["arms"]:
         config, final = arm["encoder_config"], arm["final"]
@@ -161,12 +161,47 @@ def summary_rows(report: dict) -> list[list[str]]:
             _number(arm["latency_ms"]["batch_32"]["p50_ms"], 1),
             _number(final["mlm_loss"]), _number(final["mlm_accuracy"]),
             _number(final["pair_accuracy"]), _spread(downstream.get("pretrained")),
-            _spread(downstream.get("random_init"))])
+            _spread(downstream.get("random_init")),
+            format_gain(downstream["gain"]) if downstream else "-"])
     return rows
 
 
 def _spread(scores: dict | None) -> str:
-    return f"{scores['mean']:.3f} ± {scores['std']:.3f}" if scores else "-"
+    """Median and range over seeds."""
+    return f"{scores['median']:.3f} [{scores['min']:.3f}, {scores['max']:.3f}]" if scores else "-"
+
+
+def format_gain(gain: dict) -> str:
+    """`+0.052 [-0.010, +0.090], 4/5 seeds > 0: gain`."""
+    seeds = len(gain["values"])
+    return (f"{gain['median']:+.3f} [{gain['min']:+.3f}, {gain['max']:+.3f}], "
+            f"{gain['positive_seeds']}/{seeds} seeds > 0: {gain['verdict']}")
+
+
+def answer_lines(report: dict) -> list[str]:
+    """What `report.md` opens with: did pretraining pay at this budget, per arm, and by how
+    much (the paired downstream gain and its verdict)."""
+    budget = report["budget"]
+    lines = []
+    for arm in report["arms"]:
+        downstream = arm.get("downstream")
+        checkpoint = (arm.get("arm") or {}).get("pretrained")
+        start = f"from {checkpoint}" if checkpoint else "from random weights"
+        steps = arm["final"]["step"]
+        if not downstream:
+            lines.append(f"- **{arm['name']}** ({start}, {steps} steps): no downstream runs.")
+            continue
+        gain = downstream["gain"]
+        paid = {"gain": "paid", "loss": "cost", "no difference": "made no clear difference"}
+        lines.append(
+            f"- **{arm['name']}** ({start}, {steps} of {budget['steps']} steps of "
+            f"{budget['global_batch_size']}): pretraining {paid[gain['verdict']]}: paired "
+            f"{downstream['split']} {downstream['metric']} gain over the random-init twin "
+            f"{format_gain(gain)} (pretrained {_spread(downstream['pretrained'])} at learning "
+            f"rate {downstream['pretrained']['learning_rate']}, twin "
+            f"{_spread(downstream['random_init'])} at "
+            f"{downstream['random_init']['learning_rate']}).")
+    return lines
 
 
 def format_table(rows: list[list[str]]) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from albert_keras.compare.report import PAPER, markdown_table, summary_rows
+from albert_keras.compare.report import (PAPER, answer_lines, format_gain, markdown_table,
+                                         summary_rows)
 
 _PLOT_TITLES = {
     "mlm_loss_vs_steps": "Held-out masked-LM loss against steps",
@@ -23,7 +24,11 @@ def report_markdown(report: dict[str, Any]) -> str:
     plots = report.get("plots", {})
     lines = [
         f"# Comparison `{report['name']}`", "",
-        f"{len(report['arms'])} arms, each pretrained from random weights for "
+        "## The answer", "", *answer_lines(report), "",
+        "Verdict rule: gain when the median paired gain is above 0 and at least 4 of 5 seeds "
+        "(80%) gain, loss when the median is below 0 and 80% of seeds lose, else no "
+        "difference.", "", "## The setup", "",
+        f"{len(report['arms'])} arms, each pretrained from random weights or its checkpoint for "
         f"{budget['steps']} steps of {budget['global_batch_size']} sequences "
         f"(≤ {budget['max_sequence_length']} tokens) on the same records "
         f"({shared['sequences']:,} training sequences from `{shared['corpus']}`), with the same "
@@ -49,10 +54,16 @@ def report_markdown(report: dict[str, Any]) -> str:
     task = report.get("downstream_task")
     if task:
         source = task.get("description") or task["source"]
+        rates = task.get("learning_rates") or []
+        choice = (f"each at the learning rate of the grid {rates} with the best median "
+                  "validation score (chosen separately for the encoder and its twin), scored on "
+                  "the test split, never used for choosing" if len(rates) > 1 else
+                  f"at learning rate {rates[0] if rates else '-'}")
         lines += [f"Task: {source}. Each arm's pretrained encoder and the same architecture from "
                   f"random weights (its twin) are fine-tuned with the `finetune` settings "
                   f"({task['epochs']} epochs, no early stopping, last epoch scored) once per "
-                  f"seed {task['seeds']}; mean ± sample standard deviation.", "",
+                  f"seed {task['seeds']}, {choice}. Scores: median [min, max] over seeds; the "
+                  "gain is paired by seed (same data order and head initialisation).", "",
                   _downstream_table(report), ""]
         for name in ("pretrained_vs_random_init", "parameters_vs_downstream"):
             lines += _image(plots, name)
@@ -102,14 +113,15 @@ def _views_table(report: dict) -> str:
 
 
 def _downstream_table(report: dict) -> str:
-    rows = [["arm", "pretrained", "random init", "gain", "per seed (pretrained / random)"]]
+    rows = [["arm", "split", "pretrained (rate)", "random init (rate)", "paired gain",
+             "per seed (pretrained / random)"]]
     for arm in report["arms"]:
         d = arm.get("downstream")
         if not d:
             continue
         seeds = ", ".join(f"{p:.3f} / {r:.3f}" for p, r in
                           zip(d["pretrained"]["values"], d["random_init"]["values"]))
-        rows.append([arm["name"], f"{d['pretrained']['mean']:.3f} ± {d['pretrained']['std']:.3f}",
-                     f"{d['random_init']['mean']:.3f} ± {d['random_init']['std']:.3f}",
-                     f"{d['gain']:+.3f}", seeds])
+        cells = [f"{part['median']:.3f} [{part['min']:.3f}, {part['max']:.3f}] "
+                 f"({part['learning_rate']})" for part in (d["pretrained"], d["random_init"])]
+        rows.append([arm["name"], d["split"], *cells, format_gain(d["gain"]), seeds])
     return markdown_table(rows)

@@ -2,13 +2,13 @@
 
 `write_stdlib_topic_task(directory)` cuts the docstrings of a few standard-library packages
 (the built-in corpus of `albert_keras.data.corpus`) into passages of consecutive sentences,
-labels each with its package and writes a balanced, seeded `train.csv` and `validation.csv`
-(columns `label,text`) that `finetune` reads as is. No download; the packages' vocabularies
+labels each with its package and writes a balanced, seeded `train.csv`, `validation.csv` and,
+when asked, `test.csv` (columns `label,text`) that `finetune` reads as is. No download; the packages' vocabularies
 overlap (objects, errors, connections, files), so the task is learnable but not trivial.
 
 The split is by source file, not by row: neighbouring sentences of one module share names and
-phrasing, so a row-level split would let a model match validation passages to near-duplicates
-in training. A passage seen before (boilerplate docstrings) is dropped.
+phrasing, so a row-level split would let a model match validation (or test) passages to
+near-duplicates in training. A passage seen before (boilerplate docstrings) is dropped.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ class StdlibTopicTask:
         validation_examples: int. Rows of `validation.csv`.
         counts: dict. Rows per label, per split: `{"train": {label: n}, "validation": {...}}`.
         description: str. A one-line statement of the task.
+        test: str or None. Path of `test.csv` (files of its own), when asked for.
+        test_examples: int. Rows of `test.csv` (0 without one).
     """
 
     train: str
@@ -51,12 +53,15 @@ class StdlibTopicTask:
     validation_examples: int
     counts: dict[str, dict[str, int]]
     description: str
+    test: str | None = None
+    test_examples: int = 0
 
 
 def write_stdlib_topic_task(directory: str, *, packages: Sequence[str] = DEFAULT_PACKAGES,
                             examples_per_label: int = 200, sentences_per_example: int = 2,
-                            validation_fraction: float = 0.25, seed: int = 0) -> StdlibTopicTask:
-    """Writes `directory/train.csv` and `directory/validation.csv` (see the module docstring).
+                            validation_fraction: float = 0.25, test_fraction: float = 0.0,
+                            seed: int = 0) -> StdlibTopicTask:
+    """Writes `directory/train.csv`, `validation.csv` (and `test.csv`) (module docstring).
 
     Args:
         directory: str. Created if missing; the two files are replaced atomically.
@@ -66,6 +71,9 @@ def write_stdlib_topic_task(directory: str, *, packages: Sequence[str] = DEFAULT
         sentences_per_example: int. Consecutive sentences per passage. Defaults to 2.
         validation_fraction: float. About this share of each label's passages is held out,
             in whole source files. Defaults to 0.25.
+        test_fraction: float. About this share of each label's passages goes to `test.csv`,
+            in whole source files of its own (drawn before validation's). Defaults to 0.0:
+            no test split.
         seed: int. Seeds the sampling, the split and the row order. Defaults to 0.
 
     Returns:
@@ -89,12 +97,16 @@ def write_stdlib_topic_task(directory: str, *, packages: Sequence[str] = DEFAULT
     if sentences_per_example < 1:
         raise ValueError(f"`sentences_per_example` must be at least 1. "
                          f"Received: sentences_per_example={sentences_per_example}")
-    if not 0 < validation_fraction < 1:
-        raise ValueError(f"`validation_fraction` must be between 0 and 1. "
-                         f"Received: validation_fraction={validation_fraction}")
+    if not 0 < validation_fraction < 1 or not 0 <= test_fraction < 1 or \
+            validation_fraction + test_fraction >= 1:
+        raise ValueError("`validation_fraction` must be between 0 and 1, `test_fraction` in "
+                         "[0, 1), and their sum below 1. Received: validation_fraction="
+                         f"{validation_fraction}, test_fraction={test_fraction}")
     rng, labels = np.random.default_rng(seed), tuple(sorted(packages))
+    held_out = {"test": test_fraction, "validation": validation_fraction} if test_fraction \
+        else {"validation": validation_fraction}
     splits = _split_by_file(_passages(labels, sentences_per_example), examples_per_label,
-                            validation_fraction, rng)
+                            held_out, rng)
     os.makedirs(directory, exist_ok=True)
     paths, counts = {}, {}
     for name, rows in splits.items():
@@ -105,7 +117,8 @@ def write_stdlib_topic_task(directory: str, *, packages: Sequence[str] = DEFAULT
         train=paths["train"], validation=paths["validation"], labels=labels,
         train_examples=len(splits["train"]), validation_examples=len(splits["validation"]),
         counts=counts, description=f"Which standard-library package a docstring passage comes "
-                                   f"from ({len(labels)} labels)")
+                                   f"from ({len(labels)} labels)",
+        test=paths.get("test"), test_examples=len(splits.get("test", ())))
 
 
 def _passages(packages: tuple[str, ...], sentences_per_example: int) -> dict[str, list]:
@@ -126,14 +139,15 @@ def _passages(packages: tuple[str, ...], sentences_per_example: int) -> dict[str
 
 
 def _split_by_file(passages: dict[str, list], examples_per_label: int,
-                   validation_fraction: float, rng: np.random.Generator) -> dict[str, list]:
+                   held_out: dict[str, float], rng: np.random.Generator) -> dict[str, list]:
     """Samples each label's passages and splits them by source file.
 
-    Returns `{"train": rows, "validation": rows}`, rows `(label, text, source_path)`. Files,
-    in a seeded order, go to validation when they bring its count closer to
-    `validation_fraction` of the label's passages without passing 1.5 times that.
+    Returns `{"train": rows, **{split: rows for split in held_out}}`, rows `(label, text,
+    source_path)`. For each held-out split in turn, files (in a seeded order, among those not
+    taken yet) go to it when they bring its count closer to its fraction of the label's
+    passages without passing 1.5 times that; when every file is bigger, the smallest one.
     """
-    splits: dict[str, list] = {"train": [], "validation": []}
+    splits: dict[str, list] = {"train": [], **{name: [] for name in held_out}}
     for label in sorted(passages):
         found = passages[label]
         if len(found) < MIN_PASSAGES:
@@ -143,17 +157,27 @@ def _split_by_file(passages: dict[str, list], examples_per_label: int,
         by_file: dict[str, list] = {}
         for path, text in (found[i] for i in keep):
             by_file.setdefault(path, []).append((label, text, path))
-        files, held_out, count, target = sorted(by_file), set(), 0, validation_fraction * len(keep)
-        for i in rng.permutation(len(files)):
-            size = len(by_file[files[i]])
-            if abs(count + size - target) < abs(count - target) and count + size <= 1.5 * target:
-                held_out.add(files[i])
-                count += size
-        if not held_out or len(held_out) == len(files):
+        files, assigned = sorted(by_file), {}
+        for name, fraction in held_out.items():
+            count, target = 0, fraction * len(keep)
+            for i in rng.permutation(len(files)):
+                size = len(by_file[files[i]])
+                if files[i] not in assigned and abs(count + size - target) < abs(count - target) \
+                        and count + size <= 1.5 * target:
+                    assigned[files[i]] = name
+                    count += size
+            free = [path for path in files if path not in assigned]
+            if not count and len(free) > 1:  # Every file is too big: the smallest one.
+                assigned[min(free, key=lambda path: (len(by_file[path]), path))] = name
+            elif not count:
+                raise ValueError(f"Package {label!r} cannot be split by file: its {len(keep)} "
+                                 f"passages come from {len(files)} file(s), none left for "
+                                 f"{name}")
+        if len(assigned) == len(files):
             raise ValueError(f"Package {label!r} cannot be split by file: its {len(keep)} "
-                             f"passages come from {len(files)} file(s)")
+                             f"passages come from {len(files)} file(s), none left for training")
         for path in files:
-            splits["validation" if path in held_out else "train"].extend(by_file[path])
+            splits[assigned.get(path, "train")].extend(by_file[path])
     return splits
 
 

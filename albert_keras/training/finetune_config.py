@@ -52,7 +52,10 @@ class FinetuneConfig(LabeledFileConfig):
         batch_size: int. Defaults to 32.
         epochs: int. Defaults to 3.
         learning_rate: float. Peak AdamW learning rate. Defaults to 5e-5.
-        warmup_fraction: float. Share of steps with linear warmup; then linear decay to 0.
+        learning_rates: list of float. A grid of peak rates to choose among on the validation
+            rows (the best validation score wins; `finetune` keeps that run, `compare` picks one
+            per encoder by the median over seeds); the test split is never used for choosing.
+            Defaults to `[]`: `learning_rate` alone.        warmup_fraction: float. Share of steps with linear warmup; then linear decay to 0.
         weight_decay: float. AdamW decoupled weight decay (not on biases or LayerNorm).
         layer_decay: float. Layer-wise learning-rate decay: the learning rate of a block at
             depth d (of L) is multiplied by `layer_decay ** (L + 1 - d)`, embeddings by
@@ -95,6 +98,7 @@ class FinetuneConfig(LabeledFileConfig):
     batch_size: int = 32
     epochs: int = 3
     learning_rate: float = 5e-5
+    learning_rates: tuple[float, ...] = ()
     warmup_fraction: float = 0.1
     weight_decay: float = 0.01
     layer_decay: float = 1.0
@@ -151,6 +155,16 @@ class FinetuneConfig(LabeledFileConfig):
         if self.learning_rate <= 0:
             raise ValueError("`finetune.learning_rate` must be positive. "
                              f"Received: finetune.learning_rate={self.learning_rate!r}")
+        rates = self.learning_rates
+        if any(not rate > 0 for rate in rates) or len(set(rates)) != len(rates):
+            raise ValueError("`finetune.learning_rates` must be distinct positive numbers. "
+                             f"Received: finetune.learning_rates={list(rates)}")
+        if len(rates) > 1 and self.train and not (self.validation or self.validation_fraction):
+            raise ValueError(
+                "`finetune.learning_rates` are chosen among on validation rows: set "
+                "finetune.validation or finetune.validation_fraction. Received: "
+                f"finetune.learning_rates={list(rates)}, finetune.validation=None, "
+                f"finetune.validation_fraction={self.validation_fraction}")
         if self.weight_decay < 0:
             raise ValueError("`finetune.weight_decay` must be >= 0. "
                              f"Received: finetune.weight_decay={self.weight_decay!r}")
@@ -165,6 +179,10 @@ class FinetuneConfig(LabeledFileConfig):
                              f"Received: finetune.max_train_examples={self.max_train_examples!r}")
         if self.verbose not in (0, 1, 2):
             raise ValueError(f"`finetune.verbose` must be 0, 1 or 2. Received: finetune.verbose={self.verbose!r}")
+
+    def grid(self) -> list[float]:
+        """The learning rates to try: `learning_rates`, or `learning_rate` alone."""
+        return list(self.learning_rates) or [self.learning_rate]
 
     def context_stride(self) -> int:
         """`doc_stride`, or its default for this sequence and query length."""

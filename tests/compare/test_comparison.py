@@ -43,7 +43,8 @@ def test_tiny_comparison_writes_a_complete_fair_report(tmp_path, capsys):
         "compare.eval_batches": 2, "compare.downstream_examples_per_label": 30,
         "compare.latency_iterations": 3, "train.steps": 20, "train.steps_per_epoch": 10,
         "train.warmup_steps": 2, "train.global_batch_size": 8, "finetune.epochs": 1,
-        "finetune.max_sequence_length": 32,
+        "finetune.max_sequence_length": 32, "compare.downstream_seeds": "[0, 1]",
+        "finetune.learning_rates": "[5.0e-4, 2.0e-3]",
     }
     args = ["compare", "--config", os.path.join(REPO, "pipelines", "compare.yaml")]
     for key, value in overrides.items():
@@ -76,9 +77,19 @@ def test_tiny_comparison_writes_a_complete_fair_report(tmp_path, capsys):
         vocabulary_size = arm["encoder_config"]["vocabulary_size"]
         assert abs(arm["curve"][0]["mlm_loss"] - math.log(vocabulary_size)) < 0.5
         assert all(b["seconds"] > a["seconds"] for a, b in zip(arm["curve"], arm["curve"][1:]))
+        downstream = arm["downstream"]
+        assert (downstream["split"], downstream["selection_split"]) == ("test", "validation")
+        assert downstream["learning_rates"] == [5e-4, 2e-3] and downstream["seeds"] == [0, 1]
         for init in ("pretrained", "random_init"):
-            assert len(arm["downstream"][init]["values"]) == 2
-            assert 0 <= arm["downstream"][init]["mean"] <= 1
+            part = downstream[init]
+            assert len(part["values"]) == 2 and 0 <= part["median"] <= 1
+            assert set(part["validation"]) == {"0.0005", "0.002"}
+            chosen = max(part["validation"], key=lambda r: np.median(part["validation"][r]))
+            assert part["learning_rate"] == float(chosen)
+        gain = downstream["gain"]
+        assert gain["values"] == pytest.approx([p - r for p, r in zip(
+            downstream["pretrained"]["values"], downstream["random_init"]["values"])])
+        assert gain["verdict"] in ("gain", "no difference", "loss")
     bert, albert = report["arms"]
     assert albert["parameters"]["encoder"] < bert["parameters"]["encoder"]
     assert albert["encoder_config"]["vocabulary_size"] == bert["encoder_config"]["vocabulary_size"]
@@ -90,10 +101,13 @@ def test_tiny_comparison_writes_a_complete_fair_report(tmp_path, capsys):
     assert 0 < report["views"]["equal_time"]["seconds"] <= min(bert["train_seconds"],
                                                                albert["train_seconds"])
     assert report["downstream_task"]["source"] == "built-in"
+    assert report["downstream_task"]["test_examples"] > 0
     assert len(report["downstream_task"]["labels"]) >= 2
     assert {row["verdict"] for row in report["paper"]} <= {"agrees", "differs"}
 
     markdown = (run / "report.md").read_text()
+    assert markdown.splitlines()[2] == "## The answer"
+    assert "- **bert** (from random weights, 20 of 20 steps of 8): pretraining" in markdown
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
     assert len(images) == 6
     for image in images:

@@ -27,11 +27,13 @@ def _curve(scale, nan_at=None):
 
 
 def _downstream(pretrained, random_init):
+    from albert_keras.training.downstream_protocol import paired_gain, summary
+
+    values = [pretrained - 0.01, pretrained + 0.01]
     return {"metric": "accuracy",
-            "pretrained": {"values": [pretrained - 0.01, pretrained + 0.01], "mean": pretrained,
-                           "std": 0.01},
-            "random_init": {"values": [random_init] * 2, "mean": random_init, "std": 0.0},
-            "gain": pretrained - random_init}
+            "pretrained": {"values": values, **summary(values)},
+            "random_init": {"values": [random_init] * 2, **summary([random_init] * 2)},
+            "gain": paired_gain(values, [random_init] * 2)}
 
 
 def _arm(name, encoder, scale, downstream, nan_at=None):

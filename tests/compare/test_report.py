@@ -24,21 +24,29 @@ def _arm(name, share, encoder, seconds_per_step, losses, pair, downstream):
                   for s, loss, p in zip(steps, losses, pair)],
         "final": {"step": 100, "seconds": 100 * seconds_per_step, "mlm_loss": losses[-1],
                   "mlm_accuracy": 1 / losses[-1], "pair_loss": 0.6, "pair_accuracy": pair[-1]},
-        "downstream": {"metric": "accuracy", "split": "validation",
-                       "pretrained": {"values": downstream[0], "mean": sum(downstream[0]) / 2,
-                                      "std": abs(downstream[0][0] - downstream[0][1]) / 2**0.5},
-                       "random_init": {"values": downstream[1], "mean": sum(downstream[1]) / 2,
-                                       "std": abs(downstream[1][0] - downstream[1][1]) / 2**0.5},
-                       "gain": (sum(downstream[0]) - sum(downstream[1])) / 2},
+        "downstream": _downstream(*downstream),
     }
+
+
+def _downstream(pretrained, random_init):
+    """A `downstream` entry as `downstream_twins` makes it, from per-seed test scores."""
+    from albert_keras.training.downstream_protocol import paired_gain, summary
+
+    return {"metric": "accuracy", "split": "test", "selection_split": "validation",
+            "seeds": list(range(len(pretrained))), "learning_rates": [1e-4, 5e-4],
+            "pretrained": {"learning_rate": 1e-4, "values": list(pretrained),
+                           **summary(pretrained), "validation": {}},
+            "random_init": {"learning_rate": 5e-4, "values": list(random_init),
+                            **summary(random_init), "validation": {}},
+            "gain": paired_gain(pretrained, random_init)}
 
 
 @pytest.fixture
 def report():
     arms = [_arm("bert", "none", 4_000_000, 0.5, [8.0, 6.0, 5.0], [0.5, 0.55, 0.7],
-                 ([0.80, 0.82], [0.60, 0.62])),
+                 ([0.80, 0.82, 0.79, 0.81, 0.83], [0.60, 0.62, 0.61, 0.85, 0.63])),
             _arm("albert", "all", 1_300_000, 0.4, [8.0, 6.5, 5.5], [0.5, 0.52, 0.55],
-                 ([0.70, 0.72], [0.69, 0.73]))]
+                 ([0.70, 0.72, 0.71, 0.70, 0.69], [0.69, 0.73, 0.71, 0.68, 0.70]))]
     report = {"name": "c", "pair_task": "sop", "arms": arms,
               "machine": {"cpu": "a CPU", "cores": 2, "tensorflow": "2.21.0"},
               "budget": {"steps": 100, "global_batch_size": 32, "eval_every": 50,
@@ -77,20 +85,22 @@ def test_paper_claims_say_where_this_run_agrees_and_where_it_differs(report):
     speed = rows["Table 2: at the same depth and width, ALBERT trains faster than BERT"]
     assert speed["verdict"] == "agrees" and "1.25" in speed["measured"]
     trails = rows["Table 2: at base size, all-shared ALBERT trails BERT downstream"]
-    assert trails["verdict"] == "agrees" and "-0.100" in trails["measured"]
+    assert trails["verdict"] == "agrees" and "-0.106" in trails["measured"]
     assert rows["Table 5: SOP is learnable (bert)"]["verdict"] == "agrees"
     albert_sop = rows["Table 5: SOP is learnable (albert)"]
     assert albert_sop["verdict"] == "differs" and albert_sop["why"]
-    assert rows["Pretraining helps downstream (bert)"]["verdict"] == "agrees"
-    assert rows["Pretraining helps downstream (albert)"]["verdict"] == "differs"  # +0.000 < spread
+    bert = rows["Pretraining helps downstream (bert)"]  # 4 of 5 seeds gain: a gain.
+    assert bert["verdict"] == "agrees" and "4/5 seeds > 0: gain" in bert["measured"]
+    albert = rows["Pretraining helps downstream (albert)"]  # 2 of 5: no difference.
+    assert albert["verdict"] == "differs" and "no difference" in albert["measured"]
 
 
 def test_table_4_row_appears_with_the_sharing_ablations(report):
     arms = report["arms"] + [
         _arm("attention", "attention", 2_000_000, 0.45, [8, 6, 5.2], [0.5, 0.5, 0.5],
-             ([0.7, 0.7], [0.6, 0.6])),
+             ([0.7] * 5, [0.6] * 5)),
         _arm("ffn", "ffn", 3_000_000, 0.45, [8, 6, 5.4], [0.5, 0.5, 0.5],
-             ([0.7, 0.7], [0.6, 0.6]))]
+             ([0.7] * 5, [0.6] * 5))]
     rows = report_lib.paper_claims({**report, "arms": arms})
     table_4 = [row for row in rows if row["claim"].startswith("Table 4")]
     assert len(table_4) == 1 and table_4[0]["verdict"] == "agrees"
@@ -105,7 +115,13 @@ def test_markdown_has_the_tables_images_and_paper_section(report):
     assert "![Held-out masked-LM loss against steps](plots/mlm_loss_vs_steps.png)" in text
     assert "(plots/mlm_loss_vs_seconds.png)" not in text  # Only the plots that exist.
     assert "| bert | none | 256 | 4.00M |" in text
-    assert "0.810 ± 0.014" in text and "| +0.200 |" in text and "| +0.000 |" in text
+    assert text.index("## The answer") < text.index("## The setup") < text.index("## Summary")
+    answer = text[text.index("## The answer"):text.index("## The setup")]
+    assert "**bert** (from random weights, 100 of 100 steps of 32): pretraining paid" in answer
+    assert "+0.200 [-0.040, +0.200], 4/5 seeds > 0: gain" in answer
+    assert "**albert**" in answer and "made no clear difference" in answer
+    assert "| bert | test | 0.810 [0.790, 0.830] (0.0001) | 0.620 [0.600, 0.850] (0.0005) |" \
+        in text
     rows = report_lib.summary_rows(report)
     assert len(rows) == 3 and len(set(map(len, rows))) == 1
     table = report_lib.format_table(rows)

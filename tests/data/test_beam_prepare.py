@@ -117,7 +117,7 @@ def test_runner_settings_are_checked_before_any_work(tmp_path, monkeypatch, caps
     config = os.path.join(REPO, "pipelines", "albert_tiny.yaml")
     seen = []
     module = sys.modules["albert_keras.data.prepare"]  # (The package exports a same-named function.)
-    monkeypatch.setattr(module, "prepare", lambda config, static_masking: seen.append(config.data))
+    monkeypatch.setattr(module, "prepare", lambda config, **options: seen.append(config.data))
     assert main(["prepare", "--config", config, "--runner", "beam", "--beam-option",
                  "runner=FlinkRunner", "--beam-option", "direct_num_workers=2"]) == 0
     assert seen[0].runner == "beam"

@@ -55,14 +55,36 @@ def test_small_package_keeps_all_its_passages(tmp_path):
     assert small.counts["train"]["http"] + small.counts["validation"]["http"] == available
 
 
-def test_no_source_file_in_both_splits():
+@pytest.mark.parametrize("held_out", [{"validation": 0.25},
+                                      {"test": 0.2, "validation": 0.2}])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_no_source_file_in_two_splits(held_out, seed):
     passages = _passages(DEFAULT_PACKAGES, 2)
-    splits = _split_by_file(passages, 200, 0.25, np.random.default_rng(0))
-    train_files = {path for _, _, path in splits["train"]}
-    validation_files = {path for _, _, path in splits["validation"]}
-    assert train_files and validation_files and not train_files & validation_files
-    for label, _, path in splits["train"] + splits["validation"]:
+    splits = _split_by_file(passages, 200, held_out, np.random.default_rng(seed))
+    assert set(splits) == {"train", *held_out}
+    files = {name: {path for _, _, path in rows} for name, rows in splits.items()}
+    for name, paths in files.items():
+        assert paths, name
+        for other in files:
+            assert other == name or not paths & files[other], (name, other)
+    total = sum(len(rows) for rows in splits.values())
+    for name, fraction in held_out.items():  # Near the asked share (whole files).
+        assert 0.4 * fraction < len(splits[name]) / total < 1.6 * fraction, name
+    for label, _, path in (row for rows in splits.values() for row in rows):
         assert f"{os.sep}{label}{os.sep}" in path
+
+
+def test_test_split_is_written_when_asked(tmp_path):
+    task = write_stdlib_topic_task(str(tmp_path), examples_per_label=60, test_fraction=0.2,
+                                   validation_fraction=0.2, seed=3)
+    assert task.test and os.path.isfile(task.test) and task.test_examples > 0
+    texts = {name: {row["text"] for row in csv.DictReader(open(path, encoding="utf-8"))}
+             for name, path in (("train", task.train), ("validation", task.validation),
+                                ("test", task.test))}
+    assert not texts["test"] & (texts["train"] | texts["validation"])
+    assert len(texts["test"]) == task.test_examples
+    with pytest.raises(ValueError, match="test_fraction=0.8"):
+        write_stdlib_topic_task(str(tmp_path), validation_fraction=0.25, test_fraction=0.8)
 
 
 def test_same_seed_same_files_other_seed_other_sample(tmp_path, task):

@@ -241,7 +241,8 @@ def test_compare_arms_from_a_checkpoint(tmp_path, bert_checkpoint):
         "data.output_dir": str(tmp_path / "records"),
         "compare.output_dir": str(tmp_path / "runs"), "compare.eval_every": 5,
         "compare.eval_batches": 2, "compare.downstream_examples_per_label": 20,
-        "compare.downstream_seeds": "[0]", "compare.latency_iterations": 2,
+        "compare.downstream_seeds": "[0]", "finetune.learning_rates": "[]",
+        "compare.latency_iterations": 2,
         "train.steps": 10, "train.steps_per_epoch": 5, "train.warmup_steps": 2,
         "train.global_batch_size": 8, "train.learning_rate": 1e-3, "finetune.epochs": 1,
         "finetune.max_sequence_length": SEQUENCE_LENGTH}

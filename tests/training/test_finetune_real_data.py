@@ -4,20 +4,18 @@ A small but honest version of `benchmarks/finetune_real_data.py` (same fixed spl
 baseline, fewer epochs, shorter sequences). Skips when `../shared/data/fetch.sh` fails.
 """
 
-import importlib.util
 import os
 
 import pytest
+
+from tests.helpers import load_script
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _benchmark():
-    path = os.path.join(REPO, "benchmarks", "finetune_real_data.py")
-    spec = importlib.util.spec_from_file_location("finetune_real_data", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(os.path.join(REPO, "benchmarks", "finetune_real_data.py"),
+                       "finetune_real_data")
 
 
 @pytest.fixture(scope="module")

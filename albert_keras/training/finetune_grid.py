@@ -1,0 +1,68 @@
+"""`finetune` over a learning-rate grid: one run per rate of `finetune.learning_rates`, the
+one with the best validation score kept as the job's model (`downstream_protocol.py`).
+
+The runs go to `{finetune.output_dir}/{name}/learning_rates/lr-{rate}/`; the chosen run's
+`model.keras`, `labels.json` and `tokenizer/` are copied to `{finetune.output_dir}/{name}/`
+(what `export` reads), with a `report.json` that adds `learning_rate_grid`: the metric, each
+rate's validation score and the chosen rate. The test split is scored by every run (it is
+part of `finetune`) but never read for the choice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from typing import Any
+
+import keras
+
+from albert_keras.tasks.registry import task_named
+from albert_keras.training import finetune_metrics
+from albert_keras.training.downstream_protocol import choose_learning_rate, rate_key
+from albert_keras.training.finetune import finetune
+from albert_keras.utils.atomic_files import write_atomic, write_json_atomic, write_text_atomic
+
+GRID_DIR = "learning_rates"
+_KEPT = ("model.keras", "labels.json", "tokenizer")
+
+
+def finetune_with_grid(config) -> dict[str, Any]:
+    """`finetune(config)`, or with `finetune.learning_rates` one run per rate, the best on
+    validation kept. Returns the kept run's report (with `learning_rate_grid` for a grid)."""
+    ft = config.finetune
+    if not ft.learning_rates:
+        return finetune(config)
+    metric = task_named(ft.task).score_name(ft)
+    run_dir = os.path.join(ft.output_dir, config.name)
+    reports = {}
+    for rate in ft.learning_rates:
+        keras.utils.set_random_seed(ft.seed)  # Every rate from the same start.
+        print(f"[finetune] {config.name}: learning rate {rate}")
+        reports[rate] = finetune(dataclasses.replace(
+            config, name=f"lr-{rate_key(rate)}", finetune=dataclasses.replace(
+                ft, learning_rate=rate, learning_rates=(),
+                output_dir=os.path.join(run_dir, GRID_DIR))))
+    validation = {rate: [float(report["metrics"]["validation"][metric])]
+                  for rate, report in reports.items()}
+    chosen = choose_learning_rate(validation)
+    chosen_dir = reports[chosen]["run_dir"]
+    for name in _KEPT:
+        source = os.path.join(chosen_dir, name)
+        if os.path.isdir(source):
+            write_atomic(os.path.join(run_dir, name),
+                         lambda path, source=source: shutil.copytree(source, path))
+        else:
+            write_atomic(os.path.join(run_dir, name),
+                         lambda path, source=source: shutil.copyfile(source, path))
+    report = {**reports[chosen], "name": config.name, "run_dir": run_dir,
+              "learning_rate_grid": {
+                  "metric": metric, "split": "validation", "chosen": chosen,
+                  "validation": {rate_key(rate): scores[0] for rate, scores in validation.items()},
+                  "runs": {rate_key(rate): report["run_dir"] for rate, report in reports.items()}}}
+    write_json_atomic(os.path.join(run_dir, "report.json"), report)
+    write_text_atomic(os.path.join(run_dir, "report.md"), finetune_metrics.report_markdown(report))
+    print(f"[finetune] {config.name}: learning rate {chosen} kept (validation {metric} "
+          + ", ".join(f"{rate}: {scores[0]:.4f}" for rate, scores in validation.items())
+          + f") -> {run_dir}")
+    return report
