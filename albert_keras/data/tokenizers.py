@@ -103,7 +103,7 @@ def load_tokenizer(path: str):
                 f"No tokenizer beside the model {path!r}: expected the folder {beside} (pretrain "
                 "and finetune write one next to every .keras file they save).")
         return load_tokenizer(beside)
-    if not os.path.isfile(os.path.join(path, TOKENIZER_CONFIG)) and _is_checkpoint(path):
+    if not _is_saved_tokenizer(path) and _is_checkpoint(path):
         from albert_keras.convert import load_pretrained_tokenizer
 
         return load_pretrained_tokenizer(path)
@@ -137,6 +137,19 @@ def load_tokenizer(path: str):
             vocabulary=vocabulary, lowercase=lowercase, strip_accents=lowercase,
             oov_token=WORDPIECE_SPECIAL_TOKENS["unk"])
     return SentencePieceTokenizer(proto=path)
+
+
+def _is_saved_tokenizer(path: str) -> bool:
+    """A directory `save_tokenizer` wrote: its `tokenizer.json` names our `kind` (a Hugging Face
+    directory has a `tokenizer.json` of its own, the fast tokenizer's)."""
+    config_path = os.path.join(path, TOKENIZER_CONFIG)
+    if not os.path.isfile(config_path):
+        return False
+    try:
+        with open(config_path, encoding="utf-8") as f:
+            return json.load(f).get("kind") in KINDS
+    except (ValueError, AttributeError):
+        return False
 
 
 def _is_checkpoint(path: str) -> bool:

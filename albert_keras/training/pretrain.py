@@ -10,6 +10,7 @@ caller (`albert-keras prepare`, or `albert_keras.pipeline.prepare_and_pretrain`)
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 import time
@@ -82,29 +83,71 @@ def pretrain(config) -> dict[str, Any]:
           f"{pair_task.upper()}, strategy={train.strategy} ({strategy.num_replicas_in_sync} "
           f"replica(s)), global batch {train.global_batch_size}, {train.steps} steps")
 
+    evaluation = _evaluation(config, records, tokenizer, masking, strategy)
+    # Only the chief's files stay; the other workers write theirs into a temporary folder.
+    with output_directory(run_dir, strategy) as out_dir:
+        return _fit_and_save(config, strategy, pretrainer, train_data, evaluation, backup, skip,
+                             records, tokenizer_dir, precision, precision_reason, run_dir,
+                             out_dir)
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+    """The fixed batches a run is scored on before and after training.
+
+    Args:
+        data: the batches, distributed for the strategy.
+        steps: int. How many (at most `train.eval_batches`).
+        source: str. `"held_out"` (pairs from documents never trained on, `held_out/`) or
+            `"training"` (the first batches of the training records).
+        baseline: float. Most-frequent-token accuracy on those batches.
+    """
+
+    data: Any
+    steps: int
+    source: str
+    baseline: float
+
+
+def _evaluation(config, records: str, tokenizer, masking: str, strategy) -> Evaluation:
+    """The held-out records' first `train.eval_batches` batches (unshuffled, masks fixed by
+    the seed) when the records have them and one process reads them; else the training
+    records' (a multi-worker run keeps those: every worker must score as many batches)."""
+    from albert_keras.data.prepare import HELD_OUT_DIR
+
+    train = config.train
+    held_out = os.path.join(os.path.dirname(glob.glob(records)[0]), HELD_OUT_DIR)
+    if train.eval_batches and num_workers(strategy) == 1 and glob.glob(
+            os.path.join(held_out, "*.tfrecord*")):
+        held_out_fn = _records_dataset_fn(
+            config, held_out, tokenizer, verify=False, masking=config.data.masking,
+            shuffle=False, repeat=False, length_buckets=())
+        eval_fn = lambda context: held_out_fn(context).take(train.eval_batches).cache()  # noqa: E731
+        steps = sum(1 for _ in eval_fn(None))
+        if steps:
+            return Evaluation(distribute(strategy, eval_fn), steps, "held_out",
+                              most_frequent_token_accuracy(eval_fn(None)))
+        print(f"[pretrain] the held-out records in {held_out} fill no batch of "
+              f"{train.global_batch_size}: scoring the training records instead")
     scored_fn = _records_dataset_fn(config, records, tokenizer, verify=False,  # Checked above.
                                     masking=masking)
     eval_fn = lambda context: scored_fn(context).take(train.eval_batches).cache()  # noqa: E731
-    eval_data = distribute(strategy, eval_fn)
-    baseline = most_frequent_token_accuracy(eval_fn(None))
-    # Only the chief's files stay; the other workers write theirs into a temporary folder.
-    with output_directory(run_dir, strategy) as out_dir:
-        return _fit_and_save(config, strategy, pretrainer, train_data, eval_data, backup, skip,
-                             baseline, records, tokenizer_dir, precision, precision_reason,
-                             run_dir, out_dir)
+    return Evaluation(distribute(strategy, eval_fn), train.eval_batches, "training",
+                      most_frequent_token_accuracy(eval_fn(None)))
 
 
-def _fit_and_save(config, strategy, pretrainer, train_data, eval_data, backup, skip, baseline,
-                  records, tokenizer_dir, precision, precision_reason, run_dir, out_dir):
+def _fit_and_save(config, strategy, pretrainer, train_data, evaluation: Evaluation, backup,
+                  skip, records, tokenizer_dir, precision, precision_reason, run_dir, out_dir):
     """`fit` between the initial and final scores, then the summary and the models, written
     to `out_dir` (`run_dir` on the chief)."""
     train, encoder, pair_task = config.train, pretrainer.encoder, pretrainer.pair_task
-    initial = initial_scores(pretrainer, eval_data, train, out_dir, resumed=skip > 0)
+    eval_data = evaluation.data
+    initial = initial_scores(pretrainer, eval_data, evaluation.steps, out_dir, resumed=skip > 0)
     start = time.time()
     history = fit_pretrainer(pretrainer, train_data, train, out_dir, strategy, backup=backup)
     seconds = backup.train_seconds or time.time() - start  # The whole run's, resumed or not.
     failure = training_failure(pretrainer, history)
-    final = scores(pretrainer, eval_data, train) if failure is None else None
+    final = scores(pretrainer, eval_data, evaluation.steps) if failure is None else None
 
     summary = {
         "status": "completed" if failure is None else "failed", "failure": failure,
@@ -115,9 +158,11 @@ def _fit_and_save(config, strategy, pretrainer, train_data, eval_data, backup, s
         "steps": train.steps, "global_batch_size": train.global_batch_size,
         "precision": precision, "precision_reason": precision_reason,
         "gradient_accumulation_steps": train.gradient_accumulation_steps, "train_seconds": round(seconds, 1),
-        "records": records, "eval_batches": train.eval_batches,
+        "records": records, "eval_batches": evaluation.steps,
+        "eval_source": evaluation.source,
+        "eval_pairs": evaluation.steps * train.global_batch_size,
         "initial": initial, "final": final,
-        "most_frequent_token_accuracy": baseline,
+        "most_frequent_token_accuracy": evaluation.baseline,
         "resumed_from_epoch": skip // train.steps_per_epoch,
         "weights_sha256": weights_digest(pretrainer),
         "history": backup.history or {k: [float(v) for v in values]

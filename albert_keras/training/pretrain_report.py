@@ -16,7 +16,6 @@ import numpy as np
 import tensorflow as tf
 
 from albert_keras.models.pretrainer import Pretrainer
-from albert_keras.training.train_config import TrainConfig
 from albert_keras.utils.atomic_files import save_model_atomic, write_atomic, write_json_atomic
 
 
@@ -36,29 +35,47 @@ def format_summary(summary: dict[str, Any]) -> str:
     """The lines printed at the end of a run: loss and accuracy, start -> end, vs the baseline."""
     first, last = summary["initial"], summary["final"]
     pair = summary["pair_task"].upper()
+    source = {"held_out": "held-out records: documents never trained on",
+              "training": "the training records"}[summary.get("eval_source", "training")]
     lines = [
         f"[pretrain] {summary['name']}: {summary['steps']} steps in {summary['train_seconds']}s "
-        f"(scores on {summary['eval_batches']} fixed batches of the records)",
+        f"(scores on {summary['eval_batches']} fixed batches of the {source})",
         f"  MLM loss      {first['mlm_loss']:.3f} -> {last['mlm_loss']:.3f}",
         f"  MLM accuracy  {first['mlm_accuracy']:.3f} -> {last['mlm_accuracy']:.3f}  "
         f"(most-frequent-token baseline {summary['most_frequent_token_accuracy']:.3f})",
         f"  {pair} loss      {first['pair_loss']:.3f} -> {last['pair_loss']:.3f}",
         f"  {pair} accuracy  {first['pair_accuracy']:.3f} -> {last['pair_accuracy']:.3f}",
+        f"  {pair}: {pair_task_verdict(last['pair_accuracy'], summary.get('eval_pairs', 0))}",
         f"  saved to {summary['run_dir']}/ (encoder.keras, pretrainer.keras, tokenizer/)",
     ]
     return "\n".join(lines)
 
 
-def scores(pretrainer: Pretrainer, eval_data, train: TrainConfig) -> dict[str, float]:
-    """Loss and accuracies on the `train.eval_batches` fixed batches (NaN when there are none)."""
-    if train.eval_batches == 0:
+def pair_task_verdict(accuracy: float, pairs: int) -> str:
+    """Whether the sentence-pair task was learned: accuracy above chance (0.5) by more than two
+    standard errors of a coin over the `pairs` scored (pairs from one document are not quite
+    independent, so this is a lenient bar)."""
+    if not pairs or accuracy != accuracy:  # No scored pairs, or NaN.
+        return "not scored"
+    error = (0.25 / pairs) ** 0.5
+    margin = (accuracy - 0.5) / error
+    if margin > 2:
+        return (f"learned (accuracy {accuracy:.3f} over {pairs} pairs, {margin:.1f} standard "
+                "errors above chance 0.5)")
+    return (f"not learned (accuracy {accuracy:.3f} over {pairs} pairs is within 2 standard "
+            f"errors ({2 * error:.3f}) of chance 0.5)")
+
+
+def scores(pretrainer: Pretrainer, eval_data, steps: int) -> dict[str, float]:
+    """Loss and accuracies on the `steps` fixed batches (NaN when there are none)."""
+    if steps == 0:
         return {name: float("nan") for name in
                 ("loss", "mlm_loss", "mlm_accuracy", "pair_loss", "pair_accuracy")}
-    result = pretrainer.evaluate(eval_data, steps=train.eval_batches, verbose=0, return_dict=True)
+    result = pretrainer.evaluate(eval_data, steps=steps, verbose=0, return_dict=True)
     return {name: float(value) for name, value in result.items()}
 
 
-def initial_scores(pretrainer: Pretrainer, eval_data, train: TrainConfig,
+def initial_scores(pretrainer: Pretrainer, eval_data, steps: int,
                    run_dir: str, resumed: bool = False) -> dict[str, float]:
     """Scores before training; a resumed run reuses those of its first start.
 
@@ -74,7 +91,7 @@ def initial_scores(pretrainer: Pretrainer, eval_data, train: TrainConfig,
                 return json.load(f)
         return {name: float("nan") for name in
                 ("loss", "mlm_loss", "mlm_accuracy", "pair_loss", "pair_accuracy")}
-    result = scores(pretrainer, eval_data, train)
+    result = scores(pretrainer, eval_data, steps)
     write_json_atomic(path, result)
     return result
 

@@ -41,6 +41,9 @@ def bert_checkpoint(tmp_path_factory):
     model.save_pretrained(str(directory))
     (directory / "vocab.txt").write_text("".join(t + "\n" for t in vocabulary), encoding="utf-8")
     (directory / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": True}))
+    # The fast tokenizer's file, as published models have it: not our tokenizer.json.
+    (directory / "tokenizer.json").write_text(json.dumps({"version": "1.0", "model": {
+        "type": "WordPiece", "vocab": {token: i for i, token in enumerate(vocabulary)}}}))
     return str(directory), model
 
 

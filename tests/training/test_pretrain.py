@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import re
 
 import keras
 import numpy as np
@@ -108,3 +109,28 @@ def test_length_buckets_are_refused_on_tpu_before_any_work():
     with pytest.raises(ConfigError, match=r"data\.length_buckets=\[32, 64\]"):
         pipeline_from_dict({"name": "x", "data": {"length_buckets": [32, 64]},
                             "train": {"strategy": "tpu"}})
+
+
+@pytest.mark.large
+def test_scores_are_held_out_when_the_records_have_held_out_documents(tmp_path, capsys):
+    from albert_keras.pipeline import prepare_and_pretrain
+
+    raw = tiny_pretraining_config(tmp_path)
+    raw["data"] = {**raw["data"], "held_out_fraction": 0.25}
+    summary = prepare_and_pretrain(pipeline_from_dict(raw))
+    assert summary["eval_source"] == "held_out"
+    assert summary["eval_batches"] == 2 and summary["eval_pairs"] == 16
+    printed = capsys.readouterr().out
+    assert "fixed batches of the held-out records: documents never trained on" in printed
+    assert re.search(r"SOP: (learned|not learned) \(accuracy \d\.\d{3} over 16 pairs", printed)
+
+
+def test_pair_task_verdict_counts_standard_errors():
+    from albert_keras.training.pretrain_report import pair_task_verdict
+
+    assert pair_task_verdict(0.56, 400).startswith("learned")  # 2.4 standard errors
+    assert pair_task_verdict(0.54, 400).startswith("not learned")  # 1.6
+    assert pair_task_verdict(0.8, 16).startswith("learned")  # 2.4
+    assert pair_task_verdict(0.7, 16).startswith("not learned")  # 1.6
+    assert pair_task_verdict(float("nan"), 16) == "not scored"
+    assert pair_task_verdict(0.9, 0) == "not scored"
