@@ -22,13 +22,12 @@ from albert_keras.data import corpus as corpus_lib
 from albert_keras.data import pairs, tokenizers, writer
 from albert_keras.data.data_config import DataConfig
 from albert_keras.data.masking_config import MaskingConfig
-from albert_keras.data.records_manifest import RecordsManifest, write_manifest
+from albert_keras.data.records_manifest import HELD_OUT_DIR, RecordsManifest, write_manifest
 from albert_keras.data.tokenized_corpus import TokenizedCorpus
 from albert_keras.utils.atomic_files import write_atomic
 
 TOKENIZER_DIR = tokenizers.TOKENIZER_DIR
 SHARD_PREFIX = "pretraining"
-HELD_OUT_DIR = "held_out"
 _TOKENIZE_BATCH = 1024
 
 

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 from albert_keras.data.masking_config import MaskingConfig
 
 MANIFEST = "manifest.json"
+HELD_OUT_DIR = "held_out"  # The held-out records (one shard and its manifest) of a record set.
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,12 +6,14 @@ import keras
 
 from albert_keras.training.adamw import AdamW
 from albert_keras.training.lamb import Lamb
+from albert_keras.training.time_budget import TimeFittedSchedule
 from albert_keras.training.train_config import TrainConfig
 from albert_keras.training.warmup_polynomial_decay import WarmupPolynomialDecay
 
 
 def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
-    """`Lamb` or `AdamW` with a warmup + polynomial decay schedule over `config.steps`.
+    """`Lamb` or `AdamW` with a warmup + polynomial decay schedule over `config.steps` (or
+    over `config.max_minutes` of training time).
 
     Under `precision="mixed_float16"` the optimizer is wrapped in a
     `keras.optimizers.LossScaleOptimizer` (dynamic loss scaling). Call it inside
@@ -20,6 +22,8 @@ def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
     schedule = WarmupPolynomialDecay(
         config.learning_rate, warmup_steps=config.warmup_steps, decay_steps=config.steps,
         end_learning_rate=config.end_learning_rate, power=config.decay_power)
+    if config.max_minutes is not None:  # The same schedule, over time (`time_budget.py`).
+        schedule = TimeFittedSchedule(schedule, config.steps)
     optimizer_class = {"lamb": Lamb, "adamw": AdamW}[config.optimizer]
     optimizer = optimizer_class(
         learning_rate=schedule, beta_1=config.beta_1, beta_2=config.beta_2,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import os
+import shutil
 import time
 from typing import Any, Callable
 
@@ -35,6 +36,7 @@ from albert_keras.training.pretrain_report import (format_summary, initial_score
                                                    weights_digest)
 from albert_keras.training.strategy import (is_chief, make_strategy, num_workers,
                                             output_directory)
+from albert_keras.training.time_budget import TimeBudget, time_fitted_schedule
 from albert_keras.training.train_config import TrainConfig
 from albert_keras.utils.atomic_files import write_json_atomic
 
@@ -113,7 +115,7 @@ def _evaluation(config, records: str, tokenizer, masking: str, strategy) -> Eval
     """The held-out records' first `train.eval_batches` batches (unshuffled, masks fixed by
     the seed) when the records have them and one process reads them; else the training
     records' (a multi-worker run keeps those: every worker must score as many batches)."""
-    from albert_keras.data.prepare import HELD_OUT_DIR
+    from albert_keras.data.records_manifest import HELD_OUT_DIR
 
     train = config.train
     held_out = os.path.join(os.path.dirname(glob.glob(records)[0]), HELD_OUT_DIR)
@@ -155,7 +157,10 @@ def _fit_and_save(config, strategy, pretrainer, train_data, evaluation: Evaluati
         "encoder_config": encoder.encoder_config.to_dict(),
         "encoder_parameters": int(encoder.count_params()),
         "strategy": train.strategy, "replicas": int(strategy.num_replicas_in_sync),
-        "steps": train.steps, "global_batch_size": train.global_batch_size,
+        "steps": train.steps, "steps_run": int(pretrainer.optimizer.iterations.numpy()),
+        "max_minutes": train.max_minutes,
+        "stopped_by_time_budget": bool(getattr(history, "time_budget", None)),
+        "global_batch_size": train.global_batch_size,
         "precision": precision, "precision_reason": precision_reason,
         "gradient_accumulation_steps": train.gradient_accumulation_steps, "train_seconds": round(seconds, 1),
         "records": records, "eval_batches": evaluation.steps,
@@ -257,12 +262,27 @@ def fit_pretrainer(pretrainer: Pretrainer, dataset, train: TrainConfig, run_dir:
     weights, the optimizer state and the epoch, and training goes on from there; a dataset
     made with `skip_batches=backup.resume_epoch() * train.steps_per_epoch` then continues
     with the very batches the stopped run would have seen next.
+
+    With `train.max_minutes`, training ends when that much training time is spent (the
+    schedule runs over the time); the returned history then has `time_budget` (the
+    `TimeBudget` callback: `reached`, `seconds`).
     """
-    return pretrainer.fit(
+    backup = backup or AtomicBackupAndRestore(backup_directory(run_dir, strategy))
+    budget = []
+    schedule = time_fitted_schedule(pretrainer.optimizer)
+    if train.max_minutes is not None and schedule is not None:
+        budget = [TimeBudget(train.max_minutes, schedule, backup)]  # After the backup's start.
+    history = pretrainer.fit(
         dataset, epochs=train.steps // train.steps_per_epoch,
         steps_per_epoch=train.steps_per_epoch,
-        callbacks=[*make_callbacks(run_dir, strategy, backup), *callbacks],
+        callbacks=[*make_callbacks(run_dir, strategy, backup), *budget, *callbacks],
         verbose=train.verbose, shuffle=False)
+    if budget and budget[0].reached:  # A finished run: its backups go, as at its last step.
+        pretrainer.stop_training = False
+        history.time_budget = budget[0]
+        if backup.delete_on_finish:
+            shutil.rmtree(backup.backup_dir, ignore_errors=True)
+    return history
 
 
 def find_records(config) -> tuple[str | None, str | None]:

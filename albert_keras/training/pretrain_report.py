@@ -37,9 +37,12 @@ def format_summary(summary: dict[str, Any]) -> str:
     pair = summary["pair_task"].upper()
     source = {"held_out": "held-out records: documents never trained on",
               "training": "the training records"}[summary.get("eval_source", "training")]
+    budget = (f", the time budget of {summary['max_minutes']} min reached"
+              if summary.get("stopped_by_time_budget") else "")
     lines = [
-        f"[pretrain] {summary['name']}: {summary['steps']} steps in {summary['train_seconds']}s "
-        f"(scores on {summary['eval_batches']} fixed batches of the {source})",
+        f"[pretrain] {summary['name']}: {summary.get('steps_run', summary['steps'])} steps in "
+        f"{summary['train_seconds']}s{budget} (scores on {summary['eval_batches']} fixed "
+        f"batches of the {source})",
         f"  MLM loss      {first['mlm_loss']:.3f} -> {last['mlm_loss']:.3f}",
         f"  MLM accuracy  {first['mlm_accuracy']:.3f} -> {last['mlm_accuracy']:.3f}  "
         f"(most-frequent-token baseline {summary['most_frequent_token_accuracy']:.3f})",

@@ -23,6 +23,10 @@ class TrainConfig:
         global_batch_size: sequences per step over all replicas; must divide by the replicas.
         steps: optimizer steps in the whole run.
         steps_per_epoch: steps between backups, checkpoints and log lines.
+        max_minutes: a training-time budget (null = none): the schedule of `steps` runs over
+            this time instead (warmup and decay fitted to the budget, as Cramming does) and
+            training stops when it is spent, or at `steps` if that comes first. One process
+            only (each worker's clock would give its own learning rate).
         optimizer: `lamb` (ALBERT) or `adamw` (BERT).
         learning_rate: peak learning rate, reached after `warmup_steps`.
         warmup_steps: linear warmup; then `decay_power` decay to `end_learning_rate` at `steps`.
@@ -50,6 +54,7 @@ class TrainConfig:
     global_batch_size: int = 32
     steps: int = 1000
     steps_per_epoch: int = 100
+    max_minutes: float | None = None
     optimizer: Literal["lamb", "adamw"] = "lamb"
     learning_rate: float = 0.00176
     warmup_steps: int = 100
@@ -121,6 +126,14 @@ class TrainConfig:
         if self.global_clipnorm is not None and not self.global_clipnorm > 0:
             raise ValueError("`train.global_clipnorm` must be positive or null. "
                              f"Received: train.global_clipnorm={self.global_clipnorm!r}")
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            raise ValueError("`train.max_minutes` must be positive or null. "
+                             f"Received: train.max_minutes={self.max_minutes!r}")
+        if self.max_minutes is not None and self.strategy == "multi_worker":
+            raise ValueError(
+                "`train.max_minutes` fits the schedule to one process's clock; workers would "
+                "disagree on the learning rate. Received: train.max_minutes="
+                f"{self.max_minutes}, train.strategy='multi_worker'")
         if self.decay_power <= 0:
             raise ValueError(f"`train.decay_power` must be positive. "
                              f"Received: train.decay_power={self.decay_power!r}")
