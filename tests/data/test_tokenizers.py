@@ -106,3 +106,21 @@ def test_sentencepiece_lowercasing_for_case_sensitive_models(shared_data, tmp_pa
     (tmp_path / "tokenizer.json").write_text(json.dumps({"kind": "sentencepiece", "lowercase": True}))
     clone = load_tokenizer(str(tmp_path))
     assert clone.lowercase is True and _ids(clone, "THE CAT") == _ids(cased, "the cat")
+
+
+def test_a_models_tokenizer_is_the_one_beside_it(tmp_path, sentences):
+    from albert_keras.data.tokenizers import describe_difference
+
+    model = tmp_path / "run" / "encoder.keras"
+    model.parent.mkdir()
+    with pytest.raises(FileNotFoundError, match=r"No tokenizer beside the model .*encoder.keras"):
+        load_tokenizer(str(model))
+    trained = train_tokenizer(sentences, "wordpiece", 80)
+    save_tokenizer(trained, str(tmp_path / "run" / "tokenizer"))
+    loaded = load_tokenizer(str(model))
+    save_tokenizer(trained, str(tmp_path / "copy"))
+    assert describe_difference(loaded, load_tokenizer(str(tmp_path / "copy"))) is None
+    assert describe_difference(loaded, train_tokenizer(sentences, "sentencepiece", 80)) == \
+        "kind wordpiece vs sentencepiece"
+    smaller = train_tokenizer(sentences, "wordpiece", 60)
+    assert describe_difference(loaded, smaller).startswith(("vocabulary_size", "token "))
