@@ -24,11 +24,11 @@ from albert_keras.convert import hugging_face, keras_hub_preset, tf1_checkpoint
 from albert_keras.convert.checkpoint import Checkpoint
 from albert_keras.convert.model_weights import encoder_variables, pretrainer_variables
 from albert_keras.convert.weight_assignment import WeightAssignment
+from albert_keras.models.pretrainer import HEADS
 
 FORMATS = {"keras_hub_preset": keras_hub_preset, "hugging_face": hugging_face,
            "tf1_checkpoint": tf1_checkpoint}
 TASKS = ("encoder", "pretrainer")
-HEADS = ("mlm_head", "pair_head")  # The pretraining heads, as `Pretrainer` names them.
 
 
 def checkpoint_format(path: str) -> str:

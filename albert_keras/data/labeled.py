@@ -17,6 +17,17 @@ TFDS_PREFIX = "tfds:"
 _DEFAULT_TFDS_SPLITS = {"train": "train", "validation": "validation", "test": "test"}
 
 
+def split_training(train: list[dict], ft) -> tuple[list[dict], list[dict] | None]:
+    """`(examples trained on, validation held out of them or None)`: the first
+    `ft.max_train_examples`, then, without a `ft.validation` file, `ft.validation_fraction` of
+    them held out with `ft.seed` (`split_examples`). `ft`: the `finetune` section."""
+    if ft.max_train_examples:
+        train = train[:ft.max_train_examples]
+    if not ft.validation and ft.validation_fraction > 0:
+        return split_examples(train, ft.validation_fraction, ft.seed)
+    return train, None
+
+
 class LabeledDataError(ValueError):
     """Bad labelled data; the message names the file, the row and the column."""
 

@@ -9,6 +9,7 @@ from albert_keras.models.encoder import INPUT_NAMES
 from albert_keras.models.task import Task
 
 PAIR_TASKS = ("sop", "nsp")
+HEADS = ("mlm_head", "pair_head")  # The pretraining heads, by their layer names.
 
 
 @keras.saving.register_keras_serializable(package="albert_keras")

@@ -69,7 +69,7 @@ def task_documents(finetune_config: FinetuneConfig) -> tuple[list[list[str]], di
     task = task_named(ft.task)
     skipped: list[str] = []
     examples = task.read_examples(train, ft, "train", skipped)
-    used = _trained_examples(examples, ft)
+    used, _ = labeled.split_training(examples, ft)  # What finetune trains on.
     stats = collections.Counter()
     documents, seen = [], set()
     for example in used:
@@ -148,16 +148,6 @@ def prepare_records(config, static_masking: bool = False, progress: bool = True)
                   f"({counts['left_out']} examples held out for validation or left out) -> "
                   f"{data.corpus}")
     return prepare(config, static_masking=static_masking, progress=progress)
-
-
-def _trained_examples(examples: list[dict], ft) -> list[dict]:
-    """The training examples `finetune` trains on (`training.finetune.read_splits`, which
-    this mirrors without reading validation or test)."""
-    if ft.max_train_examples:
-        examples = examples[:ft.max_train_examples]
-    if not ft.validation and ft.validation_fraction > 0:
-        examples, _ = labeled.split_examples(examples, ft.validation_fraction, ft.seed)
-    return examples
 
 
 def _sentences(text: str, stats: collections.Counter) -> list[str]:

@@ -14,10 +14,9 @@ import os
 import keras
 
 from albert_keras.models.dtype_copy import copy_with_dtype
-from albert_keras.models.pretrainer import Pretrainer
+from albert_keras.models.pretrainer import HEADS, Pretrainer
 from albert_keras.models.task import load_pretrained_encoder
 
-HEADS = ("mlm_head", "pair_head")
 PARTS = ("pooler_dense", *HEADS)  # What a checkpoint may lack of a `Pretrainer`.
 _HEAD_NAMES = {"mlm_head": "masked-LM head", "pair_head": "pair head"}
 
@@ -95,6 +94,6 @@ def check_tokenizer(path: str, tokenizer, tokenizer_dir: str | None = None) -> N
     if difference is not None:
         raise ValueError(
             f"The records' tokenizer ({tokenizer_dir or 'given'}) is not the one of "
-            f"model.pretrained={path!r}: {difference}. Token ids would not mean what the checkpoint learned: prepare the records with "
-            "the checkpoint's tokenizer (leave data.tokenizer_path unset, or set it to "
+            f"model.pretrained={path!r}: {difference}. Token ids would not mean what the "
+            "checkpoint learned: prepare the records with the checkpoint's tokenizer (leave data.tokenizer_path unset, or set it to "
             "model.pretrained).")

@@ -170,12 +170,9 @@ def read_splits(ft, skipped: list[str] | None = None) -> dict[str, list[dict]]:
     """Train, validation and test examples (validation held out of train when asked); rows
     with empty text are left out and named in `skipped`."""
     read = task_named(ft.task).read_examples
-    train = read(ft.train, ft, "train", skipped)
-    if ft.max_train_examples:
-        train = train[:ft.max_train_examples]
-    validation = read(ft.validation, ft, "validation", skipped) if ft.validation else None
-    if validation is None and ft.validation_fraction > 0:
-        train, validation = labeled.split_examples(train, ft.validation_fraction, ft.seed)
+    train, validation = labeled.split_training(read(ft.train, ft, "train", skipped), ft)
+    if ft.validation:
+        validation = read(ft.validation, ft, "validation", skipped)
     test = read(ft.test, ft, "test", skipped) if ft.test else None
     return {"train": train, "validation": validation, "test": test}
 

@@ -125,10 +125,11 @@ def _evaluation(config, records: str, tokenizer, masking: str, strategy) -> Eval
             config, held_out, tokenizer, verify=False, masking=config.data.masking,
             shuffle=False, repeat=False, length_buckets=())
         eval_fn = lambda context: held_out_fn(context).take(train.eval_batches).cache()  # noqa: E731
-        steps = sum(1 for _ in eval_fn(None))
+        batches = eval_fn(None)
+        steps = sum(1 for _ in batches)  # Fills the cache the baseline then reads.
         if steps:
             return Evaluation(distribute(strategy, eval_fn), steps, "held_out",
-                              most_frequent_token_accuracy(eval_fn(None)))
+                              most_frequent_token_accuracy(batches))
         print(f"[pretrain] the held-out records in {held_out} fill no batch of "
               f"{train.global_batch_size}: scoring the training records instead")
     scored_fn = _records_dataset_fn(config, records, tokenizer, verify=False,  # Checked above.
