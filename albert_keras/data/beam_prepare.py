@@ -70,7 +70,8 @@ def prepare_with_beam(config, static_masking: bool = False, progress: bool = Tru
     start = time.time()
     output_dir = os.path.join(data.output_dir, config.name)
     documents = None
-    if data.corpus == corpus_lib.STDLIB or data.corpus.startswith(corpus_lib.TFDS_PREFIX):
+    if (data.corpus in (corpus_lib.STDLIB, corpus_lib.PYDOCS)
+            or data.corpus.startswith(corpus_lib.TFDS_PREFIX)):
         documents = _read_here(data)
     else:
         corpus_lib.corpus_files(data.corpus)  # A pattern that matches nothing fails now.

@@ -3,6 +3,11 @@
 `read_documents(corpus)` yields documents as lists of sentence strings. `corpus` is one of
 - `"stdlib"`: the built-in zero-download default, English docstrings of Python's standard
   library, one document per module (its module, class and function docstrings in order);
+- `"pydocs"`: about nine times more built-in text, still downloading nothing: `"stdlib"`, then
+  Python's language-reference topics (`pydoc_data`, one document per topic), then the
+  docstrings of the runtime dependencies installed beside this package (`PYDOCS_PACKAGES`, one
+  document per module). It is as reproducible as those packages' versions, which
+  `pydocs_versions()` lists (pinned by the repository's constraints.txt);
 - `"tfds:NAME[:SPLIT]"`: a TFDS text dataset, one document per example (text feature
   `tfds_text_key`, sentences = its non-blank lines);
 - file patterns (globs, comma-separated) in the original BERT format: one sentence or paragraph
@@ -20,19 +25,27 @@ from __future__ import annotations
 import ast
 import collections
 import glob
+import importlib.metadata
+import importlib.util
 import multiprocessing
 import os
+import platform
 import re
 import sysconfig
 from typing import Iterator
 
 STDLIB = "stdlib"
+PYDOCS = "pydocs"
 TFDS_PREFIX = "tfds:"
 
 # Standard-library packages whose docstrings join the top-level modules' in the "stdlib" corpus
 # (tests, IDLE, lib2to3, tkinter and demos hold little prose).
 STDLIB_PACKAGES = ("asyncio", "collections", "concurrent", "email", "html", "http", "importlib",
                    "json", "logging", "multiprocessing", "urllib", "xml", "xmlrpc", "unittest")
+
+# Installed packages whose docstrings follow the standard library's in the "pydocs" corpus: the
+# runtime dependencies, so every installation has them.
+PYDOCS_PACKAGES = ("numpy", "keras", "keras_hub", "tensorflow")
 
 # Longer lines are cut (SentencePiece's trainer silently drops sentences over 4,192 bytes).
 MAX_LINE_CHARS = 1000
@@ -55,6 +68,8 @@ def read_documents(corpus: str, stats: collections.Counter | None = None,
     stats = collections.Counter() if stats is None else stats
     if corpus == STDLIB:
         source = _stdlib_documents(stats)
+    elif corpus == PYDOCS:
+        source = _pydocs_documents(stats)
     elif corpus.startswith(TFDS_PREFIX):
         source = _tfds_documents(corpus[len(TFDS_PREFIX):], tfds_text_key, stats)
     else:
@@ -163,7 +178,20 @@ def split_long_line(line: str, stats: collections.Counter) -> list[str]:
 
 def _stdlib_documents(stats: collections.Counter) -> Iterator[list[str]]:
     """One document per module; the files are parsed by worker processes (order kept)."""
-    files = stdlib_files()
+    yield from _docstring_documents(stdlib_files(), stats)
+
+
+def _pydocs_documents(stats: collections.Counter) -> Iterator[list[str]]:
+    yield from _stdlib_documents(stats)
+    from pydoc_data import topics
+
+    for name in sorted(topics.topics):
+        yield _split_paragraphs(topics.topics[name])
+    yield from _docstring_documents([f for package in PYDOCS_PACKAGES
+                                     for f in package_files(package)], stats)
+
+
+def _docstring_documents(files: list[str], stats: collections.Counter) -> Iterator[list[str]]:
     if (os.cpu_count() or 1) > 1:
         # "spawn": a forked child of a process with TensorFlow threads can deadlock.
         with multiprocessing.get_context("spawn").Pool(os.cpu_count()) as pool:
@@ -203,6 +231,30 @@ def stdlib_files() -> list[str]:
     for package in STDLIB_PACKAGES:
         files += sorted(glob.glob(os.path.join(root, package, "**", "*.py"), recursive=True))
     return [f for f in files if os.sep + "test" not in f[len(root):]]
+
+
+def package_files(package: str) -> list[str]:
+    """The Python files of an installed package (found without importing it), in a fixed order,
+    tests left out; an error names a package that is not installed."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"The \"{PYDOCS}\" corpus reads the docstrings of {package!r}, "
+                                  "which is not installed")
+    files = []
+    for root in sorted(spec.submodule_search_locations):
+        for path in sorted(glob.glob(os.path.join(root, "**", "*.py"), recursive=True)):
+            parts = os.path.relpath(path, root).split(os.sep)
+            if not any(p.startswith("test") or p.endswith("_test.py") for p in parts):
+                files.append(path)
+    return files
+
+
+def pydocs_versions() -> dict[str, str]:
+    """The versions of Python and of `PYDOCS_PACKAGES` that the "pydocs" corpus is read from."""
+    versions = {"python": platform.python_version()}
+    for package in PYDOCS_PACKAGES:
+        versions[package] = importlib.metadata.version(package.replace("_", "-"))
+    return versions
 
 
 def _split_paragraphs(text: str) -> list[str]:

@@ -26,6 +26,8 @@ class DataConfig:
 
     Args:
         corpus: str. `"stdlib"` (built-in docstrings of Python's standard library),
+            `"pydocs"` (about nine times more built-in text: `"stdlib"`, Python's reference
+            topics and the docstrings of numpy, Keras, keras-hub and TensorFlow as installed),
             `"tfds:NAME[:SPLIT]"`, comma-separated globs of BERT-format text files, or
             `"finetune"`: the text of the pipeline's `finetune.train`, read with the
             `finetune` settings (task-adaptive pretraining; `prepare` writes it to

@@ -3,7 +3,8 @@ import collections
 import pytest
 import tensorflow as tf
 
-from albert_keras.data.corpus import read_documents
+from albert_keras.data.corpus import (PYDOCS_PACKAGES, package_files, pydocs_versions,
+                                      read_documents)
 
 
 def _write(path, data: bytes):
@@ -52,6 +53,33 @@ def test_stdlib_corpus_is_english_prose(stdlib_documents):
     words = collections.Counter(w.lower() for d in documents for s in d for w in s.split())
     assert words["the"] > 5_000 and words["is"] > 1_000
     assert not any(s.startswith(">>>") for d in documents for s in d)
+
+
+def test_package_files_leave_tests_out_and_name_a_missing_package():
+    files = package_files("keras")
+    assert len(files) > 100 and files == sorted(files)
+    assert not any("/test" in f.split("keras", 1)[1] or f.endswith("_test.py") for f in files)
+    with pytest.raises(ModuleNotFoundError, match="'no_such_package_here'"):
+        package_files("no_such_package_here")
+    versions = pydocs_versions()
+    assert set(versions) == {"python", *PYDOCS_PACKAGES}
+    assert versions["tensorflow"] == tf.__version__
+
+
+@pytest.mark.large
+def test_pydocs_is_the_stdlib_corpus_then_much_more_english():
+    stdlib_stats, pydocs_stats = collections.Counter(), collections.Counter()
+    stdlib = list(read_documents("stdlib", stdlib_stats))
+    pydocs = list(read_documents("pydocs", pydocs_stats))
+    assert pydocs[:len(stdlib)] == stdlib
+    extra = pydocs[len(stdlib):]
+    words = sum(len(s.split()) for d in extra for s in d)
+    assert words > 5 * sum(len(s.split()) for d in stdlib for s in d)
+    assert any(s.startswith("The ") and "statement" in s for d in extra[:100] for s in d)
+    counts = collections.Counter(w.lower() for d in extra for s in d for w in s.split())
+    assert counts["the"] > 50_000 and counts["tensor"] > 1_000
+    assert pydocs_stats["files"] == stdlib_stats["files"] + sum(
+        len(package_files(p)) for p in PYDOCS_PACKAGES)
 
 
 def test_tfds_dataset_by_name_with_mocked_data():

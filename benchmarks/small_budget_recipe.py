@@ -1,0 +1,199 @@
+"""Which pretraining recipe pays at the quickstart's budget: an ablation over seeds (issue 24).
+
+Every variant is the quickstart pipeline (`--config`, default `pipelines/albert_tiny.yaml`) with a
+few `--set` overrides: the optimizer and its learning rate, warmup and decay, a time budget with
+the schedule fitted to it, dropout, the mask rate, the corpus, the model width at equal time.
+Each variant runs once per seed as its own `albert-keras pretrain` process (records prepared
+by that process, so a variant may change data settings), and is scored on the held-out records:
+documents no run trained on. Runs go seed by seed through the variants (round-robin), so a
+drift of the machine over the hours spreads over every variant alike.
+
+    .venv/bin/python benchmarks/small_budget_recipe.py --seeds 0 1 2
+    .venv/bin/python benchmarks/small_budget_recipe.py --variants baseline adamw_1e-3 --seeds 0 1 2 3 4
+
+For every variant: the median [min, max] of held-out MLM loss and accuracy and of the pair
+task's accuracy, and the per-seed difference from `baseline` (same seed) with the verdict of
+`albert_keras/training/downstream_protocol.py` ("gain" needs the median above 0 and at least 80%
+of seeds agreeing). Finished runs are kept in the JSON (`--out`) and not run again, so an
+interrupted ablation goes on where it stopped. Precision: the pipeline's (`auto`, which is
+bfloat16 on CPUs with avx512_bf16/amx_bf16).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from albert_keras.training.downstream_protocol import paired_gain  # noqa: E402
+
+# name -> (what it tries, --set overrides on top of the pipeline file). Variants whose name
+# ends in "_minutes_3.5" run for a time budget and are compared with `minutes_3.5` (equal time);
+# the others with `baseline` (equal steps).
+EQUAL_TIME = "minutes_3.5"
+TIME_BUDGET = ["train.steps=5000", "train.max_minutes=3.5"]
+VARIANTS: dict[str, tuple[str, list[str]]] = {
+    "baseline": ("the pipeline file as it is", []),
+    "lamb_1e-2": ("LAMB at twice the peak rate", ["train.learning_rate=0.01"]),
+    "lamb_2.5e-3": ("LAMB at half the peak rate", ["train.learning_rate=0.0025"]),
+    "adamw_1e-3": ("AdamW instead of LAMB, peak 1e-3",
+                   ["train.optimizer=adamw", "train.learning_rate=0.001"]),
+    "adamw_2e-3": ("AdamW instead of LAMB, peak 2e-3",
+                   ["train.optimizer=adamw", "train.learning_rate=0.002"]),
+    "warmup_100": ("warmup over a quarter of the steps", ["train.warmup_steps=100"]),
+    "dropout_0.1": ("dropout 0.1 (BERT's) while the data repeats", ["model.dropout=0.1"]),
+    "dropout_0": ("dropout 0 (ALBERT v2's)", ["model.dropout=0.0"]),
+    "mask_25": ("mask 25% of tokens (cap raised to 32)",
+                ["data.mask_rate=0.25", "data.max_predictions=32"]),
+    "more_text": ("the larger built-in corpus `pydocs` (standard library, Python's reference "
+                  "topics, numpy, Keras, keras-hub, TensorFlow docstrings: 1.9M words), one pass "
+                  "(400 steps see a fifth of it: no text repeats)",
+                  ["data.corpus=pydocs", "data.dupe_factor=1"]),
+    EQUAL_TIME: ("a 3.5-minute training budget, the schedule fitted to the time", TIME_BUDGET),
+    "seq_64_minutes_3.5": ("sequences of 64 tokens (cap 10 predictions) for 3.5 minutes",
+                           [*TIME_BUDGET, "data.max_sequence_length=64",
+                            "data.max_predictions=10", "data.length_buckets=[16,32,48]"]),
+    "narrow_minutes_3.5": ("width 128 (2 heads, FFN 512) for 3.5 minutes",
+                           [*TIME_BUDGET, "model.hidden_dim=128", "model.num_heads=2",
+                            "model.intermediate_dim=512"]),
+    "wide_minutes_3.5": ("width 384 (6 heads, FFN 1536) for 3.5 minutes",
+                         [*TIME_BUDGET, "model.hidden_dim=384", "model.num_heads=6",
+                          "model.intermediate_dim=1536"]),
+}
+
+
+def reference(variant: str) -> str | None:
+    """The variant that `variant` is compared with: equal time or equal steps."""
+    if variant in ("baseline", EQUAL_TIME):
+        return None if variant == "baseline" else "baseline"
+    return EQUAL_TIME if variant.endswith("_" + EQUAL_TIME) else "baseline"
+
+
+METRICS = ("mlm_loss", "mlm_accuracy", "pair_accuracy")
+LOWER_IS_BETTER = {"mlm_loss"}
+
+
+def run_variant(config: str, variant: str, seed: int, work: str, extra: list[str]) -> dict:
+    """One `albert-keras pretrain` of `variant` at `seed`; its held-out scores and costs."""
+    name = f"{variant}-s{seed}"
+    overrides = [f"name={name}", f"train.seed={seed}", f"train.output_dir={work}/runs",
+                 f"data.output_dir={work}/records", "train.verbose=0",
+                 *VARIANTS[variant][1], *extra]
+    command = [sys.executable, "-m", "albert_keras.cli", "pretrain", "--config", config]
+    for override in overrides:
+        command += ["--set", override]
+    start = time.perf_counter()
+    process = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
+                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    wall = time.perf_counter() - start
+    if process.returncode != 0:
+        raise RuntimeError(f"{name} failed ({process.returncode}):\n{process.stderr[-3000:]}")
+    with open(os.path.join(work, "runs", name, "summary.json")) as f:
+        summary = json.load(f)
+    shutil.rmtree(os.path.join(work, "runs", name), ignore_errors=True)
+    shutil.rmtree(os.path.join(work, "records", name), ignore_errors=True)
+    final = summary["final"]
+    return {"variant": variant, "seed": seed, "wall_seconds": round(wall, 1),
+            "train_seconds": summary["train_seconds"], "steps_run": summary["steps_run"],
+            "encoder_parameters": summary["encoder_parameters"],
+            "eval_pairs": summary["eval_pairs"],
+            "most_frequent_token_accuracy": summary["most_frequent_token_accuracy"],
+            "precision": summary["precision"],
+            **{metric: final[metric] for metric in METRICS}}
+
+
+def summarize(runs: list[dict], variants: list[str]) -> dict[str, dict]:
+    """Per variant: median/min/max of each metric and the paired gain over its reference."""
+    by_key = {(r["variant"], r["seed"]): r for r in runs}
+    table = {}
+    for variant in variants:
+        rows = [r for r in runs if r["variant"] == variant]
+        if not rows:
+            continue
+        entry = {"runs": len(rows), "steps_run": statistics.median(r["steps_run"] for r in rows),
+                 "train_seconds": statistics.median(r["train_seconds"] for r in rows)}
+        for metric in METRICS:
+            values = [r[metric] for r in rows]
+            entry[metric] = {"median": statistics.median(values), "min": min(values),
+                             "max": max(values)}
+        versus = reference(variant)
+        seeds = sorted(r["seed"] for r in rows if (versus, r["seed"]) in by_key)
+        if versus and seeds:
+            entry["reference"] = versus
+            for metric in METRICS:
+                sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
+                # Improvement per seed: positive = better than the reference.
+                entry[f"{metric}_gain"] = paired_gain(
+                    [sign * by_key[(variant, s)][metric] for s in seeds],
+                    [sign * by_key[(versus, s)][metric] for s in seeds])
+        table[variant] = entry
+    return table
+
+
+def markdown(table: dict[str, dict]) -> str:
+    """The ablation table: medians [min, max] and the paired verdicts against the reference."""
+    lines = ["| variant | seeds | steps | MLM loss | MLM acc. | SOP/NSP acc. | MLM acc. gain over "
+             "the reference (verdict) |", "|---|---|---|---|---|---|---|"]
+    for variant, entry in table.items():
+        cells = [f"{entry[m]['median']:.3f} [{entry[m]['min']:.3f}, {entry[m]['max']:.3f}]"
+                 for m in METRICS]
+        gain = entry.get("mlm_accuracy_gain")
+        versus = ("—" if gain is None else
+                  f"{gain['median']:+.3f} [{gain['min']:+.3f}, {gain['max']:+.3f}] "
+                  f"{gain['positive_seeds']}/{len(gain['values'])} ({gain['verdict']}) "
+                  f"vs {entry['reference']}")
+        lines.append(f"| {variant} | {entry['runs']} | {entry['steps_run']:.0f} | "
+                     + " | ".join(cells) + f" | {versus} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", default="pipelines/albert_tiny.yaml")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    parser.add_argument("--set", action="append", default=[], dest="extra",
+                        help="an override for every variant (e.g. train.steps=200)")
+    parser.add_argument("--work", default=os.path.join(REPO, "benchmarks", "out", "recipe_work"))
+    parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "out",
+                                                      "small_budget_recipe.json"))
+    args = parser.parse_args()
+    variants = list(dict.fromkeys(["baseline", *args.variants]))
+    if any(reference(v) == EQUAL_TIME for v in variants):
+        variants = list(dict.fromkeys(["baseline", EQUAL_TIME, *variants]))
+    result = {"config": args.config, "extra": args.extra, "runs": []}
+    if os.path.exists(args.out):
+        with open(args.out) as f:
+            previous = json.load(f)
+        if previous.get("config") == args.config and previous.get("extra") == args.extra:
+            result["runs"] = previous["runs"]
+    done = {(r["variant"], r["seed"]) for r in result["runs"]}
+    for seed in args.seeds:
+        for variant in variants:
+            if (variant, seed) in done:
+                continue
+            run = run_variant(args.config, variant, seed, args.work, args.extra)
+            result["runs"].append(run)
+            print(f"{variant} seed {seed}: MLM acc {run['mlm_accuracy']:.3f} loss "
+                  f"{run['mlm_loss']:.3f} pair acc {run['pair_accuracy']:.3f} "
+                  f"({run['steps_run']} steps, {run['train_seconds']:.0f} s)", flush=True)
+            result["machine"] = {"cpu": platform.processor() or platform.machine(),
+                                 "cores": os.cpu_count(), "load_average": os.getloadavg()}
+            result["summary"] = summarize(result["runs"], variants)
+            os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+            with open(args.out, "w") as f:
+                json.dump(result, f, indent=1)
+    print(markdown(summarize(result["runs"], variants)))
+
+
+if __name__ == "__main__":
+    main()
