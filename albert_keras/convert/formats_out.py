@@ -8,6 +8,7 @@ from albert_keras.convert import pretrained
 from albert_keras.convert.hugging_face_export import save_hugging_face
 from albert_keras.convert.keras_hub_export import save_keras_hub_preset
 from albert_keras.data import tokenizers
+from albert_keras.utils.published_run import check_tokenizer_matches
 
 # --to value -> writer(model, directory, tokenizer, overwrite=...)
 WRITERS = {"hf": save_hugging_face, "keras-hub": save_keras_hub_preset}
@@ -26,7 +27,8 @@ def convert_out(source: str, destination: str, to: str, task: str = "encoder",
             `"encoder"`.
         tokenizer: str or None. A tokenizer directory, `.model` or `vocab.txt`. Defaults to
             the `tokenizer/` directory beside a `.keras` source (the layout `pretrain` writes),
-            else the checkpoint's own; none found writes the model alone.
+            else the checkpoint's own; none found writes the model alone. A `.keras` source's
+            tokenizer must be the one it was trained with (`check_tokenizer_matches`).
         overwrite: bool. Replace an existing directory. Defaults to False (an error).
 
     Returns:
@@ -43,6 +45,12 @@ def convert_out(source: str, destination: str, to: str, task: str = "encoder",
         beside = os.path.join(os.path.dirname(os.path.abspath(source)), "tokenizer")
         found = tokenizer or (beside if os.path.isdir(beside) else None)
         loaded = tokenizers.load_tokenizer(found) if found else None
+        if loaded is not None:  # Refuse a tokenizer the model was not trained with.
+            size = getattr(getattr(model, "encoder", model), "vocabulary_size", None)
+            fingerprint = (tokenizers.tokenizer_fingerprint(found) if os.path.isdir(found)
+                           else None)
+            check_tokenizer_matches(source, int(size) if isinstance(size, int) else None,
+                                    found, int(loaded.vocabulary_size()), fingerprint)
     else:
         model = (pretrained.load_pretrainer(source) if task == "pretrainer"
                  else pretrained.load_encoder(source))

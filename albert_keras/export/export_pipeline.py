@@ -9,11 +9,12 @@ import shlex
 import keras
 
 from albert_keras.data.sequence_layout import MAX_QUERY_LENGTH
-from albert_keras.data.tokenizers import load_tokenizer
+from albert_keras.data.tokenizers import load_tokenizer, tokenizer_fingerprint
 from albert_keras.export.export_for_serving import export_for_serving
 from albert_keras.export.models_config import MODELS_CONFIG
 from albert_keras.export.portable_export import export_portable
 from albert_keras.export.serving_signatures import SIGNATURE_NAMES
+from albert_keras.utils.published_run import check_tokenizer_matches
 
 
 def export_pipeline(config, model_path: str | None = None, version: int | None = None,
@@ -24,7 +25,8 @@ def export_pipeline(config, model_path: str | None = None, version: int | None =
     The model is `model_path`, else `export.model_path`, else the fine-tuned
     `{finetune.output_dir}/{name}/model.keras` when it exists, else the pretrained
     `{train.output_dir}/{name}/encoder.keras`. The tokenizer is `export.tokenizer_path` or the
-    `tokenizer/` next to the model; label names and the sequence length of a fine-tuned model
+    `tokenizer/` next to the model, and must be the one the model was trained with
+    (`check_model_tokenizer`); label names and the sequence length of a fine-tuned model
     come from its `labels.json`. Prints how to serve the export and how to query it.
 
     Args:
@@ -49,6 +51,7 @@ def export_pipeline(config, model_path: str | None = None, version: int | None =
     run_info = _run_info(run_dir)
     model = _load_model(model_path)
     tokenizer = load_tokenizer(tokenizer_path)
+    check_model_tokenizer(model_path, model, tokenizer_path, tokenizer)
     model_name = export.model_name or config.name
     if export.format != "saved_model":
         path = export_portable(
@@ -102,6 +105,22 @@ def serving_instructions(version_dir: str, grpc_port: int = 8500, rest_port: int
         f"print(ServingClient('{model_name}', grpc_port={grpc_port}).predict(['some text']))\"",
     ]
     return "\n".join(lines)
+
+
+def check_model_tokenizer(model_path: str, model: keras.Model, tokenizer_path: str,
+                          tokenizer) -> None:
+    """Refuses a tokenizer that is not the one the model was trained with: another fingerprint
+    than the one published with the model, or (for a model from before fingerprints) another
+    vocabulary size than the model's token embedding. One line naming both."""
+    fingerprint = tokenizer_fingerprint(tokenizer_path) if os.path.isdir(tokenizer_path) else None
+    check_tokenizer_matches(model_path, model_vocabulary_size(model), tokenizer_path,
+                            int(tokenizer.vocabulary_size()), fingerprint)
+
+
+def model_vocabulary_size(model: keras.Model) -> int | None:
+    """The vocabulary size of the model's encoder (a task model's, a pretrainer's), or None."""
+    size = getattr(getattr(model, "encoder", model), "vocabulary_size", None)
+    return int(size) if isinstance(size, int) else None
 
 
 def _default_model_path(config) -> str:

@@ -9,6 +9,7 @@ import re
 import shutil
 import time
 import warnings
+from typing import Any
 
 import keras
 
@@ -31,14 +32,21 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
     one is complete. At the start, a backup that cannot be read is reported by path and the
     one before it is used. The backup also holds the history and training time of every
     epoch so far (`history`, `train_seconds` cover the whole run, resumed or not), and
-    `resume_epoch()` tells an input pipeline how many epochs of batches to skip. An epoch whose loss is not finite is not backed up, and a run
-    stopped by it keeps its backups (resume with other settings); a run that finishes deletes
-    them.
+    `resume_epoch()` tells an input pipeline how many epochs of batches to skip. An epoch whose
+    loss is not finite is not backed up, and a run stopped by it keeps its backups (resume with
+    other settings). A job that saves outputs after `fit` passes `delete_on_finish=False` and
+    calls `delete()` once they are durable: a kill in between resumes without retraining.
+
+    Each backup records `settings`, what shapes the training (batch, steps, optimizer and
+    schedule, model, data, precision): resuming from a backup made with other settings is
+    refused (`ResumeRefused`, one line listing each difference and how to start fresh).
 
     Args:
         backup_dir: str. Folder of the backups (one per worker in multi-worker training).
         delete_on_finish: bool. Delete the backups when `fit` finishes normally. Defaults to
             True.
+        settings: dict or None. JSON-able settings the backups must have been made with
+            (nested dicts are compared key by key). None checks nothing. Defaults to None.
 
     Example:
     ```python
@@ -47,12 +55,14 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
     ```
     """
 
-    def __init__(self, backup_dir: str, delete_on_finish: bool = True):
+    def __init__(self, backup_dir: str, delete_on_finish: bool = True,
+                 settings: dict[str, Any] | None = None):
         super().__init__()
         if not backup_dir:
             raise ValueError(f"`backup_dir` must name a folder. Received: backup_dir={backup_dir!r}")
         self.backup_dir = backup_dir
         self.delete_on_finish = delete_on_finish
+        self.settings = None if settings is None else json.loads(json.dumps(settings))
         self.failed = False
         self._chosen: tuple[int, str | None, dict] | None = None
         self._at_most: int | None = None
@@ -75,20 +85,47 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
             self._at_most, self._chosen = at_most, None
         return self._choose()[0]
 
+    def resumed_history(self) -> dict[str, list[float]]:
+        """The logs of every epoch the next `fit` resumes after (empty without a backup)."""
+        return {k: list(v) for k, v in self._choose()[2].get("history", {}).items()}
+
     def _choose(self) -> tuple[int, str | None, dict]:
         if self._chosen is None:
-            self._chosen = (0, None, {})
+            chosen: tuple[int, str | None, dict] = (0, None, {})
             for epoch, path in reversed(self.backups()):
                 if self._at_most is not None and epoch > self._at_most:
                     continue
                 problem = _unreadable(path)
                 if problem is None:
                     with open(os.path.join(path, METADATA_FILE), encoding="utf-8") as f:
-                        self._chosen = (epoch, path, json.load(f))
+                        metadata = json.load(f)
+                    self._check_settings(metadata.get("settings"), path)
+                    chosen = (epoch, path, metadata)
                     break
                 warnings.warn(f"The backup {path} cannot be read ({problem}); trying the one "
                               "before it.", stacklevel=3)
+            self._chosen = chosen
         return self._chosen
+
+    def _check_settings(self, recorded: dict | None, path: str) -> None:
+        if self.settings is None or recorded is None:
+            return  # Nothing to compare (a backup made before settings were recorded).
+        now, then = _flatten(self.settings), _flatten(recorded)
+        def show(values: dict, key: str) -> str:
+            return repr(values[key]) if key in values else "(unset)"
+
+        changed = [f"{key} {show(then, key)} -> {show(now, key)}"
+                   for key in sorted(set(now) | set(then))
+                   if key not in now or key not in then or now[key] != then[key]]
+        if changed:
+            raise ResumeRefused(
+                f"Cannot resume from the backup {path}: it was made with other settings "
+                f"(backup -> now: {'; '.join(changed)}). Run with the backup's settings to "
+                f"resume, or delete {self.backup_dir} (or use another name) to start fresh.")
+
+    def delete(self) -> None:
+        """Deletes the backups (call when the run's outputs are durable)."""
+        shutil.rmtree(self.backup_dir, ignore_errors=True)
 
     def backups(self) -> list[tuple[int, str]]:
         """`(epoch, path)` of the finished backups, oldest first."""
@@ -126,7 +163,7 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
         self._started = now
         target = os.path.join(self.backup_dir, f"epoch-{epoch + 1:05d}")
         metadata = {"epoch": epoch + 1, "history": self.history,
-                    "train_seconds": self.train_seconds}
+                    "train_seconds": self.train_seconds, "settings": self.settings}
 
         def write(directory: str) -> None:
             os.makedirs(directory)
@@ -140,10 +177,25 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         if self.delete_on_finish and not self.failed and not self.model.stop_training:
-            shutil.rmtree(self.backup_dir, ignore_errors=True)
+            self.delete()
 
     def get_config(self):
-        return {"backup_dir": self.backup_dir, "delete_on_finish": self.delete_on_finish}
+        return {"backup_dir": self.backup_dir, "delete_on_finish": self.delete_on_finish,
+                "settings": self.settings}
+
+
+class ResumeRefused(ValueError):
+    """A backup was made with other settings than the run that would resume from it."""
+
+
+def _flatten(settings: dict, prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def _unreadable(path: str) -> str | None:

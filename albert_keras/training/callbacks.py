@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from albert_keras.training.atomic_backup import AtomicBackupAndRestore
 from albert_keras.training.strategy import is_chief, min_over_workers
+from albert_keras.utils.atomic_files import write_atomic
 
 
 def backup_directory(run_dir: str, strategy: tf.distribute.Strategy) -> str:
@@ -81,6 +82,54 @@ def make_callbacks(run_dir: str, strategy: tf.distribute.Strategy,
             print("[pretrain] `tensorboard` is not installed: no TensorBoard logs "
                   "(pip install tensorboard)")
     return callbacks
+
+
+class BestEpoch(keras.callbacks.Callback):
+    """Keeps the weights of the best epoch by `monitor` and stops after `patience` epochs
+    without a better one, counting the epochs of a resumed run's earlier parts.
+
+    What `ModelCheckpoint(save_best_only=True)` and `EarlyStopping` do, with their state taken
+    from the run's backup (`backup.history`: every epoch so far, resumed or not) instead of
+    being lost at a restart. Put it before `backup` in the callbacks: the best weights of an
+    epoch are written (whole, `write_atomic`) before the backup that counts that epoch.
+
+    Args:
+        backup: `AtomicBackupAndRestore`. The run's backups.
+        monitor: str. The logged score, e.g. `"val_loss"`.
+        mode: str. `"min"` or `"max"`.
+        path: str or None. Where the best weights go (`*.weights.h5`); None saves none.
+        patience: int or None. Epochs without improvement before stopping; None never stops.
+    """
+
+    def __init__(self, backup: AtomicBackupAndRestore, monitor: str, mode: str,
+                 path: str | None = None, patience: int | None = None):
+        super().__init__()
+        if mode not in ("min", "max"):
+            raise ValueError(f"`mode` must be 'min' or 'max'. Received: mode={mode!r}")
+        self.backup, self.monitor, self.mode = backup, monitor, mode
+        self.path, self.patience = path, patience
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            return
+        scores = [*self.backup.history.get(self.monitor, []), float(value)]  # Earlier + this.
+        best = best_epoch(scores, self.mode)
+        if best == len(scores) and self.path:
+            write_atomic(self.path, self.model.save_weights, suffix=".weights.h5")
+        if self.patience and len(scores) - best >= self.patience:
+            self.model.stop_training = True
+
+
+def best_epoch(scores: list[float], mode: str) -> int:
+    """The 1-based epoch of the best score (the first of equal ones)."""
+    pick = min if mode == "min" else max
+    return scores.index(pick(scores)) + 1
+
+
+def stopped_early(scores: list[float], mode: str, patience: int | None) -> bool:
+    """Whether a run with these scores so far has had `patience` epochs without a better one."""
+    return bool(patience and scores and len(scores) - best_epoch(scores, mode) >= patience)
 
 
 class _DeleteAtTrainEnd(keras.callbacks.Callback):

@@ -3,41 +3,53 @@
 Data -> tokenizer and labels -> model in `strategy.scope()` -> `fit` (AdamW, warmup then linear
 decay, optional layer-wise decay, early stopping, best-checkpoint restore, TensorBoard) ->
 metrics on every split -> `{finetune.output_dir}/{name}/`: model.keras, labels.json,
-tokenizer/, report.json, report.md. In a multi-worker run only the chief writes them (and the
-checkpoints and logs); the other workers write theirs into a temporary folder and delete it.
+tokenizer/, report.json, report.md, published as one unit (`publish_run`). A run killed
+part-way resumes from its backup (`backup/`, which also holds the best weights so far) when
+started again with the same settings; the previous run's outputs stay until the new ones
+replace them whole. In a multi-worker run only the chief writes them (and the logs); the other
+workers write theirs into a temporary folder and delete it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
+import json
 import os
 import sys
-import time
 import warnings
 from typing import Any
 
 import keras
-import numpy as np
 
 from albert_keras.data import labeled
 from albert_keras.data.labeled_batches import make_dataset, num_batches
-from albert_keras.data.tokenizers import load_tokenizer, save_tokenizer
+from albert_keras.data.tokenizers import load_tokenizer, save_tokenizer, tokenizer_fingerprint
 from albert_keras.models.dtype_copy import copy_with_dtype
 from albert_keras.models.encoder import Encoder
 from albert_keras.models.task import load_pretrained_encoder
 from albert_keras.tasks.registry import task_named
 from albert_keras.training import finetune_metrics
+from albert_keras.training.atomic_backup import AtomicBackupAndRestore
+from albert_keras.training.callbacks import (BestEpoch, backup_directory, best_epoch,
+                                              stopped_early)
 from albert_keras.training.gradient_accumulation import use_gradient_accumulation
 from albert_keras.training.layer_decay_adamw import LayerDecayAdamW, layer_decay_multipliers
 from albert_keras.training.precision import dtype_policy, resolve_precision
 from albert_keras.training.strategy import make_strategy, output_directory
 from albert_keras.training.warmup_polynomial_decay import WarmupPolynomialDecay
-from albert_keras.utils.atomic_files import (save_model_atomic, write_atomic, write_json_atomic,
-                                             write_text_atomic)
+from albert_keras.utils.atomic_files import file_sha256
+from albert_keras.utils.published_run import check_tokenizer_matches, publish_run
 
 
 def finetune(config) -> dict[str, Any]:
     """Fine-tunes `config.model` on `config.finetune` and returns the report (also on disk).
+
+    Seeds Keras' global RNGs with `finetune.seed` (weights, dropout; the batches are shuffled
+    with it too): the same seed, data and machine give the same scores. A run killed part-way
+    resumes from `backup/` when started again with the same settings (`resume_settings`; other
+    ones are refused, naming each difference); its outputs replace the previous run's only
+    when it finishes, all at once.
 
     Args:
         config: `PipelineConfig`. Uses `name`, `model` (`pretrained` or a preset),
@@ -53,8 +65,10 @@ def finetune(config) -> dict[str, Any]:
     task = task_named(ft.task)
     task.check_config(ft)
     config.model.check_pretrained()
+    keras.utils.set_random_seed(ft.seed)  # The job's seed: same seed and data, same scores.
     run_dir = os.path.join(ft.output_dir, config.name)
     tokenizer = load_finetune_tokenizer(config)
+    tokenizer_path = finetune_tokenizer_path(config)
 
     # === Data ===
     splits, skipped_rows, labels, encoded = encode_splits(task, ft, tokenizer)
@@ -68,7 +82,7 @@ def finetune(config) -> dict[str, Any]:
     precision, precision_reason = resolve_precision(ft.precision, strategy)
     print(f"[finetune] precision {precision} ({precision_reason})")
     with strategy.scope():
-        encoder = _encoder(config, tokenizer, precision)
+        encoder = _encoder(config, tokenizer, precision, tokenizer_path)
         model = task.build_model(ft, encoder, labels)
         optimizer = _optimizer(ft, model, encoder, steps_per_epoch * ft.epochs)
         if precision == "mixed_float16":
@@ -78,11 +92,16 @@ def finetune(config) -> dict[str, Any]:
         use_gradient_accumulation(model, ft.gradient_accumulation_steps)
 
     # === Fit === (only the chief's files stay: other workers write to a temporary folder)
+    backup = AtomicBackupAndRestore(
+        backup_directory(run_dir, strategy), delete_on_finish=False,
+        settings=resume_settings(config, tokenizer, labels, precision, steps_per_epoch))
+    resumed_from = backup.resume_epoch()  # Refuses backups made with other settings.
     with output_directory(run_dir, strategy) as out_dir:
-        history, train_seconds, best_epoch, tensorboard = _fit(model, task, ft, datasets, out_dir)
+        history, train_seconds, best_epoch, tensorboard = _fit(model, task, ft, datasets,
+                                                               out_dir, backup)
 
     # === Report ===
-    metrics = {"train": {k: float(v[best_epoch - 1]) for k, v in history.history.items()
+    metrics = {"train": {k: float(v[best_epoch - 1]) for k, v in history.items()
                          if not k.startswith("val_")}}
     for split in ("validation", "test"):
         if split in encoded:
@@ -99,13 +118,14 @@ def finetune(config) -> dict[str, Any]:
         "skipped_empty_text": skipped_rows,
         "precision": precision, "precision_reason": precision_reason,
         "gradient_accumulation_steps": ft.gradient_accumulation_steps,
-        "epochs_run": len(history.epoch), "best_epoch": best_epoch,
-        "steps_per_epoch": steps_per_epoch, "train_seconds": train_seconds,
-        "history": {k: [float(x) for x in v] for k, v in history.history.items()},
+        "epochs_run": len(history.get("loss", [])), "best_epoch": best_epoch,
+        "resumed_from_epoch": resumed_from, "steps_per_epoch": steps_per_epoch,
+        "train_seconds": train_seconds, "history": history,
         "metrics": metrics, "run_dir": run_dir, "tensorboard": tensorboard,
     }
     with output_directory(run_dir, strategy) as out_dir:
         save_run(model, tokenizer, ft, labels, report, out_dir)
+    backup.delete()  # Only now: the run's outputs are published.
     return report
 
 
@@ -132,20 +152,27 @@ def encode_splits(task, ft, tokenizer):
     return splits, skipped_rows, labels, encoded
 
 
-def _fit(model, task, ft, datasets, run_dir: str):
-    """`model.fit` with early stopping, best-checkpoint restore and TensorBoard; returns
-    `(history, train seconds, best epoch, tensorboard log dir or why not)`."""
+def _fit(model, task, ft, datasets, run_dir: str, backup: AtomicBackupAndRestore):
+    """`model.fit` with backups (resume after a kill), early stopping, best-epoch restore and
+    TensorBoard; returns `(history of every epoch, train seconds, best epoch, tensorboard log
+    dir or why not)`. The best weights so far are kept with the backups, never beside the
+    previous run's outputs."""
     has_validation = "validation" in datasets
     monitor, mode = task.monitor
-    best_path = os.path.join(run_dir, "checkpoints", "best.weights.h5")
-    os.makedirs(os.path.dirname(best_path), exist_ok=True)
-    callbacks = [keras.callbacks.TerminateOnNaN()]
-    if has_validation and ft.restore_best_checkpoint:
-        callbacks.append(keras.callbacks.ModelCheckpoint(
-            best_path, monitor=monitor, mode=mode, save_best_only=True, save_weights_only=True))
-    if has_validation and ft.early_stopping_patience:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=monitor, mode=mode, patience=ft.early_stopping_patience))
+    best_path = os.path.join(backup.backup_dir, "best.weights.h5")
+    keep_best = has_validation and ft.restore_best_checkpoint
+    patience = ft.early_stopping_patience if has_validation else None
+    initial_epoch = backup.resume_epoch()
+    earlier = backup.resumed_history()
+    epochs = ft.epochs
+    if stopped_early(earlier.get(monitor, []), mode, patience):
+        epochs = initial_epoch  # Early stopping had ended the killed run: nothing to train.
+    if initial_epoch:
+        print(f"[finetune] resuming from {backup.backup_dir} (epoch {initial_epoch} of "
+              f"{ft.epochs})")
+    callbacks = [keras.callbacks.TerminateOnNaN(),
+                 BestEpoch(backup, monitor, mode, best_path if keep_best else None, patience),
+                 backup]  # The best weights of an epoch are written before its backup.
     tensorboard = None
     if ft.tensorboard:
         if importlib.util.find_spec("tensorboard") is None:
@@ -154,16 +181,14 @@ def _fit(model, task, ft, datasets, run_dir: str):
         else:
             tensorboard = os.path.join(run_dir, "logs")
             callbacks.append(keras.callbacks.TensorBoard(tensorboard))
-    started = time.perf_counter()
-    history = model.fit(datasets["train"], validation_data=datasets.get("validation"),
-                        epochs=ft.epochs, callbacks=callbacks, verbose=ft.verbose)
-    train_seconds = time.perf_counter() - started
-    best_epoch = len(history.epoch)
-    if has_validation and ft.restore_best_checkpoint and os.path.isfile(best_path):
-        scores = history.history[monitor]
-        best_epoch = int(np.argmin(scores) if mode == "min" else np.argmax(scores)) + 1
-        model.load_weights(best_path)  # Best-checkpoint restore.
-    return history, train_seconds, best_epoch, tensorboard
+    model.fit(datasets["train"], validation_data=datasets.get("validation"),
+              epochs=epochs, callbacks=callbacks, verbose=ft.verbose)
+    history = {k: [float(x) for x in v] for k, v in backup.history.items()}
+    best = len(history.get("loss", []))
+    if keep_best and os.path.isfile(best_path) and history.get(monitor):
+        best = best_epoch(history[monitor], mode)
+        model.load_weights(best_path)  # Best-epoch restore.
+    return history, backup.train_seconds, best, tensorboard
 
 
 def read_splits(ft, skipped: list[str] | None = None) -> dict[str, list[dict]]:
@@ -186,28 +211,62 @@ def evaluate_split(model, task, ft, encoded, dataset, labels) -> dict[str, Any]:
 
 
 def save_run(model, tokenizer, ft, labels, report, run_dir: str) -> None:
-    """model.keras (no optimizer state), labels.json, tokenizer/, report.json, report.md.
-
-    Each is replaced whole (written beside, then renamed): a kill keeps the previous file.
-    """
+    """Publishes model.keras (no optimizer state), labels.json, tokenizer/, report.json and
+    report.md as one unit (`publish_run`): a kill leaves the previous run's set or this one,
+    never a mix. The record beside them holds the tokenizer's fingerprint."""
     os.makedirs(run_dir, exist_ok=True)
     clean = model.__class__.from_config(model.get_config())  # Uncompiled: half the size.
     clean.set_weights(model.get_weights())
-    save_model_atomic(clean, os.path.join(run_dir, "model.keras"))
-    write_json_atomic(os.path.join(run_dir, "labels.json"), {
-        "task": ft.task, "labels": list(labels) if labels else None,
-        "multi_label": ft.multi_label, "max_sequence_length": ft.max_sequence_length,
-        **task_named(ft.task).saved_settings(ft)})
-    write_atomic(os.path.join(run_dir, "tokenizer"), lambda path: save_tokenizer(tokenizer, path))
-    write_json_atomic(os.path.join(run_dir, "report.json"), report)
-    write_text_atomic(os.path.join(run_dir, "report.md"), finetune_metrics.report_markdown(report))
+
+    def write(staging: str) -> None:
+        clean.save(os.path.join(staging, "model.keras"))
+        with open(os.path.join(staging, "labels.json"), "w", encoding="utf-8") as f:
+            json.dump({"task": ft.task, "labels": list(labels) if labels else None,
+                       "multi_label": ft.multi_label,
+                       "max_sequence_length": ft.max_sequence_length,
+                       **task_named(ft.task).saved_settings(ft)}, f, indent=2)
+        save_tokenizer(tokenizer, os.path.join(staging, "tokenizer"))
+        with open(os.path.join(staging, "report.json"), "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=2)
+        with open(os.path.join(staging, "report.md"), "w", encoding="utf-8") as f:
+            f.write(finetune_metrics.report_markdown(report))
+        record["tokenizer_fingerprint"] = tokenizer_fingerprint(os.path.join(staging,
+                                                                             "tokenizer"))
+
+    record = {"job": "finetune", "name": report.get("name"), "task": ft.task,
+              "vocabulary_size": int(tokenizer.vocabulary_size()),
+              "precision": report.get("precision")}
+    publish_run(run_dir, write, record)
 
 
-def _encoder(config, tokenizer, precision: str) -> keras.Model:
+def resume_settings(config, tokenizer, labels, precision: str,
+                    steps_per_epoch: int) -> dict[str, Any]:
+    """What shapes a fine-tuning run, recorded in its backups: a run resumes only from backups
+    made with the same (`AtomicBackupAndRestore`)."""
     ft = config.finetune
-    if config.model.pretrained:
-        encoder = copy_with_dtype(load_pretrained_encoder(config.model.pretrained),
-                                  dtype_policy(precision))
+    return {
+        "finetune": {k: v for k, v in dataclasses.asdict(ft).items() if k not in _NOT_TRAINING},
+        "model": dataclasses.asdict(config.model), "precision": precision,
+        "steps_per_epoch": steps_per_epoch, "labels": list(labels) if labels else None,
+        "vocabulary_size": int(tokenizer.vocabulary_size()),
+        "data_sha256": {split: file_sha256(path) for split, path in
+                        (("train", ft.train), ("validation", ft.validation)) if path},
+    }
+
+
+# Fields of `finetune` that do not change what is trained (where it goes, what is printed).
+_NOT_TRAINING = ("output_dir", "verbose", "tensorboard", "test", "learning_rates", "jit_compile")
+
+
+def _encoder(config, tokenizer, precision: str, tokenizer_path: str | None) -> keras.Model:
+    ft = config.finetune
+    pretrained = config.model.pretrained
+    if pretrained:
+        encoder = copy_with_dtype(load_pretrained_encoder(pretrained), dtype_policy(precision))
+        if pretrained.endswith(".keras") and tokenizer_path:  # Made here: one tokenizer fits.
+            check_tokenizer_matches(pretrained, int(encoder.vocabulary_size), tokenizer_path,
+                                    int(tokenizer.vocabulary_size()),
+                                    _fingerprint(tokenizer_path))
     else:
         encoder_config = config.model.encoder_config(vocabulary_size=tokenizer.vocabulary_size())
         encoder = Encoder(**encoder_config.to_dict(), dtype=dtype_policy(precision))
@@ -228,14 +287,11 @@ def load_finetune_tokenizer(config):
     A `.keras` encoder's tokenizer is the `tokenizer/` directory beside it (what `pretrain`
     and `convert` write); an imported checkpoint's is its own `vocab.txt` / `.model`.
     """
-    if config.finetune.tokenizer:
-        return load_tokenizer(config.finetune.tokenizer)
+    path = finetune_tokenizer_path(config)
+    if path:
+        return load_tokenizer(path)
     pretrained = config.model.pretrained
-    if pretrained and pretrained.endswith(".keras"):
-        directory = os.path.join(os.path.dirname(os.path.abspath(pretrained)), "tokenizer")
-        if os.path.isdir(directory):
-            return load_tokenizer(directory)
-    elif pretrained:
+    if pretrained and not pretrained.endswith(".keras"):
         from albert_keras.convert import load_pretrained_tokenizer
 
         try:
@@ -245,6 +301,24 @@ def load_finetune_tokenizer(config):
     raise ValueError("No tokenizer: set finetune.tokenizer (a tokenizer directory, .model or "
                      "vocab.txt), or use a model.pretrained that has one beside it. Received: "
                      f"finetune.tokenizer=None, model.pretrained={pretrained!r}")
+
+
+def finetune_tokenizer_path(config) -> str | None:
+    """`finetune.tokenizer`, or the `tokenizer/` directory beside a `.keras` `model.pretrained`;
+    None otherwise (an imported checkpoint's tokenizer is its own vocabulary file)."""
+    if config.finetune.tokenizer:
+        return config.finetune.tokenizer
+    pretrained = config.model.pretrained
+    if pretrained and pretrained.endswith(".keras"):
+        directory = os.path.join(os.path.dirname(os.path.abspath(pretrained)), "tokenizer")
+        if os.path.isdir(directory):
+            return directory
+    return None
+
+
+def _fingerprint(tokenizer_path: str) -> str | None:
+    """The fingerprint of a saved tokenizer directory; None for a lone vocabulary file."""
+    return tokenizer_fingerprint(tokenizer_path) if os.path.isdir(tokenizer_path) else None
 
 
 def _optimizer(ft, model, encoder, total_steps: int) -> keras.optimizers.Optimizer:

@@ -2,8 +2,8 @@
 one with the best validation score kept as the job's model (`downstream_protocol.py`).
 
 The runs go to `{finetune.output_dir}/{name}/learning_rates/lr-{rate}/`; the chosen run's
-`model.keras`, `labels.json` and `tokenizer/` are copied to `{finetune.output_dir}/{name}/`
-(what `export` reads), with a `report.json` that adds `learning_rate_grid`: the metric, each
+`model.keras`, `labels.json` and `tokenizer/` are published to `{finetune.output_dir}/{name}/`
+as one unit (what `export` reads), with a `report.json` that adds `learning_rate_grid`: the metric, each
 rate's validation score and the chosen rate. The test split is scored by every run (it is
 part of `finetune`) but never read for the choice.
 """
@@ -11,6 +11,7 @@ part of `finetune`) but never read for the choice.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 from typing import Any
@@ -21,7 +22,7 @@ from albert_keras.tasks.registry import task_named
 from albert_keras.training import finetune_metrics
 from albert_keras.training.downstream_protocol import choose_learning_rate, rate_key
 from albert_keras.training.finetune import finetune
-from albert_keras.utils.atomic_files import write_atomic, write_json_atomic, write_text_atomic
+from albert_keras.utils.published_run import publish_run, published_record
 
 GRID_DIR = "learning_rates"
 _KEPT = ("model.keras", "labels.json", "tokenizer")
@@ -47,21 +48,27 @@ def finetune_with_grid(config) -> dict[str, Any]:
                   for rate, report in reports.items()}
     chosen = choose_learning_rate(validation)
     chosen_dir = reports[chosen]["run_dir"]
-    for name in _KEPT:
-        source = os.path.join(chosen_dir, name)
-        if os.path.isdir(source):
-            write_atomic(os.path.join(run_dir, name),
-                         lambda path, source=source: shutil.copytree(source, path))
-        else:
-            write_atomic(os.path.join(run_dir, name),
-                         lambda path, source=source: shutil.copyfile(source, path))
     report = {**reports[chosen], "name": config.name, "run_dir": run_dir,
               "learning_rate_grid": {
                   "metric": metric, "split": "validation", "chosen": chosen,
                   "validation": {rate_key(rate): scores[0] for rate, scores in validation.items()},
                   "runs": {rate_key(rate): report["run_dir"] for rate, report in reports.items()}}}
-    write_json_atomic(os.path.join(run_dir, "report.json"), report)
-    write_text_atomic(os.path.join(run_dir, "report.md"), finetune_metrics.report_markdown(report))
+
+    def write(staging: str) -> None:  # The chosen run's model, labels and tokenizer, one unit.
+        for name in _KEPT:
+            source = os.path.join(chosen_dir, name)
+            if os.path.isdir(source):
+                shutil.copytree(source, os.path.join(staging, name))
+            else:
+                shutil.copyfile(source, os.path.join(staging, name))
+        with open(os.path.join(staging, "report.json"), "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=2)
+        with open(os.path.join(staging, "report.md"), "w", encoding="utf-8") as f:
+            f.write(finetune_metrics.report_markdown(report))
+
+    found = published_record(os.path.join(chosen_dir, "model.keras"))  # Its tokenizer's print.
+    publish_run(run_dir, write, {**(found[0] if found else {}), "name": config.name,
+                                 "learning_rate": chosen, "copied_from": chosen_dir})
     print(f"[finetune] {config.name}: learning rate {chosen} kept (validation {metric} "
           + ", ".join(f"{rate}: {scores[0]:.4f}" for rate, scores in validation.items())
           + f") -> {run_dir}")

@@ -38,7 +38,7 @@ from albert_keras.training.strategy import (is_chief, make_strategy, num_workers
                                             output_directory)
 from albert_keras.training.time_budget import TimeBudget, time_fitted_schedule
 from albert_keras.training.train_config import TrainConfig
-from albert_keras.utils.atomic_files import write_json_atomic
+from albert_keras.utils.atomic_files import file_sha256, write_json_atomic
 
 DatasetFn = Callable[[tf.distribute.InputContext | None], tf.data.Dataset]
 
@@ -47,10 +47,12 @@ def pretrain(config) -> dict[str, Any]:
     """Pretrains the pipeline's encoder; returns (and writes) the run's summary.
 
     Writes `{train.output_dir}/{name}/`: `encoder.keras` (for fine-tuning and export),
-    `pretrainer.keras`, `tokenizer/`, `backup/` (while running), `checkpoints/`, `logs/`
-    (TensorBoard) and `summary.json`. A run killed part-way resumes from its last backup when
-    started again with the same config. Seeds Keras' global RNGs with `train.seed`, as a
-    training script would, so that two runs with the same config start from the same weights.
+    `pretrainer.keras`, `tokenizer/` and `summary.json`, published as one unit (`save_run`),
+    with `backup/` (until those are published), `checkpoints/` and `logs/` (TensorBoard). A run
+    killed at any point, the final save included, resumes from its last backup when started
+    again with the same settings (`resume_settings`; other ones are refused by name). Seeds
+    Keras' global RNGs with `train.seed`, as a training script would, so that two runs with
+    the same config start from the same weights.
 
     Args:
         config: `PipelineConfig` (see `albert_keras.pipeline.load_pipeline`).
@@ -72,7 +74,11 @@ def pretrain(config) -> dict[str, Any]:
     # Reads every shard once: a corrupt one fails here, by name, before the model is built.
     masking = "static" if manifest.static_masking else config.data.masking
     # A resumed run skips the batches it already trained on: it sees what it would have seen.
-    backup = AtomicBackupAndRestore(backup_directory(run_dir, strategy))
+    # Kept until the outputs are published (a kill at the end resumes, not retrains), and
+    # made with the settings a resumed run must share.
+    backup = AtomicBackupAndRestore(
+        backup_directory(run_dir, strategy), delete_on_finish=False,
+        settings=resume_settings(config, records, tokenizer, precision, pair_task))
     skip = agreed_resume_epoch(backup, strategy) * train.steps_per_epoch  # Same on all workers.
     train_data = distribute(strategy, _records_dataset_fn(config, records, tokenizer,
                                                           masking=masking, skip_batches=skip))
@@ -181,6 +187,7 @@ def _fit_and_save(config, strategy, pretrainer, train_data, evaluation: Evaluati
                              "epoch (lower train.learning_rate or set train.global_clipnorm, "
                              "then run again to resume).")
     save_run(out_dir, pretrainer, tokenizer_dir, summary)
+    backup.delete()  # Only now: the outputs are durable.
     if is_chief(strategy):
         print(format_summary(summary))
     if num_workers(strategy) > 1:  # Workers that stayed in step print the same digest.
@@ -188,6 +195,33 @@ def _fit_and_save(config, strategy, pretrainer, train_data, evaluation: Evaluati
         print(f"[pretrain] {resolver.task_type} {resolver.task_id}: weights sha256 "
               f"{summary['weights_sha256']}")
     return summary
+
+
+def resume_settings(config, records: str, tokenizer, precision: str,
+                    pair_task: str) -> dict[str, Any]:
+    """What shapes the training of a run, recorded in its backups: a run resumes only from
+    backups made with the same (`AtomicBackupAndRestore`)."""
+    from albert_keras.data.records_manifest import MANIFEST
+
+    train, data = config.train, config.data
+    manifest = os.path.join(os.path.dirname(sorted(glob.glob(records))[0]), MANIFEST)
+    return {
+        "train": {key: getattr(train, key) for key in _TRAINING_FIELDS},
+        "data": {key: getattr(data, key) for key in _READER_FIELDS},
+        "model": dataclasses.asdict(config.model),
+        "vocabulary_size": int(tokenizer.vocabulary_size()),
+        "precision": precision, "pair_task": pair_task,
+        "records": os.path.abspath(records), "records_sha256": file_sha256(manifest),
+    }
+
+
+# The train and data fields that change what a step computes or which batches it sees.
+_TRAINING_FIELDS = ("global_batch_size", "steps", "steps_per_epoch", "max_minutes", "optimizer",
+                    "learning_rate", "warmup_steps", "end_learning_rate", "decay_power",
+                    "beta_1", "beta_2", "epsilon", "weight_decay", "global_clipnorm",
+                    "gradient_accumulation_steps", "seed")
+_READER_FIELDS = ("masking", "mask_rate", "max_predictions", "max_ngram",
+                  "shuffle_buffer_size", "length_buckets", "seed")
 
 
 class TrainingFailed(RuntimeError):

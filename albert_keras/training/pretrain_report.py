@@ -16,7 +16,8 @@ import numpy as np
 import tensorflow as tf
 
 from albert_keras.models.pretrainer import Pretrainer
-from albert_keras.utils.atomic_files import save_model_atomic, write_atomic, write_json_atomic
+from albert_keras.utils.atomic_files import write_json_atomic
+from albert_keras.utils.published_run import publish_run
 
 
 def most_frequent_token_accuracy(dataset: tf.data.Dataset) -> float:
@@ -101,14 +102,24 @@ def initial_scores(pretrainer: Pretrainer, eval_data, steps: int,
 
 def save_run(run_dir: str, pretrainer: Pretrainer, tokenizer_dir: str,
              summary: dict[str, Any]) -> None:
-    """Each file is replaced whole (written beside, then renamed): a kill keeps the old one."""
+    """Publishes `encoder.keras`, `pretrainer.keras`, `tokenizer/` and `summary.json` as one
+    unit (`publish_run`): a kill leaves the previous run's set or this one, never a mix. The
+    record beside them holds the tokenizer's fingerprint (what `export` checks)."""
+    from albert_keras.data.tokenizers import tokenizer_fingerprint
+
+    def write(staging: str) -> None:
+        pretrainer.encoder.save(os.path.join(staging, "encoder.keras"))
+        pretrainer.save(os.path.join(staging, "pretrainer.keras"))
+        shutil.copytree(tokenizer_dir, os.path.join(staging, "tokenizer"))
+        with open(os.path.join(staging, "summary.json"), "w", encoding="utf-8") as f:
+            json.dump(json_safe(summary), f, indent=2)
+
     os.makedirs(run_dir, exist_ok=True)
-    target = os.path.join(run_dir, "tokenizer")
-    if os.path.abspath(tokenizer_dir) != os.path.abspath(target):
-        write_atomic(target, lambda path: shutil.copytree(tokenizer_dir, path))
-    save_model_atomic(pretrainer.encoder, os.path.join(run_dir, "encoder.keras"))
-    save_model_atomic(pretrainer, os.path.join(run_dir, "pretrainer.keras"))
-    write_json_atomic(os.path.join(run_dir, "summary.json"), json_safe(summary))
+    publish_run(run_dir, write, {
+        "job": "pretrain", "name": summary.get("name"),
+        "tokenizer_fingerprint": tokenizer_fingerprint(tokenizer_dir),
+        "vocabulary_size": int(pretrainer.encoder.vocabulary_size),
+        "precision": summary.get("precision")})
 
 
 def weights_digest(model) -> str:

@@ -9,8 +9,10 @@ and at most a temporary file that the next write of the same target removes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shutil
 from typing import Any, Callable
 
@@ -34,7 +36,7 @@ def write_atomic(path: str, write: Callable[[str], Any], suffix: str = "") -> st
     temporary = temporary_path(path, suffix)
     try:
         write(temporary)
-        _fsync_tree(temporary)
+        fsync_tree(temporary)
         if os.path.isdir(path) and os.path.isdir(temporary):
             old = temporary_path(path, ".old")
             os.replace(path, old)  # Directories cannot be renamed over one another.
@@ -42,7 +44,7 @@ def write_atomic(path: str, write: Callable[[str], Any], suffix: str = "") -> st
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(temporary, path)
-        _fsync_directory(os.path.dirname(os.path.abspath(path)))
+        fsync_directory(os.path.dirname(os.path.abspath(path)))
     finally:
         if os.path.isdir(temporary):
             shutil.rmtree(temporary, ignore_errors=True)
@@ -70,26 +72,53 @@ def save_model_atomic(model, path: str) -> str:
 
 
 def remove_stale_temporaries(path: str) -> list[str]:
-    """Removes temporaries of `path` left by killed writers; returns what it removed."""
+    """Removes temporaries of `path` left by killed writers (their process is gone, or it is
+    this one); returns what it removed. A live writer's temporary stays."""
     directory, name = os.path.split(os.path.abspath(path))
     removed = []
     if not os.path.isdir(directory):
         return removed
-    prefix = f"{TEMPORARY_MARK}{name}."
+    owner = re.compile(re.escape(f"{TEMPORARY_MARK}{name}.") + r"(\d+)")
     for entry in os.listdir(directory):
-        if entry.startswith(prefix):
+        match = owner.match(entry)
+        if match and not process_alive(int(match.group(1))):
             stale = os.path.join(directory, entry)
             shutil.rmtree(stale) if os.path.isdir(stale) else os.remove(stale)
             removed.append(stale)
     return removed
 
 
-def _fsync_tree(path: str) -> None:
+def file_sha256(path: str) -> str | None:
+    """SHA-256 of a local file's bytes, or None when `path` is not a local file."""
+    if not os.path.isfile(path):
+        return None
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def process_alive(pid: int) -> bool:
+    """Whether another process with this id runs on this machine (False for this process)."""
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # Someone else's process.
+        return True
+    return True
+
+
+def fsync_tree(path: str) -> None:
+    """Flushes a file, or every file and directory of a tree, to disk."""
     if os.path.isdir(path):
         for root, _, files in os.walk(path):
             for name in files:
                 _fsync_file(os.path.join(root, name))
-            _fsync_directory(root)
+            fsync_directory(root)
     else:
         _fsync_file(path)
 
@@ -99,7 +128,8 @@ def _fsync_file(path: str) -> None:
         os.fsync(f.fileno())
 
 
-def _fsync_directory(path: str) -> None:
+def fsync_directory(path: str) -> None:
+    """Flushes a directory's entries (new names, renames) to disk."""
     descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)

@@ -31,7 +31,7 @@ def test_classification_learns_and_writes_a_reloadable_run(tmp_path):
     report = finetune(_config(tmp_path, train=train, validation=validation, test=validation,
                               epochs=8, learning_rate=3e-3, early_stopping_patience=3))
     run_dir = report["run_dir"]
-    assert sorted(os.listdir(run_dir)) == ["checkpoints", "labels.json", "model.keras",
+    assert sorted(os.listdir(run_dir)) == [".published", "labels.json", "model.keras",
                                            "report.json", "report.md", "tokenizer"]
     metrics = report["metrics"]["validation"]
     assert metrics["accuracy"] > 0.9 and metrics["macro_f1"] > 0.9

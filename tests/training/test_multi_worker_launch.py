@@ -60,8 +60,8 @@ def test_two_indexed_job_workers_train_alike_and_leave_one_set_of_outputs(tmp_pa
     assert digests[0] == digests[1]  # Both workers ended with the same weights.
     assert "kubernetes_indexed_job: worker 1 of 2" in outputs[1]
     run = tmp_path / "runs" / "tiny"
-    expected = {"checkpoints", "encoder.keras", "initial_scores.json", "pretrainer.keras",
-                "summary.json", "tokenizer"}
+    expected = {".published", "checkpoints", "encoder.keras", "initial_scores.json",
+                "pretrainer.keras", "summary.json", "tokenizer"}
     assert set(os.listdir(run)) - {"logs"} == expected  # No backups, no second copy.
     assert sorted(os.listdir(run / "checkpoints")) == ["epoch-001.weights.h5",
                                                        "epoch-002.weights.h5"]

@@ -79,11 +79,12 @@ def test_pretrain_killed_mid_epoch_and_mid_save_loses_nothing(tmp_path):
     killed = _pretrain(config, kill="final_save")  # A new run over the finished one.
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert {name: (run / name).read_bytes() for name in good} == good
-    assert any(name.startswith(".partial-encoder.keras.") for name in os.listdir(run))
+    assert any(name.startswith(".partial-") for name in os.listdir(run / ".published"))
 
     rerun = _pretrain(config)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
-    assert not [name for name in os.listdir(run) if name.startswith(".partial-")]
+    assert not [name for name in os.listdir(run) + os.listdir(run / ".published")
+                if name.startswith(".partial-")]
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "completed"
     import keras
