@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
+import re
+import shutil
 import sys
 
 
@@ -17,20 +20,77 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.run(args) or 0
-    except RuntimeError as error:
+    except Exception as error:  # noqa: BLE001 - user errors become one line; others re-raise.
+        code, line = _user_error(error, args)
+        if code is None:
+            raise
+        print(f"albert-keras {args.command}: error: {line}", file=sys.stderr)
+        return code
+
+
+def _user_error(error: Exception, args) -> tuple[int | None, str]:
+    """`(exit code, one line)` for an error the user can act on; `(None, "")` for a bug.
+
+    A full disk, a place another job is writing and a failed run exit 1; a bad config or
+    input (named by key, file or row) exits 2, like a usage error.
+    """
+    disk_full = _disk_full(error, getattr(args, "output_places", []))
+    if disk_full:
+        return 1, disk_full
+    from albert_keras.utils.run_lock import PlaceLocked
+
+    if isinstance(error, PlaceLocked):
+        return 1, str(error)
+    if isinstance(error, RuntimeError):
         from albert_keras.training.pretrain import TrainingFailed
 
-        if not isinstance(error, TrainingFailed):
-            raise
-        print(f"albert-keras {args.command}: error: {error}", file=sys.stderr)
-        return 1  # A failed run fails; the message says what was kept.
-    except (ValueError, FileNotFoundError, FileExistsError) as error:  # One clear line.
+        if isinstance(error, TrainingFailed):
+            return 1, str(error)  # A failed run fails; the message says what was kept.
+    if isinstance(error, (ValueError, FileNotFoundError, FileExistsError)):
         from albert_keras.pipeline import ConfigError
 
         if isinstance(error, ConfigError) or getattr(args, "config", None):
-            print(f"albert-keras {args.command}: error: {error}", file=sys.stderr)
-            return 2
-        raise
+            return 2, str(error)
+    return None, ""
+
+
+def _disk_full(error: BaseException, places: list[str]) -> str | None:
+    """One line for an error a full disk caused (an `OSError` ENOSPC / EDQUOT, or a
+    TensorFlow or h5py error saying so), naming the path (else the job's output `places`) and
+    the space left there."""
+    chain = []
+    while error is not None and error not in chain:  # The error and what it was raised from.
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    full = [e for e in chain if getattr(e, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
+            or any(text in str(e) for text in ("No space left on device", "Disk quota exceeded"))]
+    if not full:
+        return None
+    path = getattr(full[0], "filename", None) or _path_in(str(full[0]))
+    where = (f"writing {path}" if path else f"writing to {', '.join(places)}" if places
+             else "writing its outputs")
+    free = _free_bytes(path or (places[0] if places else "."))
+    room = f"; {free:,} bytes free there" if free is not None else ""
+    return (f"no space left on the device while {where}{room}. Free some space (or write "
+            "elsewhere) and run the command again.")
+
+
+def _path_in(text: str) -> str | None:
+    """The path an error message names: before TensorFlow's "; No space left on device",
+    else the first quoted one (h5py's `name = '...'`); None when it names none."""
+    match = re.search(r"([^\s;]*/[^\s;]*); No space left on device", text) \
+        or re.search(r"""['"]([^'"\s]*/[^'"\s]*)['"]""", text)
+    return match.group(1) if match else None
+
+
+def _free_bytes(path: str) -> int | None:
+    directory = os.path.abspath(path)
+    while not os.path.exists(directory) and os.path.dirname(directory) != directory:
+        directory = os.path.dirname(directory)
+    try:
+        return shutil.disk_usage(directory).free
+    except OSError:
+        return None
 
 
 def _make_parser() -> argparse.ArgumentParser:
@@ -94,9 +154,11 @@ def _make_parser() -> argparse.ArgumentParser:
 
 
 def _load(args):
-    from albert_keras.pipeline import load_pipeline
+    from albert_keras.pipeline import load_pipeline, output_places
 
-    return load_pipeline(args.config, args.overrides)
+    config = load_pipeline(args.config, args.overrides, command=args.command)
+    args.output_places = output_places(config, args.command)  # Named if the disk fills up.
+    return config
 
 
 def _presets(args) -> int:
@@ -112,9 +174,9 @@ def _prepare(args) -> int:
     if args.beam_options:
         args.overrides.append(f"data.beam_options={json.dumps(args.beam_options)}")
     config = _load(args)  # Bad configs fail before anything heavy is imported.
-    from albert_keras.tasks.task_corpus import prepare_records
+    from albert_keras.pipeline import prepare_job
 
-    prepare_records(config, static_masking=args.static_masking)
+    prepare_job(config, static_masking=args.static_masking)
     return 0
 
 
@@ -131,9 +193,9 @@ def _pretrain(args) -> int:
 
 def _finetune(args) -> int:
     config = _load(args)
-    from albert_keras.training.finetune_grid import finetune_with_grid
+    from albert_keras.pipeline import finetune_job
 
-    finetune_with_grid(config)  # `finetune`, or one run per rate of finetune.learning_rates.
+    finetune_job(config)  # `finetune`, or one run per rate of finetune.learning_rates.
     return 0
 
 
@@ -141,10 +203,9 @@ def _export(args) -> int:
     args.overrides += [f"export.{name}={getattr(args, name)}" for name in ("format", "quantize")
                        if getattr(args, name)]
     config = _load(args)
-    from albert_keras.export.export_pipeline import export_pipeline
+    from albert_keras.pipeline import export_job
 
-    export_pipeline(config, model_path=args.model, version=args.version,
-                    overwrite=args.overwrite)
+    export_job(config, model_path=args.model, version=args.version, overwrite=args.overwrite)
     return 0
 
 
@@ -157,9 +218,13 @@ def _compare(args) -> int:
 
 
 def _convert(args) -> int:
-    from albert_keras.convert import convert, convert_out
+    from albert_keras.utils.storage import check_local_path
 
     try:
+        for name in ("source", "destination", "tokenizer"):
+            check_local_path(name, getattr(args, name))  # Before anything heavy is imported.
+        from albert_keras.convert import convert, convert_out
+
         if args.to != "keras":
             convert_out(args.source, args.destination, args.to, task=args.task,
                         tokenizer=args.tokenizer, overwrite=args.overwrite)

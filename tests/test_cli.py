@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 import sys
 
@@ -71,3 +72,146 @@ def test_public_names_still_import_from_the_package():
     assert Lamb.__module__ == "albert_keras.training.lamb" and "Encoder" in dir(albert_keras)
     with pytest.raises(AttributeError, match="no attribute 'Encodr'"):
         albert_keras.Encodr
+
+
+def _one_error_line(capsys):
+    """The one error line of a command (progress bars may be above it), no traceback."""
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.startswith("albert-keras")]
+    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
+    return lines[0]
+
+
+@pytest.mark.parametrize("text,overrides,expected", [
+    ("name: x\ntrain:\n\tsteps: 3\n", [], "not a valid YAML file"),
+    ("name: x\n", ["train.steps=[1"], "`--set train.steps` is not valid YAML"),
+    ("name: x\ntrain: {steps: 2}\ntrain: {steps: 4}\n", [], "duplicate key 'train'"),
+    ("name: x\n", ["train.learning_rate=.inf"], "train.learning_rate=inf"),
+    ("name: x\n", ["data.output_dir=gs://bucket/x"], "remote storage is not supported yet"),
+])
+def test_bad_yaml_and_values_are_one_line_before_any_work(tmp_path, capsys, text, overrides,
+                                                          expected):
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    argv = ["pretrain", "--config", str(path)]
+    for override in overrides:
+        argv += ["--set", override]
+    assert main(argv) == 2
+    assert expected in _one_error_line(capsys)
+    assert os.listdir(tmp_path) == ["p.yaml"]  # Nothing written (no `gs:` folder).
+
+
+@pytest.mark.parametrize("error,path", [
+    (OSError(28, "No space left on device", "tf_records/x/train-00001-of-00004.tfrecord"),
+     "tf_records/x/train-00001-of-00004.tfrecord"),
+    (RuntimeError("{{function_node __wrapped__WriteFile_device_/job:localhost/replica:0/task:0"
+                  "/device:CPU:0}} tf_records/x/.partial-x.1/a.tfrecord; No space left on "
+                  "device [Op:WriteFile]"), "tf_records/x/.partial-x.1/a.tfrecord"),
+    (OSError("Unable to synchronously create file (unable to open file: name = "
+             "'runs/x/backup/a.h5', errno = 28, error message = 'No space left on device')"),
+     "runs/x/backup/a.h5"),
+    (OSError(28, "No space left on device"), "tf_records/x"),  # No file: the job's places.
+])
+def test_a_full_disk_is_one_line_naming_the_path(tmp_path, capsys, monkeypatch, error, path):
+    import albert_keras.pipeline
+
+    def prepare_job(config, static_masking=False):
+        raise error
+
+    monkeypatch.setattr(albert_keras.pipeline, "prepare_job", prepare_job)
+    config = tmp_path / "p.yaml"
+    config.write_text("name: x\n")
+    assert main(["prepare", "--config", str(config)]) == 1
+    line = _one_error_line(capsys)
+    assert line.startswith("albert-keras prepare: error: no space left on the device while "
+                           f"writing {'to ' if path == 'tf_records/x' else ''}{path}; ")
+    assert re.search(r"; [\d,]+ bytes free there", line)
+
+
+_HOLD = """
+import sys, time
+from albert_keras.utils.run_lock import RunLock
+with RunLock(sys.argv[1], "albert-keras prepare", inside="inside" in sys.argv[2:]):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("command,place,inside", [
+    ("prepare", "records/x", False),  # The records directory.
+    ("export", "saved_models", True),  # The export base: never two exports of one version.
+    ("finetune", "runs/x", False),  # The run directory.
+])
+def test_a_second_writer_of_the_same_place_fails_at_once(tmp_path, capsys, command, place,
+                                                         inside):
+    path = tmp_path / "p.yaml"
+    path.write_text(f"name: x\ndata:\n  output_dir: {tmp_path / 'records'}\n"
+                    f"finetune:\n  output_dir: {tmp_path / 'runs'}\n  train: t.csv\n"
+                    f"export:\n  base_dir: {tmp_path / 'saved_models'}\n")
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD, str(tmp_path / place),
+                               "inside" if inside else "beside"],
+                              stdout=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert main([command, "--config", str(path)]) == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    line = _one_error_line(capsys)
+    assert f"{tmp_path / place} is being written by another process" in line
+    assert f"pid {holder.pid}" in line and "albert-keras prepare" in line
+    written = os.listdir(tmp_path / place) if os.path.exists(tmp_path / place) else []
+    assert written == ([".lock"] if inside else [])  # No work was done; the holder's lock.
+
+
+def test_rows_longer_than_the_encoder_are_refused_before_any_work(tmp_path, capsys):
+    path = tmp_path / "p.yaml"
+    path.write_text("name: x\ndata:\n  max_sequence_length: 600\n")
+    assert main(["prepare", "--config", str(path)]) == 2
+    assert "Received: data.max_sequence_length=600" in _one_error_line(capsys)
+    assert os.listdir(tmp_path) == ["p.yaml"]
+
+
+def test_a_truncated_tokenizer_file_is_one_line_naming_it(tmp_path, capsys):
+    model = tmp_path / "spiece.model"
+    model.write_bytes(b"\n\x0b\n\x05<pad>\x15\x00\x00")  # The first bytes of a model, cut.
+    path = tmp_path / "p.yaml"
+    path.write_text(f"name: x\ndata:\n  tokenizer_path: {model}\n  max_documents: 2\n"
+                    f"  output_dir: {tmp_path / 'records'}\n")
+    assert main(["prepare", "--config", str(path)]) == 2
+    line = _one_error_line(capsys)
+    assert f"{model} is not a usable SentencePiece model (truncated or corrupt?" in line
+    assert not os.path.exists(tmp_path / "records" / "x")
+
+
+def test_a_second_comparison_of_the_same_name_fails_at_once(tmp_path, capsys):
+    place = tmp_path / "runs" / "compare"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD, str(place)],
+                              stdout=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert main(["compare", "--config", os.path.join(REPO, "pipelines", "compare.yaml"),
+                     "--set", f"compare.output_dir={tmp_path / 'runs'}",
+                     "--set", f"data.output_dir={tmp_path / 'records'}"]) == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    assert f"{place} is being written by another process" in _one_error_line(capsys)
+    assert sorted(os.listdir(tmp_path)) == ["runs"]  # No records were prepared.
+
+
+def test_convert_refuses_a_url_destination_by_name(tmp_path, capsys):
+    source = tmp_path / "encoder.keras"
+    source.write_bytes(b"")
+    assert main(["convert", "--to", "hf", str(source), "gs://bucket/hf"]) == 2
+    line = _one_error_line(capsys)
+    assert "`destination` is a gs:// URL, but remote storage is not supported yet" in line
+    assert not os.path.exists("gs:") and os.listdir(tmp_path) == ["encoder.keras"]
+
+
+def test_export_refuses_a_url_model_by_name(tmp_path, capsys):
+    path = tmp_path / "p.yaml"
+    path.write_text(f"name: x\nexport:\n  base_dir: {tmp_path / 'saved_models'}\n")
+    assert main(["export", "--config", str(path), "--model", "s3://bucket/model.keras"]) == 2
+    assert "`--model` is a s3:// URL" in _one_error_line(capsys)
+    assert os.listdir(tmp_path) == ["p.yaml"]

@@ -4,7 +4,8 @@ Pretraining with held-out scores every `compare.eval_every` steps (the learning 
 the measures (parameters, sizes, peak memory, tokens/s, serving latency of the exported
 raw-text SavedModel), then downstream fine-tuning from the pretrained weights and from random
 weights, once per seed. A fresh process per arm makes its peak memory its own and leaves no
-state from one arm to the next.
+state from one arm to the next; it dies with the comparison (`arm_process`), and an arm that
+finished before with the same settings is kept, not run again (`finished_arms`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import multiprocessing
 import os
 import time
 from typing import Any
@@ -20,7 +20,9 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from albert_keras.compare import measures
+from albert_keras.compare import arm_process, measures
+from albert_keras.compare.finished_arms import (ARM_RESULT, ARM_SETTINGS, arm_settings,
+                                                finished_result, settings_digest)
 from albert_keras.compare.compare_config import ArmConfig, CompareConfig
 from albert_keras.data.pretraining_dataset import pretraining_dataset_from_config
 from albert_keras.data.tokenizers import load_tokenizer
@@ -64,25 +66,43 @@ class ArmPlan:
     latency_texts: tuple[str, ...]
 
 
-def run_arm_in_process(config, arm: ArmConfig, plan: ArmPlan) -> dict[str, Any]:
-    """Runs `run_arm` in a fresh (spawned) process and returns its result."""
+def run_arm_in_process(config, arm: ArmConfig, plan: ArmPlan,
+                       manifest: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Runs `run_arm` in a fresh (spawned) process that dies with this one; returns its result.
+
+    An arm that finished before with the same settings is not run again: its recorded result
+    is returned (a rerun of a killed comparison redoes only the unfinished arms). The settings
+    are the arm, every section of the pipeline but the other arms, the plan and `manifest`
+    (the records' `manifest.json` as a dict), compared by digest; the recorded fingerprints must name the same
+    records, tokenizer and seeds.
+    """
     os.makedirs(plan.arm_dir, exist_ok=True)
-    result_path = os.path.join(plan.arm_dir, "arm.json")
-    if os.path.exists(result_path):
-        os.remove(result_path)
-    process = multiprocessing.get_context("spawn").Process(
-        target=_arm_process, args=(config, arm, plan, result_path), name=f"arm-{arm.name}")
-    process.start()
-    process.join()
-    if process.exitcode != 0 or not os.path.isfile(result_path):
-        raise RuntimeError(f"Arm {arm.name!r} failed (exit code {process.exitcode}); its output "
+    result_path = os.path.join(plan.arm_dir, ARM_RESULT)
+    settings_path = os.path.join(plan.arm_dir, ARM_SETTINGS)
+    settings = arm_settings(config, arm, plan, manifest)
+    kept, reason = finished_result(plan.arm_dir, settings)
+    if kept is not None:
+        print(f"[compare] {arm.name}: finished before with the same settings; its results are "
+              f"kept ({result_path})", flush=True)
+        return kept
+    if reason:
+        print(f"[compare] {arm.name}: running again: {reason}", flush=True)
+    for path in (settings_path, result_path):
+        if os.path.exists(path):
+            os.remove(path)
+    exitcode = arm_process.run_in_child(_write_arm_result, (config, arm, plan, result_path),
+                                        name=f"arm-{arm.name}")
+    if exitcode != 0 or not os.path.isfile(result_path):
+        raise RuntimeError(f"Arm {arm.name!r} failed (exit code {exitcode}); its output "
                            f"is above and its files are in {plan.arm_dir}")
     with open(result_path, encoding="utf-8") as f:
-        return json.load(f)
+        result = json.load(f)
+    write_json_atomic(settings_path, {"settings_sha256": settings_digest(settings),
+                                      "settings": settings})
+    return result
 
 
-def _arm_process(config, arm: ArmConfig, plan: ArmPlan, result_path: str) -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+def _write_arm_result(config, arm: ArmConfig, plan: ArmPlan, result_path: str) -> None:
     write_json_atomic(result_path, run_arm(config, arm, plan))
 
 

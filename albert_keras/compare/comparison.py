@@ -5,6 +5,9 @@ plus held-out pairs from documents never trained on) and the downstream task, ru
 process of its own (`arm_run.run_arm`: pretraining with a held-out learning curve, measures,
 export and serving latency, pretrained and random-init fine-tuning per seed), then put the arms
 side by side in `{compare.output_dir}/{name}/`: `report.json`, `report.md` and `plots/*.png`.
+
+One comparison writes a report folder and its records at a time (a second one fails at once,
+naming the first); a rerun after a kill keeps the arms that finished and runs the others.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from albert_keras.tasks.task_corpus import prepare_records
 from albert_keras.training.continued_pretraining import check_tokenizer
 from albert_keras.training.precision import resolve_precision
 from albert_keras.utils.atomic_files import write_json_atomic, write_text_atomic
+from albert_keras.utils.run_lock import RunLock
 
 _LATENCY_TEXTS = 256
 
@@ -55,11 +59,18 @@ def compare(config, progress: bool = True) -> dict[str, Any]:
     report["views"]["equal_time"]  # held-out scores of every arm after the same seconds
     ```
     """
-    from tqdm.auto import tqdm
-
     check_compare_pipeline(config)
     _check_arm_tokenizers(config)
     run_dir = os.path.join(config.compare.output_dir, config.name)
+    records = os.path.join(config.data.output_dir, config.name)
+    # One comparison writes its report and records at a time: a second fails at once.
+    with RunLock(run_dir, "albert-keras compare"), RunLock(records, "albert-keras compare"):
+        return _compare(config, run_dir, progress)
+
+
+def _compare(config, run_dir: str, progress: bool) -> dict[str, Any]:
+    from tqdm.auto import tqdm
+
     os.makedirs(run_dir, exist_ok=True)
     records, manifest = _records(config)
     config, task = _downstream_task(config, run_dir)
@@ -73,7 +84,7 @@ def compare(config, progress: bool = True) -> dict[str, Any]:
     for arm in bar:
         bar.set_postfix_str(arm.name)
         arms.append(run_arm_in_process(config, arm, ArmPlan(
-            **plan, arm_dir=os.path.join(run_dir, "arms", arm.name))))
+            **plan, arm_dir=os.path.join(run_dir, "arms", arm.name)), manifest.to_dict()))
 
     report = build_report(config, manifest, arms, task)
     from albert_keras.compare.plots import make_plots  # matplotlib only once results exist.

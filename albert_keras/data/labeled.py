@@ -7,6 +7,7 @@ for all of them.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from typing import Any, Iterable, Iterator
@@ -14,6 +15,9 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 TFDS_PREFIX = "tfds:"
+# Python's csv module refuses cells over 131,072 characters by default; a long text is cut to
+# the sequence length later (as for JSON lines), so any cell a file holds is read.
+_CSV_FIELD_LIMIT = 2**31 - 1
 _DEFAULT_TFDS_SPLITS = {"train": "train", "validation": "validation", "test": "test"}
 
 
@@ -57,6 +61,20 @@ def json_lines(path: str) -> Iterator[tuple[int, dict]]:
                 raise LabeledDataError(f"{path} row {row_number}: expected a JSON object. "
                                        f"Received: {line.strip()[:80]!r}")
             yield row_number, record
+
+
+def delimited_rows(path: str, delimiter: str) -> list[list[str]]:
+    """The rows of a CSV (`delimiter=","`) or TSV (`"\\t"`) file, cells of any length; a
+    malformed file is a `LabeledDataError` naming it and the row."""
+    if csv.field_size_limit() < _CSV_FIELD_LIMIT:
+        csv.field_size_limit(_CSV_FIELD_LIMIT)  # Raised once for the process, never lowered.
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(f, delimiter=delimiter)
+        try:
+            return list(reader)
+        except csv.Error as error:
+            raise LabeledDataError(f"{path} row {reader.line_num}: not valid "
+                                   f"{'TSV' if delimiter == chr(9) else 'CSV'} ({error})") from None
 
 
 def tfds_records(source: str, split: str) -> Iterator[tuple[str, int, dict, Any]]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import types
+import typing
 from typing import Any, Mapping
 
 from albert_keras.data.masking_config import MaskingConfig
@@ -107,8 +109,16 @@ class RecordsManifest:
         """From a `manifest.json` object, old or new (see the module docstring)."""
         names = {f.name for f in dataclasses.fields(cls)} - {"other"}
         known = {key: value for key, value in stored.items() if key in names}
+        hints = typing.get_type_hints(cls)
+        for key, value in known.items():
+            if not _has_type(hints[key], value):
+                raise ValueError(f"`{key}` must be {_type_name(hints[key])}. "
+                                 f"Received: {key}={value!r}")
         if "masking" in known:
-            known["masking"] = MaskingConfig.from_dict(known["masking"] or {})
+            try:
+                known["masking"] = MaskingConfig.from_dict(known["masking"] or {})
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"`masking`: {error}") from None
         return cls(**known, other={k: v for k, v in stored.items() if k not in names})
 
     def shard_counts(self) -> dict[str, int]:
@@ -133,8 +143,39 @@ def read_manifest(directory: str) -> RecordsManifest | None:
     path = os.path.join(directory, MANIFEST)
     if not os.path.isfile(path):
         return None
-    with open(path, encoding="utf-8") as f:
-        stored = json.load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            stored = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON (truncated or edited?): {error}. Run "
+                         "`albert-keras prepare` again to write the records anew.") from None
     if not isinstance(stored, dict):
         raise ValueError(f"{path} must hold a JSON object. Received: {type(stored).__name__}")
-    return RecordsManifest.from_dict(stored)
+    try:
+        return RecordsManifest.from_dict(stored)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
+def _has_type(hint: Any, value: Any) -> bool:
+    """Whether a JSON `value` fits a field's type (`MaskingConfig` is stored as an object)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_has_type(option, value) for option in typing.get_args(hint))
+    kind = typing.get_origin(hint) or hint
+    if kind is MaskingConfig:
+        return value is None or isinstance(value, dict)  # null: the defaults (old manifests).
+    if kind is type(None):
+        return value is None
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind) if isinstance(kind, type) else True
+
+
+def _type_name(hint: Any) -> str:
+    options = typing.get_args(hint) if typing.get_origin(hint) in (
+        typing.Union, types.UnionType) else (hint,)
+    names = {type(None): "null", int: "an integer", float: "a number", str: "a string",
+             bool: "true or false", dict: "an object", list: "a list", MaskingConfig: "an object"}
+    return " or ".join(names.get(typing.get_origin(o) or o, str(o)) for o in options)

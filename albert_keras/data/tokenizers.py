@@ -113,15 +113,17 @@ def load_tokenizer(path: str):
             raise FileNotFoundError(
                 f"Tokenizer directory {path!r} has no {TOKENIZER_CONFIG}. It holds: "
                 f"{sorted(os.listdir(path))}")
-        with open(config_path, encoding="utf-8") as f:
-            config = json.load(f)
+        config = _read_json_object(config_path)
         kind = config.get("kind")
         _check_kind(kind)
         if kind == "sentencepiece":
-            return SentencePieceTokenizer(proto=os.path.join(path, SENTENCEPIECE_FILE),
-                                          lowercase=bool(config.get("lowercase", False)))
+            return SentencePieceTokenizer(
+                proto=checked_sentencepiece(os.path.join(path, SENTENCEPIECE_FILE)),
+                lowercase=bool(config.get("lowercase", False)))
+        vocabulary_path = os.path.join(path, WORDPIECE_FILE)
+        _read_vocabulary(vocabulary_path)  # Errors name the file.
         return WordPieceTokenizer(
-            vocabulary=os.path.join(path, WORDPIECE_FILE),
+            vocabulary=vocabulary_path,
             lowercase=bool(config.get("lowercase", False)),
             strip_accents=bool(config.get("strip_accents", False)),
             oov_token=config.get("oov_token", WORDPIECE_SPECIAL_TOKENS["unk"]))
@@ -129,14 +131,59 @@ def load_tokenizer(path: str):
         raise FileNotFoundError(f"No tokenizer at path={path!r} (expected a tokenizer directory, "
                                 "a SentencePiece .model file or a vocab.txt)")
     if path.endswith(".txt"):
-        with open(path, encoding="utf-8") as f:
-            vocabulary = [line.rstrip("\n") for line in f]
+        vocabulary = _read_vocabulary(path)
         lowercase = not any(token != token.lower() for token in vocabulary
                             if not (token.startswith("[") and token.endswith("]")))
         return WordPieceTokenizer(
             vocabulary=vocabulary, lowercase=lowercase, strip_accents=lowercase,
             oov_token=WORDPIECE_SPECIAL_TOKENS["unk"])
-    return SentencePieceTokenizer(proto=path)
+    return SentencePieceTokenizer(proto=checked_sentencepiece(path))
+
+
+def checked_sentencepiece(path: str) -> str:
+    """`path` when it holds a whole SentencePiece model; else an error naming the file (a
+    truncated or corrupt file otherwise fails deep in the op with no file name)."""
+    import sentencepiece
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"SentencePiece model not found: {path!r}")
+    with open(path, "rb") as f:
+        proto = f.read()
+    try:
+        sentencepiece.SentencePieceProcessor().LoadFromSerializedProto(proto)
+    except (RuntimeError, OSError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if "ParseFromArray" in reason:
+            reason = "it does not parse as a SentencePiece ModelProto"
+        raise ValueError(f"{path} is not a usable SentencePiece model (truncated or corrupt? "
+                         f"{len(proto):,} bytes): {reason.removeprefix('INTERNAL: ')}") from None
+    return path
+
+
+def _read_vocabulary(path: str) -> list[str]:
+    """The tokens of a WordPiece `vocab.txt`, one a line; errors name the file."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"WordPiece vocabulary not found: {path!r}")
+    try:
+        with open(path, encoding="utf-8") as f:
+            vocabulary = [line.rstrip("\n") for line in f]
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path} is not a WordPiece vocabulary (UTF-8 text, one token a "
+                         f"line): {error}") from None
+    if not any(token.strip() for token in vocabulary):
+        raise ValueError(f"{path} is an empty WordPiece vocabulary (truncated?)")
+    return vocabulary
+
+
+def _read_json_object(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            value = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON (truncated or corrupt?): {error}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path} must hold a JSON object. Received: {type(value).__name__}")
+    return value
 
 
 def _is_saved_tokenizer(path: str) -> bool:

@@ -8,7 +8,6 @@ signature. Targets: the class id, int32 `()`, or a float32 multi-hot `(num_class
 
 from __future__ import annotations
 
-import csv
 import weakref
 from typing import Any
 
@@ -17,7 +16,8 @@ import numpy as np
 import tensorflow as tf
 
 from albert_keras.data.encoded_split import CHUNK, EncodedSplit
-from albert_keras.data.labeled import LabeledDataError, as_text, extension, json_lines, tfds_value
+from albert_keras.data.labeled import (LabeledDataError, as_text, delimited_rows, extension,
+                                       json_lines, tfds_value)
 from albert_keras.data.text_preprocessor import TextPreprocessor
 from albert_keras.models.text_classifier import TextClassifier
 from albert_keras.tasks.fine_tuning_task import FineTuningTask
@@ -132,8 +132,7 @@ class TextClassification(FineTuningTask):
 
 
 def _read_delimited(path: str, delimiter: str, config) -> list[dict]:
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        rows = list(csv.reader(f, delimiter=delimiter))
+    rows = delimited_rows(path, delimiter)
     first_row = 1
     if config.header:
         if not rows:

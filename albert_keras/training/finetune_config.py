@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Literal
 
 from albert_keras.data.labeled_file_config import LabeledFileConfig
@@ -152,12 +153,13 @@ class FinetuneConfig(LabeledFileConfig):
             if not low <= value < high:
                 raise ValueError(f"`finetune.{name}` must be in [{low}, {high}). "
                                  f"Received: finetune.{name}={value!r}")
-        if self.learning_rate <= 0:
-            raise ValueError("`finetune.learning_rate` must be positive. "
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError("`finetune.learning_rate` must be a positive, finite number. "
                              f"Received: finetune.learning_rate={self.learning_rate!r}")
         rates = self.learning_rates
-        if any(not rate > 0 for rate in rates) or len(set(rates)) != len(rates):
-            raise ValueError("`finetune.learning_rates` must be distinct positive numbers. "
+        if any(not (math.isfinite(rate) and rate > 0) for rate in rates) \
+                or len(set(rates)) != len(rates):
+            raise ValueError("`finetune.learning_rates` must be distinct positive, finite numbers. "
                              f"Received: finetune.learning_rates={list(rates)}")
         if len(rates) > 1 and self.train and not (self.validation or self.validation_fraction):
             raise ValueError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Literal
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
@@ -110,9 +111,12 @@ class TrainConfig:
             raise ValueError("`train.warmup_steps` must be smaller than `train.steps`. "
                              f"Received: train.warmup_steps={self.warmup_steps}, "
                              f"train.steps={self.steps}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"`train.learning_rate` must be positive. "
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError(f"`train.learning_rate` must be a positive, finite number. "
                              f"Received: train.learning_rate={self.learning_rate!r}")
+        if not math.isfinite(self.end_learning_rate):
+            raise ValueError(f"`train.end_learning_rate` must be a finite number. "
+                             f"Received: train.end_learning_rate={self.end_learning_rate!r}")
         for name in ("end_learning_rate", "weight_decay"):
             if getattr(self, name) < 0:
                 raise ValueError(f"`train.{name}` must be >= 0. "

@@ -114,3 +114,11 @@ def test_tiny_comparison_writes_a_complete_fair_report(tmp_path, capsys):
         pixels = matplotlib.image.imread(run / image)
         assert pixels.shape[0] > 100 and pixels.shape[1] > 100
         assert len(np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)) > 1, image
+
+    # A rerun keeps the finished arms (same settings): nothing is trained again.
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    for name in ("bert", "albert"):
+        assert f"[compare] {name}: finished before with the same settings" in printed
+    rerun = json.loads((run / "report.json").read_text())
+    assert rerun["arms"] == report["arms"]

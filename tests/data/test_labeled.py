@@ -49,6 +49,16 @@ def test_tsv_and_jsonl_multi_label(tmp_path):
     assert task_named("text_classification").label_vocabulary(examples) == ("a", "c")
 
 
+def test_csv_and_tsv_cells_over_the_csv_module_default_limit_are_read(tmp_path):
+    long_text = "word " * 40_000  # 200,000 characters: over csv's default 131,072.
+    for name, delimiter in (("long.csv", ","), ("long.tsv", "\t")):
+        path = finetune_data.write_csv(tmp_path, name, [(long_text, "a"), ("short", "b")],
+                                       delimiter=delimiter)
+        examples = read_examples(path, _config())
+        assert [len(e["text"]) for e in examples] == [200_000, 5]
+        assert [e["label"] for e in examples] == ["a", "b"]
+
+
 def test_tagged_file_splits_on_the_last_slash(tmp_path):
     path = tmp_path / "pos.txt"
     path.write_text("Has/VBZ 1/2/CD the/DT\n\nits/PRP$ ./.\n")

@@ -45,3 +45,27 @@ def test_missing_and_malformed_manifests(tmp_path):
         read_manifest(str(tmp_path))
     with pytest.raises(TypeError, match=r"RecordsManifest. Received: dict"):
         write_manifest(str(tmp_path), {"vocabulary_size": 3})
+
+
+@pytest.mark.parametrize("text,message", [
+    ('{"max_sequence_length": 128, "pair_ta', r"manifest.json is not valid JSON"),
+    ('{"max_sequence_length": "128"}',
+     r"manifest.json: `max_sequence_length` must be an integer or null. "
+     r"Received: max_sequence_length='128'"),
+    ('{"static_masking": 1}', r"`static_masking` must be true or false"),
+    ('{"shard_files": {"a": 1}}', r"`shard_files` must be a list"),
+    ('{"masking": {"mode": "sometimes"}}', r"manifest.json: `masking`: .*sometimes"),
+])
+def test_a_manifest_that_is_not_json_or_has_wrong_types_is_named(tmp_path, text, message):
+    (tmp_path / "manifest.json").write_text(text)
+    with pytest.raises(ValueError, match=message) as error:
+        read_manifest(str(tmp_path))
+    assert str(tmp_path / "manifest.json") in str(error.value)
+
+
+def test_numbers_and_nulls_still_load(tmp_path):
+    (tmp_path / "manifest.json").write_text(
+        '{"max_sequence_length": 64, "seconds": 3, "held_out": null, "masking": null}')
+    manifest = read_manifest(str(tmp_path))
+    assert (manifest.max_sequence_length, manifest.seconds, manifest.held_out) == (64, 3, None)
+    assert manifest.masking == MaskingConfig()

@@ -124,3 +124,26 @@ def test_a_models_tokenizer_is_the_one_beside_it(tmp_path, sentences):
         "kind wordpiece vs sentencepiece"
     smaller = train_tokenizer(sentences, "wordpiece", 60)
     assert describe_difference(loaded, smaller).startswith(("vocabulary_size", "token "))
+
+
+@pytest.mark.parametrize("kind", ["sentencepiece", "wordpiece"])
+def test_truncated_tokenizer_files_are_named(sentencepiece, wordpiece, tmp_path, kind):
+    """A truncated file as data.tokenizer_path / finetune.tokenizer / export.tokenizer_path
+    (all read by `load_tokenizer`) is one error naming the file, not an op's traceback."""
+    directory = save_tokenizer(sentencepiece if kind == "sentencepiece" else wordpiece,
+                               str(tmp_path / kind))
+    name = "spiece.model" if kind == "sentencepiece" else "vocab.txt"
+    path = os.path.join(directory, name)
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path, "wb") as f:
+        f.write(data[:len(data) // 2] if kind == "sentencepiece" else b"")
+    with pytest.raises(ValueError, match=rf"{name}.*(SentencePiece|WordPiece)"):
+        load_tokenizer(directory)
+    if kind == "sentencepiece":
+        with pytest.raises(ValueError, match=r"spiece.model is not a usable SentencePiece model"):
+            load_tokenizer(path)  # A bare .model file.
+    with open(os.path.join(directory, "tokenizer.json"), "w") as f:
+        f.write('{"kind": "sentence')
+    with pytest.raises(ValueError, match=r"tokenizer.json is not valid JSON"):
+        load_tokenizer(directory)
