@@ -44,6 +44,7 @@ TIME_BUDGET = ["train.steps=5000", "train.max_minutes=3.5"]
 VARIANTS: dict[str, tuple[str, list[str]]] = {
     "baseline": ("the pipeline file as it is", []),
     "lamb_1e-2": ("LAMB at twice the peak rate", ["train.learning_rate=0.01"]),
+    "lamb_2e-2": ("LAMB at four times the peak rate", ["train.learning_rate=0.02"]),
     "lamb_2.5e-3": ("LAMB at half the peak rate", ["train.learning_rate=0.0025"]),
     "adamw_1e-3": ("AdamW instead of LAMB, peak 1e-3",
                    ["train.optimizer=adamw", "train.learning_rate=0.001"]),
@@ -58,6 +59,8 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
                   "topics, numpy, Keras, keras-hub, TensorFlow docstrings: 1.9M words), one pass "
                   "(400 steps see a fifth of it: no text repeats)",
                   ["data.corpus=pydocs", "data.dupe_factor=1"]),
+    "lamb_1e-2_600_steps": ("LAMB at 0.01 for 600 steps: the quickstart's whole ~5-minute "
+                            "budget", ["train.learning_rate=0.01", "train.steps=600"]),
     EQUAL_TIME: ("a 3.5-minute training budget, the schedule fitted to the time", TIME_BUDGET),
     "seq_64_minutes_3.5": ("sequences of 64 tokens (cap 10 predictions) for 3.5 minutes",
                            [*TIME_BUDGET, "data.max_sequence_length=64",
@@ -107,7 +110,7 @@ def run_variant(config: str, variant: str, seed: int, work: str, extra: list[str
             "encoder_parameters": summary["encoder_parameters"],
             "eval_pairs": summary["eval_pairs"],
             "most_frequent_token_accuracy": summary["most_frequent_token_accuracy"],
-            "precision": summary["precision"],
+            "precision": summary["precision"], "weights_sha256": summary.get("weights_sha256"),
             **{metric: final[metric] for metric in METRICS}}
 
 

@@ -23,8 +23,9 @@ class FinetuneConfig(LabeledFileConfig):
 
     The encoder comes from the pipeline's `model` section: `model.pretrained` (a `.keras`
     encoder or anything `Encoder.from_pretrained` imports) or, when unset, a fresh `model.preset`.
-    The run writes `{output_dir}/{name}/`: model.keras, labels.json, tokenizer/, report.json,
-    report.md, logs/ (TensorBoard) and checkpoints/.
+    The run writes `{output_dir}/{name}/`: model.keras, labels.json, tokenizer/, report.json and
+    report.md, published as one unit (`utils/published_run.py`), logs/ (TensorBoard), and
+    backup/ while it trains (resume state and the best weights so far).
 
     Args (besides `LabeledFileConfig`'s):
         task: str. `"text_classification"` (one text or a pair; binary, multi-class or
