@@ -30,6 +30,7 @@ from albert_keras.data.text_preprocessor import TextPreprocessor
 from albert_keras.data.tokenizers import save_tokenizer
 from albert_keras.export import warmup
 from albert_keras.models.dtype_copy import copy_with_dtype
+from albert_keras.utils.atomic_files import process_alive
 from albert_keras.export.models_config import list_versions, write_models_config
 from albert_keras.export.serving_signatures import serving_signatures
 
@@ -149,13 +150,8 @@ def remove_stale_staging(export_dir: str) -> list[str]:
 
 
 def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """This process's own staging counts as live: an export in progress here."""
+    return pid == os.getpid() or process_alive(pid)
 
 
 def check_finite_weights(model: keras.Model) -> None:
