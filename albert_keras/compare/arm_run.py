@@ -5,7 +5,10 @@ the measures (parameters, sizes, peak memory, tokens/s, serving latency of the e
 raw-text SavedModel), then downstream fine-tuning from the pretrained weights and from random
 weights, once per seed. A fresh process per arm makes its peak memory its own and leaves no
 state from one arm to the next; it dies with the comparison (`arm_process`), and an arm that
-finished before with the same settings is kept, not run again (`finished_arms`).
+finished before with the same settings is kept, not run again (`finished_arms`). An arm killed
+before its end resumes its pretraining from its last backup (`backup/`, one per
+`compare.eval_every` steps, kept until the arm's result is written) with its learning curve so
+far (`curve.json`); a backup made with other settings is set aside and the arm starts again.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from albert_keras.models.encoder import Encoder
 from albert_keras.models.model_config import ModelConfig
 from albert_keras.models.pretrainer import Pretrainer
 from albert_keras.tasks.registry import task_named
+from albert_keras.training.atomic_backup import AtomicBackupAndRestore, ResumeRefused
 from albert_keras.training.continued_pretraining import continued_pretrainer
 from albert_keras.training.downstream_protocol import (choose_learning_rate, paired_gain,
                                                         rate_key, summary)
@@ -40,6 +44,9 @@ from albert_keras.training.pretrain import (compile_pretrainer, distribute,
 from albert_keras.training.precision import dtype_policy, resolve_precision
 from albert_keras.training.strategy import make_strategy
 from albert_keras.utils.atomic_files import write_json_atomic
+
+BACKUP_DIR = "backup"  # In the arm's folder: pretraining backups, until the arm's result is written.
+CURVE = "curve.json"  # In the arm's folder: the learning curve so far, for a resumed arm.
 
 _SCORES = ("mlm_loss", "mlm_accuracy", "pair_loss", "pair_accuracy")
 LATENCY_BATCH_SIZES = (1, 32)
@@ -104,6 +111,8 @@ def run_arm_in_process(config, arm: ArmConfig, plan: ArmPlan,
 
 def _write_arm_result(config, arm: ArmConfig, plan: ArmPlan, result_path: str) -> None:
     write_json_atomic(result_path, run_arm(config, arm, plan))
+    # Only now: until the result is durable, a killed arm resumes from its backups.
+    AtomicBackupAndRestore(os.path.join(plan.arm_dir, BACKUP_DIR)).delete()
 
 
 def run_arm(config, arm: ArmConfig, plan: ArmPlan) -> dict[str, Any]:
@@ -113,14 +122,18 @@ def run_arm(config, arm: ArmConfig, plan: ArmPlan) -> dict[str, Any]:
     keras.utils.set_random_seed(train.seed)  # The same seed for every arm.
     tokenizer = load_tokenizer(plan.tokenizer)
     strategy = make_strategy(train.strategy)
+    precision, _ = resolve_precision(train.precision, strategy)  # The same for every arm.
+    backup, curve_path = _backup(config, arm, plan, precision)
+    resumed = backup.resume_epoch()
     train_fn = _dataset_fn(config, plan.records, tokenizer)
     held_out, held_out_batches = _held_out_dataset(config, plan.held_out, tokenizer)
     fingerprints = {"first_batches": _batches_fingerprint(train_fn(None), batches=2),
                     "held_out_batches": _batches_fingerprint(held_out, batches=None),
                     "tokenizer": plan.tokenizer, "records": plan.records,
                     "seed": train.seed, "data_seed": config.data.seed}
-    train_data = distribute(strategy, train_fn)
-    precision, _ = resolve_precision(train.precision, strategy)  # The same for every arm.
+    # A resumed arm goes on with the batches it would have seen next.
+    skip = resumed * config.compare.eval_every
+    train_data = distribute(strategy, _dataset_fn(config, plan.records, tokenizer, skip))
     memory_before = measures.peak_memory_mb()
 
     with strategy.scope():
@@ -132,13 +145,27 @@ def run_arm(config, arm: ArmConfig, plan: ArmPlan) -> dict[str, Any]:
     parameters = measures.parameter_breakdown(pretrainer)
     print(f"[compare] {arm.name}: {parameters['encoder']:,} encoder parameters "
           f"({parameters['total']:,} with heads)", flush=True)
-    curve = [{"step": 0, "seconds": 0.0, **_evaluate(pretrainer, held_out, held_out_batches)}]
-    recorder = CurveRecorder(arm.name, curve, train.steps, config.compare.max_minutes_per_arm)
-    if arm.pretrain:
+    curve = _resumed_curve(curve_path, skip) if resumed else []
+    if not curve:
+        curve = [{"step": 0, "seconds": 0.0, **_evaluate(pretrainer, held_out, held_out_batches)}]
+    elif curve[-1]["step"] != skip:
+        raise RuntimeError(f"{curve_path} ends at step {curve[-1]['step']}, its backup at step "
+                           f"{skip}: delete {os.path.dirname(curve_path)} to run the arm again")
+    else:
+        print(f"[compare] {arm.name}: resuming at step {skip} from {backup.backup_dir}",
+              flush=True)
+    recorder = CurveRecorder(arm.name, curve, train.steps, config.compare.max_minutes_per_arm,
+                             curve_path)
+    max_minutes = config.compare.max_minutes_per_arm
+    spent = bool(max_minutes) and curve[-1]["seconds"] >= 60 * max_minutes  # Before a kill.
+    if arm.pretrain and not spent:
+        # The recorder before the backup: a kill between them leaves a curve one point ahead
+        # of its backup, which a resumed arm cuts, never one behind.
         pretrainer.fit(train_data, epochs=train.steps // config.compare.eval_every,
                        steps_per_epoch=config.compare.eval_every, validation_data=held_out,
                        validation_steps=held_out_batches,
-                       callbacks=[recorder, keras.callbacks.TerminateOnNaN()], verbose=0)
+                       callbacks=[recorder, backup, keras.callbacks.TerminateOnNaN()],
+                       verbose=0)
     peak_memory = measures.peak_memory_mb()
     steps_run = curve[-1]["step"]
     train_seconds = curve[-1]["seconds"]
@@ -170,6 +197,40 @@ def run_arm(config, arm: ArmConfig, plan: ArmPlan) -> dict[str, Any]:
     return result
 
 
+def _backup(config, arm: ArmConfig, plan: ArmPlan,
+            precision: str) -> tuple[AtomicBackupAndRestore, str]:
+    """The arm's pretraining backups and curve file; a backup made with other settings (a
+    rerun that changed them) is deleted, with the reason, so that the arm starts again."""
+    settings = {"arm": dataclasses.asdict(arm), "train": dataclasses.asdict(config.train),
+                "data": dataclasses.asdict(config.data), "precision": precision,
+                "eval_every": config.compare.eval_every,
+                "eval_batches": config.compare.eval_batches,
+                "max_minutes_per_arm": config.compare.max_minutes_per_arm,
+                "records": plan.records, "tokenizer": plan.tokenizer}
+    settings = json.loads(json.dumps(settings, default=str))
+    backup = AtomicBackupAndRestore(os.path.join(plan.arm_dir, BACKUP_DIR),
+                                    delete_on_finish=False, settings=settings)
+    curve_path = os.path.join(plan.arm_dir, CURVE)
+    try:
+        backup.resume_epoch()
+    except ResumeRefused as refused:
+        print(f"[compare] {arm.name}: starting again, not resuming: {refused}", flush=True)
+        backup.delete()
+        backup = AtomicBackupAndRestore(backup.backup_dir, delete_on_finish=False,
+                                        settings=settings)
+    if not backup.backups() and os.path.exists(curve_path):
+        os.remove(curve_path)
+    return backup, curve_path
+
+
+def _resumed_curve(path: str, step: int) -> list[dict]:
+    """The curve an arm wrote before it was killed, up to `step` (its backup's)."""
+    if not os.path.isfile(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [point for point in json.load(f) if point["step"] <= step]
+
+
 def _arm_pretrainer(arm: ArmConfig, tokenizer, pair_task: str, precision: str,
                     tokenizer_dir: str) -> Pretrainer:
     """The arm's `Pretrainer`: its checkpoint with the heads it has, or random weights."""
@@ -187,14 +248,18 @@ def _arm_pretrainer(arm: ArmConfig, tokenizer, pair_task: str, precision: str,
 class CurveRecorder(keras.callbacks.Callback):
     """Held-out scores and training seconds (evaluation time excluded) at each epoch's end.
 
-    Appends `{"step", "seconds", "mlm_loss", ...}` to `curve` from the `val_*` logs, and stops
-    training once `max_minutes` of training time have passed.
+    Appends `{"step", "seconds", "mlm_loss", ...}` to `curve` from the `val_*` logs (and
+    writes the whole curve to `path`, when given), and stops training once `max_minutes` of
+    training time have passed. A curve that already has points goes on from its last one.
     """
 
-    def __init__(self, name: str, curve: list[dict], steps: int, max_minutes: float | None):
+    def __init__(self, name: str, curve: list[dict], steps: int, max_minutes: float | None,
+                 path: str | None = None):
         super().__init__()
         self.name, self.curve, self.steps, self.max_minutes = name, curve, steps, max_minutes
-        self.started = self.train_seconds = 0.0
+        self.path = path
+        self.started = 0.0
+        self.train_seconds = curve[-1]["seconds"] if curve else 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.perf_counter()
@@ -204,13 +269,15 @@ class CurveRecorder(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        step = (epoch + 1) * self.params["steps"]
+        step = (epoch + 1) * self.params["steps"]  # epoch counts from the first, resumed or not
         point = {"step": step, "seconds": self.train_seconds,
                  **{k: float(logs.get(f"val_{k}", float("nan"))) for k in _SCORES},
                  # The training batches' scores of this epoch, beside the held-out ones: a
                  # widening gap is overfitting.
                  **{f"train_{k}": float(logs.get(k, float("nan"))) for k in _SCORES}}
         self.curve.append(point)
+        if self.path:
+            write_json_atomic(self.path, self.curve)
         print(f"[compare] {self.name}: step {step}/{self.steps}, {self.train_seconds:.0f}s of "
               f"training: held-out MLM loss {point['mlm_loss']:.3f}, accuracy "
               f"{point['mlm_accuracy']:.3f}, pair accuracy {point['pair_accuracy']:.3f}",
@@ -224,11 +291,12 @@ def _evaluate(pretrainer, held_out, steps: int) -> dict[str, float]:
     return {k: float(scores[k]) for k in _SCORES}
 
 
-def _dataset_fn(config, records: str, tokenizer):
+def _dataset_fn(config, records: str, tokenizer, skip_batches: int = 0):
     def dataset_fn(context):
         return pretraining_dataset_from_config(config, records, tokenizer,
                                                config.train.global_batch_size, context,
-                                               masking=config.data.masking)
+                                               masking=config.data.masking,
+                                               skip_batches=skip_batches)
     return dataset_fn
 
 

@@ -7,7 +7,8 @@ export and serving latency, pretrained and random-init fine-tuning per seed), th
 side by side in `{compare.output_dir}/{name}/`: `report.json`, `report.md` and `plots/*.png`.
 
 One comparison writes a report folder and its records at a time (a second one fails at once,
-naming the first); a rerun after a kill keeps the arms that finished and runs the others.
+naming the first); a rerun after a kill keeps the arms that finished, and the others resume
+their pretraining from their backups.
 """
 
 from __future__ import annotations

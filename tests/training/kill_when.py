@@ -3,7 +3,8 @@
 The kill is driven from the file system, not from the code's structure: a path that the job
 creates (by `open`, `mkdir`/`makedirs`, `rename`/`replace`, `symlink`) and that matches one of
 the `fnmatch` patterns kills the process right after it appears, so a test hits its moment
-every time, whatever writes it. Patterns use `*` across `/`.
+every time, whatever writes it. Patterns use `*` across `/`. Processes it spawns with
+`multiprocessing` (compare's arms) re-import this file as `__mp_main__` and are watched too.
 
     python tests/training/kill_when.py 'PATTERN[|PATTERN...]' pretrain --config x.yaml
 """
@@ -50,8 +51,14 @@ def install(patterns: list[str]) -> None:
     os.symlink = wrap_created(os.symlink, 1)
 
 
+PATTERNS = "ALBERT_KERAS_KILL_WHEN"  # How a spawned child learns its parent's patterns.
+
+if __name__ == "__mp_main__" and os.environ.get(PATTERNS):
+    install(os.environ[PATTERNS].split("|"))
+
 if __name__ == "__main__":
     sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+    os.environ[PATTERNS] = sys.argv[1]
     install(sys.argv[1].split("|"))
     from albert_keras.cli import main
 

@@ -1,0 +1,103 @@
+"""An arm of `compare` killed while pretraining resumes from its backup when compare runs again.
+
+The kill is a real SIGKILL of the arm's own (spawned) process, the moment its second backup
+appears (`tests/training/kill_when.py`); the rerun goes on from that backup with the learning
+curve recorded so far, instead of starting the arm again.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+KILL_WHEN = os.path.join(REPO, "tests", "training", "kill_when.py")
+ARM = ("[{name: albert, preset: albert_tiny, embedding_dim: 8, num_layers: 2, hidden_dim: 16, "
+       "num_heads: 2, intermediate_dim: 32}]")
+
+
+def _compare(tmp_path, kill_when="/nothing/matches", **changes):
+    overrides = {
+        "name": "resumed", "compare.arms": ARM, "compare.downstream": "false",
+        "data.max_documents": 40, "data.vocabulary_size": 200, "data.max_sequence_length": 32,
+        "data.length_buckets": "[]", "data.dupe_factor": 1, "data.held_out_fraction": 0.2,
+        "data.max_predictions": 5, "data.num_workers": 1,
+        "data.output_dir": str(tmp_path / "records"),
+        "compare.output_dir": str(tmp_path / "runs"), "compare.eval_every": 5,
+        "compare.eval_batches": 1, "compare.latency_iterations": 1, "train.steps": 15,
+        "train.steps_per_epoch": 5, "train.warmup_steps": 2, "train.global_batch_size": 4,
+        **changes,
+    }
+    args = [sys.executable, KILL_WHEN, kill_when, "compare", "--config",
+            os.path.join(REPO, "pipelines", "compare.yaml")]
+    for key, value in overrides.items():
+        args += ["--set", f"{key}={value}"]
+    return subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=REPO,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+@pytest.mark.large
+def test_an_arm_killed_while_pretraining_resumes_from_its_backup(tmp_path):
+    arm = tmp_path / "runs" / "resumed" / "arms" / "albert"
+    killed = _compare(tmp_path, kill_when=f"{arm}/backup/epoch-00002")
+    assert killed.returncode != 0, killed.stdout[-2000:]
+    assert "Arm 'albert' failed (exit code -9)" in killed.stderr, killed.stderr[-2000:]
+    before = json.loads((arm / "curve.json").read_text())
+    assert [point["step"] for point in before] == [0, 5, 10]
+    assert not (arm / "arm.json").exists()
+
+    rerun = _compare(tmp_path)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "[compare] albert: resuming at step 10" in rerun.stdout
+    # Training went on from step 10 only: the steps before were not trained again.
+    assert "step 5/15" not in rerun.stdout and "step 15/15" in rerun.stdout
+    report = json.loads((tmp_path / "runs" / "resumed" / "report.json").read_text())
+    curve = report["arms"][0]["curve"]
+    assert [point["step"] for point in curve] == [0, 5, 10, 15]
+    assert curve[:3] == before  # The points recorded before the kill, as they were.
+    assert curve[3]["seconds"] > curve[2]["seconds"]
+    assert report["arms"][0]["steps_run"] == 15
+    assert not (arm / "backup").exists()  # Deleted once the arm's result was written.
+
+
+def _fake_backup(backup_dir, settings, epoch=1):
+    import h5py
+
+    folder = backup_dir / f"epoch-{epoch:05d}"
+    folder.mkdir(parents=True)
+    with h5py.File(folder / "latest.weights.h5", "w") as f:
+        f.create_dataset("w", data=[1.0, 2.0])
+    (folder / "training_metadata.json").write_text(json.dumps(
+        {"epoch": epoch, "history": {}, "train_seconds": 1.0, "settings": settings}))
+
+
+def test_a_backup_made_with_other_settings_is_set_aside_and_the_arm_starts_again(tmp_path,
+                                                                                   capsys):
+    from albert_keras.compare import arm_run
+    from albert_keras.pipeline import load_pipeline
+
+    config = load_pipeline(os.path.join(REPO, "pipelines", "compare.yaml"))
+    arm = config.compare.arms[1]
+    plan = arm_run.ArmPlan(records="records/*.tfrecord", held_out="held_out", tokenizer="tok",
+                           arm_dir=str(tmp_path), tokens_per_sequence=10.0, latency_texts=())
+    backup, curve = arm_run._backup(config, arm, plan, "float32")
+    assert backup.backups() == [] and curve == str(tmp_path / "curve.json")
+
+    _fake_backup(tmp_path / "backup", backup.settings)  # The same settings: resumed.
+    (tmp_path / "curve.json").write_text("[]")
+    same, _ = arm_run._backup(config, arm, plan, "float32")
+    assert same.resume_epoch() == 1 and (tmp_path / "curve.json").exists()
+
+    other = json.loads(json.dumps(backup.settings))
+    other["train"]["learning_rate"], other["precision"] = 0.001, "bfloat16"
+    (tmp_path / "backup" / "epoch-00001" / "training_metadata.json").unlink()
+    _fake_backup(tmp_path / "backup", other, epoch=2)
+    fresh, _ = arm_run._backup(config, arm, plan, "float32")
+    printed = capsys.readouterr().out
+    assert "[compare] albert: starting again, not resuming: Cannot resume" in printed
+    assert "train.learning_rate 0.001 -> 0.005" in printed
+    assert "precision 'bfloat16' -> 'float32'" in printed
+    assert fresh.resume_epoch() == 0 and not (tmp_path / "backup").exists()
+    assert not (tmp_path / "curve.json").exists()  # A fresh arm's curve starts at step 0.
