@@ -34,7 +34,8 @@ def _user_error(error: Exception, args) -> tuple[int | None, str]:
     A full disk, a place another job is writing and a failed run exit 1; a bad config or
     input (named by key, file or row) exits 2, like a usage error.
     """
-    disk_full = _disk_full(error, getattr(args, "output_places", []))
+    disk_full = _disk_full(error, getattr(args, "output_places", []),
+                           getattr(args, "bytes_needed", None))
     if disk_full:
         return 1, disk_full
     from albert_keras.utils.run_lock import PlaceLocked
@@ -54,10 +55,12 @@ def _user_error(error: Exception, args) -> tuple[int | None, str]:
     return None, ""
 
 
-def _disk_full(error: BaseException, places: list[str]) -> str | None:
+def _disk_full(error: BaseException, places: list[str],
+               needed: int | None = None) -> str | None:
     """One line for an error a full disk caused (an `OSError` ENOSPC / EDQUOT, or a
-    TensorFlow or h5py error saying so), naming the path (else the job's output `places`) and
-    the space left there."""
+    TensorFlow or h5py error saying so), naming the path (else the job's output `places`),
+    the space left there and, when known, about how much the job's models and backups need
+    (`disk_space.bytes_needed`)."""
     chain = []
     while error is not None and error not in chain:  # The error and what it was raised from.
         chain.append(error)
@@ -71,6 +74,8 @@ def _disk_full(error: BaseException, places: list[str]) -> str | None:
              else "writing its outputs")
     free = _free_bytes(path or (places[0] if places else "."))
     room = f"; {free:,} bytes free there" if free is not None else ""
+    if needed:
+        room += f"; its models and backups need about {needed:,} bytes"
     return (f"no space left on the device while {where}{room}. Free some space (or write "
             "elsewhere) and run the command again.")
 
@@ -158,7 +163,17 @@ def _load(args):
 
     config = load_pipeline(args.config, args.overrides, command=args.command)
     args.output_places = output_places(config, args.command)  # Named if the disk fills up.
+    args.bytes_needed = _bytes_needed(config, args.command)  # Said then too.
     return config
+
+
+def _bytes_needed(config, command: str) -> int | None:
+    from albert_keras.disk_space import bytes_needed
+
+    try:
+        return bytes_needed(config, command)
+    except (ValueError, OSError):  # Only an estimate for a message: never a reason to fail.
+        return None
 
 
 def _presets(args) -> int:

@@ -215,3 +215,18 @@ def test_export_refuses_a_url_model_by_name(tmp_path, capsys):
     assert main(["export", "--config", str(path), "--model", "s3://bucket/model.keras"]) == 2
     assert "`--model` is a s3:// URL" in _one_error_line(capsys)
     assert os.listdir(tmp_path) == ["p.yaml"]
+
+
+def test_a_full_disk_in_pretraining_says_what_its_models_need(tmp_path, capsys, monkeypatch):
+    import albert_keras.pipeline
+
+    def prepare_and_pretrain(config):
+        raise OSError(28, "No space left on device", "runs/x/backup/epoch-00001")
+
+    monkeypatch.setattr(albert_keras.pipeline, "prepare_and_pretrain", prepare_and_pretrain)
+    config = tmp_path / "p.yaml"
+    config.write_text("name: x\n")
+    assert main(["pretrain", "--config", str(config)]) == 1
+    line = _one_error_line(capsys)
+    assert "no space left on the device while writing runs/x/backup/epoch-00001" in line
+    assert re.search(r"; its models and backups need about [\d,]+ bytes\. Free some", line)

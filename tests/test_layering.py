@@ -11,7 +11,7 @@ import pathlib
 
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "albert_keras"
 LEVELS = {"utils": 0, "layers": 1, "models": 2, "data": 3, "convert": 3, "training": 4,
-          "tasks": 4, "export": 5, "compare": 6, "pipeline": 7, "cli": 7}
+          "tasks": 4, "export": 5, "compare": 6, "pipeline": 7, "disk_space": 7, "cli": 7}
 # Facades that defer-import a higher stage inside a method (module -> imported package).
 DEFERRED_UPWARD = {
     # `Encoder/Pretrainer/Task.from_pretrained` load checkpoints through the converters.
