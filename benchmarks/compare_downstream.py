@@ -1,26 +1,34 @@
-"""Pretrained against random-init, downstream, on another labelled set (issue 11's evidence).
+"""Pretrained against random-init, downstream, again on a finished comparison's encoders.
 
 Takes the arms of a finished `albert-keras compare` run (their `encoder.keras` and the shared
-tokenizer) and runs the comparison's downstream step again on a labelled CSV: for every arm and
-seed, the pretrained encoder and the same architecture from random weights are fine-tuned with
-the pipeline's `finetune` settings on a fixed, seeded 80/20 split, each at the rate of
-`finetune.learning_rates` it does best with on 20% of the training part held out,
-and scored on the 20% test part (`training/downstream_protocol.py`).
+tokenizer) and runs the comparison's downstream step again: on a labelled CSV (`--csv`), or,
+without it, on the built-in task with other settings (`--set finetune.epochs=3`, `--set
+compare.downstream_examples_per_label=100`, ...) — the way to choose the downstream settings of
+`compare.yaml` without pretraining again. For every arm and seed, the pretrained encoder and the
+same architecture from random weights are fine-tuned with the pipeline's `finetune` settings,
+each at the rate of `finetune.learning_rates` it does best with on validation rows, and scored
+on test rows never used for choosing (`training/downstream_protocol.py`). A CSV is split
+80/20 (fixed seed) into training and test rows, and 20% of the training rows validate.
 
     .venv/bin/python benchmarks/compare_downstream.py --run runs/compare_3000 \\
         --csv ~/.cache/albert-keras-data/labeled/uncertainty.csv --seeds 0 1 2 3 4
+    .venv/bin/python benchmarks/compare_downstream.py --run runs/compare \\
+        --set finetune.epochs=3 --out benchmarks/out/downstream_epochs3.json
 
-Prints median [min, max] per arm and the paired gain per seed with its verdict; writes JSON to
-`--out` (default `benchmarks/out/compare_downstream.json`).
+Prints median [min, max] per arm, the paired gain per seed with its verdict and the wall time
+of each arm's fine-tuning runs; writes JSON to `--out` (default
+`benchmarks/out/compare_downstream.json`).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import os
 import sys
+import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -31,6 +39,7 @@ import numpy as np  # noqa: E402
 from albert_keras.compare import ArmConfig  # noqa: E402
 from albert_keras.models.encoder_config import EncoderConfig  # noqa: E402
 from albert_keras.compare.arm_run import downstream_twins  # noqa: E402
+from albert_keras.compare.comparison import downstream_task  # noqa: E402
 from albert_keras.compare.report import format_gain  # noqa: E402
 from albert_keras.pipeline import load_pipeline  # noqa: E402
 
@@ -54,7 +63,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", required=True, help="a compare run folder (has report.json)")
     parser.add_argument("--config", default=os.path.join(REPO, "pipelines", "compare.yaml"))
-    parser.add_argument("--csv", required=True, help="header-less label,text CSV")
+    parser.add_argument("--csv", help="header-less label,text CSV (default: the built-in task)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--split-seed", type=int, default=0)
     parser.add_argument("--set", dest="overrides", action="append", default=[])
@@ -64,28 +73,36 @@ def main() -> None:
 
     with open(os.path.join(args.run, "report.json"), encoding="utf-8") as f:
         report = json.load(f)
-    name = os.path.splitext(os.path.basename(args.csv))[0]
+    name = os.path.splitext(os.path.basename(args.csv))[0] if args.csv else "built-in"
     work = os.path.join(args.run, f"downstream_{name}")
-    train, test = split_csv(args.csv, os.path.join(work, "data"), args.split_seed)
-    config = load_pipeline(args.config, [
-        *args.overrides, f"finetune.train={train}", f"finetune.test={test}",
-        "finetune.validation=null", "finetune.validation_fraction=0.2", "finetune.header=false",
-        "finetune.column_names=[label, text]", f"compare.downstream_seeds={args.seeds}"])
+    overrides = [*args.overrides, f"compare.downstream_seeds={args.seeds}"]
+    if args.csv:
+        train, test = split_csv(args.csv, os.path.join(work, "data"), args.split_seed)
+        overrides += [f"finetune.train={train}", f"finetune.test={test}",
+                      "finetune.validation=null", "finetune.validation_fraction=0.2",
+                      "finetune.header=false", "finetune.column_names=[label, text]"]
+    config, task = downstream_task(load_pipeline(args.config, overrides), work)
     tokenizer = os.path.join(report["shared"]["records"], "tokenizer")
-    results = {"run": args.run, "csv": name, "seeds": args.seeds, "arms": {}}
+    results = {"run": args.run, "csv": name, "seeds": args.seeds, "task": task,
+               "finetune": {k: v for k, v in dataclasses.asdict(config.finetune).items()
+                            if k in ("epochs", "batch_size", "max_sequence_length",
+                                     "learning_rates", "dropout", "warmup_fraction")},
+               "arms": {}, "seconds": {}}
     for arm in report["arms"]:
         arm_config = ArmConfig(**arm["arm"])
         encoder = os.path.join(args.run, "arms", arm["name"], "encoder.keras")
+        start = time.perf_counter()
         results["arms"][arm["name"]] = downstream_twins(
             config, arm_config, EncoderConfig(**arm["encoder_config"]), tokenizer, encoder,
             os.path.join(work, arm["name"]))
+        results["seconds"][arm["name"]] = time.perf_counter() - start
     print(f"{name}: {len(args.seeds)} seeds, test accuracy, median [min, max]")
     for arm_name, scores in results["arms"].items():
         pretrained, random_init = scores["pretrained"], scores["random_init"]
         print(f"  {arm_name:8s} pretrained {pretrained['median']:.3f} [{pretrained['min']:.3f}, "
               f"{pretrained['max']:.3f}]  random init {random_init['median']:.3f} "
               f"[{random_init['min']:.3f}, {random_init['max']:.3f}]  paired gain "
-              f"{format_gain(scores['gain'])}")
+              f"{format_gain(scores['gain'])}  ({results['seconds'][arm_name]:.0f} s)")
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump(results, f, indent=2)

@@ -59,6 +59,26 @@ def run_in_child(function, args: tuple, name: str) -> int:
     return process.exitcode
 
 
+def start_worker(parent_pid: int, threads: int) -> None:
+    """The initializer of a pool's worker process: it dies with `parent_pid`, and TensorFlow
+    uses `threads` threads for each op (set before anything builds a graph)."""
+    die_with_parent(parent_pid)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def worker_pool(workers: int):
+    """A pool of `workers` spawned processes that die with this one, sharing the CPU cores."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=start_worker, initargs=(os.getpid(), threads))
+
+
 def run_pickled(parent_pid: int, payload: bytes) -> None:
     """The target of an arm's process: `payload` is the pickled `(function, args)` to call,
     unpickled only once the process dies with `parent_pid`."""

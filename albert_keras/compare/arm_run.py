@@ -13,6 +13,7 @@ far (`curve.json`); a backup made with other settings is set aside and the arm s
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -336,6 +337,12 @@ def _export(encoder, tokenizer, plan: ArmPlan, sequence_length: int) -> str:
                               version=1, overwrite=True, sequence_length=sequence_length)
 
 
+def downstream_run_metrics(run) -> dict[str, Any]:
+    """One downstream fine-tuning run (`run`, a pipeline config; `finetune` seeds it with its
+    `finetune.seed`): its metrics per split."""
+    return finetune(run)["metrics"]
+
+
 def downstream_twins(config, arm: ArmConfig, encoder_config, tokenizer_dir: str,
                      encoder_path: str, output_dir: str) -> dict[str, Any]:
     """Fine-tunes the pretrained encoder and its random-init twin (`encoder_config`, fresh
@@ -344,7 +351,8 @@ def downstream_twins(config, arm: ArmConfig, encoder_config, tokenizer_dir: str,
 
     Every run uses the `finetune` settings with no early stopping (the last epoch is scored),
     the seed of `compare.downstream_seeds` and a rate of `finetune.learning_rates` (empty:
-    `finetune.learning_rate` alone). With a grid of one rate and no `finetune.test`, the
+    `finetune.learning_rate` alone); `compare.downstream_workers` of them run at once, each in
+    a process of its own. With a grid of one rate and no `finetune.test`, the
     validation rows are the scored split.
 
     Returns:
@@ -370,23 +378,26 @@ def downstream_twins(config, arm: ArmConfig, encoder_config, tokenizer_dir: str,
     seeds = list(config.compare.downstream_seeds)
     # scores[init][rate][split] = one score per seed.
     scores = {init: {rate: {"validation": [], split: []} for rate in rates} for init in models}
-    for seed in seeds:
-        for rate in rates:
-            for init, model in models.items():
-                keras.utils.set_random_seed(seed)
-                run = dataclasses.replace(
-                    config, name=f"{init}-lr{rate_key(rate)}-seed{seed}", model=model,
-                    compare=CompareConfig(), finetune=dataclasses.replace(
-                        ft, seed=seed, learning_rate=rate, learning_rates=(),
-                        tokenizer=tokenizer_dir, verbose=0,
-                        tensorboard=False, restore_best_checkpoint=False,
-                        early_stopping_patience=0, output_dir=output_dir))
-                metrics = finetune(run)["metrics"]
-                for name in {"validation", split}:
-                    if name in metrics:
-                        scores[init][rate][name].append(float(metrics[name][metric]))
-                print(f"[compare] {arm.name}: downstream {init}, learning rate {rate}, seed "
-                      f"{seed}: {split} {metric} {scores[init][rate][split][-1]:.3f}", flush=True)
+    plan = [(seed, rate, init) for seed in seeds for rate in rates for init in models]
+    runs = [dataclasses.replace(
+        config, name=f"{init}-lr{rate_key(rate)}-seed{seed}", model=models[init],
+        compare=CompareConfig(), finetune=dataclasses.replace(
+            ft, seed=seed, learning_rate=rate, learning_rates=(), tokenizer=tokenizer_dir,
+            verbose=0, tensorboard=False, restore_best_checkpoint=False,
+            early_stopping_patience=0, output_dir=output_dir)) for seed, rate, init in plan]
+    workers = min(config.compare.downstream_workers, len(runs))
+    with contextlib.ExitStack() as stack:
+        if workers > 1:  # Results come back in plan order either way.
+            metrics_of_runs = stack.enter_context(arm_process.worker_pool(workers)).map(
+                downstream_run_metrics, runs)
+        else:
+            metrics_of_runs = map(downstream_run_metrics, runs)
+        for (seed, rate, init), metrics in zip(plan, metrics_of_runs):
+            for name in {"validation", split}:
+                if name in metrics:
+                    scores[init][rate][name].append(float(metrics[name][metric]))
+            print(f"[compare] {arm.name}: downstream {init}, learning rate {rate}, seed "
+                  f"{seed}: {split} {metric} {scores[init][rate][split][-1]:.3f}", flush=True)
     result = {"metric": metric, "split": split, "selection_split": selection, "seeds": seeds,
               "learning_rates": rates}
     for init in models:

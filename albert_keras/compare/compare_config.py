@@ -71,7 +71,10 @@ class CompareConfig:
         downstream_seeds: list of int. One pretrained and one random-init run per seed (and
             learning rate); the report gives the paired gain per seed, its median and range,
             and a verdict (`training/downstream_protocol.py`). Defaults to `[0, 1, 2, 3, 4]`.
-
+        downstream_workers: int. Fine-tuning runs at once, each in a process of its own with
+            an equal share of the CPU cores (small models use one core poorly, and tracing is
+            single-threaded). Keep 1 on one accelerator: each process would claim its memory.
+            Defaults to 1.
         downstream_examples_per_label: int. Size of the built-in downstream task (used when
             `finetune.train` is null). Defaults to 200.
         latency_iterations: int. Timed raw-text requests per batch size against each arm's
@@ -85,6 +88,7 @@ class CompareConfig:
     max_minutes_per_arm: float | None = None
     downstream: bool = True
     downstream_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    downstream_workers: int = 1
     downstream_examples_per_label: int = 200
     latency_iterations: int = 30
     output_dir: str = "runs"
@@ -96,7 +100,7 @@ class CompareConfig:
             raise ValueError(f"`compare.arms` names must be unique. Received: repeated "
                              f"name(s) {repeated} in {names}")
         for name in ("eval_every", "eval_batches", "downstream_examples_per_label",
-                     "latency_iterations"):
+                     "downstream_workers", "latency_iterations"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"`compare.{name}` must be a positive integer. "

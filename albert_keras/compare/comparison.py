@@ -74,7 +74,7 @@ def _compare(config, run_dir: str, progress: bool) -> dict[str, Any]:
 
     os.makedirs(run_dir, exist_ok=True)
     records, manifest = _records(config)
-    config, task = _downstream_task(config, run_dir)
+    config, task = downstream_task(config, run_dir)
     plan = dict(records=records, held_out=os.path.join(records, HELD_OUT_DIR),
                 tokenizer=os.path.join(records, TOKENIZER_DIR),
                 tokens_per_sequence=manifest.sequence_tokens / manifest.sequences,
@@ -158,7 +158,7 @@ def _records(config) -> tuple[str, RecordsManifest]:
     return directory, manifest
 
 
-def _downstream_task(config, run_dir: str):
+def downstream_task(config, run_dir: str):
     """The config with its downstream data set, and a description of that data for the report.
 
     `finetune.train` given: that data, read the way `finetune` reads it. Null: the built-in

@@ -57,7 +57,8 @@ class FinetuneConfig(LabeledFileConfig):
         learning_rates: list of float. A grid of peak rates to choose among on the validation
             rows (the best validation score wins; `finetune` keeps that run, `compare` picks one
             per encoder by the median over seeds); the test split is never used for choosing.
-            Defaults to `[]`: `learning_rate` alone.        warmup_fraction: float. Share of steps with linear warmup; then linear decay to 0.
+            Defaults to `[]`: `learning_rate` alone.
+        warmup_fraction: float. Share of steps with linear warmup; then linear decay to 0.
         weight_decay: float. AdamW decoupled weight decay (not on biases or LayerNorm).
         layer_decay: float. Layer-wise learning-rate decay: the learning rate of a block at
             depth d (of L) is multiplied by `layer_decay ** (L + 1 - d)`, embeddings by

@@ -55,3 +55,14 @@ def test_an_orphan_ends_at_once():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             cwd=REPO, timeout=60)
     assert result.returncode == 1 and "worked anyway" not in result.stdout
+
+
+def test_a_worker_pool_keeps_order_shares_the_cores_and_belongs_to_this_process():
+    from albert_keras.compare.arm_process import worker_pool
+    from tests.compare.sleeping_arm import worker_facts
+
+    with worker_pool(2) as pool:
+        facts = list(pool.map(worker_facts, range(6)))
+    assert [index for index, _, _ in facts] == list(range(6))
+    assert {parent for _, parent, _ in facts} == {os.getpid()}
+    assert {threads for _, _, threads in facts} == {max(1, (os.cpu_count() or 1) // 2)}

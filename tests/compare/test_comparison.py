@@ -44,7 +44,7 @@ def test_tiny_comparison_writes_a_complete_fair_report(tmp_path, capsys):
         "compare.latency_iterations": 3, "train.steps": 20, "train.steps_per_epoch": 10,
         "train.warmup_steps": 2, "train.global_batch_size": 8, "finetune.epochs": 1,
         "finetune.max_sequence_length": 32, "compare.downstream_seeds": "[0, 1]",
-        "finetune.learning_rates": "[5.0e-4, 2.0e-3]",
+        "finetune.learning_rates": "[5.0e-4, 2.0e-3]", "compare.downstream_workers": 2,
     }
     args = ["compare", "--config", os.path.join(REPO, "pipelines", "compare.yaml")]
     for key, value in overrides.items():
