@@ -88,7 +88,11 @@ def run_timed(command: list[str], log_path: str, env: dict | None = None) -> dic
     return {"wall_seconds": round(wall, 2), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2)}
 
 
-def run_reference(reference: str, corpus: str, spm_model: str, work: str) -> dict:
+def run_reference(reference: str, corpus: str, spm_model: str, work: str,
+                  settings: dict | None = None) -> dict:
+    """Runs the reference script on `corpus` into `{work}/reference.tfrecord` (at `SETTINGS`,
+    or `settings`); returns its times and counts."""
+    settings = settings or SETTINGS
     script = os.path.join(reference, "create_pretraining_data.py")
     if not os.path.isfile(script) or not os.path.isfile(os.path.join(reference, "tokenization.py")):
         raise FileNotFoundError(f"--reference must hold create_pretraining_data.py and "
@@ -112,12 +116,12 @@ def run_reference(reference: str, corpus: str, spm_model: str, work: str) -> dic
     command = [sys.executable, script, f"--input_file={corpus}",
                f"--output_file={os.path.join(work, 'reference.tfrecord')}",
                f"--spm_model_file={spm_model}", f"--vocab_file={spm_model}",
-               f"--max_seq_length={SETTINGS['max_sequence_length']}",
-               f"--dupe_factor={SETTINGS['dupe_factor']}",
-               f"--max_predictions_per_seq={SETTINGS['max_predictions']}",
-               f"--masked_lm_prob={SETTINGS['mask_rate']}", f"--ngram={SETTINGS['max_ngram']}",
-               f"--short_seq_prob={SETTINGS['short_seq_prob']}",
-               f"--random_seed={SETTINGS['seed']}"]
+               f"--max_seq_length={settings['max_sequence_length']}",
+               f"--dupe_factor={settings['dupe_factor']}",
+               f"--max_predictions_per_seq={settings['max_predictions']}",
+               f"--masked_lm_prob={settings['mask_rate']}", f"--ngram={settings['max_ngram']}",
+               f"--short_seq_prob={settings['short_seq_prob']}",
+               f"--random_seed={settings['seed']}"]
     result = run_timed(command, log_path, env)
     with open(log_path, encoding="utf-8", errors="replace") as f:
         lines = f.read().splitlines()

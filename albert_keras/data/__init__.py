@@ -7,7 +7,7 @@ __all__ = ["read_documents", "DataConfig", "feature_spec", "parse_examples", "se
            "pretraining_dataset_from_config", "verify_shards", "continuation_table",
            "load_tokenizer", "save_tokenizer", "special_token_ids", "train_tokenizer",
            "read_manifest", "write_manifest", "RecordsManifest", "MaskingConfig",
-           "write_shards"]
+           "write_shards", "ReferenceLayout", "read_layout"]
 lazy_exports(__name__, {
     "read_documents": ".corpus",
     "DataConfig": ".data_config",
@@ -22,4 +22,5 @@ lazy_exports(__name__, {
     "write_shards": ".writer",
     **dict.fromkeys(["read_manifest", "write_manifest", "RecordsManifest"], ".records_manifest"),
     "MaskingConfig": ".masking_config",
+    **dict.fromkeys(["ReferenceLayout", "read_layout"], ".reference_records"),
 })

@@ -14,6 +14,7 @@ _MASKING = MaskingConfig()  # The masking defaults live there.
 # `data.corpus: finetune` pretrains on the text of the pipeline's `finetune.train` (task-adaptive
 # pretraining); the pipeline turns it into `task_text_path`, the file `prepare` writes it to.
 TASK_TEXT = "finetune"
+RECORDS_FORMATS = ("auto", "albert_keras", "reference")  # What `data.records_format` may say.
 _BEAM_OPTION = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*", re.DOTALL)
 
 
@@ -75,6 +76,12 @@ class DataConfig:
         beam_options: list of str. Beam pipeline options as `key=value` (e.g.
             `runner=FlinkRunner`, `direct_num_workers=2`), passed to Beam's `PipelineOptions`
             as `--key=value`. Defaults to `[]`: Beam's DirectRunner.
+        records_format: str. What `train.records` holds: `"albert_keras"` (made by `prepare`,
+            with `manifest.json` and `tokenizer/`), `"reference"` (made by a
+            `create_pretraining_data.py` of google-research/bert, google-research/albert or the
+            TF Model Garden: static masks, read as they are, with the tokenizer of
+            `data.tokenizer_path`; see `reference_records.py`), or `"auto"`: recognised from
+            the features of the first record. Defaults to `"auto"`.
     """
 
     corpus: str = "stdlib"
@@ -103,6 +110,7 @@ class DataConfig:
     seed: int = 12345
     runner: Literal["local", "beam"] = "local"
     beam_options: tuple[str, ...] = ()
+    records_format: Literal["auto", "albert_keras", "reference"] = "auto"
 
     def __post_init__(self) -> None:
         if not self.corpus.strip():
@@ -127,6 +135,9 @@ class DataConfig:
         if self.runner not in ("local", "beam"):
             raise ValueError("`data.runner` must be one of ['local', 'beam']. "
                              f"Received: data.runner={self.runner!r}")
+        if self.records_format not in RECORDS_FORMATS:
+            raise ValueError(f"`data.records_format` must be one of {list(RECORDS_FORMATS)}. "
+                             f"Received: data.records_format={self.records_format!r}")
         for i, option in enumerate(self.beam_options):
             if not isinstance(option, str) or not _BEAM_OPTION.fullmatch(option):
                 raise ValueError(f"`data.beam_options[{i}]` must look like `key=value` (a Beam "

@@ -10,7 +10,9 @@ is cut to the smallest bucket that holds its longest row: the model computes on 
 padding positions (and the masked-LM head on fewer empty prediction slots).
 
 Settings that the data stage knows (sequence length, special ids, vocabulary, masking mode) come
-from the `manifest.json` next to the shards; arguments override them.
+from the `manifest.json` next to the shards; arguments override them. Records made by a reference
+`create_pretraining_data.py` (google-research/bert, google-research/albert, TF Model Garden) have
+no manifest: they are read with their own static masks and lengths (`reference_records.py`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from albert_keras.data.length_buckets import (check_length_buckets, cut_predicti
 from albert_keras.data.masking import mask_tokens
 from albert_keras.data.records_manifest import RecordsManifest, read_manifest
 from albert_keras.data.reader_settings import ReaderSettings, reader_settings
+from albert_keras.data.reference_records import records_format as detect_format
 from albert_keras.data.shards import compression, match_files, verify_shards
 
 __all__ = ["match_files", "pretraining_dataset", "pretraining_dataset_from_config",
@@ -40,7 +43,8 @@ def pretraining_dataset(file_pattern: str, global_batch_size: int,
                         repeat: bool = True, seed: int = 0, verify: bool = True,
                         skip_corrupt: bool = False,
                         length_buckets: Sequence[int] = (),
-                        skip_batches: int = 0) -> tf.data.Dataset:
+                        skip_batches: int = 0,
+                        records_format: str = "auto") -> tf.data.Dataset:
     """Batches of pretraining inputs with masking on the fly.
 
     Masks are drawn per batch with the stateless seed `(seed, batch index * pipelines +
@@ -77,6 +81,11 @@ def pretraining_dataset(file_pattern: str, global_batch_size: int,
         skip_batches: int. Leave out the first batches, exactly those a run that was stopped
             after them saw (same seed: same order, same masks); what a resumed run reads.
             Defaults to 0.
+        records_format: str. `"albert_keras"` (made by `prepare`), `"reference"` (made by a
+            reference `create_pretraining_data.py`: read with their static masks, `masking`
+            must be None or `"static"`, `max_predictions` None or their length), or `"auto"`:
+            ours when there is a manifest, else as the first record's features say. Defaults
+            to `"auto"`.
 
     Returns:
         A `tf.data.Dataset` of `(x, y, sample_weight)`: x = {token_ids, segment_ids, padding_mask
@@ -92,7 +101,8 @@ def pretraining_dataset(file_pattern: str, global_batch_size: int,
     ```
     """
     files, directory = match_files(file_pattern)
-    manifest = read_manifest(directory) or RecordsManifest()
+    stored = read_manifest(directory)
+    manifest = stored or RecordsManifest()
     num_pipelines = input_context.num_input_pipelines if input_context else 1
     pipeline_id = input_context.input_pipeline_id if input_context else 0
     batch_size = (input_context.get_per_replica_batch_size(global_batch_size) if input_context
@@ -107,8 +117,10 @@ def pretraining_dataset(file_pattern: str, global_batch_size: int,
         files = verify_shards(files, manifest, skip_corrupt=skip_corrupt)
         if not files:
             raise ValueError(f"Every shard matching {file_pattern!r} is corrupt")
+    if stored is None or records_format != "auto":
+        records_format = detect_format(files, records_format)
     settings = reader_settings(manifest, files, masking, max_predictions, mask_rate, max_ngram,
-                               tokenizer)
+                               tokenizer, records_format)
     buckets = check_length_buckets(length_buckets, settings.max_sequence_length)
 
     records = _records(files, shuffle=shuffle, shuffle_buffer_size=shuffle_buffer_size,
@@ -143,7 +155,7 @@ def pretraining_dataset_from_config(config, file_pattern: str, tokenizer, global
     from_config = dict(masking=None, max_predictions=data.max_predictions,
                        mask_rate=data.mask_rate, max_ngram=data.max_ngram,
                        shuffle_buffer_size=data.shuffle_buffer_size, seed=data.seed,
-                       length_buckets=data.length_buckets)
+                       length_buckets=data.length_buckets, records_format=data.records_format)
     return pretraining_dataset(file_pattern, global_batch_size, input_context, tokenizer=tokenizer,
                                **{**from_config, **kwargs})
 
@@ -174,6 +186,8 @@ def _decoded_batches(records: tf.data.Dataset, settings: ReaderSettings, batch_s
     predictions = settings.masking.max_predictions if settings.static_masking else None
 
     def decode(serialized):
+        if settings.reference is not None:  # Made by create_pretraining_data.py: their names.
+            return settings.reference.parse(serialized)
         return features.parse_examples(serialized, length, predictions)
 
     if buckets:

@@ -11,6 +11,7 @@ import tensorflow as tf
 from albert_keras.data import tokenizers
 from albert_keras.data.masking_config import MODES, MaskingConfig
 from albert_keras.data.records_manifest import RecordsManifest
+from albert_keras.data.reference_records import ReferenceLayout, check_lengths, read_layout
 from albert_keras.data.shards import record_length
 
 
@@ -29,6 +30,8 @@ class ReaderSettings:
         special_token_ids: tuple of int. Ids never masked. Empty when static.
         is_continuation: bool array `[vocabulary_size]` or None. Word pieces that continue a
             word, for `"whole_word"` and `"ngram"` masking.
+        reference: `ReferenceLayout` or None. Set for records made by a reference
+            `create_pretraining_data.py` (static, decoded by `reference.parse`); None for ours.
     """
 
     static_masking: bool
@@ -39,11 +42,15 @@ class ReaderSettings:
     special_token_ids: tuple[int, ...] = ()
     is_continuation: np.ndarray | None = dataclasses.field(default=None, compare=False,
                                                            repr=False)
+    reference: ReferenceLayout | None = None
 
 
 def reader_settings(manifest: RecordsManifest, files, masking, max_predictions, mask_rate,
-                    max_ngram, tokenizer) -> ReaderSettings:
-    """Arguments win over the manifest, the manifest over `MaskingConfig`'s defaults."""
+                    max_ngram, tokenizer, records_format: str = "albert_keras") -> ReaderSettings:
+    """Arguments win over the manifest, the manifest over `MaskingConfig`'s defaults.
+    `records_format="reference"`: the records' own masks and lengths (`reference_records`)."""
+    if records_format == "reference":
+        return _reference_settings(files, masking, max_predictions, mask_rate)
     stored = manifest.masking
     if masking is None:
         masking = "static" if manifest.static_masking else stored.mode
@@ -72,6 +79,21 @@ def reader_settings(manifest: RecordsManifest, files, masking, max_predictions, 
         special_token_ids=tuple(sorted(set(special.values()))),
         is_continuation=(tokenizers.continuation_table(tokenizer) if masking != "token"
                          else None))
+
+
+def _reference_settings(files, masking, max_predictions, mask_rate) -> ReaderSettings:
+    """Records of a reference `create_pretraining_data.py`: read with their static masks."""
+    if masking not in (None, "static"):
+        raise ValueError("Records made by create_pretraining_data.py hold their masks: read "
+                         "them with masking='static' (or None). Received: "
+                         f"masking={masking!r}, records={files[0]!r}")
+    layout = read_layout(files)
+    check_lengths(layout, None, max_predictions)
+    defaults = MaskingConfig()
+    config = dataclasses.replace(defaults, max_predictions=layout.max_predictions,
+                                 mask_rate=mask_rate or defaults.mask_rate)
+    return ReaderSettings(static_masking=True, masking=config,
+                          max_sequence_length=layout.max_sequence_length, reference=layout)
 
 
 def _masking_tokenizer(manifest, files, masking: str, tokenizer):

@@ -103,7 +103,7 @@ def load_tokenizer(path: str):
                 f"No tokenizer beside the model {path!r}: expected the folder {beside} (pretrain "
                 "and finetune write one next to every .keras file they save).")
         return load_tokenizer(beside)
-    if not _is_saved_tokenizer(path) and _is_checkpoint(path):
+    if not is_saved_tokenizer(path) and _is_checkpoint(path):
         from albert_keras.convert import load_pretrained_tokenizer
 
         return load_pretrained_tokenizer(path)
@@ -186,7 +186,7 @@ def _read_json_object(path: str) -> dict:
     return value
 
 
-def _is_saved_tokenizer(path: str) -> bool:
+def is_saved_tokenizer(path: str) -> bool:
     """A directory `save_tokenizer` wrote: its `tokenizer.json` names our `kind` (a Hugging Face
     directory has a `tokenizer.json` of its own, the fast tokenizer's)."""
     config_path = os.path.join(path, TOKENIZER_CONFIG)

@@ -29,6 +29,8 @@ from albert_keras.training.callbacks import (agreed_resume_epoch, backup_directo
 from albert_keras.training.continued_pretraining import continued_pretrainer
 from albert_keras.training.gradient_accumulation import use_gradient_accumulation
 from albert_keras.training.precision import dtype_policy, resolve_precision
+from albert_keras.training.pretrain_records import (  # noqa: F401 (find_records: re-exported)
+    checked_records, find_records, records_digest)
 from albert_keras.training.masked_lm_loss import MaskedLMLoss
 from albert_keras.training.optimizers import make_optimizer
 from albert_keras.training.pretrain_report import (format_summary, initial_scores, json_safe,
@@ -38,7 +40,7 @@ from albert_keras.training.strategy import (is_chief, make_strategy, num_workers
                                             output_directory)
 from albert_keras.training.time_budget import TimeBudget, time_fitted_schedule
 from albert_keras.training.train_config import TrainConfig
-from albert_keras.utils.atomic_files import file_sha256, write_json_atomic
+from albert_keras.utils.atomic_files import write_json_atomic
 
 DatasetFn = Callable[[tf.distribute.InputContext | None], tf.data.Dataset]
 
@@ -65,14 +67,11 @@ def pretrain(config) -> dict[str, Any]:
                      train.gradient_accumulation_steps)
     precision, precision_reason = resolve_precision(train.precision, strategy)
     print(f"[pretrain] precision {precision} ({precision_reason})")
-    records, tokenizer_dir, manifest = _checked_records(config)
+    found = checked_records(config)  # Ours (manifest, tokenizer/) or a reference script's.
+    records, tokenizer_dir, tokenizer = found.pattern, found.tokenizer_path, found.tokenizer
     check_shards_per_worker(records, num_workers(strategy))
-    from albert_keras.data.tokenizers import load_tokenizer
-
-    tokenizer = load_tokenizer(tokenizer_dir)
     pair_task = config.data.pair_task  # The records' pair labels decide the head's task.
-    # Reads every shard once: a corrupt one fails here, by name, before the model is built.
-    masking = "static" if manifest.static_masking else config.data.masking
+    masking = found.masking
     # A resumed run skips the batches it already trained on: it sees what it would have seen.
     # Kept until the outputs are published (a kill at the end resumes, not retrains), and
     # made with the settings a resumed run must share.
@@ -80,8 +79,10 @@ def pretrain(config) -> dict[str, Any]:
         backup_directory(run_dir, strategy), delete_on_finish=False,
         settings=resume_settings(config, records, tokenizer, precision, pair_task))
     skip = agreed_resume_epoch(backup, strategy) * train.steps_per_epoch  # Same on all workers.
-    train_data = distribute(strategy, _records_dataset_fn(config, records, tokenizer,
-                                                          masking=masking, skip_batches=skip))
+    # Reads every shard once (unless `checked_records` did): a corrupt one fails here, by
+    # name, before the model is built.
+    train_data = distribute(strategy, _records_dataset_fn(
+        config, records, tokenizer, masking=masking, skip_batches=skip, verify=not found.verified))
 
     with strategy.scope():
         pretrainer = build_pretrainer(config, tokenizer, precision, pair_task, tokenizer_dir)
@@ -201,17 +202,14 @@ def resume_settings(config, records: str, tokenizer, precision: str,
                     pair_task: str) -> dict[str, Any]:
     """What shapes the training of a run, recorded in its backups: a run resumes only from
     backups made with the same (`AtomicBackupAndRestore`)."""
-    from albert_keras.data.records_manifest import MANIFEST
-
     train, data = config.train, config.data
-    manifest = os.path.join(os.path.dirname(sorted(glob.glob(records))[0]), MANIFEST)
     return {
         "train": {key: getattr(train, key) for key in _TRAINING_FIELDS},
         "data": {key: getattr(data, key) for key in _READER_FIELDS},
         "model": dataclasses.asdict(config.model),
         "vocabulary_size": int(tokenizer.vocabulary_size()),
         "precision": precision, "pair_task": pair_task,
-        "records": os.path.abspath(records), "records_sha256": file_sha256(manifest),
+        "records": os.path.abspath(records), "records_sha256": records_digest(records),
     }
 
 
@@ -318,44 +316,6 @@ def fit_pretrainer(pretrainer: Pretrainer, dataset, train: TrainConfig, run_dir:
         if backup.delete_on_finish:
             shutil.rmtree(backup.backup_dir, ignore_errors=True)
     return history
-
-
-def find_records(config) -> tuple[str | None, str | None]:
-    """(file pattern, tokenizer dir) of the pipeline's records; (None, None) when they still
-    have to be prepared. A `train.records` that matches nothing is an error."""
-    train = config.train
-    if train.records:
-        files = sorted(glob.glob(train.records))
-        if not files:
-            raise ValueError(f"`train.records` matches no files. Received: train.records={train.records!r}")
-        tokenizer_dir = os.path.join(os.path.dirname(files[0]), "tokenizer")
-        if not os.path.isdir(tokenizer_dir):
-            raise ValueError(f"No tokenizer/ next to the records of train.records={train.records!r}. "
-                             f"Expected: {tokenizer_dir}")
-        return train.records, tokenizer_dir
-    directory = os.path.join(config.data.output_dir, config.name)
-    pattern = os.path.join(directory, "*.tfrecord*")
-    tokenizer_dir = os.path.join(directory, "tokenizer")
-    if glob.glob(pattern) and os.path.isdir(tokenizer_dir):
-        return pattern, tokenizer_dir
-    return None, None
-
-
-def _checked_records(config):
-    """`(records pattern, tokenizer dir, manifest)`: the run's records, checked to belong
-    together with their manifest and tokenizer and to this config's data section."""
-    records, tokenizer_dir = find_records(config)
-    if records is None:
-        raise ValueError(
-            f"No pretraining records in {os.path.join(config.data.output_dir, config.name)}/. "
-            "Run `albert-keras prepare` first (`albert-keras pretrain` does when "
-            "train.prepare_if_missing is true), or set train.records. Received: "
-            f"data.output_dir={config.data.output_dir!r}")
-    from albert_keras.data.records_check import check_records
-
-    manifest = check_records(os.path.dirname(glob.glob(records)[0]), tokenizer_dir,
-                             config.data if not config.train.records else None)
-    return records, tokenizer_dir, manifest
 
 
 def build_pretrainer(config, tokenizer, precision: str, pair_task: str,

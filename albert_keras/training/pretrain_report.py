@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 from typing import Any
 
 import keras
@@ -37,7 +38,7 @@ def format_summary(summary: dict[str, Any]) -> str:
     first, last = summary["initial"], summary["final"]
     pair = summary["pair_task"].upper()
     source = {"held_out": "held-out records: documents never trained on",
-              "training": "the training records"}[summary.get("eval_source", "training")]
+              "training": "training records"}[summary.get("eval_source", "training")]
     budget = (f", the time budget of {summary['max_minutes']} min reached"
               if summary.get("stopped_by_time_budget") else "")
     lines = [
@@ -104,8 +105,16 @@ def save_run(run_dir: str, pretrainer: Pretrainer, tokenizer_dir: str,
              summary: dict[str, Any]) -> None:
     """Publishes `encoder.keras`, `pretrainer.keras`, `tokenizer/` and `summary.json` as one
     unit (`publish_run`): a kill leaves the previous run's set or this one, never a mix. The
-    record beside them holds the tokenizer's fingerprint (what `export` checks)."""
-    from albert_keras.data.tokenizers import tokenizer_fingerprint
+    record beside them holds the tokenizer's fingerprint (what `export` checks).
+    `tokenizer_dir` is a saved tokenizer directory (copied as it is) or any other path
+    `load_tokenizer` reads, e.g. the `vocab.txt` of reference records (saved as one)."""
+    from albert_keras.data import tokenizers
+
+    if not tokenizers.is_saved_tokenizer(tokenizer_dir):
+        with tempfile.TemporaryDirectory() as scratch:
+            saved = tokenizers.save_tokenizer(tokenizers.load_tokenizer(tokenizer_dir),
+                                              os.path.join(scratch, "tokenizer"))
+            return save_run(run_dir, pretrainer, saved, summary)
 
     def write(staging: str) -> None:
         pretrainer.encoder.save(os.path.join(staging, "encoder.keras"))
@@ -117,7 +126,7 @@ def save_run(run_dir: str, pretrainer: Pretrainer, tokenizer_dir: str,
     os.makedirs(run_dir, exist_ok=True)
     publish_run(run_dir, write, {
         "job": "pretrain", "name": summary.get("name"),
-        "tokenizer_fingerprint": tokenizer_fingerprint(tokenizer_dir),
+        "tokenizer_fingerprint": tokenizers.tokenizer_fingerprint(tokenizer_dir),
         "vocabulary_size": int(pretrainer.encoder.vocabulary_size),
         "precision": summary.get("precision")})
 
