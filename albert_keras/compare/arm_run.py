@@ -384,7 +384,8 @@ def downstream_twins(config, arm: ArmConfig, encoder_config, tokenizer_dir: str,
         compare=CompareConfig(), finetune=dataclasses.replace(
             ft, seed=seed, learning_rate=rate, learning_rates=(), tokenizer=tokenizer_dir,
             verbose=0, tensorboard=False, restore_best_checkpoint=False,
-            early_stopping_patience=0, output_dir=output_dir)) for seed, rate, init in plan]
+            early_stopping_patience=0, validate_each_epoch=False,
+            output_dir=output_dir)) for seed, rate, init in plan]
     workers = min(config.compare.downstream_workers, len(runs))
     with contextlib.ExitStack() as stack:
         if workers > 1:  # Results come back in plan order either way.

@@ -181,8 +181,8 @@ def _fit(model, task, ft, datasets, run_dir: str, backup: AtomicBackupAndRestore
         else:
             tensorboard = os.path.join(run_dir, "logs")
             callbacks.append(keras.callbacks.TensorBoard(tensorboard))
-    model.fit(datasets["train"], validation_data=datasets.get("validation"),
-              epochs=epochs, callbacks=callbacks, verbose=ft.verbose)
+    validation = datasets.get("validation") if ft.validate_each_epoch else None
+    model.fit(datasets["train"], validation_data=validation, epochs=epochs, callbacks=callbacks, verbose=ft.verbose)
     history = {k: [float(x) for x in v] for k, v in backup.history.items()}
     best = len(history.get("loss", []))
     if keep_best and os.path.isfile(best_path) and history.get(monitor):

@@ -71,6 +71,11 @@ class FinetuneConfig(LabeledFileConfig):
         restore_best_checkpoint: bool. After training, load the weights of the epoch with
             the best validation metric (accuracy; loss for spans); False keeps the last
             epoch's. Defaults to True.
+        validate_each_epoch: bool. Score the validation rows after every epoch (what early
+            stopping, the best-epoch restore and the validation curves read); False scores
+            them once, after training, and needs `early_stopping_patience: 0` and
+            `restore_best_checkpoint: false` (`compare`'s downstream runs, which score the
+            last epoch). Defaults to True.
         bucket_by_length: bool. Batch sentences of similar length, padded to the longest in
             the batch; False pads every batch to `max_sequence_length`. Defaults to True.
         max_train_examples: int or None. Use only the first N training examples (quick runs).
@@ -109,6 +114,7 @@ class FinetuneConfig(LabeledFileConfig):
     pooling: Literal["cls", "mean"] = "cls"
     early_stopping_patience: int = 2
     restore_best_checkpoint: bool = True
+    validate_each_epoch: bool = True
     bucket_by_length: bool = True
     max_train_examples: int | None = None
     precision: Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"] = "auto"
@@ -175,6 +181,14 @@ class FinetuneConfig(LabeledFileConfig):
         if not 0.0 < self.layer_decay <= 1.0:
             raise ValueError("`finetune.layer_decay` must be in (0, 1]. "
                              f"Received: finetune.layer_decay={self.layer_decay!r}")
+        if not self.validate_each_epoch and (self.early_stopping_patience
+                                             or self.restore_best_checkpoint):
+            raise ValueError(
+                "`finetune.validate_each_epoch: false` leaves nothing for early stopping and "
+                "the best-epoch restore to read: set finetune.early_stopping_patience=0 and "
+                "finetune.restore_best_checkpoint=false too. Received: "
+                f"finetune.early_stopping_patience={self.early_stopping_patience}, "
+                f"finetune.restore_best_checkpoint={self.restore_best_checkpoint}")
         if self.early_stopping_patience < 0:
             raise ValueError("`finetune.early_stopping_patience` must be >= 0. Received: "
                              f"finetune.early_stopping_patience={self.early_stopping_patience!r}")

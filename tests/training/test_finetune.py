@@ -72,6 +72,18 @@ def test_best_checkpoint_is_restored_after_early_stopping(tmp_path):
     assert report["metrics"]["validation"]["accuracy"] > history[-1]
 
 
+def test_validation_scored_once_after_training_when_asked(tmp_path):
+    rows = finetune_data.reviews(64, seed=0)
+    train = finetune_data.write_csv(tmp_path, "train.csv", rows)
+    validation = finetune_data.write_csv(tmp_path, "val.csv", finetune_data.reviews(32, seed=1))
+    report = finetune(_config(tmp_path, train=train, validation=validation, epochs=2,
+                              validate_each_epoch=False, early_stopping_patience=0,
+                              restore_best_checkpoint=False))
+    assert len(report["history"]["loss"]) == 2 and report["best_epoch"] == 2
+    assert not any(key.startswith("val_") for key in report["history"])  # Not per epoch,
+    assert 0 <= report["metrics"]["validation"]["accuracy"] <= 1  # but once, at the end.
+
+
 def test_tagging_run_reports_word_metrics(tmp_path):
     keras.utils.set_random_seed(0)
     train = finetune_data.write_tagged(tmp_path, "tags.txt", 200, seed=0)

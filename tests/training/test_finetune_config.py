@@ -30,6 +30,16 @@ def test_bad_values_name_the_key(key, value, message):
         pipeline_from_dict({"name": "x", "finetune": {key: value}})
 
 
+def test_validation_once_needs_no_early_stopping_nor_best_restore():
+    with pytest.raises(ConfigError, match="finetune.early_stopping_patience=2, "
+                                          "finetune.restore_best_checkpoint=True"):
+        pipeline_from_dict({"name": "x", "finetune": {"validate_each_epoch": False}})
+    config = pipeline_from_dict({"name": "x", "finetune": {
+        "validate_each_epoch": False, "early_stopping_patience": 0,
+        "restore_best_checkpoint": False}})
+    assert not config.finetune.validate_each_epoch
+
+
 def test_unknown_key_is_listed():
     with pytest.raises(ConfigError, match="finetune.epoch"):
         pipeline_from_dict({"name": "x", "finetune": {"epoch": 3}})
