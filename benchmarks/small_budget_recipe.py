@@ -61,6 +61,11 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
                   ["data.corpus=pydocs", "data.dupe_factor=1"]),
     "lamb_1e-2_600_steps": ("LAMB at 0.01 for 600 steps: the quickstart's whole ~5-minute "
                             "budget", ["train.learning_rate=0.01", "train.steps=600"]),
+    "pydocs_seq64_700_steps": ("compare.yaml's data (the pydocs corpus, one pass, 64-token "
+                               "sequences) for 700 steps: about the quickstart's wall time",
+                               ["data.corpus=pydocs", "data.dupe_factor=1",
+                                "data.max_sequence_length=64", "data.length_buckets=[32]",
+                                "train.steps=700", "train.warmup_steps=100"]),
     EQUAL_TIME: ("a 3.5-minute training budget, the schedule fitted to the time", TIME_BUDGET),
     "seq_64_minutes_3.5": ("sequences of 64 tokens (cap 10 predictions) for 3.5 minutes",
                            [*TIME_BUDGET, "data.max_sequence_length=64",
