@@ -15,7 +15,7 @@ def _config(name, overrides=()):
     return load_pipeline(os.path.join(REPO, "pipelines", name), list(overrides))
 
 
-@pytest.mark.parametrize("steps,per_epoch", [(400, 50), (100, 100), (1000, 10)])
+@pytest.mark.parametrize("steps,per_epoch", [(400, 50), (200, 100), (1000, 10)])
 def test_pretrain_counts_its_models_backups_and_checkpoints(steps, per_epoch):
     config = _config("albert_tiny.yaml", [f"train.steps={steps}",
                                           f"train.steps_per_epoch={per_epoch}"])

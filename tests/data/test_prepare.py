@@ -65,7 +65,8 @@ def test_tiny_pipelines_prepare_from_the_builtin_corpus(name, tmp_path):
     summary = prepare(config, progress=False)
     assert summary["sequences"] > 5000 and summary["documents"] > 200
     x, y, weights = next(iter(pretraining_dataset(os.path.join(str(tmp_path), name), 16)))
-    assert x["token_ids"].shape == (16, 128) and y["mlm"].shape == (16, 20)
+    assert x["token_ids"].shape == (16, config.data.max_sequence_length)
+    assert y["mlm"].shape == (16, config.data.max_predictions)
 
 
 def test_same_config_gives_byte_identical_output(tmp_path, corpus_file):
