@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from albert_keras.models.model_config import ModelConfig
+from albert_keras.utils.storage import size_bytes
 
 # Copies of the weights a training job holds at its peak: two backups (`KEEP` in
 # `atomic_backup.py`) of the weights and the optimizer's two moments each.
@@ -55,9 +56,6 @@ def _model_bytes(model: ModelConfig, vocabulary_size: int) -> int | None:
 
 
 def _size_on_disk(path: str) -> int | None:
-    if os.path.isfile(path):
-        return os.path.getsize(path)
-    if not os.path.isdir(path):
+    if not os.path.exists(path):
         return None  # A preset name, or a TF1 checkpoint prefix.
-    return sum(os.path.getsize(os.path.join(folder, name))
-               for folder, _, names in os.walk(path) for name in names)
+    return size_bytes(path)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import resource
 import time
 from typing import Sequence
 
 import numpy as np
+
+from albert_keras.utils.storage import size_bytes
 
 _EMBEDDING_LAYERS = ("token_embedding", "position_embedding", "segment_embedding",
                      "embeddings_layer_norm", "embeddings_projection")
@@ -42,12 +43,7 @@ def parameter_breakdown(pretrainer) -> dict[str, int]:
 
 def size_mb(path: str) -> float:
     """Size of a file, or of everything under a directory, in MiB."""
-    if os.path.isfile(path):
-        return os.path.getsize(path) / 2**20
-    total = 0
-    for root, _, files in os.walk(path):
-        total += sum(os.path.getsize(os.path.join(root, name)) for name in files)
-    return total / 2**20
+    return size_bytes(path) / 2**20
 
 
 def peak_memory_mb() -> float:

@@ -8,6 +8,7 @@ decides, so that issue 26 relaxes it here.
 
 from __future__ import annotations
 
+import os
 import re
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -31,3 +32,11 @@ def check_local_path(key: str, path: str | None) -> None:
             f"`{key}` is a {scheme}:// URL, but remote storage is not supported yet for this "
             f"setting: give a local path (it would otherwise be written as a local folder "
             f"named '{scheme}:'). Received: {key}={path!r}")
+
+
+def size_bytes(path: str) -> int:
+    """Bytes of a file, or of every file under a directory (0 for a path that is not there)."""
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(folder, name))
+               for folder, _, names in os.walk(path) for name in names)
