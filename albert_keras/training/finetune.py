@@ -35,6 +35,7 @@ from albert_keras.training.callbacks import (BestEpoch, backup_directory, best_e
                                               stopped_early)
 from albert_keras.training.gradient_accumulation import use_gradient_accumulation
 from albert_keras.training.layer_decay_adamw import LayerDecayAdamW, layer_decay_multipliers
+from albert_keras.training.optimizers import build_optimizer
 from albert_keras.training.precision import dtype_policy, resolve_precision
 from albert_keras.training.strategy import make_strategy, output_directory
 from albert_keras.training.warmup_polynomial_decay import WarmupPolynomialDecay
@@ -89,6 +90,7 @@ def finetune(config) -> dict[str, Any]:
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         model.compile(optimizer=optimizer, jit_compile=ft.jit_compile,
                       **task.compile_arguments(ft))
+        build_optimizer(model)  # The train step traced once, not twice.
         use_gradient_accumulation(model, ft.gradient_accumulation_steps)
 
     # === Fit === (only the chief's files stay: other workers write to a temporary folder)

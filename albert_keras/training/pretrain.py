@@ -32,7 +32,7 @@ from albert_keras.training.precision import dtype_policy, resolve_precision
 from albert_keras.training.pretrain_records import (  # noqa: F401 (find_records: re-exported)
     checked_records, find_records, records_digest)
 from albert_keras.training.masked_lm_loss import MaskedLMLoss
-from albert_keras.training.optimizers import make_optimizer
+from albert_keras.training.optimizers import build_optimizer, make_optimizer
 from albert_keras.training.pretrain_report import (format_summary, initial_scores, json_safe,
                                                    most_frequent_token_accuracy, save_run, scores,
                                                    weights_digest)
@@ -271,6 +271,7 @@ def compile_pretrainer(pretrainer: Pretrainer, train: TrainConfig) -> None:
         weighted_metrics={"mlm": [keras.metrics.SparseCategoricalAccuracy("accuracy")]},
         metrics={"pair": [keras.metrics.SparseCategoricalAccuracy("accuracy")]},
         jit_compile=train.jit_compile, steps_per_execution=train.steps_per_execution)
+    build_optimizer(pretrainer)  # The train step traced once, not twice.
     use_gradient_accumulation(pretrainer, train.gradient_accumulation_steps)
 
 
