@@ -119,6 +119,7 @@ def _write_arm_result(config, arm: ArmConfig, plan: ArmPlan, result_path: str) -
 def run_arm(config, arm: ArmConfig, plan: ArmPlan) -> dict[str, Any]:
     """Pretrains, measures and fine-tunes one arm; returns its part of the report."""
 
+    started = time.perf_counter()
     train = config.train
     keras.utils.set_random_seed(train.seed)  # The same seed for every arm.
     tokenizer = load_tokenizer(plan.tokenizer)
@@ -190,11 +191,16 @@ def run_arm(config, arm: ArmConfig, plan: ArmPlan) -> dict[str, Any]:
         "latency_ms": latency, "curve": curve, "final": curve[-1],
         "most_frequent_token_accuracy": most_frequent_token_accuracy(held_out),
         "fingerprints": fingerprints, "downstream": None,
+        # This arm's process, end to end: pretraining with its evaluations, saving, export and
+        # latency; then the downstream fine-tuning runs (0 without).
+        "wall_seconds": {"pretraining": time.perf_counter() - started, "downstream": 0.0},
     }
     if config.compare.downstream:
+        started = time.perf_counter()
         result["downstream"] = downstream_twins(config, arm, encoder_config, plan.tokenizer,
                                                 encoder_path,
                                                 os.path.join(plan.arm_dir, "downstream"))
+        result["wall_seconds"]["downstream"] = time.perf_counter() - started
     return result
 
 

@@ -18,6 +18,7 @@ import datetime
 import os
 import platform
 import sys
+import time
 from typing import Any
 
 from albert_keras.compare import report as report_lib
@@ -72,8 +73,10 @@ def compare(config, progress: bool = True) -> dict[str, Any]:
 def _compare(config, run_dir: str, progress: bool) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
+    started = time.perf_counter()
     os.makedirs(run_dir, exist_ok=True)
     records, manifest = _records(config)
+    records_seconds = time.perf_counter() - started
     config, task = downstream_task(config, run_dir)
     plan = dict(records=records, held_out=os.path.join(records, HELD_OUT_DIR),
                 tokenizer=os.path.join(records, TOKENIZER_DIR),
@@ -91,6 +94,10 @@ def _compare(config, run_dir: str, progress: bool) -> dict[str, Any]:
     from albert_keras.compare.plots import make_plots  # matplotlib only once results exist.
 
     report["plots"] = make_plots(report, os.path.join(run_dir, "plots"))
+    # This run's wall time: records prepared (or checked, when kept) and the whole job.
+    # Arms kept from an earlier run keep the `wall_seconds` of the run that made them.
+    report["wall_seconds"] = {"records": records_seconds,
+                              "total": time.perf_counter() - started}
     write_json_atomic(os.path.join(run_dir, "report.json"), report)
     write_text_atomic(os.path.join(run_dir, "report.md"), report_markdown(report))
     if progress:

@@ -38,7 +38,8 @@ def report_markdown(report: dict[str, Any]) -> str:
         f"Held-out scores: {budget['eval_batches']} fixed batches of pairs from "
         f"{shared['held_out']['documents']} documents never trained on, every "
         f"{budget['eval_every']} steps. Machine: {report['machine']['cpu']}, "
-        f"{report['machine']['cores']} cores, TensorFlow {report['machine']['tensorflow']}.",
+        f"{report['machine']['cores']} cores, TensorFlow {report['machine']['tensorflow']}."
+        + _wall_time(report),
         "", "## Summary", "", markdown_table(summary_rows(report)), "",
         "Parameters are the encoder's (embeddings, transformer, pooler; no pretraining heads). "
         "Tokens/s counts real (non-padding) tokens. Training memory is the peak resident memory "
@@ -79,6 +80,23 @@ def report_markdown(report: dict[str, Any]) -> str:
               f"{row['why']} |" for row in report["paper"]]
     lines += ["", f"{pair} accuracy of a model that learned nothing is 0.5.", ""]
     return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+
+
+def _wall_time(report: dict) -> str:
+    """` Wall time: ...` for the setup paragraph ('' for a report made before it was kept)."""
+    wall = report.get("wall_seconds")
+    if not wall:
+        return ""
+    arms = "; ".join(f"{arm['name']}: pretraining {_duration(arm['wall_seconds']['pretraining'])}"
+                     f", downstream {_duration(arm['wall_seconds']['downstream'])}"
+                     for arm in report["arms"] if arm.get("wall_seconds"))
+    return (f" Wall time: {_duration(wall['total'])} (records {_duration(wall['records'])}"
+            + (f"; {arms}" if arms else "") + ").")
 
 
 def _image(plots: dict[str, str], name: str) -> list[str]:

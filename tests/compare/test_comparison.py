@@ -100,6 +100,12 @@ def test_tiny_comparison_writes_a_complete_fair_report(tmp_path, capsys):
     assert report["views"]["equal_steps"]["step"] == 20
     assert 0 < report["views"]["equal_time"]["seconds"] <= min(bert["train_seconds"],
                                                                albert["train_seconds"])
+    # Wall time: each arm's stages lie inside the job's total (arms run one after another).
+    for arm in report["arms"]:
+        assert arm["wall_seconds"]["pretraining"] > arm["train_seconds"] > 0
+        assert arm["wall_seconds"]["downstream"] > 0
+    assert report["wall_seconds"]["total"] > report["wall_seconds"]["records"] + sum(
+        sum(arm["wall_seconds"].values()) for arm in report["arms"])
     assert report["downstream_task"]["source"] == "built-in"
     assert report["downstream_task"]["test_examples"] > 0
     assert len(report["downstream_task"]["labels"]) >= 2
@@ -107,6 +113,8 @@ def test_tiny_comparison_writes_a_complete_fair_report(tmp_path, capsys):
 
     markdown = (run / "report.md").read_text()
     assert markdown.splitlines()[2] == "## The answer"
+    assert re.search(r"Wall time: (\d+ min )?\d+ s \(records (\d+ min )?\d+ s; bert: "
+                     r"pretraining .+, downstream .+; albert: .+\)\.", markdown)
     assert "- **bert** (from random weights, 20 of 20 steps of 8): pretraining" in markdown
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
     assert len(images) == 6

@@ -141,3 +141,12 @@ def test_a_pair_task_fitted_on_training_batches_only_is_called_memorized(report)
     assert row["verdict"] == "differs" and "(training batches: 0.930)" in row["measured"]
     assert "memorized" in row["why"]
     assert "memorized" not in rows["Table 5: SOP is learnable (bert)"]["why"]
+
+
+def test_markdown_gives_the_wall_time_of_each_stage(report):
+    assert "Wall time" not in report_markdown(report)  # A report made before it was kept.
+    report["wall_seconds"] = {"records": 65.4, "total": 1180.2}
+    report["arms"][0]["wall_seconds"] = {"pretraining": 240.0, "downstream": 5.2}
+    text = report_markdown(report)
+    assert ("Wall time: 19 min 40 s (records 1 min 5 s; bert: pretraining 4 min 0 s, "
+            "downstream 5 s).") in text
