@@ -22,6 +22,7 @@ bfloat16 on CPUs with avx512_bf16/amx_bf16).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -66,6 +67,10 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
                                ["data.corpus=pydocs", "data.dupe_factor=1",
                                 "data.max_sequence_length=64", "data.length_buckets=[32]",
                                 "train.steps=700", "train.warmup_steps=100"]),
+    "short_early": ("shorter sequences early (BERT's two phases, at the quickstart's size): "
+                    "600 steps of 32-token sequences, then 400 of 64 continuing from them "
+                    "(heads kept, a new warmup): the token budget of 700 steps of 64",
+                    []),  # Its phases are in PHASES.
     EQUAL_TIME: ("a 3.5-minute training budget, the schedule fitted to the time", TIME_BUDGET),
     "seq_64_minutes_3.5": ("sequences of 64 tokens (cap 10 predictions) for 3.5 minutes",
                            [*TIME_BUDGET, "data.max_sequence_length=64",
@@ -76,6 +81,17 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "wide_minutes_3.5": ("width 384 (6 heads, FFN 1536) for 3.5 minutes",
                          [*TIME_BUDGET, "model.hidden_dim=384", "model.num_heads=6",
                           "model.intermediate_dim=1536"]),
+}
+
+# Variants trained in phases: each phase is one `pretrain` with its own overrides (on top of
+# the variant's), the later ones continuing from the earlier one's `pretrainer.keras`
+# (`model.pretrained`: weights and heads; the records made with its tokenizer). The scores are
+# the last phase's; steps and seconds add up.
+PHASES: dict[str, list[list[str]]] = {
+    "short_early": [["data.max_sequence_length=32", "data.max_predictions=10",
+                     "data.length_buckets=[16]", "train.steps=600", "train.warmup_steps=100"],
+                    ["data.max_sequence_length=64", "data.length_buckets=[32]",
+                     "train.steps=400", "train.warmup_steps=40"]],
 }
 
 
@@ -90,12 +106,10 @@ METRICS = ("mlm_loss", "mlm_accuracy", "pair_accuracy")
 LOWER_IS_BETTER = {"mlm_loss"}
 
 
-def run_variant(config: str, variant: str, seed: int, work: str, extra: list[str]) -> dict:
-    """One `albert-keras pretrain` of `variant` at `seed`; its held-out scores and costs."""
-    name = f"{variant}-s{seed}"
+def _pretrain(config: str, name: str, seed: int, work: str, overrides: list[str]) -> tuple:
+    """One `albert-keras pretrain` process: `(its summary.json, wall seconds)`."""
     overrides = [f"name={name}", f"train.seed={seed}", f"train.output_dir={work}/runs",
-                 f"data.output_dir={work}/records", "train.verbose=0",
-                 *VARIANTS[variant][1], *extra]
+                 f"data.output_dir={work}/records", "train.verbose=0", *overrides]
     command = [sys.executable, "-m", "albert_keras.cli", "pretrain", "--config", config]
     for override in overrides:
         command += ["--set", override]
@@ -106,12 +120,29 @@ def run_variant(config: str, variant: str, seed: int, work: str, extra: list[str
     if process.returncode != 0:
         raise RuntimeError(f"{name} failed ({process.returncode}):\n{process.stderr[-3000:]}")
     with open(os.path.join(work, "runs", name, "summary.json")) as f:
-        summary = json.load(f)
-    shutil.rmtree(os.path.join(work, "runs", name), ignore_errors=True)
-    shutil.rmtree(os.path.join(work, "records", name), ignore_errors=True)
+        return json.load(f), wall
+
+
+def run_variant(config: str, variant: str, seed: int, work: str, extra: list[str]) -> dict:
+    """`variant` at `seed` (one `pretrain`, or one per phase); its held-out scores and costs."""
+    names, wall, summaries = [], 0.0, []
+    for phase, overrides in enumerate(PHASES.get(variant, [[]])):
+        names.append(f"{variant}-s{seed}" + (f"-p{phase + 1}" if variant in PHASES else ""))
+        if phase:  # Continues the phase before: its weights, heads and tokenizer.
+            overrides = [*overrides, "model.pretrained="
+                         + os.path.join(work, "runs", names[-2], "pretrainer.keras")]
+        summary, seconds = _pretrain(config, names[-1], seed, work,
+                                     [*VARIANTS[variant][1], *overrides, *extra])
+        summaries.append(summary)
+        wall += seconds
+    for name in names:
+        shutil.rmtree(os.path.join(work, "runs", name), ignore_errors=True)
+        shutil.rmtree(os.path.join(work, "records", name), ignore_errors=True)
+    summary = summaries[-1]
     final = summary["final"]
     return {"variant": variant, "seed": seed, "wall_seconds": round(wall, 1),
-            "train_seconds": summary["train_seconds"], "steps_run": summary["steps_run"],
+            "train_seconds": sum(s["train_seconds"] for s in summaries),
+            "steps_run": sum(s["steps_run"] for s in summaries),
             "encoder_parameters": summary["encoder_parameters"],
             "eval_pairs": summary["eval_pairs"],
             "most_frequent_token_accuracy": summary["most_frequent_token_accuracy"],
@@ -178,12 +209,21 @@ def main() -> None:
     variants = list(dict.fromkeys(["baseline", *args.variants]))
     if any(reference(v) == EQUAL_TIME for v in variants):
         variants = list(dict.fromkeys(["baseline", EQUAL_TIME, *variants]))
-    result = {"config": args.config, "extra": args.extra, "runs": []}
+    with open(os.path.join(REPO, args.config), "rb") as f:
+        config_sha256 = hashlib.sha256(f.read()).hexdigest()
+    result = {"config": args.config, "config_sha256": config_sha256, "extra": args.extra,
+              "runs": []}
     if os.path.exists(args.out):
         with open(args.out) as f:
             previous = json.load(f)
-        if previous.get("config") == args.config and previous.get("extra") == args.extra:
+        # Runs of the same pipeline file (same contents) and overrides are kept; others not.
+        if (previous.get("config"), previous.get("config_sha256"), previous.get("extra")) == (
+                args.config, config_sha256, args.extra):
             result["runs"] = previous["runs"]
+        elif previous.get("runs"):
+            raise SystemExit(f"{args.out} holds runs of another pipeline file or overrides "
+                             f"({previous.get('config')}, {previous.get('extra')}); give "
+                             f"another --out")
     done = {(r["variant"], r["seed"]) for r in result["runs"]}
     for seed in args.seeds:
         for variant in variants:
