@@ -67,6 +67,10 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
                                ["data.corpus=pydocs", "data.dupe_factor=1",
                                 "data.max_sequence_length=64", "data.length_buckets=[32]",
                                 "train.steps=700", "train.warmup_steps=100"]),
+    "pydocs_seq64": ("compare.yaml's data (the pydocs corpus, one pass, 64-token sequences) "
+                     "at the pipeline's steps", ["data.corpus=pydocs", "data.dupe_factor=1",
+                                                 "data.max_sequence_length=64",
+                                                 "data.length_buckets=[32]"]),
     "short_early": ("shorter sequences early (BERT's two phases, at the quickstart's size): "
                     "600 steps of 32-token sequences, then 400 of 64 continuing from them "
                     "(heads kept, a new warmup): the token budget of 700 steps of 64",
