@@ -237,7 +237,8 @@ def _convert(args) -> int:
 
     try:
         for name in ("source", "destination", "tokenizer"):
-            check_local_path(name, getattr(args, name))  # Before anything heavy is imported.
+            # Before anything heavy is imported; converters write local files only.
+            check_local_path(name, getattr(args, name), "convert")
         from albert_keras.convert import convert, convert_out
 
         if args.to != "keras":

@@ -28,7 +28,7 @@ from albert_keras.models.model_config import ModelConfig
 from albert_keras.training.finetune_config import FinetuneConfig
 from albert_keras.training.train_config import TrainConfig
 from albert_keras.utils.run_lock import RunLock
-from albert_keras.utils.storage import check_local_path
+from albert_keras.utils.storage import check_local_path, check_path
 
 
 class ConfigError(ValueError):
@@ -55,8 +55,8 @@ class PipelineConfig:
                 "digits, `_`, `.` or `-`, starting with a letter or digit. Received: "
                 f"name={self.name!r}")
         try:
-            for key, path in local_paths(self):
-                check_local_path(key, path)
+            for key, path in path_settings(self):
+                check_path(key, path)
         except ValueError as error:
             raise ConfigError(str(error)) from None
         if self.data.corpus == TASK_TEXT:
@@ -85,7 +85,18 @@ class PipelineConfig:
         """The checks that depend on the job: the sequence length its rows use (`data.` for
         `prepare` and `pretrain`, `finetune.` for `finetune`) must fit the encoder's positions,
         else it fails late (in training, after the records are made). A checkpoint's length is
-        checked when it is loaded, and compare's arms by `check_compare_pipeline`."""
+        checked when it is loaded, and compare's arms by `check_compare_pipeline`.
+
+        `compare` still writes its run directory with local file calls (its arm processes,
+        plots and lock): `compare.output_dir` given as a URL is refused by name (it would be
+        written as a local folder named after the scheme)."""
+        local_output = {"compare": "compare"}.get(command)
+        if local_output:
+            key = f"{local_output}.output_dir"
+            try:
+                check_local_path(key, getattr(self, local_output).output_dir, command)
+            except ValueError as error:
+                raise ConfigError(str(error)) from None
         section = {"prepare": "data", "pretrain": "data", "finetune": "finetune"}.get(command)
         if section is None or self.model.pretrained or self.compare.arms:
             return
@@ -99,9 +110,9 @@ class PipelineConfig:
                 f"Received: {section}.max_sequence_length={length}")
 
 
-def local_paths(config: PipelineConfig):
-    """`(key, path)` for every path setting of `config` that is set: each must be local until
-    the file layer handles URLs (`albert_keras.utils.storage`)."""
+def path_settings(config: PipelineConfig):
+    """`(key, path)` for every path setting of `config` that is set: each is a local path or
+    a URL of an installed file system (`albert_keras.utils.storage.check_path`)."""
     data, ft, export = config.data, config.finetune, config.export
     for part in data.corpus.split(","):  # Globs; `stdlib`, `tfds:NAME` are no URLs.
         yield "data.corpus", part
@@ -341,7 +352,7 @@ def export_job(config: PipelineConfig, model_path: str | None = None,
     """`albert-keras export`: the pipeline's model into `export.base_dir`. The whole base is
     locked, so two exports never pick the same version. Returns the directory written."""
     if model_path:
-        check_local_path("--model", model_path)
+        check_path("--model", model_path)
     # The lock file stays inside the base (never swapped whole), not beside it in the checkout.
     with writing(output_places(config, "export"), "export", inside=True):
         from albert_keras.export.export_pipeline import export_pipeline

@@ -37,3 +37,17 @@ def shared_data():
     except (subprocess.SubprocessError, OSError) as error:
         pytest.skip(f"fetch.sh failed: {error}")
     return result.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def ram_dir():
+    """A folder of TensorFlow's in-memory file system (`ram://`) of this test alone, removed
+    after it: a stand-in for a bucket (`gs://`), with the same `tf.io.gfile` calls."""
+    import uuid
+
+    import tensorflow as tf
+
+    path = f"ram://test-{uuid.uuid4().hex[:12]}"
+    yield path
+    if tf.io.gfile.exists(path):
+        tf.io.gfile.rmtree(path)

@@ -87,7 +87,7 @@ def _one_error_line(capsys):
     ("name: x\n", ["train.steps=[1"], "`--set train.steps` is not valid YAML"),
     ("name: x\ntrain: {steps: 2}\ntrain: {steps: 4}\n", [], "duplicate key 'train'"),
     ("name: x\n", ["train.learning_rate=.inf"], "train.learning_rate=inf"),
-    ("name: x\n", ["data.output_dir=gs://bucket/x"], "remote storage is not supported yet"),
+    ("name: x\n", ["data.output_dir=foo://bucket/x"], "no installed file system handles foo://"),
 ])
 def test_bad_yaml_and_values_are_one_line_before_any_work(tmp_path, capsys, text, overrides,
                                                           expected):
@@ -205,15 +205,16 @@ def test_convert_refuses_a_url_destination_by_name(tmp_path, capsys):
     source.write_bytes(b"")
     assert main(["convert", "--to", "hf", str(source), "gs://bucket/hf"]) == 2
     line = _one_error_line(capsys)
-    assert "`destination` is a gs:// URL, but remote storage is not supported yet" in line
+    assert "`destination` is a gs:// URL, but `albert-keras convert` reads and writes local " \
+           "paths only" in line
     assert not os.path.exists("gs:") and os.listdir(tmp_path) == ["encoder.keras"]
 
 
 def test_export_refuses_a_url_model_by_name(tmp_path, capsys):
     path = tmp_path / "p.yaml"
     path.write_text(f"name: x\nexport:\n  base_dir: {tmp_path / 'saved_models'}\n")
-    assert main(["export", "--config", str(path), "--model", "s3://bucket/model.keras"]) == 2
-    assert "`--model` is a s3:// URL" in _one_error_line(capsys)
+    assert main(["export", "--config", str(path), "--model", "foo://bucket/model.keras"]) == 2
+    assert "`--model` is a foo:// URL, but no installed file system" in _one_error_line(capsys)
     assert os.listdir(tmp_path) == ["p.yaml"]
 
 

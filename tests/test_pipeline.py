@@ -83,15 +83,33 @@ def test_yaml_syntax_errors_and_repeated_keys_are_one_config_error(tmp_path, tex
     ("finetune.learning_rates=[0.001, -.inf]", r"finetune.learning_rates\[1\]=-inf"),
     ("name=../../escape", r"`name` must be one folder name.*name='../../escape'"),
     ("name=naïve run", r"name='naïve run'"),
-    ("data.output_dir=gs://bucket/x", r"`data.output_dir` is a gs:// URL, but remote storage "
-                                      r"is not supported yet"),
-    ("data.output_dir=ram://x", r"data.output_dir='ram://x'"),
-    ("export.base_dir=s3://b/models", r"`export.base_dir` is a s3:// URL"),
-    ("data.corpus=a.txt,gs://b/c.txt", r"`data.corpus` is a gs:// URL"),
+    ("data.output_dir=foo://bucket/x", r"`data.output_dir` is a foo:// URL, but no installed "
+                                       r"file system handles foo://"),
+    ("data.output_dir=foo://x", r"data.output_dir='foo://x'"),
+    ("export.base_dir=nope://b/models", r"`export.base_dir` is a nope:// URL"),
+    ("data.corpus=a.txt,foo://b/c.txt", r"`data.corpus` is a foo:// URL"),
 ])
 def test_bad_values_are_refused_when_loaded(tmp_path, override, message):
     with pytest.raises(ConfigError, match=message):
         load_pipeline(_write(tmp_path, "name: x\n"), [override])
+
+
+def test_urls_of_installed_file_systems_load_for_the_jobs_that_write_through_them(tmp_path):
+    overrides = ["data.corpus=ram://b/corpus/*.txt", "data.output_dir=gs://b/records",
+                 "train.output_dir=gs://b/runs", "export.base_dir=gs://b/saved_models",
+                 "finetune.train=gs://b/train.csv"]
+    for command in ("prepare", "pretrain", "export"):
+        config = load_pipeline(_write(tmp_path, "name: x\n"), overrides, command=command)
+        assert config.data.output_dir == "gs://b/records"
+    config = load_pipeline(_write(tmp_path, "name: x\n"), ["finetune.output_dir=gs://b/o"],
+                           command="finetune")
+    assert config.finetune.output_dir == "gs://b/o"
+    for command in ("compare",):  # Its run directory is written locally.
+        with pytest.raises(ConfigError, match=rf"`{command}.output_dir` is a gs:// URL, but "
+                                              rf"`albert-keras {command}` reads and writes local "
+                                              rf"paths only.*{command}.output_dir='gs://b/o'"):
+            load_pipeline(_write(tmp_path, "name: x\n"), [f"{command}.output_dir=gs://b/o"],
+                          command=command)
 
 
 def test_sequence_lengths_must_fit_the_encoder_in_the_jobs_that_use_them(tmp_path):

@@ -1,14 +1,14 @@
 """The Beam pipeline of `prepare --runner beam`: the stages of `beam_stages.py`, wired.
 
 `run` builds and runs it, and returns what the manifests need: summed counts and the shard
-entries, which the workers leave as two small JSON files (any runner can write them).
+entries, which the workers leave as two small JSON files, written with `tf.io.gfile` like the
+shards (so any URL that the workers and this process share will do, `ram://` in tests).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 from typing import Any
 
 import apache_beam as beam
@@ -21,6 +21,8 @@ from albert_keras.data.beam_stages import (FILE_COUNTS, HELD_OUT, STATS, TRAIN,
                                            make_layout, read_file, route, sum_counts)
 from albert_keras.data.data_config import DataConfig
 from albert_keras.data.prepare import HELD_OUT_DIR, SHARD_PREFIX
+from albert_keras.utils import file_io
+from albert_keras.utils.atomic_files import write_text_atomic
 
 RESULTS_DIR = ".beam-results"
 _TOKENIZE_BATCH = (8, 256)  # Documents per tokenizer call; Beam adapts within the range.
@@ -75,11 +77,9 @@ def run(options, data: DataConfig, directory: str, tokenizer, tokenizer_dir: str
                     | "sum counts" >> beam.CombineGlobally(sum_counts), results, "stats")
         _write_json(tuple(shards) | "all shards" >> beam.Flatten()
                     | "shard list" >> beam.combiners.ToList(), results, "shards")
-    outputs = {}
-    for name in ("stats", "shards"):
-        with open(os.path.join(results, f"{name}.json"), encoding="utf-8") as f:
-            outputs[name] = json.load(f)
-    shutil.rmtree(results, ignore_errors=True)
+    outputs = {name: json.loads(file_io.read_text(os.path.join(results, f"{name}.json")))
+               for name in ("stats", "shards")}
+    file_io.remove(results)
     return outputs
 
 
@@ -123,8 +123,8 @@ def _records(tokenized, group: str, layout_side, settings: RunSettings,
 
 
 def _write_json(single, directory: str, name: str) -> None:
-    """Writes the one element of `single` as `{directory}/{name}.json`."""
-    (single | f"{name} as json" >> beam.Map(json.dumps)
-     | f"write {name}" >> beam.io.WriteToText(os.path.join(directory, name),
-                                              file_name_suffix=".json", num_shards=1,
-                                              shard_name_template=""))
+    """Writes the one element of `single` as `{directory}/{name}.json` (whole: a retried
+    bundle writes it again)."""
+    path = os.path.join(directory, f"{name}.json")
+    single | f"write {name}" >> beam.Map(
+        lambda value: write_text_atomic(path, json.dumps(value)))

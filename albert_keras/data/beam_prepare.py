@@ -20,8 +20,15 @@ Costs at scale: NSP draws its random segments from any document of the group, so
 holds every tokenized document as a side input (4 bytes a token plus ~100 a sentence: over
 12 GB for 3 billion tokens); SOP needs no side input. Static masking groups rows by chunks of
 `static_masks.MASK_CHUNK_DOCUMENTS` documents and sharding groups them by shard: two shuffles.
-The output directory must be one every worker can write (a shared or mounted file system);
-on Dataflow, ship the package with `setup_file=` or `extra_package=`.
+The output directory must be one every worker can write: a URL of TensorFlow's file systems
+(`gs://` on Dataflow, `hdfs://` or `s3://` with tensorflow-io on Flink or Spark) or a shared
+mounted folder. The workers write the shards (and two small JSON files of counts) with
+`tf.io.gfile` into a staging folder beside it, which is published as a whole when the
+pipeline has finished: renamed on a local disk, moved file by file with the manifest last on
+a URL (`atomic_files`). A retried job or bundle rewrites the staging folder's files; a job that
+fails leaves the published set as it was, or on a URL without its manifest (never read for
+training). On Dataflow, ship the package with `setup_file=` or `extra_package=`
+(deploy/dataflow.md).
 """
 
 from __future__ import annotations
@@ -35,11 +42,14 @@ from typing import Any
 from albert_keras.data import corpus as corpus_lib
 from albert_keras.data import tokenizers
 from albert_keras.data.data_config import DataConfig
-from albert_keras.data.prepare import (HELD_OUT_DIR, SHARD_PREFIX, TOKENIZER_DIR,
-                                       format_summary, make_tokenizer, split_documents)
+from albert_keras.data.prepare import (HELD_OUT_DIR, PUBLISHED_BY, SHARD_PREFIX,
+                                       TOKENIZER_DIR, format_summary, make_tokenizer,
+                                       split_documents)
 from albert_keras.data.records_manifest import RecordsManifest, write_manifest
 from albert_keras.data.writer import shard_name
+from albert_keras.utils import file_io
 from albert_keras.utils.atomic_files import write_atomic
+from albert_keras.utils.storage import url_scheme
 
 BEAM_INSTALL = "pip install 'albert-keras[beam]'"
 
@@ -67,6 +77,7 @@ def prepare_with_beam(config, static_masking: bool = False, progress: bool = Tru
     """
     data: DataConfig = config.data
     options = pipeline_options(data)  # Before any work.
+    check_shared_output(data)
     start = time.time()
     output_dir = os.path.join(data.output_dir, config.name)
     documents = None
@@ -91,10 +102,23 @@ def prepare_with_beam(config, static_masking: bool = False, progress: bool = Tru
         results["summary"] = _finish(config, output_dir, directory, tokenizer, tokenizer_dir,
                                      results, static_masking, start)
 
-    write_atomic(output_dir, write)
+    write_atomic(output_dir, write, last=PUBLISHED_BY)
     if progress:
         print(format_summary(results["summary"]), file=sys.stderr)
     return results["summary"]
+
+
+def check_shared_output(data: DataConfig) -> None:
+    """Refuses a `ram://` output for worker processes: TensorFlow's in-memory file system lives
+    in one process, so what Beam's `multi_processing` workers wrote there would be lost."""
+    running_mode = next((option.partition("=")[2] for option in data.beam_options
+                         if option.startswith("direct_running_mode=")), None)
+    if url_scheme(data.output_dir) == "ram" and running_mode == "multi_processing":
+        raise ValueError(
+            "`data.output_dir` is a ram:// URL, which lives in one process: the workers of "
+            "direct_running_mode=multi_processing cannot write there. Use in_memory or "
+            "multi_threading, or an output every worker reaches. Received: "
+            f"data.output_dir={data.output_dir!r}, data.beam_options={list(data.beam_options)}")
 
 
 def _read_here(data: DataConfig) -> tuple[list[list[str]], dict[str, int]]:
@@ -181,10 +205,11 @@ def _shard_list(shards: list[dict[str, Any]], group: str, directory: str,
         name = shard_name(SHARD_PREFIX, index, max(1, count))
         if name not in written:
             path = os.path.join(directory, name)
+            file_io.makedirs(directory)
             with tf.io.TFRecordWriter(path, tf.io.TFRecordOptions(
                     compression_type=compression or "")):
                 pass
-            written[name] = {"file": name, "num_sequences": 0, "num_bytes": os.path.getsize(path)}
+            written[name] = {"file": name, "num_sequences": 0, "num_bytes": file_io.size(path)}
         entries.append({key: written[name][key] for key in ("file", "num_sequences", "num_bytes")})
     return entries
 

@@ -17,7 +17,8 @@ Bad input is counted in `stats` (a `collections.Counter`) rather than failing: `
 `empty_documents`, `invalid_utf8_lines` (decoded with U+FFFD replacements), `long_lines_split`
 (lines over `MAX_LINE_CHARS`, cut at sentence ends, else at spaces, else anywhere, so a corpus
 written as one huge line still gives sentences and documents), and the totals `files`,
-`documents`, `sentences`. A pattern that matches no file is an error naming it.
+`documents`, `sentences`. A pattern that matches no file is an error naming it. File patterns
+may be URLs (`gs://bucket/corpus/*.txt`; `file_io`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ import platform
 import re
 import sysconfig
 from typing import Iterator
+
+from albert_keras.utils import file_io
 
 STDLIB = "stdlib"
 PYDOCS = "pydocs"
@@ -94,7 +97,7 @@ def corpus_files(corpus: str) -> list[str]:
     for pattern in (p.strip() for p in corpus.split(",")):
         if not pattern:
             continue
-        matches = sorted(p for p in glob.glob(os.path.expanduser(pattern)) if os.path.isfile(p))
+        matches = [p for p in file_io.glob(pattern) if file_io.isfile(p)]
         if not matches:
             raise FileNotFoundError(f"No corpus files match the pattern {pattern!r}")
         files.extend(matches)
@@ -121,8 +124,7 @@ def decode_lines(data: bytes, stats: collections.Counter) -> list[str]:
 def _file_documents(corpus: str, stats: collections.Counter) -> Iterator[list[str]]:
     for path in corpus_files(corpus):
         stats["files"] += 1
-        with open(path, "rb") as f:
-            data = f.read()
+        data = file_io.read_bytes(path)
         if not data.strip():
             stats["empty_files"] += 1
             continue

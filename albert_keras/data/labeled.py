@@ -14,6 +14,8 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
+from albert_keras.utils import file_io
+
 TFDS_PREFIX = "tfds:"
 # Python's csv module refuses cells over 131,072 characters by default; a long text is cut to
 # the sequence length later (as for JSON lines), so any cell a file holds is read.
@@ -38,7 +40,7 @@ class LabeledDataError(ValueError):
 
 def check_file(source: str, split: str) -> None:
     """Raises `LabeledDataError` naming `split` when the file `source` does not exist."""
-    if not os.path.isfile(source):
+    if not file_io.isfile(source):
         raise LabeledDataError(f"Labelled data file not found: {split}={source!r}")
 
 
@@ -49,7 +51,7 @@ def extension(path: str) -> str:
 
 def json_lines(path: str) -> Iterator[tuple[int, dict]]:
     """`(row number, object)` for each non-blank line of a JSON-lines file."""
-    with open(path, encoding="utf-8-sig") as f:
+    with file_io.open_text(path, "utf-8-sig") as f:
         for row_number, line in enumerate(f, start=1):
             if not line.strip():
                 continue
@@ -68,7 +70,7 @@ def delimited_rows(path: str, delimiter: str) -> list[list[str]]:
     malformed file is a `LabeledDataError` naming it and the row."""
     if csv.field_size_limit() < _CSV_FIELD_LIMIT:
         csv.field_size_limit(_CSV_FIELD_LIMIT)  # Raised once for the process, never lowered.
-    with open(path, encoding="utf-8-sig", newline="") as f:
+    with file_io.open_text(path, "utf-8-sig", newline="") as f:
         reader = csv.reader(f, delimiter=delimiter)
         try:
             return list(reader)

@@ -22,12 +22,16 @@ from albert_keras.data import corpus as corpus_lib
 from albert_keras.data import pairs, tokenizers, writer
 from albert_keras.data.data_config import DataConfig
 from albert_keras.data.masking_config import MaskingConfig
-from albert_keras.data.records_manifest import HELD_OUT_DIR, RecordsManifest, write_manifest
+from albert_keras.data.records_manifest import (HELD_OUT_DIR, MANIFEST, RecordsManifest,
+                                                write_manifest)
 from albert_keras.data.tokenized_corpus import TokenizedCorpus
 from albert_keras.utils.atomic_files import write_atomic
 
 TOKENIZER_DIR = tokenizers.TOKENIZER_DIR
 SHARD_PREFIX = "pretraining"
+# The files that publish a record set, the main manifest last (`atomic_files.write_atomic`: on
+# a URL a set is replaced file by file, and a reader takes none without its manifest).
+PUBLISHED_BY = (os.path.join(HELD_OUT_DIR, MANIFEST), MANIFEST)
 _TOKENIZE_BATCH = 1024
 
 
@@ -81,9 +85,10 @@ def prepare(config, static_masking: bool = False, progress: bool = True) -> dict
     summary = _summary(config.name, output_dir, stats, tokenized, rows)
     manifest = _manifest(data, tokenizer, special, masking, static_masking, compression)
     # Written beside and swapped in whole: a kill keeps the records, manifest and tokenizer
-    # of the previous run together, never half of each.
+    # of the previous run together, never half of each (on a URL: no manifest, no records).
     write_atomic(output_dir, lambda directory: _write_records(
-        directory, tokenizer, rows, held_out, data, compression, summary, manifest, bar, start))
+        directory, tokenizer, rows, held_out, data, compression, summary, manifest, bar, start),
+        last=PUBLISHED_BY)
     if progress:
         print(format_summary(summary), file=sys.stderr)
     return summary

@@ -3,7 +3,12 @@
 `prepare` (either runner) writes one; `pretraining_dataset`, `check_records`, `pretrain` and
 `compare` read it. The JSON stays one flat object, so manifests written before this class
 existed still load: keys they lack take the defaults below, keys this class does not know are
-kept aside in `other` and written back unchanged. No TensorFlow needed.
+kept aside in `other` and written back unchanged. No TensorFlow needed for local paths; the
+directory may be a URL (`file_io`).
+
+The manifest publishes its record set: `prepare` writes it last, after the shards and the
+tokenizer, and removes it first when it replaces a set on a URL (`atomic_files`); a set
+without one is never read for training (`check_records`).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import typing
 from typing import Any, Mapping
 
 from albert_keras.data.masking_config import MaskingConfig
+from albert_keras.utils import file_io
+from albert_keras.utils.atomic_files import write_text_atomic
 
 MANIFEST = "manifest.json"
 HELD_OUT_DIR = "held_out"  # The held-out records (one shard and its manifest) of a record set.
@@ -131,21 +138,17 @@ def write_manifest(output_dir: str, manifest: RecordsManifest) -> str:
     if not isinstance(manifest, RecordsManifest):
         raise TypeError(f"`manifest` must be a RecordsManifest. Received: {type(manifest).__name__}")
     path = os.path.join(output_dir, MANIFEST)
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-        json.dump(manifest.to_dict(), f, indent=2, sort_keys=False)
-        f.write("\n")
-    os.replace(path + ".tmp", path)
-    return path
+    return write_text_atomic(path, json.dumps(manifest.to_dict(), indent=2, sort_keys=False)
+                             + "\n")
 
 
 def read_manifest(directory: str) -> RecordsManifest | None:
     """The manifest in `directory`, or None when there is none."""
     path = os.path.join(directory, MANIFEST)
-    if not os.path.isfile(path):
+    if not file_io.isfile(path):
         return None
     try:
-        with open(path, encoding="utf-8") as f:
-            stored = json.load(f)
+        stored = json.loads(file_io.read_text(path))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{path} is not valid JSON (truncated or edited?): {error}. Run "
                          "`albert-keras prepare` again to write the records anew.") from None

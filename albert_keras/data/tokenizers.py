@@ -8,6 +8,9 @@ vocabulary: `spiece.model` or `vocab.txt`.
 Special ids: SentencePiece `<pad>` 0, `<unk>` 1, `[CLS]` 2, `[SEP]` 3, `[MASK]` 4 (the ALBERT
 layout); WordPiece `[PAD]` 0, `[UNK]` 1, `[CLS]` 2, `[SEP]` 3, `[MASK]` 4 when trained here,
 wherever they are in a loaded `vocab.txt` (e.g. 0/100/101/102/103 in Google's BERT vocabulary).
+
+Every path may be a URL (`gs://...`; `file_io`): the vocabulary is read here and handed to
+keras-hub as bytes or a list of tokens, since keras-hub opens files with `open`.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 
 from albert_keras.data.sentence_piece_tokenizer import SentencePieceTokenizer
 from albert_keras.data.word_piece_tokenizer import WordPieceTokenizer
+from albert_keras.utils import file_io
 
 SENTENCEPIECE_SPECIAL_TOKENS = {"pad": "<pad>", "unk": "<unk>", "cls": "[CLS]", "sep": "[SEP]",
                                 "mask": "[MASK]"}
@@ -98,7 +102,7 @@ def load_tokenizer(path: str):
     path = os.fspath(path)
     if path.endswith(".keras"):
         beside = os.path.join(os.path.dirname(path), TOKENIZER_DIR)
-        if not os.path.isdir(beside):
+        if not file_io.isdir(beside):
             raise FileNotFoundError(
                 f"No tokenizer beside the model {path!r}: expected the folder {beside} (pretrain "
                 "and finetune write one next to every .keras file they save).")
@@ -107,12 +111,12 @@ def load_tokenizer(path: str):
         from albert_keras.convert import load_pretrained_tokenizer
 
         return load_pretrained_tokenizer(path)
-    if os.path.isdir(path):
+    if file_io.isdir(path):
         config_path = os.path.join(path, TOKENIZER_CONFIG)
-        if not os.path.isfile(config_path):
+        if not file_io.isfile(config_path):
             raise FileNotFoundError(
                 f"Tokenizer directory {path!r} has no {TOKENIZER_CONFIG}. It holds: "
-                f"{sorted(os.listdir(path))}")
+                f"{file_io.listdir(path)}")
         config = _read_json_object(config_path)
         kind = config.get("kind")
         _check_kind(kind)
@@ -121,13 +125,13 @@ def load_tokenizer(path: str):
                 proto=checked_sentencepiece(os.path.join(path, SENTENCEPIECE_FILE)),
                 lowercase=bool(config.get("lowercase", False)))
         vocabulary_path = os.path.join(path, WORDPIECE_FILE)
-        _read_vocabulary(vocabulary_path)  # Errors name the file.
+        vocabulary = _read_vocabulary(vocabulary_path)  # Errors name the file.
         return WordPieceTokenizer(
-            vocabulary=vocabulary_path,
+            vocabulary=vocabulary if file_io.is_url(path) else vocabulary_path,
             lowercase=bool(config.get("lowercase", False)),
             strip_accents=bool(config.get("strip_accents", False)),
             oov_token=config.get("oov_token", WORDPIECE_SPECIAL_TOKENS["unk"]))
-    if not os.path.isfile(path):
+    if not file_io.isfile(path):
         raise FileNotFoundError(f"No tokenizer at path={path!r} (expected a tokenizer directory, "
                                 "a SentencePiece .model file or a vocab.txt)")
     if path.endswith(".txt"):
@@ -140,15 +144,14 @@ def load_tokenizer(path: str):
     return SentencePieceTokenizer(proto=checked_sentencepiece(path))
 
 
-def checked_sentencepiece(path: str) -> str:
-    """`path` when it holds a whole SentencePiece model; else an error naming the file (a
-    truncated or corrupt file otherwise fails deep in the op with no file name)."""
+def checked_sentencepiece(path: str) -> bytes:
+    """The bytes of the SentencePiece model at `path` when it is whole; else an error naming
+    the file (a truncated or corrupt file otherwise fails deep in the op with no file name)."""
     import sentencepiece
 
-    if not os.path.isfile(path):
+    if not file_io.isfile(path):
         raise FileNotFoundError(f"SentencePiece model not found: {path!r}")
-    with open(path, "rb") as f:
-        proto = f.read()
+    proto = file_io.read_bytes(path)
     try:
         sentencepiece.SentencePieceProcessor().LoadFromSerializedProto(proto)
     except (RuntimeError, OSError) as error:
@@ -157,16 +160,16 @@ def checked_sentencepiece(path: str) -> str:
             reason = "it does not parse as a SentencePiece ModelProto"
         raise ValueError(f"{path} is not a usable SentencePiece model (truncated or corrupt? "
                          f"{len(proto):,} bytes): {reason.removeprefix('INTERNAL: ')}") from None
-    return path
+    return proto
 
 
 def _read_vocabulary(path: str) -> list[str]:
     """The tokens of a WordPiece `vocab.txt`, one a line; errors name the file."""
-    if not os.path.isfile(path):
+    if not file_io.isfile(path):
         raise FileNotFoundError(f"WordPiece vocabulary not found: {path!r}")
     try:
-        with open(path, encoding="utf-8") as f:
-            vocabulary = [line.rstrip("\n") for line in f]
+        text = file_io.read_text(path).replace("\r\n", "\n").replace("\r", "\n")
+        vocabulary = text.split("\n")[:-1] if text.endswith("\n") else text.split("\n")
     except UnicodeDecodeError as error:
         raise ValueError(f"{path} is not a WordPiece vocabulary (UTF-8 text, one token a "
                          f"line): {error}") from None
@@ -177,8 +180,7 @@ def _read_vocabulary(path: str) -> list[str]:
 
 def _read_json_object(path: str) -> dict:
     try:
-        with open(path, encoding="utf-8") as f:
-            value = json.load(f)
+        value = json.loads(file_io.read_text(path))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{path} is not valid JSON (truncated or corrupt?): {error}") from None
     if not isinstance(value, dict):
@@ -190,11 +192,10 @@ def is_saved_tokenizer(path: str) -> bool:
     """A directory `save_tokenizer` wrote: its `tokenizer.json` names our `kind` (a Hugging Face
     directory has a `tokenizer.json` of its own, the fast tokenizer's)."""
     config_path = os.path.join(path, TOKENIZER_CONFIG)
-    if not os.path.isfile(config_path):
+    if not file_io.isfile(config_path):
         return False
     try:
-        with open(config_path, encoding="utf-8") as f:
-            return json.load(f).get("kind") in KINDS
+        return json.loads(file_io.read_text(config_path)).get("kind") in KINDS
     except (ValueError, AttributeError):
         return False
 
@@ -203,6 +204,8 @@ def _is_checkpoint(path: str) -> bool:
     """A Hugging Face directory, a TF1 checkpoint or a keras-hub preset (`convert` knows)."""
     from albert_keras.convert.pretrained import FORMATS
 
+    if file_io.is_url(path):
+        return False  # Checkpoints from elsewhere are read from local paths.
     return (os.path.isdir(path) or os.path.isfile(f"{path}.index")) and any(
         module.matches(path) for module in FORMATS.values())
 
@@ -229,25 +232,24 @@ def describe_difference(tokenizer, other) -> str | None:
 
 def save_tokenizer(tokenizer, directory: str) -> str:
     """Writes `tokenizer.json` plus `spiece.model` or `vocab.txt` into `directory`; returns it."""
-    os.makedirs(directory, exist_ok=True)
+    file_io.makedirs(directory)
     write_vocabulary(tokenizer, directory)
     config: dict[str, Any] = {"kind": tokenizer_kind(tokenizer),
                               "vocabulary_size": int(tokenizer.vocabulary_size()),
                               "special_token_ids": special_token_ids(tokenizer),
                               **tokenizer_settings(tokenizer)}
-    with open(os.path.join(directory, TOKENIZER_CONFIG), "w", encoding="utf-8") as f:
-        json.dump(config, f, indent=2)
+    file_io.write_text(os.path.join(directory, TOKENIZER_CONFIG), json.dumps(config, indent=2))
     return directory
 
 
 def write_vocabulary(tokenizer, directory: str) -> str:
     """Writes the tokenizer's `spiece.model` or `vocab.txt` into `directory`; returns its name."""
     if tokenizer_kind(tokenizer) == "sentencepiece":
-        with open(os.path.join(directory, SENTENCEPIECE_FILE), "wb") as f:
-            f.write(sentencepiece_proto_bytes(tokenizer))
+        file_io.write_bytes(os.path.join(directory, SENTENCEPIECE_FILE),
+                            sentencepiece_proto_bytes(tokenizer))
         return SENTENCEPIECE_FILE
-    with open(os.path.join(directory, WORDPIECE_FILE), "w", encoding="utf-8") as f:
-        f.writelines(token + "\n" for token in tokenizer.get_vocabulary())
+    file_io.write_text(os.path.join(directory, WORDPIECE_FILE),
+                       "".join(token + "\n" for token in tokenizer.get_vocabulary()))
     return WORDPIECE_FILE
 
 
@@ -264,12 +266,11 @@ def tokenizer_settings(tokenizer) -> dict[str, Any]:
 def tokenizer_fingerprint(directory: str) -> str:
     """SHA-256 of a saved tokenizer directory (its vocabulary file and `tokenizer.json`)."""
     digest = hashlib.sha256()
-    for name in sorted(os.listdir(directory)):
+    for name in file_io.listdir(directory):
         path = os.path.join(directory, name)
-        if os.path.isfile(path):
+        if file_io.isfile(path):
             digest.update(name.encode("utf-8") + b"\0")
-            with open(path, "rb") as f:
-                digest.update(f.read())
+            digest.update(file_io.read_bytes(path))
     return digest.hexdigest()
 
 
@@ -368,8 +369,7 @@ def sentencepiece_proto_bytes(tokenizer) -> bytes:
     proto = tokenizer.proto
     if isinstance(proto, bytes):
         return proto
-    with open(proto, "rb") as f:
-        return f.read()
+    return file_io.read_bytes(proto)
 
 
 def _sentencepiece_lowercases(tokenizer) -> bool:

@@ -4,6 +4,7 @@ Shards are `{prefix}-{i:05d}-of-{n:05d}.tfrecord` (GZIP-compressed when asked; t
 the same and the manifest says `"compression"`). Rows are shuffled with the seed and dealt
 round-robin, as in the original `create_pretraining_data.py`, so every shard is a random sample.
 Old shards of the same prefix are removed first, so a reader's glob never mixes two runs.
+`output_dir` may be a URL (`gs://...`): TensorFlow's writer and `file_io` write there.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from albert_keras.data import features
+from albert_keras.utils import file_io
 
 COMPRESSIONS = (None, "GZIP")
 _SERIALIZE_ROWS = 8192  # Rows serialized per numpy batch (~5 MB of records at length 128).
@@ -43,9 +45,9 @@ def write_shards(rows: Mapping[str, np.ndarray], output_dir: str, *, num_shards:
              if n in rows]
     count = len(rows["token_ids"])
     num_shards = max(1, min(num_shards, count))
-    os.makedirs(output_dir, exist_ok=True)
-    for old in glob.glob(os.path.join(output_dir, f"{glob.escape(prefix)}-*-of-*.tfrecord")):
-        os.remove(old)
+    file_io.makedirs(output_dir)
+    for old in file_io.glob(os.path.join(output_dir, f"{glob.escape(prefix)}-*-of-*.tfrecord")):
+        file_io.remove(old)
     order = np.random.default_rng(seed).permutation(count)
     options = tf.io.TFRecordOptions(compression_type=compression or "")
     shards = []
@@ -58,9 +60,9 @@ def write_shards(rows: Mapping[str, np.ndarray], output_dir: str, *, num_shards:
                 batch = indices[begin:begin + _SERIALIZE_ROWS]
                 for record in features.serialize_examples({n: rows[n][batch] for n in names}):
                     writer.write(record)
-        os.replace(path + ".tmp", path)
+        file_io.rename(path + ".tmp", path)
         shards.append({"file": name, "num_sequences": int(len(indices)),
-                       "num_bytes": os.path.getsize(path)})
+                       "num_bytes": file_io.size(path)})
         if progress:
             progress(len(indices))
     return shards

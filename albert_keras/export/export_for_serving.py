@@ -11,6 +11,10 @@ A thin layer over `keras.export.ExportArchive`: it tracks the model and the `Tex
 {export_dir}/../models.config            every model next to this one
 ```
 
+`export_dir` may be a URL (`gs://bucket/saved_models/name`): the SavedModel is written there
+by TensorFlow's file systems, and the version is published by its `saved_model.pb`, moved in
+last (an object store cannot rename a folder).
+
 Not `tf.Module` + `tf.saved_model.save`: that reloads in Python but fails in the model server's
 C++ loader ("Could not find variable ..." at the first request).
 """
@@ -19,7 +23,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from typing import Sequence
 
 import keras
@@ -30,9 +33,13 @@ from albert_keras.data.text_preprocessor import TextPreprocessor
 from albert_keras.data.tokenizers import save_tokenizer
 from albert_keras.export import warmup
 from albert_keras.models.dtype_copy import copy_with_dtype
-from albert_keras.utils.atomic_files import process_alive
+from albert_keras.utils import file_io
+from albert_keras.utils.atomic_files import process_alive, publish_tree
 from albert_keras.export.models_config import list_versions, write_models_config
 from albert_keras.export.serving_signatures import serving_signatures
+
+
+SAVED_MODEL_FILE = "saved_model.pb"  # Its presence makes a version loadable.
 
 
 def export_for_serving(model: keras.Model, tokenizer, export_dir: str, *,
@@ -75,7 +82,8 @@ def export_for_serving(model: keras.Model, tokenizer, export_dir: str, *,
     # saved_models/sentiment/1, and saved_models/models.config lists "sentiment"
     ```
     """
-    export_dir = os.path.normpath(str(export_dir))
+    export_dir = str(export_dir).rstrip("/") if file_io.is_url(str(export_dir)) \
+        else os.path.normpath(str(export_dir))
     model_name = os.path.basename(export_dir)
     versions = list_versions(export_dir)
     if version is None:
@@ -83,7 +91,7 @@ def export_for_serving(model: keras.Model, tokenizer, export_dir: str, *,
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ValueError(f"`version` must be an integer >= 1. Received: version={version!r}")
     version_dir = os.path.join(export_dir, str(version))
-    if os.path.exists(version_dir) and not overwrite:
+    if file_io.exists(version_dir) and not overwrite:
         raise FileExistsError(
             f"Version {version} of model {model_name!r} already exists at {version_dir}; it was "
             "left unchanged. Export a new version (leave `version` unset for the next free one) "
@@ -112,27 +120,31 @@ def export_for_serving(model: keras.Model, tokenizer, export_dir: str, *,
         archive.add_endpoint(name, function, input_signature=input_signature)
 
     # Write next to the target and rename at the end: the model server polls `export_dir` and
-    # must never see a half-written version (it ignores names that are not integers).
-    os.makedirs(export_dir, exist_ok=True)
+    # must never see a half-written version (it ignores names that are not integers). On a URL
+    # (no directory rename) the files are moved in one by one, `saved_model.pb` last.
+    file_io.makedirs(export_dir)
     remove_stale_staging(export_dir)
     staging = os.path.join(export_dir, f".{version}.staging-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
+    file_io.remove(staging)
     try:
         archive.write_out(staging, verbose=False)
         save_tokenizer(tokenizer, os.path.join(staging, "assets"))
         if label_names is not None:
-            with open(os.path.join(staging, "assets", "labels.txt"), "w", encoding="utf-8") as f:
-                f.writelines(f"{name}\n" for name in label_names)
+            file_io.write_text(os.path.join(staging, "assets", "labels.txt"),
+                               "".join(f"{name}\n" for name in label_names))
         requests = warmup.warmup_requests(model_name, preprocessor,
                                           warmup_texts or warmup.SAMPLE_TEXTS)
         warmup.write_warmup_file(staging, requests)
-        replaced = os.path.join(export_dir, f".{version}.replaced-{os.getpid()}")
-        if os.path.exists(version_dir):  # overwrite=True: moved aside until the new one is in.
-            os.rename(version_dir, replaced)
-        os.rename(staging, version_dir)
-        shutil.rmtree(replaced, ignore_errors=True)
+        if file_io.is_url(version_dir):
+            publish_tree(staging, version_dir, last=(SAVED_MODEL_FILE,))
+        else:
+            replaced = os.path.join(export_dir, f".{version}.replaced-{os.getpid()}")
+            if os.path.exists(version_dir):  # overwrite: moved aside until the new one is in.
+                os.rename(version_dir, replaced)
+            os.rename(staging, version_dir)
+            file_io.remove(replaced)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        file_io.remove(staging)
     write_models_config(os.path.dirname(export_dir) or ".")
     return version_dir
 
@@ -141,10 +153,12 @@ def remove_stale_staging(export_dir: str) -> list[str]:
     """Removes the staging (and replaced) folders of exports that were killed (their process
     is gone)."""
     removed = []
+    if file_io.is_url(export_dir):
+        return removed  # Whose staging it is cannot be told there (`atomic_files`).
     for name in os.listdir(export_dir):
         match = re.fullmatch(r"\.\d+\.(?:staging|replaced)-(\d+)", name)
         if match and not _process_alive(int(match.group(1))):
-            shutil.rmtree(os.path.join(export_dir, name), ignore_errors=True)
+            file_io.remove(os.path.join(export_dir, name))
             removed.append(name)
     return removed
 

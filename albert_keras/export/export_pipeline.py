@@ -14,7 +14,8 @@ from albert_keras.export.export_for_serving import export_for_serving
 from albert_keras.export.models_config import MODELS_CONFIG
 from albert_keras.export.portable_export import export_portable
 from albert_keras.export.serving_signatures import SIGNATURE_NAMES
-from albert_keras.utils.published_run import check_tokenizer_matches
+from albert_keras.utils import file_io
+from albert_keras.utils.published_run import RUN_RECORD, check_tokenizer_matches, published_record
 
 
 def export_pipeline(config, model_path: str | None = None, version: int | None = None,
@@ -40,12 +41,18 @@ def export_pipeline(config, model_path: str | None = None, version: int | None =
     """
     export = config.export
     model_path = model_path or export.model_path or _default_model_path(config)
-    if not os.path.isfile(model_path):
+    if not file_io.isfile(model_path):
         raise FileNotFoundError(f"No model to export at {model_path!r}. Train one first "
                                 "(albert-keras pretrain / finetune) or pass --model PATH.keras.")
     run_dir = os.path.dirname(model_path)
     tokenizer_path = export.tokenizer_path or os.path.join(run_dir, "tokenizer")
-    if not os.path.exists(tokenizer_path):
+    if file_io.is_url(model_path) and not export.tokenizer_path \
+            and published_record(model_path) is None:
+        raise FileNotFoundError(
+            f"The run of {model_path} is not published: {os.path.join(run_dir, RUN_RECORD)} "
+            "is missing (a pretrain or finetune stopped while publishing its outputs; run it "
+            "again), or set export.tokenizer_path for a model from elsewhere.")
+    if not file_io.exists(tokenizer_path):
         raise FileNotFoundError(f"No tokenizer for {model_path}: expected {tokenizer_path!r}. "
                                 "Set export.tokenizer_path.")
     run_info = _run_info(run_dir)
@@ -82,7 +89,7 @@ def export_pipeline(config, model_path: str | None = None, version: int | None =
 def serving_instructions(version_dir: str, grpc_port: int = 8500, rest_port: int = 8501,
                          source: str | None = None) -> str:
     """How to start the model server on an export's `models.config`, and how to query it."""
-    model_dir = os.path.dirname(os.path.abspath(version_dir))
+    model_dir = os.path.dirname(file_io.absolute(version_dir))
     base_dir, model_name = os.path.dirname(model_dir), os.path.basename(model_dir)
     models_config = os.path.join(base_dir, MODELS_CONFIG)
     body = json.dumps({"signature_name": "serving_default",
@@ -112,7 +119,8 @@ def check_model_tokenizer(model_path: str, model: keras.Model, tokenizer_path: s
     """Refuses a tokenizer that is not the one the model was trained with: another fingerprint
     than the one published with the model, or (for a model from before fingerprints) another
     vocabulary size than the model's token embedding. One line naming both."""
-    fingerprint = tokenizer_fingerprint(tokenizer_path) if os.path.isdir(tokenizer_path) else None
+    fingerprint = (tokenizer_fingerprint(tokenizer_path) if file_io.isdir(tokenizer_path)
+                   else None)
     check_tokenizer_matches(model_path, model_vocabulary_size(model), tokenizer_path,
                             int(tokenizer.vocabulary_size()), fingerprint)
 
@@ -125,7 +133,7 @@ def model_vocabulary_size(model: keras.Model) -> int | None:
 
 def _default_model_path(config) -> str:
     finetuned = os.path.join(config.finetune.output_dir, config.name, "model.keras")
-    if os.path.isfile(finetuned):
+    if file_io.isfile(finetuned):
         return finetuned
     return os.path.join(config.train.output_dir, config.name, "encoder.keras")
 
@@ -133,10 +141,9 @@ def _default_model_path(config) -> str:
 def _run_info(run_dir: str) -> dict:
     """`labels.json` of a fine-tuning run (labels, max_sequence_length), or `{}`."""
     path = os.path.join(run_dir, "labels.json")
-    if not os.path.isfile(path):
+    if not file_io.isfile(path):
         return {}
-    with open(path, encoding="utf-8") as f:
-        info = json.load(f)
+    info = json.loads(file_io.read_text(path))
     if not isinstance(info, dict):
         raise ValueError(f"{path} must hold a JSON object. Received: {type(info).__name__}")
     return info

@@ -24,6 +24,7 @@ import tensorflow as tf
 from albert_keras.data.features import INPUT_FEATURES
 from albert_keras.data.tokenizers import save_tokenizer
 from albert_keras.models.dtype_copy import copy_with_dtype
+from albert_keras.utils import file_io
 from albert_keras.utils.output_directory import write_output_directory
 
 FORMATS = {"onnx": "model.onnx", "litert": "model.tflite"}
@@ -74,14 +75,13 @@ def export_portable(model: keras.Model, directory: str, format: str, tokenizer=N
             "tokenizer": "tokenizer" if tokenizer is not None else None}
 
     def write(temporary: str) -> None:
-        os.makedirs(temporary)
+        file_io.makedirs(temporary)
         model.export(os.path.join(temporary, FORMATS[format]), format=format,
                      input_signature=signature, verbose=False, **options)
         if tokenizer is not None:
             save_tokenizer(tokenizer, os.path.join(temporary, "tokenizer"))
-        with open(os.path.join(temporary, "model_info.json"), "w", encoding="utf-8") as f:
-            json.dump(info, f, indent=2)
-            f.write("\n")
+        file_io.write_text(os.path.join(temporary, "model_info.json"),
+                           json.dumps(info, indent=2) + "\n")
 
     write_output_directory(directory, write, overwrite, "export")
     return path

@@ -15,6 +15,7 @@ from tensorflow_serving.apis import prediction_log_pb2
 
 from albert_keras.data import features
 from albert_keras.export import client
+from albert_keras.utils import file_io
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 
@@ -49,7 +50,7 @@ def warmup_requests(model_name: str, preprocessor,
 def write_warmup_file(version_dir: str, requests: Sequence) -> str:
     """Writes `requests` as `PredictionLog`s to `{version_dir}/assets.extra/`; returns the file."""
     path = os.path.join(version_dir, WARMUP_FILE)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    file_io.makedirs(os.path.dirname(path))
     with tf.io.TFRecordWriter(path) as writer:
         for request in requests:
             log = prediction_log_pb2.PredictionLog(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from typing import Any
 
 from albert_keras.models.encoder_config import EncoderConfig
+from albert_keras.utils import file_io
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,8 +43,13 @@ class ModelConfig:
 
     def check_pretrained(self) -> None:
         """Fails, naming `model.pretrained`, when it is set to a path that does not exist (a TF1
-        checkpoint is a prefix: `PATH.index` counts)."""
+        checkpoint is a prefix: `PATH.index` counts), or to a URL that is not a `.keras` file."""
         path = self.pretrained
-        if path and not (os.path.exists(path) or os.path.isfile(f"{path}.index")):
+        if path and file_io.is_url(path) and not path.endswith(".keras"):
+            raise ValueError(
+                "`model.pretrained` given as a URL must be a `.keras` file made here; checkpoints "
+                "from elsewhere (Hugging Face, TF1, keras-hub) are read from local paths. "
+                f"Received: model.pretrained={path!r}")
+        if path and not (file_io.exists(path) or file_io.isfile(f"{path}.index")):
             raise FileNotFoundError(f"`model.pretrained` does not exist. Received: "
                                     f"model.pretrained={path!r}")

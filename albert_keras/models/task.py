@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 
 import keras
 import tensorflow as tf
 
 from albert_keras.models.encoder import INPUT_NAMES
+from albert_keras.utils import file_io
 
 
 class Task(keras.Model):
@@ -65,7 +65,7 @@ class Task(keras.Model):
 def load_pretrained_encoder(path: str) -> keras.Model:
     """The `Encoder` stored at `path` (see `Task.from_pretrained`)."""
     if str(path).endswith(".keras"):
-        if not os.path.isfile(path):
+        if not file_io.isfile(path):
             raise FileNotFoundError(f"Encoder file not found: path={path!r}")
         from albert_keras.models import Encoder  # noqa: F401  (registers every model class)
 

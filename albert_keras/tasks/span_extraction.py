@@ -37,6 +37,7 @@ from albert_keras.data.tokenizers import special_token_ids
 from albert_keras.models.span_extractor import SpanExtractor, best_spans
 from albert_keras.tasks.fine_tuning_task import FineTuningTask
 from albert_keras.training import finetune_metrics
+from albert_keras.utils import file_io
 
 
 class SpanExtraction(FineTuningTask):
@@ -209,7 +210,7 @@ def answer_questions(run, preprocessor, question, context, max_query_length: int
 
 
 def _read_squad(path: str) -> list[dict]:
-    with open(path, encoding="utf-8-sig") as f:
+    with file_io.open_text(path, "utf-8-sig") as f:
         text = f.read()
     if not text.strip():
         raise LabeledDataError(f"{path}: no examples (the file is empty)")

@@ -27,7 +27,6 @@ corpus reader cuts them, and lone UTF-16 surrogates (JSON `"\\ud800"`) become U+
 from __future__ import annotations
 
 import collections
-import os
 import re
 from typing import TYPE_CHECKING
 
@@ -35,6 +34,7 @@ from albert_keras.data import labeled
 from albert_keras.data.corpus import split_long_line
 from albert_keras.data.data_config import task_text_path
 from albert_keras.tasks.registry import task_named
+from albert_keras.utils import file_io
 from albert_keras.utils.atomic_files import write_text_atomic
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def task_documents(finetune_config: FinetuneConfig) -> tuple[list[list[str]], di
     if not train or not isinstance(train, str):
         raise ValueError("`finetune.train` must name the training file (or `tfds:NAME`) whose "
                          f"text makes the corpus. Received: finetune.train={train!r}")
-    if not train.startswith(labeled.TFDS_PREFIX) and not os.path.isfile(train):
+    if not train.startswith(labeled.TFDS_PREFIX) and not file_io.isfile(train):
         raise labeled.LabeledDataError(
             f"`finetune.train` file not found. Received: finetune.train={train!r}")
     task = task_named(ft.task)
@@ -140,7 +140,7 @@ def prepare_records(config, static_masking: bool = False, progress: bool = True)
 
     data = config.data
     if config.finetune.train and data.corpus == task_text_path(data.output_dir, config.name):
-        os.makedirs(data.output_dir, exist_ok=True)
+        file_io.makedirs(data.output_dir)
         counts = write_task_corpus(config.finetune, data.corpus)
         if progress:
             print(f"[prepare] data.corpus=finetune: {counts['documents']} documents, "

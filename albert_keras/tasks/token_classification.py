@@ -34,6 +34,7 @@ from albert_keras.models.token_classifier import TokenClassifier
 from albert_keras.tasks.fine_tuning_task import FineTuningTask
 from albert_keras.training import finetune_metrics
 from albert_keras.training.masked_lm_loss import MaskedLMLoss
+from albert_keras.utils import file_io
 
 # Words of their own in tagged text (Penn Treebank style): numbers with inner punctuation,
 # clitics, then any single punctuation or symbol character. The first that matches wins.
@@ -150,7 +151,7 @@ def tag_words(run, preprocessor, text, label_names) -> dict:
 
 def _read_tagged(path: str) -> list[dict]:
     examples = []
-    with open(path, encoding="utf-8-sig") as f:
+    with file_io.open_text(path, "utf-8-sig") as f:
         for row_number, line in enumerate(f, start=1):
             pairs = line.split()
             if not pairs:

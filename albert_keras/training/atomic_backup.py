@@ -1,18 +1,23 @@
-"""`AtomicBackupAndRestore`: Keras' resume-after-a-kill, with backups a kill cannot corrupt."""
+"""`AtomicBackupAndRestore`: Keras' resume-after-a-kill, with backups a kill cannot corrupt.
+
+`backup_dir` may be a URL (`gs://...`): a backup there is published by its metadata, written
+last (`atomic_files`), and one without it is passed over like any unreadable backup.
+"""
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
 import re
-import shutil
 import time
 import warnings
 from typing import Any
 
 import keras
 
+from albert_keras.utils import file_io
 from albert_keras.utils.atomic_files import write_atomic
 
 _BACKUP = re.compile(r"epoch-(\d+)$")
@@ -97,8 +102,7 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
                     continue
                 problem = _unreadable(path)
                 if problem is None:
-                    with open(os.path.join(path, METADATA_FILE), encoding="utf-8") as f:
-                        metadata = json.load(f)
+                    metadata = json.loads(file_io.read_text(os.path.join(path, METADATA_FILE)))
                     self._check_settings(metadata.get("settings"), path)
                     chosen = (epoch, path, metadata)
                     break
@@ -125,14 +129,14 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
 
     def delete(self) -> None:
         """Deletes the backups (call when the run's outputs are durable)."""
-        shutil.rmtree(self.backup_dir, ignore_errors=True)
+        file_io.remove(self.backup_dir)
 
     def backups(self) -> list[tuple[int, str]]:
         """`(epoch, path)` of the finished backups, oldest first."""
-        if not os.path.isdir(self.backup_dir):
+        if not file_io.isdir(self.backup_dir):
             return []
         found = [(int(m.group(1)), os.path.join(self.backup_dir, name))
-                 for name in os.listdir(self.backup_dir) if (m := _BACKUP.match(name))]
+                 for name in file_io.listdir(self.backup_dir) if (m := _BACKUP.match(name))]
         return sorted(found)
 
     def on_train_begin(self, logs=None):
@@ -166,14 +170,13 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
                     "train_seconds": self.train_seconds, "settings": self.settings}
 
         def write(directory: str) -> None:
-            os.makedirs(directory)
+            file_io.makedirs(directory)
             self.model.save_weights(os.path.join(directory, WEIGHTS_FILE))
-            with open(os.path.join(directory, METADATA_FILE), "w", encoding="utf-8") as f:
-                json.dump(metadata, f)
+            file_io.write_text(os.path.join(directory, METADATA_FILE), json.dumps(metadata))
 
-        write_atomic(target, write)
+        write_atomic(target, write, last=(METADATA_FILE,))
         for _, old in self.backups()[:-KEEP]:
-            shutil.rmtree(old, ignore_errors=True)
+            file_io.remove(old)
 
     def on_train_end(self, logs=None):
         if self.delete_on_finish and not self.failed and not self.model.stop_training:
@@ -203,12 +206,16 @@ def _unreadable(path: str) -> str | None:
     of its weights file reads to the end."""
     import h5py
 
+    import tensorflow as tf
+
+    weights = os.path.join(path, WEIGHTS_FILE)
     try:
-        with open(os.path.join(path, METADATA_FILE), encoding="utf-8") as f:
-            if not isinstance(json.load(f).get("epoch"), int):
-                return f"no integer epoch in {METADATA_FILE}"
-        with h5py.File(os.path.join(path, WEIGHTS_FILE), "r") as f:
+        if not isinstance(json.loads(file_io.read_text(os.path.join(path, METADATA_FILE)))
+                          .get("epoch"), int):
+            return f"no integer epoch in {METADATA_FILE}"
+        source = io.BytesIO(file_io.read_bytes(weights)) if file_io.is_url(path) else weights
+        with h5py.File(source, "r") as f:
             f.visititems(lambda _, item: item[()] if isinstance(item, h5py.Dataset) else None)
-    except (OSError, ValueError, KeyError, AttributeError) as error:
+    except (OSError, ValueError, KeyError, AttributeError, tf.errors.OpError) as error:
         return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
     return None

@@ -9,13 +9,13 @@ initialized fresh only where it does not; the records must use the checkpoint's 
 
 from __future__ import annotations
 
-import os
 
 import keras
 
 from albert_keras.models.dtype_copy import copy_with_dtype
 from albert_keras.models.pretrainer import HEADS, Pretrainer
 from albert_keras.models.task import load_pretrained_encoder
+from albert_keras.utils import file_io
 
 PARTS = ("pooler_dense", *HEADS)  # What a checkpoint may lack of a `Pretrainer`.
 _HEAD_NAMES = {"mlm_head": "masked-LM head", "pair_head": "pair head"}
@@ -30,7 +30,7 @@ def load_for_pretraining(path: str) -> tuple[Pretrainer, tuple[str, ...]]:
             preset (`albert_keras.convert.load_pretrainer_where_present`).
     """
     if str(path).endswith(".keras"):
-        if os.path.isfile(path):
+        if file_io.isfile(path):
             model = keras.saving.load_model(path, compile=False)
             if isinstance(model, Pretrainer):
                 return model, PARTS

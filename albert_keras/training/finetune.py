@@ -39,6 +39,7 @@ from albert_keras.training.optimizers import build_optimizer
 from albert_keras.training.precision import dtype_policy, resolve_precision
 from albert_keras.training.strategy import make_strategy, output_directory
 from albert_keras.training.warmup_polynomial_decay import WarmupPolynomialDecay
+from albert_keras.utils import file_io
 from albert_keras.utils.atomic_files import file_sha256
 from albert_keras.utils.published_run import check_tokenizer_matches, publish_run
 
@@ -187,7 +188,7 @@ def _fit(model, task, ft, datasets, run_dir: str, backup: AtomicBackupAndRestore
     model.fit(datasets["train"], validation_data=validation, epochs=epochs, callbacks=callbacks, verbose=ft.verbose)
     history = {k: [float(x) for x in v] for k, v in backup.history.items()}
     best = len(history.get("loss", []))
-    if keep_best and os.path.isfile(best_path) and history.get(monitor):
+    if keep_best and file_io.isfile(best_path) and history.get(monitor):
         best = best_epoch(history[monitor], mode)
         model.load_weights(best_path)  # Best-epoch restore.
     return history, backup.train_seconds, best, tensorboard
@@ -216,22 +217,20 @@ def save_run(model, tokenizer, ft, labels, report, run_dir: str) -> None:
     """Publishes model.keras (no optimizer state), labels.json, tokenizer/, report.json and
     report.md as one unit (`publish_run`): a kill leaves the previous run's set or this one,
     never a mix. The record beside them holds the tokenizer's fingerprint."""
-    os.makedirs(run_dir, exist_ok=True)
+    file_io.makedirs(run_dir)
     clean = model.__class__.from_config(model.get_config())  # Uncompiled: half the size.
     clean.set_weights(model.get_weights())
 
     def write(staging: str) -> None:
         clean.save(os.path.join(staging, "model.keras"))
-        with open(os.path.join(staging, "labels.json"), "w", encoding="utf-8") as f:
-            json.dump({"task": ft.task, "labels": list(labels) if labels else None,
-                       "multi_label": ft.multi_label,
-                       "max_sequence_length": ft.max_sequence_length,
-                       **task_named(ft.task).saved_settings(ft)}, f, indent=2)
+        file_io.write_text(os.path.join(staging, "labels.json"), json.dumps(
+            {"task": ft.task, "labels": list(labels) if labels else None,
+             "multi_label": ft.multi_label, "max_sequence_length": ft.max_sequence_length,
+             **task_named(ft.task).saved_settings(ft)}, indent=2))
         save_tokenizer(tokenizer, os.path.join(staging, "tokenizer"))
-        with open(os.path.join(staging, "report.json"), "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=2)
-        with open(os.path.join(staging, "report.md"), "w", encoding="utf-8") as f:
-            f.write(finetune_metrics.report_markdown(report))
+        file_io.write_text(os.path.join(staging, "report.json"), json.dumps(report, indent=2))
+        file_io.write_text(os.path.join(staging, "report.md"),
+                           finetune_metrics.report_markdown(report))
         record["tokenizer_fingerprint"] = tokenizer_fingerprint(os.path.join(staging,
                                                                              "tokenizer"))
 
@@ -312,15 +311,15 @@ def finetune_tokenizer_path(config) -> str | None:
         return config.finetune.tokenizer
     pretrained = config.model.pretrained
     if pretrained and pretrained.endswith(".keras"):
-        directory = os.path.join(os.path.dirname(os.path.abspath(pretrained)), "tokenizer")
-        if os.path.isdir(directory):
+        directory = os.path.join(os.path.dirname(file_io.absolute(pretrained)), "tokenizer")
+        if file_io.isdir(directory):
             return directory
     return None
 
 
 def _fingerprint(tokenizer_path: str) -> str | None:
     """The fingerprint of a saved tokenizer directory; None for a lone vocabulary file."""
-    return tokenizer_fingerprint(tokenizer_path) if os.path.isdir(tokenizer_path) else None
+    return tokenizer_fingerprint(tokenizer_path) if file_io.isdir(tokenizer_path) else None
 
 
 def _optimizer(ft, model, encoder, total_steps: int) -> keras.optimizers.Optimizer:

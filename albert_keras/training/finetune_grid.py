@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 from typing import Any
 
 import keras
@@ -22,6 +21,7 @@ from albert_keras.tasks.registry import task_named
 from albert_keras.training import finetune_metrics
 from albert_keras.training.downstream_protocol import choose_learning_rate, rate_key
 from albert_keras.training.finetune import finetune
+from albert_keras.utils import file_io
 from albert_keras.utils.published_run import publish_run, published_record
 
 GRID_DIR = "learning_rates"
@@ -57,14 +57,13 @@ def finetune_with_grid(config) -> dict[str, Any]:
     def write(staging: str) -> None:  # The chosen run's model, labels and tokenizer, one unit.
         for name in _KEPT:
             source = os.path.join(chosen_dir, name)
-            if os.path.isdir(source):
-                shutil.copytree(source, os.path.join(staging, name))
+            if file_io.isdir(source):
+                file_io.copy_tree(source, os.path.join(staging, name))
             else:
-                shutil.copyfile(source, os.path.join(staging, name))
-        with open(os.path.join(staging, "report.json"), "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=2)
-        with open(os.path.join(staging, "report.md"), "w", encoding="utf-8") as f:
-            f.write(finetune_metrics.report_markdown(report))
+                file_io.copy(source, os.path.join(staging, name))
+        file_io.write_text(os.path.join(staging, "report.json"), json.dumps(report, indent=2))
+        file_io.write_text(os.path.join(staging, "report.md"),
+                           finetune_metrics.report_markdown(report))
 
     found = published_record(os.path.join(chosen_dir, "model.keras"))  # Its tokenizer's print.
     publish_run(run_dir, write, {**(found[0] if found else {}), "name": config.name,

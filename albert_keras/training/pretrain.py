@@ -11,9 +11,7 @@ caller (`albert-keras prepare`, or `albert_keras.pipeline.prepare_and_pretrain`)
 from __future__ import annotations
 
 import dataclasses
-import glob
 import os
-import shutil
 import time
 from typing import Any, Callable
 
@@ -40,6 +38,7 @@ from albert_keras.training.strategy import (is_chief, make_strategy, num_workers
                                             output_directory)
 from albert_keras.training.time_budget import TimeBudget, time_fitted_schedule
 from albert_keras.training.train_config import TrainConfig
+from albert_keras.utils import file_io
 from albert_keras.utils.atomic_files import write_json_atomic
 
 DatasetFn = Callable[[tf.distribute.InputContext | None], tf.data.Dataset]
@@ -125,8 +124,8 @@ def _evaluation(config, records: str, tokenizer, masking: str, strategy) -> Eval
     from albert_keras.data.records_manifest import HELD_OUT_DIR
 
     train = config.train
-    held_out = os.path.join(os.path.dirname(glob.glob(records)[0]), HELD_OUT_DIR)
-    if train.eval_batches and num_workers(strategy) == 1 and glob.glob(
+    held_out = os.path.join(os.path.dirname(file_io.glob(records)[0]), HELD_OUT_DIR)
+    if train.eval_batches and num_workers(strategy) == 1 and file_io.glob(
             os.path.join(held_out, "*.tfrecord*")):
         held_out_fn = _records_dataset_fn(
             config, held_out, tokenizer, verify=False, masking=config.data.masking,
@@ -209,7 +208,7 @@ def resume_settings(config, records: str, tokenizer, precision: str,
         "model": dataclasses.asdict(config.model),
         "vocabulary_size": int(tokenizer.vocabulary_size()),
         "precision": precision, "pair_task": pair_task,
-        "records": os.path.abspath(records), "records_sha256": records_digest(records),
+        "records": file_io.absolute(records), "records_sha256": records_digest(records),
     }
 
 
@@ -315,7 +314,7 @@ def fit_pretrainer(pretrainer: Pretrainer, dataset, train: TrainConfig, run_dir:
         pretrainer.stop_training = False
         history.time_budget = budget[0]
         if backup.delete_on_finish:
-            shutil.rmtree(backup.backup_dir, ignore_errors=True)
+            backup.delete()
     return history
 
 

@@ -10,12 +10,12 @@ records are checked against the config's lengths and the tokenizer's vocabulary 
 from __future__ import annotations
 
 import dataclasses
-import glob
 import hashlib
 import os
 from typing import Any
 
 from albert_keras.data.records_manifest import MANIFEST
+from albert_keras.utils import file_io
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +54,7 @@ def find_records(config) -> tuple[str | None, str | None]:
     reference records without `data.tokenizer_path`."""
     train, data = config.train, config.data
     if train.records:
-        files = sorted(glob.glob(train.records))
+        files = file_io.glob(train.records)
         if not files:
             raise ValueError("`train.records` matches no files. Received: "
                              f"train.records={train.records!r}")
@@ -67,7 +67,7 @@ def find_records(config) -> tuple[str | None, str | None]:
                     "data.tokenizer_path to the vocab.txt or .model they were made with. "
                     "Received: data.tokenizer_path=None")
             return train.records, data.tokenizer_path
-        if not os.path.isdir(tokenizer_dir):
+        if not file_io.isdir(tokenizer_dir):
             raise ValueError("No tokenizer/ next to the records of "
                              f"train.records={train.records!r}. Expected: {tokenizer_dir}")
         return train.records, tokenizer_dir
@@ -78,7 +78,7 @@ def find_records(config) -> tuple[str | None, str | None]:
     directory = os.path.join(data.output_dir, config.name)
     pattern = os.path.join(directory, "*.tfrecord*")
     tokenizer_dir = os.path.join(directory, "tokenizer")
-    if glob.glob(pattern) and os.path.isdir(tokenizer_dir):
+    if file_io.glob(pattern) and file_io.isdir(tokenizer_dir):
         return pattern, tokenizer_dir
     return None, None
 
@@ -96,9 +96,9 @@ def checked_records(config) -> PretrainRecords:
             "Run `albert-keras prepare` first (`albert-keras pretrain` does when "
             "train.prepare_if_missing is true), or set train.records. Received: "
             f"data.output_dir={config.data.output_dir!r}")
-    files = sorted(glob.glob(records))
-    tokenizer = load_tokenizer(tokenizer_path)
+    files = file_io.glob(records)
     if config.train.records and _is_reference(files, config.data.records_format):
+        tokenizer = load_tokenizer(tokenizer_path)
         from albert_keras.data import reference_records
 
         layout = reference_records.read_layout(files)
@@ -114,8 +114,11 @@ def checked_records(config) -> PretrainRecords:
         return PretrainRecords(records, tokenizer_path, tokenizer, "static", verified=True)
     from albert_keras.data.records_check import check_records
 
+    # The manifest first: a set without one (a `prepare` that did not finish) is refused by
+    # name before its tokenizer is read.
     manifest = check_records(os.path.dirname(files[0]), tokenizer_path,
                              config.data if not config.train.records else None)
+    tokenizer = load_tokenizer(tokenizer_path)
     masking = "static" if manifest.static_masking else config.data.masking
     return PretrainRecords(records, tokenizer_path, tokenizer, masking)
 
@@ -125,15 +128,15 @@ def records_digest(records: str) -> str | None:
     shards' names and sizes. None when nothing matches."""
     from albert_keras.utils.atomic_files import file_sha256
 
-    files = sorted(glob.glob(records))
+    files = file_io.glob(records)
     if not files:
         return None
     manifest = os.path.join(os.path.dirname(files[0]), MANIFEST)
-    if os.path.isfile(manifest):
+    if file_io.isfile(manifest):
         return file_sha256(manifest)
     digest = hashlib.sha256()
     for path in files:
-        digest.update(f"{os.path.basename(path)}\0{os.path.getsize(path)}\0".encode("utf-8"))
+        digest.update(f"{os.path.basename(path)}\0{file_io.size(path)}\0".encode("utf-8"))
     return digest.hexdigest()
 
 
@@ -142,7 +145,7 @@ def _is_reference(files: list[str], records_format: str) -> bool:
     and there is no manifest beside them, by their first record."""
     if records_format == "albert_keras":
         return False
-    if records_format == "auto" and os.path.isfile(
+    if records_format == "auto" and file_io.isfile(
             os.path.join(os.path.dirname(files[0]), MANIFEST)):
         return False
     from albert_keras.data.reference_records import records_format as detect_format

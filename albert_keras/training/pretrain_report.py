@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from albert_keras.models.pretrainer import Pretrainer
+from albert_keras.utils import file_io
 from albert_keras.utils.atomic_files import write_json_atomic
 from albert_keras.utils.published_run import publish_run
 
@@ -91,9 +91,8 @@ def initial_scores(pretrainer: Pretrainer, eval_data, steps: int,
     """
     path = os.path.join(run_dir, "initial_scores.json")
     if resumed:
-        if os.path.isfile(path):
-            with open(path, encoding="utf-8") as f:
-                return json.load(f)
+        if file_io.isfile(path):
+            return json.loads(file_io.read_text(path))
         return {name: float("nan") for name in
                 ("loss", "mlm_loss", "mlm_accuracy", "pair_loss", "pair_accuracy")}
     result = scores(pretrainer, eval_data, steps)
@@ -119,11 +118,11 @@ def save_run(run_dir: str, pretrainer: Pretrainer, tokenizer_dir: str,
     def write(staging: str) -> None:
         pretrainer.encoder.save(os.path.join(staging, "encoder.keras"))
         pretrainer.save(os.path.join(staging, "pretrainer.keras"))
-        shutil.copytree(tokenizer_dir, os.path.join(staging, "tokenizer"))
-        with open(os.path.join(staging, "summary.json"), "w", encoding="utf-8") as f:
-            json.dump(json_safe(summary), f, indent=2)
+        file_io.copy_tree(tokenizer_dir, os.path.join(staging, "tokenizer"))
+        file_io.write_text(os.path.join(staging, "summary.json"),
+                           json.dumps(json_safe(summary), indent=2))
 
-    os.makedirs(run_dir, exist_ok=True)
+    file_io.makedirs(run_dir)
     publish_run(run_dir, write, {
         "job": "pretrain", "name": summary.get("name"),
         "tokenizer_fingerprint": tokenizers.tokenizer_fingerprint(tokenizer_dir),

@@ -5,6 +5,18 @@ Each write goes to a temporary name beside the target (same directory, so same f
 is flushed to disk (`fsync`), then renamed over the target (`os.replace`, atomic on POSIX);
 the directory entry is flushed too. A kill at any point leaves the previous target untouched
 and at most a temporary file that the next write of the same target removes.
+
+On a URL (`gs://`, `ram://`, ...; see `file_io`) there is no atomic rename of a directory and
+no process id to tell a dead writer's temporary from a live one's. The rule there:
+- a file is written under a temporary name beside the target and renamed over it (on an
+  object store the new object appears whole);
+- a directory is written whole under a temporary name beside the target, then published by
+  its `last` files (a record set's `manifest.json`, a backup's metadata): those are removed
+  from the target first (the old set is unpublished), then the rest of the target, then the
+  new files are moved in, the `last` ones last. A reader that requires the `last` file never
+  takes a half-written set: a kill leaves it without one, and the next write replaces it;
+- temporaries of killed writers are not removed (whose they are cannot be told); readers never
+  look at them (their names start with `.partial-`).
 """
 
 from __future__ import annotations
@@ -14,23 +26,33 @@ import json
 import os
 import re
 import shutil
-from typing import Any, Callable
+import uuid
+from typing import Any, Callable, Sequence
+
+from albert_keras.utils import file_io
 
 TEMPORARY_MARK = ".partial-"
 
 
 def temporary_path(path: str, suffix: str = "") -> str:
-    """A name beside `path` for its next version, unique to this process."""
-    directory, name = os.path.split(os.path.abspath(path))
-    return os.path.join(directory, f"{TEMPORARY_MARK}{name}.{os.getpid()}{suffix}")
+    """A name beside `path` for its next version, unique to this process (and on a URL, where
+    processes of many machines write, unique to this call)."""
+    directory, name = os.path.split(file_io.absolute(path).rstrip("/"))
+    unique = f"{os.getpid()}.{uuid.uuid4().hex[:12]}" if file_io.is_url(path) else os.getpid()
+    return os.path.join(directory, f"{TEMPORARY_MARK}{name}.{unique}{suffix}")
 
 
-def write_atomic(path: str, write: Callable[[str], Any], suffix: str = "") -> str:
+def write_atomic(path: str, write: Callable[[str], Any], suffix: str = "",
+                 last: Sequence[str] = ()) -> str:
     """Calls `write(temporary_path)`, makes it durable and renames it to `path`.
 
     `write` may create a file or a directory. `suffix` is added to the temporary name for
-    writers that check the extension (Keras wants `.keras`). Returns `path`.
+    writers that check the extension (Keras wants `.keras`). `last`: the files (relative
+    names) that publish a directory on a URL, moved in last (module docstring); a local
+    directory is renamed whole. Returns `path`.
     """
+    if file_io.is_url(path):
+        return _write_url_atomic(path, write, suffix, last)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     remove_stale_temporaries(path)
     temporary = temporary_path(path, suffix)
@@ -53,12 +75,43 @@ def write_atomic(path: str, write: Callable[[str], Any], suffix: str = "") -> st
     return path
 
 
+def _write_url_atomic(path: str, write: Callable[[str], Any], suffix: str,
+                      last: Sequence[str]) -> str:
+    """`write_atomic` on a URL (module docstring)."""
+    path = path.rstrip("/")
+    file_io.makedirs(os.path.dirname(path))
+    temporary = temporary_path(path, suffix)
+    try:
+        write(temporary)
+        if file_io.isdir(temporary):
+            publish_tree(temporary, path, last)
+        else:
+            file_io.rename(temporary, path)
+    finally:
+        file_io.remove(temporary)
+    return path
+
+
+def publish_tree(staging: str, target: str, last: Sequence[str] = ()) -> None:
+    """Replaces the directory `target` by the files of `staging` (moved, file by file): the
+    `last` files of `target` are removed first and those of `staging` moved in last, so that
+    `target` holds them only once the rest is whole. For URLs, where directories cannot be
+    renamed in one step."""
+    for name in last:
+        file_io.remove(os.path.join(target, name))
+    file_io.remove(target)
+    rank = {name: index + 1 for index, name in enumerate(last)}  # 0: the rest, first.
+    names = [os.path.relpath(os.path.join(directory, name), staging)
+             for directory, _, files in file_io.walk(staging) for name in files]
+    for name in sorted(names, key=lambda name: rank.get(name, 0)):
+        destination = os.path.join(target, name)
+        file_io.makedirs(os.path.dirname(destination))
+        file_io.rename(os.path.join(staging, name), destination)
+
+
 def write_text_atomic(path: str, text: str) -> str:
     """Writes `text` (UTF-8) to `path` atomically."""
-    def write(temporary: str) -> None:
-        with open(temporary, "w", encoding="utf-8") as f:
-            f.write(text)
-    return write_atomic(path, write)
+    return write_atomic(path, lambda temporary: file_io.write_text(temporary, text))
 
 
 def write_json_atomic(path: str, value: Any, indent: int = 2) -> str:
@@ -73,10 +126,11 @@ def save_model_atomic(model, path: str) -> str:
 
 def remove_stale_temporaries(path: str) -> list[str]:
     """Removes temporaries of `path` left by killed writers (their process is gone, or it is
-    this one); returns what it removed. A live writer's temporary stays."""
+    this one); returns what it removed. A live writer's temporary stays. On a URL nothing is
+    removed (whose a temporary is cannot be told there)."""
     directory, name = os.path.split(os.path.abspath(path))
     removed = []
-    if not os.path.isdir(directory):
+    if file_io.is_url(path) or not os.path.isdir(directory):
         return removed
     owner = re.compile(re.escape(f"{TEMPORARY_MARK}{name}.") + r"(\d+)")
     for entry in os.listdir(directory):
@@ -89,11 +143,11 @@ def remove_stale_temporaries(path: str) -> list[str]:
 
 
 def file_sha256(path: str) -> str | None:
-    """SHA-256 of a local file's bytes, or None when `path` is not a local file."""
-    if not os.path.isfile(path):
+    """SHA-256 of a file's bytes (local or URL), or None when `path` is not a file."""
+    if not file_io.isfile(path):
         return None
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with file_io.open_file(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

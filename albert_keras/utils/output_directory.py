@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any, Callable
 
+from albert_keras.utils import file_io
 from albert_keras.utils.atomic_files import write_atomic
 
 
@@ -15,7 +15,7 @@ def write_output_directory(directory: str, write: Callable[[str], Any], overwrit
     as it was, and the next run cleans up after it. An existing `directory` is an error
     naming it unless `overwrite`; `command` is the CLI command whose `--overwrite` it suggests.
     Returns `directory`."""
-    if os.path.exists(directory) and not overwrite:
+    if file_io.exists(directory) and not overwrite:
         raise FileExistsError(f"{directory!r} exists; pass overwrite=True "
                               f"(`albert-keras {command} --overwrite`) to replace it.")
     return write_atomic(directory, write)

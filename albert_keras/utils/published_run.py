@@ -20,6 +20,12 @@ at any moment leaves every output of the previous run or every output of the new
 the model was trained with among it (`check_tokenizer_matches`). A run directory made before
 this layout (plain files) is first adopted as a version of its own, without copying (hard
 links), so that it too stays whole until the new version replaces it.
+
+A run directory given as a URL (`gs://`, ...) has no links and no atomic rename: there the
+outputs are written whole under a temporary name in the run directory, `run.json` is removed
+(the run is unpublished), the outputs are moved into place, and `run.json` is written last
+(`atomic_files.publish_tree`). A run without `run.json` is one whose publishing did not finish:
+`published_record` finds none, and `export` refuses such a model on a URL by name.
 """
 
 from __future__ import annotations
@@ -30,8 +36,9 @@ import re
 import shutil
 from typing import Any, Callable
 
+from albert_keras.utils import file_io
 from albert_keras.utils.atomic_files import (TEMPORARY_MARK, fsync_directory, fsync_tree,
-                                             process_alive)
+                                             process_alive, publish_tree, temporary_path)
 
 PUBLISHED_DIR = ".published"
 CURRENT = "current"
@@ -43,7 +50,10 @@ _STAGING = re.compile(re.escape(TEMPORARY_MARK) + r".*\.(\d+)(\.old|\.link)?$")
 def publish_run(run_dir: str, write: Callable[[str], Any], record: dict[str, Any]) -> str:
     """Publishes the outputs that `write(staging)` puts into the (existing, empty) directory
     `staging` as `run_dir`'s outputs, all at once; `record` is written beside them as
-    `run.json` (with `outputs`, the names published). Returns the version directory."""
+    `run.json` (with `outputs`, the names published). Returns the version directory (on a
+    URL: `run_dir`, module docstring)."""
+    if file_io.is_url(run_dir):
+        return _publish_url_run(run_dir, write, record)
     published = os.path.join(run_dir, PUBLISHED_DIR)
     os.makedirs(published, exist_ok=True)
     _remove_dead_staging(published)
@@ -72,14 +82,42 @@ def publish_run(run_dir: str, write: Callable[[str], Any], record: dict[str, Any
     return os.path.join(published, version)
 
 
+def _publish_url_run(run_dir: str, write: Callable[[str], Any], record: dict[str, Any]) -> str:
+    """`publish_run` on a URL: staged, then moved in with `run.json` last."""
+    staging = temporary_path(os.path.join(run_dir, "outputs"))
+    file_io.makedirs(staging)
+    try:
+        write(staging)
+        names = [name for name in file_io.listdir(staging) if name != RUN_RECORD]
+        file_io.write_text(os.path.join(staging, RUN_RECORD),
+                           json.dumps({**record, "outputs": names}, indent=2))
+        old = published_record(os.path.join(run_dir, RUN_RECORD))
+        file_io.remove(os.path.join(run_dir, RUN_RECORD))  # Unpublished from here on.
+        for name in (old[0].get("outputs", []) if old else []):
+            if name not in names:
+                file_io.remove(os.path.join(run_dir, name))
+        for name in names:
+            source, target = os.path.join(staging, name), os.path.join(run_dir, name)
+            if file_io.isdir(source):
+                publish_tree(source, target)
+            else:
+                file_io.rename(source, target)
+        file_io.rename(os.path.join(staging, RUN_RECORD), os.path.join(run_dir, RUN_RECORD))
+    finally:
+        file_io.remove(staging)
+    return run_dir
+
+
 def published_record(model_path: str) -> tuple[dict[str, Any], str] | None:
     """`(run.json, its path)` of the published version that holds `model_path`, or None (a
-    model made before published runs, or one from elsewhere)."""
-    path = os.path.join(os.path.dirname(os.path.realpath(model_path)), RUN_RECORD)
-    if not os.path.isfile(path):
+    model made before published runs, or one from elsewhere, or on a URL one whose publishing
+    did not finish)."""
+    directory = os.path.dirname(model_path.rstrip("/")) if file_io.is_url(model_path) \
+        else os.path.dirname(os.path.realpath(model_path))
+    path = os.path.join(directory, RUN_RECORD)
+    if not file_io.isfile(path):
         return None
-    with open(path, encoding="utf-8") as f:
-        return json.load(f), path
+    return json.loads(file_io.read_text(path)), path
 
 
 def check_tokenizer_matches(model_path: str, model_vocabulary_size: int | None,

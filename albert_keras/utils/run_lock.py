@@ -9,6 +9,13 @@ beside, because a place may be swapped whole by a rename), or inside one that ne
 export base: `saved_models/.lock`). The file holds the holder's PID, host and command while
 it is held and is removed when the lock is released; the kernel releases the lock of a killed
 process, so a kill never leaves a place locked.
+
+A place given as a URL (`gs://`, `ram://`, ...) is not locked: object stores have no lock that
+the death of its holder releases, and a lock object left by a killed job would block every
+retry of it. Writers of URLs rely on the publishing rule instead (`atomic_files`): a record set
+or run is published by its manifest or record, written last, so no reader ever takes a
+half-written one, and a retried job simply writes it again. Two jobs writing the same URL at
+the same moment are not detected there: give concurrent jobs different names.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ import os
 import socket
 import sys
 import threading
+
+from albert_keras.utils.storage import url_scheme
 
 _HELD: dict[str, list] = {}  # Lock file -> [descriptor, depth, folders it made]: held here.
 _HELD_GUARD = threading.Lock()
@@ -59,12 +68,15 @@ class RunLock:
 
     def __init__(self, place: str, command: str | None = None, inside: bool = False):
         self.place = os.fspath(place)
-        self.path = lock_path(self.place, inside)
+        self.remote = url_scheme(self.place) is not None  # Not locked (module docstring).
+        self.path = None if self.remote else lock_path(self.place, inside)
         self.command = command or " ".join([os.path.basename(sys.argv[0] or "python"),
                                             *sys.argv[1:]])
         self._held = False
 
     def acquire(self) -> RunLock:
+        if self.remote:
+            return self
         with _HELD_GUARD:
             if self.path in _HELD:
                 _HELD[self.path][1] += 1

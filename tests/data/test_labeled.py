@@ -59,6 +59,20 @@ def test_csv_and_tsv_cells_over_the_csv_module_default_limit_are_read(tmp_path):
         assert [e["label"] for e in examples] == ["a", "b"]
 
 
+def test_labelled_files_are_read_from_urls(ram_dir):
+    from albert_keras.utils import file_io
+
+    file_io.write_text(f"{ram_dir}/pairs.csv", '\ufeffpremise,gold\r\n"a,\r\nb",yes\r\nc,no\r\n')
+    file_io.write_text(f"{ram_dir}/tags.txt", "Has/VBZ the/DT\n\nits/PRP$\n")
+    examples = read_examples(f"{ram_dir}/pairs.csv", _config(text_column="premise",
+                                                              label_column="gold"))
+    assert [(e["text"], e["label"]) for e in examples] == [("a,\r\nb", "yes"), ("c", "no")]
+    tagged = read_examples(f"{ram_dir}/tags.txt", _config(task="token_classification"))
+    assert [e["tags"] for e in tagged] == [("VBZ", "DT"), ("PRP$",)]
+    with pytest.raises(LabeledDataError, match=r"train='ram://.*/missing.csv'"):
+        labeled.check_file(f"{ram_dir}/missing.csv", "train")
+
+
 def test_tagged_file_splits_on_the_last_slash(tmp_path):
     path = tmp_path / "pos.txt"
     path.write_text("Has/VBZ 1/2/CD the/DT\n\nits/PRP$ ./.\n")

@@ -53,6 +53,23 @@ def test_wordpiece_layout_and_round_trip(wordpiece, tmp_path):
         assert _ids(loaded, text) == _ids(wordpiece, text)
 
 
+@pytest.mark.parametrize("kind, vocabulary_file", [("sentencepiece", "spiece.model"),
+                                                    ("wordpiece", "vocab.txt")])
+def test_tokenizers_are_saved_to_and_loaded_from_urls(sentencepiece, wordpiece, tmp_path,
+                                                       ram_dir, kind, vocabulary_file):
+    from albert_keras.data.tokenizers import tokenizer_fingerprint
+
+    tokenizer = sentencepiece if kind == "sentencepiece" else wordpiece
+    text = "Return the Value of the attribute."
+    remote = save_tokenizer(tokenizer, f"{ram_dir}/records/tokenizer")
+    local = save_tokenizer(tokenizer, str(tmp_path / "tokenizer"))
+    assert tokenizer_fingerprint(remote) == tokenizer_fingerprint(local)
+    for path in (remote, f"{remote}/{vocabulary_file}"):
+        assert _ids(load_tokenizer(path), text) == _ids(tokenizer, text)
+    with pytest.raises(FileNotFoundError, match=r"No tokenizer at path='ram://.*/missing.txt'"):
+        load_tokenizer(f"{ram_dir}/missing.txt")
+
+
 def test_continuation_tables(sentencepiece, wordpiece):
     table = continuation_table(wordpiece)
     vocabulary = wordpiece.get_vocabulary()

@@ -101,3 +101,16 @@ def test_onnx_format_through_the_cli_writes_ids_model_and_tokenizer(tmp_path):
     assert json.loads((directory / "model_info.json").read_text())["labels"] == [
         "bad", "ok", "good"]
     assert not (tmp_path / "saved_models" / "models.config").exists()  # Not a TF Serving model.
+
+
+def test_a_run_on_a_url_without_its_run_record_is_refused_by_name(tmp_path, ram_dir):
+    from albert_keras.utils import file_io
+
+    model_path = f"{ram_dir}/runs/x/encoder.keras"  # Outputs moved in, `run.json` not yet.
+    file_io.write_bytes(model_path, b"a .keras zip")
+    file_io.write_text(f"{ram_dir}/runs/x/tokenizer/tokenizer.json", "{}")
+    with pytest.raises(FileNotFoundError, match=r"The run of ram://.*/encoder.keras is not "
+                                                r"published: ram://.*/runs/x/run.json is missing"):
+        export_pipeline(pipeline(tmp_path, base_dir=f"{ram_dir}/saved_models"),
+                        model_path=model_path)
+    assert not file_io.exists(f"{ram_dir}/saved_models")

@@ -64,6 +64,26 @@ def test_a_restarted_fit_resumes_where_the_backup_left_off(tmp_path):
         np.testing.assert_allclose(a, b, rtol=1e-6)
 
 
+def test_backups_on_a_url_resume_and_one_without_its_metadata_is_passed_over(ram_dir):
+    from albert_keras.utils import file_io
+
+    reference = _model()
+    _fit(reference, f"{ram_dir}/reference")
+    assert not file_io.exists(f"{ram_dir}/reference")  # A finished run deletes its backups.
+    backup_dir = f"{ram_dir}/runs/x/backup"
+    with pytest.raises(KeyboardInterrupt):
+        _fit(_model(), backup_dir, extra=[_StopAfter(3)])
+    assert file_io.listdir(backup_dir) == ["epoch-00002", "epoch-00003"]
+    # What a kill while the newest backup was moved in leaves: no metadata, passed over.
+    file_io.remove(f"{backup_dir}/epoch-00003/training_metadata.json")
+    with pytest.warns(UserWarning, match=r"epoch-00003.*cannot be read"):
+        resumed = _model(seed=1)
+        history = _fit(resumed, backup_dir)
+    assert history.epoch == [2, 3]
+    for a, b in zip(reference.get_weights(), resumed.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
 def test_a_corrupt_backup_is_named_and_the_one_before_it_is_used(tmp_path):
     model = _model()
     with pytest.raises(KeyboardInterrupt):

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import os
 
@@ -10,6 +11,7 @@ from albert_keras.data.tokenizers import load_tokenizer
 from albert_keras.models.text_classifier import TextClassifier
 from albert_keras.pipeline import pipeline_from_dict
 from albert_keras.training.finetune import finetune
+from albert_keras.training.finetune_grid import finetune_with_grid
 from albert_keras.training.layer_decay_adamw import LayerDecayAdamW, layer_decay_multipliers
 from tests.helpers import tiny_inputs
 from tests.training import finetune_data
@@ -214,3 +216,27 @@ def test_cli_reports_bad_data_in_one_line(tmp_path, capsys):
                  "--set", f"finetune.tokenizer={finetune_data.write_vocabulary(tmp_path)}"])
     assert code == 2
     assert "empty.csv: no examples" in capsys.readouterr().err
+
+
+def test_a_run_on_a_url_is_published_whole_and_reloads(tmp_path):
+    """`finetune.output_dir` on a URL (`ram://`, standing in for `gs://`): backups, the best
+    epoch's weights and the published run go through TensorFlow's file systems."""
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    train = finetune_data.write_csv(tmp_path, "train.csv", finetune_data.reviews(96, seed=0))
+    validation = finetune_data.write_csv(tmp_path, "val.csv", finetune_data.reviews(32, seed=1))
+    config = _config(tmp_path, train=train, validation=validation, epochs=2,
+                     learning_rate=3e-3, early_stopping_patience=2)
+    config = dataclasses.replace(config, finetune=dataclasses.replace(
+        config.finetune, output_dir="ram://finetune-run/runs", learning_rates=(1e-3, 3e-3)))
+    report = finetune_with_grid(config)
+    run_dir = "ram://finetune-run/runs/tiny"
+    names = {name.rstrip("/") for name in tf.io.gfile.listdir(run_dir)}
+    assert {"model.keras", "labels.json", "tokenizer", "report.json", "report.md",
+            "run.json", "learning_rates"} <= names
+    assert not any(name.startswith(".partial-") for name in names)  # No staging left.
+    assert not os.path.exists("ram:") and not (tmp_path / "ram:").exists()
+    model = keras.saving.load_model(f"{run_dir}/model.keras")
+    assert model.labels == ("neg", "pos")
+    assert report["learning_rate_grid"]["chosen"] in (1e-3, 3e-3)
