@@ -1,7 +1,7 @@
 """ONNX and LiteRT against the SavedModel (issue 14): file size, latency, accuracy, int8's cost.
 
     .venv/bin/python benchmarks/portable_formats.py              # ~10 min on 2 cores
-    .venv/bin/python benchmarks/portable_formats.py --epochs 1 --rounds 10
+    .venv/bin/python benchmarks/portable_formats.py --epochs 1 --rounds 3 --calls 5
 
 One fine-tuned model, exported four ways, each run on the same token ids:
 
@@ -12,16 +12,19 @@ One fine-tuned model, exported four ways, each run on the same token ids:
 - test accuracy of each on the 600 held-out rows (ids from the task's preprocessor, batches of
   32 padded to their longest row), so int8's accuracy change is measured on real data;
 - latency: one request of 1 row and of 8 rows (the first test rows, padded to the longest),
-  the runtimes alternated in each round, median and spread over the rounds;
+  measured through `benchmarks.harness`: `--rounds` alternated rounds (the runtimes' order
+  reversed every other round), `--calls` requests per runtime per round, a round's figure the
+  median of its calls; each ratio against the SavedModel taken per round, with the harness'
+  verdict;
 - size on disk of each export (the SavedModel directory without its warmup requests).
 
-Writes JSON to `--out` and prints a table with ratios against the SavedModel.
+Writes JSON to `--out` (the harness' schema; sizes and accuracies in its settings) and prints
+the figures.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -75,12 +78,14 @@ def _runners(model, tokenizer, work: str) -> dict:
     return runners
 
 
-def main() -> int:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=30, help="latency rounds")
+    parser.add_argument("--rounds", type=int, default=5, help="alternated latency rounds (>= 3)")
+    parser.add_argument("--calls", type=int, default=10,
+                        help="requests per runtime per round; a round's figure is their median")
     parser.add_argument("--out", default=os.path.join(BENCHMARKS, "out", "portable_formats.json"))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     data_dir = real.fetch_data()
     if data_dir is None:
         print("No data: fetch.sh failed.", file=sys.stderr)
@@ -91,7 +96,11 @@ def main() -> int:
     from albert_keras.data.tokenizers import load_tokenizer
     from albert_keras.tasks import task_named
     from albert_keras.training.finetune import finetune
+    from benchmarks.harness import BenchmarkResult, run_rounds
 
+    result = BenchmarkResult("portable_formats", rounds=args.rounds, settings={
+        "model": "MiniLM-L6 TextClassifier on labeled/uncertainty.csv", "epochs": args.epochs,
+        "calls_per_round": args.calls})
     work = tempfile.mkdtemp(prefix="portable_formats_")
     train, test = real.uncertainty_split(data_dir, work)
     config = real.classifier_config(os.path.join(data_dir, "minilm"), train, test,
@@ -110,41 +119,49 @@ def main() -> int:
     encoded = task.encode(examples, tokenizer, tuple(report["labels"]), ft, training=False)
     batches = [{k: np.asarray(v, np.int32) for k, v in x.items()}
                for x, _ in make_dataset(encoded, 32, training=False)]
-    results = {}
+    result.settings.update(finetune_test_accuracy=report["metrics"]["test"]["accuracy"],
+                           test_rows=len(examples))
     for name, (run, size) in runners.items():
         predicted = np.concatenate([np.asarray(run(x)).argmax(-1) for x in batches])
-        results[name] = {"size_bytes": size,
-                         "accuracy": float(np.mean(predicted == np.asarray(encoded.y)))}
+        result.settings[f"{name} size_bytes"] = size
+        result.settings[f"{name} accuracy"] = float(np.mean(predicted == np.asarray(encoded.y)))
     requests = {rows: {k: v[:rows] for k, v in batches[0].items()} for rows in (1, 8)}
     for rows, x in requests.items():
         longest = int(x["padding_mask"].sum(1).max())
         x = {k: np.ascontiguousarray(v[:, :longest]) for k, v in x.items()}
         for run, _ in runners.values():  # Warm up every runtime at this shape.
             run(x)
-        times = {name: [] for name in runners}
-        for _ in range(args.rounds):  # Alternated: each round runs every runtime once.
-            for name, (run, _) in runners.items():
-                started = time.perf_counter()
-                run(x)
-                times[name].append(time.perf_counter() - started)
-        for name, values in times.items():
-            results[name][f"latency_ms_batch_{rows}"] = {
-                "median": 1000 * statistics.median(values), "low": 1000 * min(values),
-                "high": 1000 * max(values), "tokens": longest}
-    output = {"finetune_test_accuracy": report["metrics"]["test"]["accuracy"],
-              "epochs": args.epochs, "rounds": args.rounds, "test_rows": len(examples),
-              "results": results}
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(output, f, indent=2)
-    base = results["saved_model"]
-    print(f"{'runtime':<13} {'size MB':>8} {'x size':>7} {'accuracy':>9} "
-          f"{'ms b=1':>8} {'x':>6} {'ms b=8':>8} {'x':>6}")
-    for name, r in results.items():
-        b1, b8 = r["latency_ms_batch_1"]["median"], r["latency_ms_batch_8"]["median"]
-        print(f"{name:<13} {r['size_bytes'] / 1e6:8.1f} {r['size_bytes'] / base['size_bytes']:7.2f}"
-              f" {r['accuracy']:9.4f} {b1:8.2f} {base['latency_ms_batch_1']['median'] / b1:6.2f}"
-              f" {b8:8.2f} {base['latency_ms_batch_8']['median'] / b8:6.2f}")
+
+        def timer(run, x=x):
+            def measure() -> float:
+                values = []
+                for _ in range(args.calls):
+                    started = time.perf_counter()
+                    run(x)
+                    values.append(1000 * (time.perf_counter() - started))
+                return statistics.median(values)
+            return measure
+
+        measured = run_rounds({name: timer(run) for name, (run, _) in runners.items()},
+                              args.rounds)
+        for name, values in measured.items():
+            result.add_figure(f"{name} batch {rows} latency", values, unit="ms", better="lower",
+                              precision="int8 weights" if "int8" in name else "float32",
+                              device="CPU", tokens=longest)
+        for name in runners:
+            if name != "saved_model":
+                result.add_comparison(f"{name} vs saved_model batch {rows} latency",
+                                      f"{name} batch {rows} latency",
+                                      f"saved_model batch {rows} latency")
+    result.write(args.out)
+    base = result.settings["saved_model size_bytes"]
+    for name in runners:
+        print(f"{name:<13} {result.settings[f'{name} size_bytes'] / 1e6:8.1f} MB "
+              f"(x{result.settings[f'{name} size_bytes'] / base:.2f}) "
+              f"accuracy {result.settings[f'{name} accuracy']:.4f}")
+    for name, comparison in result.comparisons.items():
+        print(f"{name}: speed ratio {comparison['median']:.2f} ({comparison['min']:.2f}-"
+              f"{comparison['max']:.2f}) {comparison['verdict']}")
     print(f"wrote {args.out}")
     return 0
 

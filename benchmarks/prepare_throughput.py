@@ -9,16 +9,16 @@ The corpus comes from `../shared/data/fetch.sh` (42 Shakespeare plays, BERT form
 separate speeches). A SentencePiece tokenizer (vocabulary 8000) is trained once on the corpus;
 each timed run then loads it (`data.tokenizer_path`), so the numbers measure what scales with
 the corpus: reading, tokenizing (tf.data), pairing (worker processes), writing shards. The
-tokenizer's training time is reported on its own. Writes `benchmarks/out/prepare_throughput.json`
-and prints sequences/s per length and the ratio 128 / 512.
+tokenizer's training time is reported on its own. Measured through `benchmarks.harness`: the
+lengths take turns in `--rounds` alternated rounds (128, 512 | 512, 128 | ...), each figure the
+median and min-max of its rounds, the ratio 128 / 512 taken per round. Writes
+`benchmarks/out/prepare_throughput.json` (the harness' schema) and prints the figures.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -29,12 +29,13 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import tensorflow as tf  # noqa: E402
+import tensorflow as tf  # noqa: E402,F401
 
 from albert_keras.data.corpus import read_documents  # noqa: E402
 from albert_keras.data.prepare import prepare  # noqa: E402
 from albert_keras.data.tokenizers import save_tokenizer, train_tokenizer  # noqa: E402
 from albert_keras.pipeline import pipeline_from_dict  # noqa: E402
+from benchmarks.harness import BenchmarkResult, run_rounds  # noqa: E402
 
 
 def fetch_data() -> str:
@@ -44,59 +45,65 @@ def fetch_data() -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
-def main() -> int:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small corpus (botchan.txt), lengths 128 only")
     parser.add_argument("--lengths", default=None, help="comma-separated, default 128,512")
     parser.add_argument("--dupe-factor", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3, help="alternated rounds (>= 3)")
     parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "out", "prepare_throughput.json"))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     data_dir = fetch_data()
     corpus = (os.path.join(data_dir, "corpus", "botchan.txt") if args.quick
               else os.path.join(data_dir, "corpus", "shakespeare", "*.txt"))
     lengths = [int(n) for n in (args.lengths or ("128" if args.quick else "128,512")).split(",")]
+    result = BenchmarkResult("prepare_throughput", rounds=args.rounds, settings={
+        "corpus": "botchan" if args.quick else "shakespeare", "dupe_factor": args.dupe_factor,
+        "tokenizer": "sentencepiece", "lengths": lengths, "num_shards": 8})
     work = tempfile.mkdtemp(prefix="prepare_throughput_")
     try:
         start = time.perf_counter()
         sentences = [s for d in read_documents(corpus) for s in d]
         tokenizer = train_tokenizer(sentences, "sentencepiece", 8000 if not args.quick else 2000)
         tokenizer_dir = save_tokenizer(tokenizer, os.path.join(work, "tokenizer"))
-        tokenizer_seconds = time.perf_counter() - start
-        runs = []
-        for length in lengths:
-            config = pipeline_from_dict({"name": f"seq{length}", "data": {
-                "corpus": corpus, "output_dir": work, "tokenizer_path": tokenizer_dir,
-                "max_sequence_length": length, "dupe_factor": args.dupe_factor,
-                "max_predictions": max(20, round(0.15 * length)), "num_shards": 8}})
-            start = time.perf_counter()
-            summary = prepare(config, progress=False)
-            seconds = time.perf_counter() - start
-            runs.append({"max_sequence_length": length, "sequences": summary["sequences"],
-                         "documents": summary["documents"], "tokens": summary["tokens"],
-                         "seconds": round(seconds, 2),
-                         "sequences_per_second": round(summary["sequences"] / seconds, 1),
-                         "tokens_per_second": round(summary["tokens"] * args.dupe_factor / seconds)})
+        result.settings["tokenizer_training_seconds"] = round(time.perf_counter() - start, 2)
+
+        def timed(length: int):
+            def run() -> dict:
+                config = pipeline_from_dict({"name": f"seq{length}", "data": {
+                    "corpus": corpus, "output_dir": work, "tokenizer_path": tokenizer_dir,
+                    "max_sequence_length": length, "dupe_factor": args.dupe_factor,
+                    "max_predictions": max(20, round(0.15 * length)), "num_shards": 8}})
+                begin = time.perf_counter()
+                summary = prepare(config, progress=False)
+                return {"seconds": time.perf_counter() - begin,
+                        **{k: summary[k] for k in ("sequences", "documents", "tokens")}}
+            return run
+
+        measured = run_rounds({f"seq {length}": timed(length) for length in lengths},
+                              args.rounds, log=lambda line: print(line, flush=True))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-    result = {"benchmark": "prepare_throughput", "corpus": "botchan" if args.quick else "shakespeare",
-              "dupe_factor": args.dupe_factor, "tokenizer": "sentencepiece",
-              "tokenizer_training_seconds": round(tokenizer_seconds, 2), "runs": runs,
-              "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
-                          "tensorflow": tf.__version__}}
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2)
-    print(f"prepare throughput ({result['corpus']}, dupe_factor {args.dupe_factor}, "
-          f"{os.cpu_count()} cores; tokenizer training {tokenizer_seconds:.1f}s not included):")
-    for run in runs:
-        print(f"  seq {run['max_sequence_length']:4d}: {run['sequences']:7,} sequences in "
-              f"{run['seconds']:6.1f}s = {run['sequences_per_second']:8,.1f} seq/s "
-              f"({run['tokens_per_second']:,} corpus tokens/s)")
-    if len(runs) >= 2:
-        print(f"  ratio seq/s {runs[0]['max_sequence_length']} / {runs[1]['max_sequence_length']}: "
-              f"{runs[0]['sequences_per_second'] / runs[1]['sequences_per_second']:.2f}")
+    for name, runs in measured.items():
+        result.settings[f"{name} sequences"] = runs[0]["sequences"]
+        result.add_figure(f"{name} sequences/s", [r["sequences"] / r["seconds"] for r in runs],
+                          unit="seq/s", precision="n/a", device="CPU")
+        result.add_figure(f"{name} corpus tokens/s",
+                          [r["tokens"] * args.dupe_factor / r["seconds"] for r in runs],
+                          unit="tokens/s", precision="n/a", device="CPU")
+    if len(lengths) >= 2:
+        first, second = (f"seq {length}" for length in lengths[:2])
+        result.add_comparison(f"{first} vs {second} sequences/s", f"{first} sequences/s",
+                              f"{second} sequences/s")
+    result.note("Tokenizer training (once, before the rounds) is not in the figures: "
+                "settings.tokenizer_training_seconds.")
+    result.write(args.out)
+    for name, figure in result.figures.items():
+        print(f"  {name}: {figure['median']:,.1f} ({figure['min']:,.1f}-{figure['max']:,.1f})")
+    for name, comparison in result.comparisons.items():
+        print(f"  {name}: {comparison['median']:.2f} ({comparison['min']:.2f}-"
+              f"{comparison['max']:.2f}) {comparison['verdict']}")
     print(f"wrote {args.out}")
     return 0
 

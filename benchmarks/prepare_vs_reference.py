@@ -6,14 +6,17 @@ n-gram masking (n <= 3, 15%, 20 predictions), short_seq_prob 0.1, dupe_factor 1,
 
     git clone https://github.com/google-research/albert ../albert-reference   # not vendored
     .venv/bin/python benchmarks/prepare_vs_reference.py --reference ../albert-reference
+    .venv/bin/python benchmarks/prepare_vs_reference.py --reference ../albert-reference --quick
 
 Each tool runs as its own process, timed from the shell's point of view (wall clock including
 the interpreter start and the TensorFlow import) and inside the tool (from its first log line
 to its last for the reference; `manifest.json`'s `seconds` for ours). Ours runs with the
-default worker choice and with explicit `data.num_workers` values; the tools alternate
-`--repeats` times and the table keeps each one's fastest run (all are in the JSON); one more
-run of ours times each stage. Writes `benchmarks/out/prepare_vs_reference.json` and prints the table for
-`benchmarks/RESULTS.md`.
+default worker choice and with explicit `data.num_workers` values. Measured through
+`benchmarks.harness`: `--rounds` alternated rounds (reference, ours... | ...ours, reference),
+each figure the median and min-max of its rounds, each speed-up (sequences/s ours / reference)
+taken within a round, then summarised with the harness' verdict; one more run of ours times each
+stage. `--quick` runs two plays. Writes `benchmarks/out/prepare_vs_reference.json` (the
+harness' schema) and prints the table.
 
 The tokenizer: a 1,000-piece unigram SentencePiece model trained on the corpus with ALBERT's
 special pieces (`<pad>`, `<unk>`, `[CLS]`, `[SEP]`, `[MASK]`) by `albert_keras`' trainer,
@@ -35,14 +38,12 @@ import argparse
 import glob
 import json
 import os
-import platform
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -218,14 +219,6 @@ def stage_profile(corpus: str, spm_model: str, output_dir: str) -> dict:
     return {k: round(v, 2) for k, v in times.items()}
 
 
-def best(runs: list[dict]) -> dict:
-    """The fastest run (wall clock) of one tool, with every run's wall seconds beside it."""
-    fastest = dict(min(runs, key=lambda run: run["wall_seconds"]))
-    fastest["all_wall_seconds"] = [run["wall_seconds"] for run in runs]
-    fastest["all_in_tool_seconds"] = [run.get("in_tool_seconds") for run in runs]
-    return fastest
-
-
 def import_seconds() -> dict:
     """Wall seconds of a bare interpreter and of the imports each tool starts with."""
     times = {}
@@ -239,13 +232,7 @@ def import_seconds() -> dict:
     return times
 
 
-def load() -> dict:
-    with open("/proc/loadavg", encoding="utf-8") as f:
-        one, five, fifteen = (float(x) for x in f.read().split()[:3])
-    return {"1min": one, "5min": five, "15min": fifteen}
-
-
-def main() -> int:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", help="folder with create_pretraining_data.py and "
                         "tokenization.py from google-research/albert")
@@ -253,97 +240,97 @@ def main() -> int:
                         "(default: a 1,000-piece model trained on the corpus, cached)")
     parser.add_argument("--workers", default="auto,2",
                         help="our data.num_workers values, comma-separated (auto = null)")
-    parser.add_argument("--repeats", type=int, default=2,
-                        help="runs of each tool, alternating; the table shows the fastest")
+    parser.add_argument("--rounds", "--repeats", dest="rounds", type=int, default=3,
+                        help="alternated rounds: one run of each tool per round")
+    parser.add_argument("--quick", action="store_true", help="two plays instead of 42")
     parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "out",
                                                       "prepare_vs_reference.json"))
     parser.add_argument("--stages", nargs=3, metavar=("CORPUS", "MODEL", "OUTPUT_DIR"),
                         help=argparse.SUPPRESS)  # The stage-profile subprocess.
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.stages:
         print(json.dumps(stage_profile(*args.stages)))
         return 0
     if not args.reference:
         parser.error("--reference is required (git clone https://github.com/google-research/albert)")
+    from benchmarks.harness import BenchmarkResult, run_rounds
 
     data_dir = fetch_data()
-    corpus = os.path.join(data_dir, "corpus", "shakespeare", "*.txt")
-    corpus_bytes = sum(os.path.getsize(p) for p in glob.glob(corpus))
-    spm_model = args.spm_model or corpus_tokenizer(data_dir, corpus)
+    plays = os.path.join(data_dir, "corpus", "shakespeare")
+    corpus = (",".join(os.path.join(plays, p) for p in ("hamlet*.txt", "macbeth*.txt"))
+              if args.quick else os.path.join(plays, "*.txt"))
+    corpus_bytes = sum(os.path.getsize(p) for pattern in corpus.split(",")
+                       for p in glob.glob(pattern))
+    spm_model = args.spm_model or corpus_tokenizer(data_dir, os.path.join(plays, "*.txt"))
     work = tempfile.mkdtemp(prefix="prepare_vs_reference_")
-    result = {"benchmark": "prepare_vs_reference", "corpus": "shakespeare (42 plays)",
-              "corpus_bytes": corpus_bytes, "settings": SETTINGS,
-              "spm_model": os.path.basename(os.path.dirname(spm_model)) + "/spiece.model"
-              if not args.spm_model else os.path.basename(spm_model),
-              "started": datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"), "load_before": load()}
+    result = BenchmarkResult("prepare_vs_reference", rounds=args.rounds, settings={
+        "corpus": "shakespeare (hamlet, macbeth)" if args.quick else "shakespeare (42 plays)",
+        "corpus_bytes": corpus_bytes, **SETTINGS, "workers": args.workers,
+        "spm_model": os.path.basename(os.path.dirname(spm_model)) + "/spiece.model"
+        if not args.spm_model else os.path.basename(spm_model)})
+    contenders = {"reference": lambda: run_reference(args.reference, corpus, spm_model, work)}
+    for value in args.workers.split(","):
+        contenders[f"ours workers={value}"] = (
+            lambda value=value: run_ours(corpus, spm_model, work,
+                                         None if value == "auto" else int(value)))
     try:
-        references, ours = [], {value: [] for value in args.workers.split(",")}
-        for _ in range(args.repeats):  # Alternating, so both tools see the same load.
-            references.append(run_reference(args.reference, corpus, spm_model, work))
-            print(f"reference: {references[-1]}", file=sys.stderr)
-            for value, runs in ours.items():
-                runs.append(run_ours(corpus, spm_model, work,
-                                     None if value == "auto" else int(value)))
-                print(f"ours: {runs[-1]}", file=sys.stderr)
-        result["reference"] = best(references)
-        result["ours"] = [best(runs) for runs in ours.values()]
+        measured = run_rounds(contenders, args.rounds,
+                              log=lambda line: print(line, file=sys.stderr, flush=True))
         stages = subprocess.run([sys.executable, __file__, "--stages", corpus, spm_model,
                                  os.path.join(work, "stages")], capture_output=True, text=True,
                                 cwd=REPO, check=True, env={**os.environ,
                                                            "TF_CPP_MIN_LOG_LEVEL": "2"})
-        result["our_stages"] = json.loads(stages.stdout.strip().splitlines()[-1])
-        result["startup"] = import_seconds()
+        result.settings["our_stages_seconds"] = json.loads(stages.stdout.strip().splitlines()[-1])
+        result.settings["startup_seconds"] = import_seconds()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    result["load_after"] = load()
-    result["machine"] = {"platform": platform.platform(), "cpu_count": os.cpu_count(),
-                         "python": platform.python_version()}
-    reference = result["reference"]
-    for run in result["ours"]:
-        run["wall_speedup"] = round(
-            (run["sequences"] / run["wall_seconds"]) /
-            (reference["sequences"] / reference["wall_seconds"]), 2)
-        if reference.get("in_tool_seconds"):
-            run["in_tool_speedup"] = round(
-                (run["sequences"] / run["in_tool_seconds"]) /
-                (reference["sequences"] / reference["in_tool_seconds"]), 2)
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2)
-    print(table(result))
+    result.settings["reference_shim"] = measured["reference"][0].get("shim")
+    if measured["reference"][0].get("stages"):
+        result.settings["reference_stages_seconds"] = measured["reference"][0]["stages"]
+    in_tool = all(run.get("in_tool_seconds") for runs in measured.values() for run in runs)
+    for name, runs in measured.items():
+        result.settings[f"{name} sequences"] = runs[0]["sequences"]
+        result.add_figure(f"{name} wall sequences/s",
+                          [run["sequences"] / run["wall_seconds"] for run in runs], unit="seq/s",
+                          precision="n/a", device="CPU",
+                          wall_seconds_rounds=[run["wall_seconds"] for run in runs],
+                          cpu_seconds_rounds=[run["cpu_seconds"] for run in runs])
+        if in_tool:
+            result.add_figure(f"{name} in-tool sequences/s",
+                              [run["sequences"] / run["in_tool_seconds"] for run in runs],
+                              unit="seq/s", precision="n/a", device="CPU",
+                              in_tool_seconds_rounds=[run["in_tool_seconds"] for run in runs])
+    for name in measured:
+        if name != "reference":
+            result.add_comparison(f"{name} vs reference, wall", f"{name} wall sequences/s",
+                                  "reference wall sequences/s")
+            if in_tool:
+                result.add_comparison(f"{name} vs reference, in-tool",
+                                      f"{name} in-tool sequences/s",
+                                      "reference in-tool sequences/s")
+    result.note("Wall: the whole process, interpreter start and imports included (see "
+                "settings.startup_seconds); in-tool: the reference's first to last log line, "
+                "our manifest's seconds. Sequences/s, so a tool that writes more sequences is "
+                "not penalised for it.")
+    document = result.write(args.out)
+    print(table(document))
     print(f"wrote {args.out}")
     return 0
 
 
-def table(result: dict) -> str:
-    reference = result["reference"]
-    lines = ["| tool | workers | sequences | wall s | seq/s (wall) | in-tool s | seq/s (in-tool) "
-             "| CPU s | × reference (wall / in-tool) |",
-             "|---|---|---|---|---|---|---|---|---|",
-             f"| create_pretraining_data.py | 1 process | {reference['sequences']:,} | "
-             f"{reference['wall_seconds']} | {reference['sequences'] / reference['wall_seconds']:,.0f} | "
-             f"{reference.get('in_tool_seconds', '?')} | "
-             f"{reference['sequences'] / reference.get('in_tool_seconds', float('nan')):,.0f} | "
-             f"{reference['cpu_seconds']} | 1 / 1 |"]
-    for run in result["ours"]:
-        lines.append(
-            f"| albert-keras prepare --static-masking | {run['num_workers']} | {run['sequences']:,} | "
-            f"{run['wall_seconds']} | {run['sequences'] / run['wall_seconds']:,.0f} | "
-            f"{run['in_tool_seconds']} | {run['sequences'] / run['in_tool_seconds']:,.0f} | "
-            f"{run['cpu_seconds']} | {run['wall_speedup']} / {run.get('in_tool_speedup', '?')} |")
-    lines.append("")
-    lines.append("Fastest of the runs (alternating tools); wall seconds of every run: reference "
-                 f"{reference['all_wall_seconds']}, " + ", ".join(
-                     f"ours ({run['num_workers']}) {run['all_wall_seconds']}"
-                     for run in result["ours"]))
+def table(document: dict) -> str:
+    """The figures and speed-ups of a result document, for reading at the terminal."""
+    lines = ["| figure | median | min-max |", "|---|---|---|"]
+    for name, figure in document["figures"].items():
+        lines.append(f"| {name} | {figure['median']:,.0f} | {figure['min']:,.0f}-"
+                     f"{figure['max']:,.0f} |")
+    for name, comparison in document["comparisons"].items():
+        lines.append(f"| {name} | {comparison['median']:.2f}x | {comparison['min']:.2f}-"
+                     f"{comparison['max']:.2f}: {comparison['verdict']} |")
     lines.append("Our stages (seconds, one more run in one process): " + ", ".join(
-        f"{k} {v}" for k, v in result["our_stages"].items()))
-    if reference.get("stages"):
-        lines.append("Reference stages (from its log): " + ", ".join(
-            f"{k} {v}" for k, v in reference["stages"].items()))
+        f"{k} {v}" for k, v in document["settings"]["our_stages_seconds"].items()))
     lines.append("Start-up (wall seconds of a process that only imports): " + ", ".join(
-        f"{k} {v}" for k, v in result["startup"].items()))
-    lines.append(f"Load average before {result['load_before']}, after {result['load_after']}")
+        f"{k} {v}" for k, v in document["settings"]["startup_seconds"].items()))
     return "\n".join(lines)
 
 

@@ -10,7 +10,9 @@ alternated (A B, then B A, ...), each in its own process, on the same records (p
 before the first timed run), seed, batches and steps. Reports per precision the final MLM loss
 and accuracy on the run's 10 fixed held-out batches and the seconds of training steps
 (`summary.json` `train_seconds`), then the goals: bf16 loss within 1% of float32, bf16 steps
-at least 1.3x as fast (medians over rounds). Writes benchmarks/out/quickstart_precision.json.
+at least 1.3x as fast. Measured through `benchmarks.harness`: each figure is the median and
+min-max of its rounds, the speed ratio bf16 / float32 is taken per round and given the harness'
+verdict. Writes benchmarks/out/quickstart_precision.json (the harness' schema).
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,56 +50,52 @@ def run_pretrain(work: str, precision: str, round_index: int, steps: int) -> dic
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3, help="alternated rounds (>= 3)")
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "out",
                                                       "quickstart_precision.json"))
     args = parser.parse_args(argv)
+    sys.path.insert(0, REPO)
+    from benchmarks.harness import BenchmarkResult, run_rounds
 
-    runs = {precision: [] for precision in PRECISIONS}
+    result = BenchmarkResult("quickstart_precision", rounds=args.rounds, settings={
+        "config": "pipelines/albert_tiny.yaml", "steps": args.steps})
     with tempfile.TemporaryDirectory() as work:
         # Records are prepared by the first run; an untimed short run makes them, so every
         # timed run starts from the same files.
         run_pretrain(work, "float32", -1, steps=2)
-        for round_index in range(args.rounds):
-            order = PRECISIONS if round_index % 2 == 0 else PRECISIONS[::-1]
-            for precision in order:
-                summary = run_pretrain(work, precision, round_index, args.steps)
-                row = {"round": round_index, "precision": summary["precision"],
-                       "train_seconds": summary["train_seconds"],
-                       "mlm_loss": summary["final"]["mlm_loss"],
-                       "mlm_accuracy": summary["final"]["mlm_accuracy"],
-                       "initial_mlm_loss": summary["initial"]["mlm_loss"]}
-                runs[precision].append(row)
-                print(json.dumps(row), flush=True)
-
-    medians = {precision: {key: statistics.median(row[key] for row in rows)
-                           for key in ("train_seconds", "mlm_loss", "mlm_accuracy")}
-               for precision, rows in runs.items()}
-    f32, bf16 = medians["float32"], medians["mixed_bfloat16"]
-    loss_change = (bf16["mlm_loss"] - f32["mlm_loss"]) / f32["mlm_loss"]
-    speedup = f32["train_seconds"] / bf16["train_seconds"]
-    round_speedups = [a["train_seconds"] / b["train_seconds"]
-                      for a, b in zip(runs["float32"], runs["mixed_bfloat16"])]
-    results = {"steps": args.steps, "rounds": args.rounds, "runs": runs, "medians": medians,
-               "bf16_loss_change": loss_change, "loss_within_1_percent": abs(loss_change) <= 0.01,
-               "speedup": speedup, "round_speedups": round_speedups,
-               "speedup_at_least_1_3": speedup >= 1.3}
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(results, f, indent=2)
-    print(f"\nwrote {args.out}\n")
-    print("| precision | final MLM loss (rounds) | MLM accuracy | s of steps (rounds) |")
-    print("|---|---|---|---|")
-    for precision, rows in runs.items():
-        losses = ", ".join(f"{row['mlm_loss']:.4f}" for row in rows)
-        seconds = ", ".join(f"{row['train_seconds']:.0f}" for row in rows)
-        print(f"| {precision} | {losses} | {medians[precision]['mlm_accuracy']:.4f} | {seconds} |")
-    print(f"\nbf16 loss vs float32: {loss_change:+.2%} (goal within 1%: "
-          f"{'met' if results['loss_within_1_percent'] else 'NOT met'})")
-    rounds = ", ".join(f"{ratio:.2f}" for ratio in round_speedups)
-    print(f"bf16 speed: {speedup:.2f}x float32 (rounds {rounds}; goal 1.3x: "
-          f"{'met' if results['speedup_at_least_1_3'] else 'NOT met'})")
+        counter = iter(range(10**6))
+        runs = run_rounds({precision: (lambda precision=precision: run_pretrain(
+            work, precision, next(counter), args.steps)) for precision in PRECISIONS},
+            args.rounds, log=lambda line: print(line[:200], flush=True))
+    for precision, summaries in runs.items():
+        result.add_figure(f"{precision} seconds of training steps",
+                          [s["train_seconds"] for s in summaries], unit="s", better="lower",
+                          precision=precision, device="CPU")
+        result.add_figure(f"{precision} final MLM loss",
+                          [s["final"]["mlm_loss"] for s in summaries], unit="", better="lower",
+                          precision=precision, device="CPU")
+        result.add_figure(f"{precision} final MLM accuracy",
+                          [s["final"]["mlm_accuracy"] for s in summaries], unit="",
+                          precision=precision, device="CPU")
+    speed = result.add_comparison("mixed_bfloat16 vs float32 training steps",
+                                  "mixed_bfloat16 seconds of training steps",
+                                  "float32 seconds of training steps", goal=1.3)
+    speed["goal_met_every_round"] = min(speed["speed_ratio_rounds"]) >= 1.3
+    losses = [(b["final"]["mlm_loss"] - a["final"]["mlm_loss"]) / a["final"]["mlm_loss"]
+              for a, b in zip(runs["float32"], runs["mixed_bfloat16"])]
+    result.add_figure("bf16 MLM loss change vs float32", losses, unit="fraction",
+                      better="lower", precision="mixed_bfloat16", device="CPU",
+                      goal="within +-1% in every round",
+                      goal_met_every_round=all(abs(x) <= 0.01 for x in losses))
+    result.note("Loss change per round: (bf16 loss - float32 loss) / float32 loss of the same "
+                "round; goal within 1%. Speed goal: bf16 at least 1.3x float32 in every round.")
+    result.write(args.out)
+    for name, figure in result.figures.items():
+        print(f"{name}: {figure['median']:.4g} ({figure['min']:.4g}-{figure['max']:.4g})")
+    print(f"bf16 speed vs float32: {speed['median']:.2f}x ({speed['min']:.2f}-{speed['max']:.2f})"
+          f" {speed['verdict']}; goal 1.3x in every round: {speed['goal_met_every_round']}")
+    print(f"wrote {args.out}")
     return 0
 
 

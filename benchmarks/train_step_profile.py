@@ -14,7 +14,8 @@ optimizer update; loss/metrics; other), by phase (forward = the model's and the 
 backward = `gradient_tape/` and the tape's sums of gradients; optimizer = the optimizer's scope
 and other Assign*/ResourceApply*; other) and by op type;
 the matmul FLOP/s (`train_step_flops` over the time some matmul runs) against the dense-matmul
-limit (`_matmul_limit`), the share of the step with no matmul running, and jit off vs on.
+limit (`benchmarks.harness.matmul_limits`, median of its rounds), the share of the step with no
+matmul running, and jit off vs on.
 
     .venv/bin/python benchmarks/train_step_profile.py              # bert_base, albert_base
     .venv/bin/python benchmarks/train_step_profile.py --small      # tiny albert_base: checks it
@@ -67,12 +68,14 @@ def main(argv=None) -> int:
     if args.measure:
         implementation, model = args.measure.split(":")
         if implementation == "matmul":
-            print(json.dumps(throughput._matmul_limit(_with_jit(args, False))))
+            print(json.dumps(_matmul_limit(args.precision)))
         else:
             print(json.dumps(profile(implementation, model, args)))
         return 0
 
-    results = {"machine": throughput._machine(), "settings": {
+    from benchmarks.harness import fingerprint
+
+    results = {"machine": fingerprint(matmul=False), "settings": {
         k: getattr(args, k) for k in ("batch_size", "sequence_length", "predictions", "steps",
                                       "warmup_steps", "timing_steps", "precision", "small")}}
     jobs = [("matmul", "none")] + [(implementation, model) for model in args.models.split(",")
@@ -95,6 +98,16 @@ def main(argv=None) -> int:
         json.dump(results, f, indent=2)
     print(f"wrote {args.out}")
     return 0
+
+
+def _matmul_limit(precision: str) -> dict:
+    """The harness' matmul limit in the run's compute dtype (median of its rounds; float16
+    runs are held against the float32 limit, the harness measures float32 and bfloat16)."""
+    from benchmarks.harness import matmul_limits
+
+    dtype = "bfloat16" if precision == "mixed_bfloat16" else "float32"
+    limit = matmul_limits()[dtype]
+    return {**limit, "dtype": dtype, "flops_per_second": limit["median"]}
 
 
 def _child(implementation: str, model: str, args) -> dict:

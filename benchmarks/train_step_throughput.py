@@ -7,8 +7,9 @@ One command measures, in one run and on one machine:
   `BertBackbone` / `AlbertBackbone` with an equivalent masked-LM head (keras-hub `MaskedLMHead`
   tied to the token embedding, gathered at the masked positions) and pair head, the same losses
   and the same optimizer;
-- the dense-matmul FLOP/s this machine reaches (its practical limit), so that each step's
-  achieved FLOP/s can be given as a fraction of it (MFU on a GPU);
+- the float32 and bfloat16 dense-matmul FLOP/s this machine reaches in the same run (its
+  practical limit, `benchmarks.harness.matmul_limits`), so that each step's achieved FLOP/s is
+  given as a fraction of it (MFU on a GPU);
 - peak memory of each training run (each measurement runs in its own process);
 - with `--records`, useful (non-padding) tokens/s on batches of real pretraining records, as
   our reader makes them: padded to the full length (what keras-hub and ours get without
@@ -16,20 +17,23 @@ One command measures, in one run and on one machine:
 
     python benchmarks/train_step_throughput.py              # the real measurement
     python benchmarks/train_step_throughput.py --precisions float32,mixed_bfloat16 \
-        --accumulation 1,4 --repeats 5                      # rows per precision and accumulation
+        --accumulation 1,4 --rounds 5                       # rows per precision and accumulation
     python benchmarks/train_step_throughput.py --records 'tf_records/albert_tiny/*.tfrecord'
     python benchmarks/train_step_throughput.py --small      # tiny models: checks the script works
-    python benchmarks/train_step_throughput.py --precision mixed_bfloat16 --jit-compile  # GPU
+    python benchmarks/train_step_throughput.py --precisions mixed_bfloat16 --jit-compile  # GPU
 
-The equal-work contenders run in rounds: every contender once per round, the order reversed
-every other round (ABBA...), each in its own process. A ratio (ours / keras-hub) is taken within
-each round and reported as the median over rounds with its lowest and highest value; when that
-range is wider than `--spread-limit` either side of the median and straddles 1.0, the run says
-it cannot conclude. Gradient accumulation rows: ours computes `--batch-size` x N rows per step as
-N micro-batches (`use_gradient_accumulation`); keras-hub runs N `fit` steps of `--batch-size`
-rows with Keras' `Optimizer(gradient_accumulation_steps=N)`: the same rows per update.
+Measured through `benchmarks.harness`: every contender once per round, the order reversed every
+other round (ABBA...), each in its own process. Each figure is the median and min-max of its
+rounds; each ratio (ours / keras-hub, albert_base / bert_base) is taken within a round, then
+summarised, with the harness' verdict rule ("faster" / "slower" only when every round agrees,
+else "cannot conclude"; `--tolerance` widens the band around 1.0). Peak memory albert_base /
+bert_base is a per-round ratio figure (memory has no faster or slower).
 
-Writes `benchmarks/out/train_step_throughput.json` and prints the ratios.
+Gradient accumulation rows: ours computes `--batch-size` x N rows per step as N micro-batches
+(`use_gradient_accumulation`); keras-hub runs N `fit` steps of `--batch-size` rows with Keras'
+`Optimizer(gradient_accumulation_steps=N)`: the same rows per update.
+
+Writes `benchmarks/out/train_step_throughput.json` (the harness' schema) and prints the ratios.
 """
 
 from __future__ import annotations
@@ -37,9 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
-import statistics
 import subprocess
 import sys
 import time
@@ -62,15 +64,15 @@ def main(argv=None) -> int:
     parser.add_argument("--predictions", type=int, default=20, help="masked positions per sequence")
     parser.add_argument("--steps", type=int, default=10, help="timed steps per measurement")
     parser.add_argument("--warmup-steps", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=5,
-                        help="rounds: measurements per contender, alternated; medians count")
+    parser.add_argument("--rounds", "--repeats", dest="rounds", type=int, default=5,
+                        help="alternated rounds: one measurement of every contender each")
     parser.add_argument("--precisions", default="float32",
                         help="comma-separated: float32, mixed_bfloat16, mixed_float16, auto")
     parser.add_argument("--accumulation", default="1",
                         help="comma-separated gradient accumulation steps, e.g. 1,4")
-    parser.add_argument("--spread-limit", type=float, default=0.05,
-                        help="half-range of a ratio's rounds, relative to its median, beyond "
-                             "which a ratio that straddles 1.0 is called inconclusive")
+    parser.add_argument("--tolerance", type=float, default=0.0,
+                        help="the verdict rule's tolerance: 'faster' needs every round's speed "
+                             "ratio above 1 + tolerance")
     parser.add_argument("--precision", default="float32", help=argparse.SUPPRESS)  # Child.
     parser.add_argument("--accumulation-steps", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--jit-compile", action="store_true")
@@ -93,16 +95,15 @@ def main(argv=None) -> int:
         print(json.dumps(measure(implementation, model, args, *batches)))
         return 0
 
+    from benchmarks.harness import BenchmarkResult, default_device, matmul_limits, run_rounds
+
     precisions = [_resolved(p) for p in args.precisions.split(",")]
     accumulations = [int(a) for a in args.accumulation.split(",")]
-    results = {"machine": _machine(), "settings": {
-        k: getattr(args, k) for k in ("batch_size", "sequence_length", "predictions", "steps",
-                                      "warmup_steps", "repeats", "jit_compile", "small",
-                                      "records", "length_buckets", "record_steps",
-                                      "spread_limit")}}
-    results["settings"].update(precisions=precisions, accumulation=accumulations)
-    results["matmul"] = {precision: _child(["--measure", "matmul:none"], args, precision)
-                         for precision in precisions}
+    result = BenchmarkResult("train_step_throughput", rounds=args.rounds, settings={
+        k: getattr(args, k) for k in ("models", "batch_size", "sequence_length", "predictions",
+                                      "steps", "warmup_steps", "jit_compile", "small", "records",
+                                      "length_buckets", "record_steps", "tolerance")})
+    result.settings.update(precisions=precisions, accumulation=accumulations)
     contenders = [] if args.skip_equal_work else [
         (implementation, model, precision, steps) for precision in precisions
         for steps in accumulations for model in args.models.split(",")
@@ -111,50 +112,98 @@ def main(argv=None) -> int:
         contenders += [(implementation, model, precisions[0], 1, batches)
                        for model in args.models.split(",")
                        for implementation, batches in RECORD_CONTENDERS]
-    rounds: dict[tuple, list[dict]] = {key: [] for key in contenders}
-    for index in range(args.repeats):  # ABBA: the order flips every other round.
-        for key in (contenders if index % 2 == 0 else contenders[::-1]):
-            implementation, model, precision, steps, *batches = key
-            rounds[key].append(_child(
-                ["--measure", ":".join([implementation, model, *batches])], args, precision,
-                steps))
-    runs = []
-    for key, measured in rounds.items():
-        run = dict(min(measured, key=lambda r: abs(r["tokens_per_second"] - statistics.median(
-            m["tokens_per_second"] for m in measured))))  # The median round's measurement.
-        run["tokens_per_second_rounds"] = [m["tokens_per_second"] for m in measured]
-        run["tokens_per_second"] = statistics.median(run["tokens_per_second_rounds"])
-        if "useful_tokens_per_second" in run:
-            run["useful_tokens_per_second"] = statistics.median(
-                m["useful_tokens_per_second"] for m in measured)
-        run["flops_per_second"] = run["flops_per_step"] * run["tokens_per_second"] / run["tokens_per_step"]
-        runs.append(run)
-    for run in runs:
-        limit = results["matmul"][run["precision"]]["flops_per_second"]
-        run["fraction_of_matmul_limit"] = run["flops_per_second"] / limit
-        useful = (f"{run['useful_tokens_per_second']:>8.0f} useful tokens/s "
-                  f"({run['batches']}, {100 * run['real_token_share']:.1f}% real)  "
-                  if "batches" in run else "")
-        print(f"{run['implementation']:>12} {run['model']:<12} {run['precision']:<14} "
-              f"x{run['accumulation_steps']} {run['tokens_per_second']:>8.0f} tokens/s  {useful}"
-              f"{run['flops_per_second'] / 1e9:6.1f} GFLOP/s  "
-              f"{100 * run['fraction_of_matmul_limit']:5.1f}% of matmul limit  "
-              f"peak memory {run['peak_memory_bytes'] / 2**20:,.0f} MiB", flush=True)
-    results["runs"] = runs
-    results["ratios"] = _ratios(runs)
-    results["round_ratios"] = _round_ratios(rounds, args.spread_limit)
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(results, f, indent=2)
-    for precision, matmul in results["matmul"].items():
-        print(f"dense matmul limit {precision}: {matmul['flops_per_second'] / 1e9:.1f} GFLOP/s")
-    for name, value in results["ratios"].items():
-        print(f"{name}: {value:.3f}")
-    for name, ratio in results["round_ratios"].items():
-        print(f"{name}: median {ratio['median']:.3f} (rounds {ratio['low']:.3f}-"
-              f"{ratio['high']:.3f}): {ratio['verdict']}")
+
+    def child(key):
+        implementation, model, precision, steps, *batches = key
+        return lambda: _child(["--measure", ":".join([implementation, model, *batches])], args,
+                              precision, steps)
+
+    measured = run_rounds({_name(key): child(key) for key in contenders}, args.rounds,
+                          log=lambda line: print(line[:160], file=sys.stderr, flush=True))
+    # The machine's limits, measured in this run (float32 and bfloat16), for MFU.
+    limits = result.matmul_limits = matmul_limits()
+    result.settings["matmul_limits_for_mfu"] = {k: v["median"] for k, v in limits.items()}
+    device = default_device()
+    for key in contenders:
+        implementation, model, precision, steps, *batches = key
+        runs = measured[_name(key)]
+        first = runs[0]
+        rates = [r["tokens_per_second"] for r in runs]
+        extra = {"seconds_per_step_rounds": [r["seconds_per_step"] for r in runs],
+                 "tokens_per_step": first["tokens_per_step"],
+                 "flops_per_step": first["flops_per_step"], "parameters": first["parameters"],
+                 "jit_compile": args.jit_compile}
+        result.add_figure(f"{_name(key)} tokens/s", rates, unit="tokens/s", precision=precision,
+                          device=device, **extra)
+        limit = limits.get(_limit_dtype(precision))
+        if limit:
+            flops_per_token = first["flops_per_step"] / first["tokens_per_step"]
+            result.add_figure(f"{_name(key)} fraction of matmul limit",
+                              [rate * flops_per_token / limit["median"] for rate in rates],
+                              unit="fraction", precision=precision, device=device,
+                              limit_flops_per_second=limit["median"])
+        result.add_figure(f"{_name(key)} peak memory", [r["peak_memory_bytes"] for r in runs],
+                          unit="bytes", better="lower", precision=precision, device=device)
+        if batches:
+            result.add_figure(f"{_name(key)} useful tokens/s",
+                              [r["useful_tokens_per_second"] for r in runs], unit="tokens/s",
+                              precision=precision, device=device,
+                              real_token_share=first["real_token_share"])
+    _comparisons(result, contenders, args.tolerance)
+    result.note("Each measurement runs in its own process (peak memory is its own); every "
+                "contender once per round, the order reversed every other round.")
+    if args.jit_compile:
+        result.note("The matmul limits are measured without XLA; the train steps with it.")
+    result.write(args.out)
+    for name, figure in result.figures.items():
+        print(f"{name}: median {figure['median']:.4g} ({figure['min']:.4g}-{figure['max']:.4g}) "
+              f"{figure['unit']}")
+    for name, comparison in result.comparisons.items():
+        print(f"{name}: speed ratio {comparison['median']:.3f} ({comparison['min']:.3f}-"
+              f"{comparison['max']:.3f}): {comparison['verdict']}")
     print(f"wrote {args.out}")
     return 0
+
+
+def _name(key: tuple) -> str:
+    """A contender's figure prefix: "albert_keras bert_base float32 x1[ bucketed]"."""
+    implementation, model, precision, steps, *batches = key
+    return " ".join([implementation, model, precision, f"x{steps}", *batches])
+
+
+def _limit_dtype(precision: str) -> str:
+    return {"float32": "float32", "mixed_bfloat16": "bfloat16"}.get(precision, precision)
+
+
+def _comparisons(result, contenders: list[tuple], tolerance: float) -> None:
+    """Ours vs keras-hub (equal work), ALBERT vs BERT per implementation, bucketed vs padded."""
+    names = {_name(key) for key in contenders}
+    for key in contenders:
+        implementation, model, precision, steps, *batches = key
+        name = _name(key)
+        hub = _name(("keras_hub", model, precision, steps, *batches))
+        if implementation == "albert_keras" and not batches and hub in names:
+            result.add_comparison(f"{model} {precision} x{steps} tokens/s ours vs keras_hub",
+                                  f"{name} tokens/s", f"{hub} tokens/s", tolerance)
+        bert = _name((implementation, "bert_base", precision, steps, *batches))
+        if model == "albert_base" and not batches and bert in names:
+            result.add_comparison(f"{implementation} {precision} x{steps} tokens/s albert_base "
+                                  "vs bert_base", f"{name} tokens/s", f"{bert} tokens/s",
+                                  tolerance)
+            # Memory is no speed: a per-round ratio figure, not a faster/slower verdict.
+            result.add_figure(
+                f"{implementation} {precision} x{steps} peak memory albert_base / bert_base",
+                [a / b for a, b in zip(result.figures[f"{name} peak memory"]["rounds"],
+                                       result.figures[f"{bert} peak memory"]["rounds"])],
+                unit="ratio", better="lower", precision=precision,
+                device=result.figures[f"{name} peak memory"]["device"])
+        if implementation == "albert_keras" and batches == ["bucketed"]:
+            for other in ("keras_hub", "albert_keras"):
+                padded = _name((other, model, precision, steps, "padded"))
+                if padded in names:
+                    result.add_comparison(
+                        f"{model} useful tokens/s ours bucketed vs {other} padded",
+                        f"{name} useful tokens/s", f"{padded} useful tokens/s", tolerance)
 
 
 def _resolved(precision: str) -> str:
@@ -163,32 +212,6 @@ def _resolved(precision: str) -> str:
     from albert_keras.training.precision import resolve_precision
 
     return resolve_precision("auto")[0]
-
-
-def _round_ratios(rounds: dict, spread_limit: float) -> dict:
-    """Ours / keras-hub tokens/s per round, for each equal-work pair: median, range, verdict."""
-    ratios = {}
-    for key, ours in rounds.items():
-        implementation, model, precision, steps, *batches = key
-        hub = rounds.get(("keras_hub", model, precision, steps, *batches))
-        if implementation != "albert_keras" or batches or not hub:
-            continue
-        values = [a["tokens_per_second"] / b["tokens_per_second"] for a, b in zip(ours, hub)]
-        median, low, high = statistics.median(values), min(values), max(values)
-        half_range = max(median - low, high - median) / median
-        if low > 1.0:
-            verdict = "ours faster in every round"
-        elif high < 1.0:
-            verdict = "keras-hub faster in every round"
-        elif half_range <= spread_limit:
-            verdict = f"level (within +-{100 * half_range:.1f}%)"
-        else:
-            verdict = (f"cannot conclude: rounds spread +-{100 * half_range:.1f}% around the "
-                       f"median, beyond the {100 * spread_limit:.0f}% limit")
-        name = f"{model} {precision} x{steps} tokens/s ours / keras-hub"
-        ratios[name] = {"median": median, "low": low, "high": high, "rounds": values,
-                        "verdict": verdict}
-    return ratios
 
 
 def _child(extra: list[str], args, precision: str = "float32", accumulation: int = 1) -> dict:
@@ -209,55 +232,12 @@ def _child(extra: list[str], args, precision: str = "float32", accumulation: int
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def _ratios(runs: list[dict]) -> dict[str, float]:
-    first = min((r["precision"], r["accumulation_steps"]) for r in runs)  # float32 x1 if run.
-    by = {(r["implementation"], r["model"]): r for r in runs if "batches" not in r
-          and (r["precision"], r["accumulation_steps"]) == first}
-    real = {(r["implementation"], r["model"], r["batches"]): r for r in runs if "batches" in r}
-    ratios = {}
-    for model in sorted({r["model"] for r in real.values()}):
-        useful = {key[0:1] + key[2:]: r["useful_tokens_per_second"] for key, r in real.items()
-                  if key[1] == model}
-        ours = useful.get(("albert_keras", "bucketed"))
-        for other in (("keras_hub", "padded"), ("albert_keras", "padded")):
-            if ours and other in useful:
-                ratios[f"{model} useful tokens/s ours bucketed / {' '.join(other)}"] = (
-                    ours / useful[other])
-    for run in runs:
-        if run["implementation"] == "albert_keras" and "batches" not in run:
-            ratios[f"{run['model']} {run['precision']} x{run['accumulation_steps']} ours "
-                   "fraction of matmul limit"] = run["fraction_of_matmul_limit"]
-    for implementation in IMPLEMENTATIONS:
-        bert, albert = by.get((implementation, "bert_base")), by.get((implementation, "albert_base"))
-        if bert and albert:
-            ratios[f"{implementation} peak memory bert_base / albert_base"] = (
-                bert["peak_memory_bytes"] / albert["peak_memory_bytes"])
-            ratios[f"{implementation} tokens/s albert_base / bert_base"] = (
-                albert["tokens_per_second"] / bert["tokens_per_second"])
-    return ratios
-
-
-def _machine() -> dict:
-    import tensorflow as tf
-
-    from albert_keras.training.precision import BF16_CPU_FLAGS, read_cpu_flags
-
-    flags = read_cpu_flags()
-    return {"platform": platform.platform(), "processor": platform.processor(),
-            "cpu_count": os.cpu_count(), "tensorflow": tf.__version__,
-            "cpu_bf16_flags": sorted(f for f in BF16_CPU_FLAGS if f in flags),
-            "cpu_flags": sorted(f for f in flags if f.startswith(("avx", "amx", "fma"))),
-            "gpus": [d.name for d in tf.config.list_physical_devices("GPU")]}
-
-
 # === Child process ===
 
 def measure(implementation: str, model: str, args, batches: str | None = None) -> dict:
     import keras
     import tensorflow as tf
 
-    if implementation == "matmul":
-        return _matmul_limit(args)
     from albert_keras.models.encoder_config import EncoderConfig
 
     config = EncoderConfig.preset(model, **_small_overrides(args))
@@ -440,31 +420,6 @@ def train_step_flops(config, batch_size: int, sequence_length: int, predictions:
     forward += 2 * batch_size * h * h + 2 * batch_size * h * 2  # Pooler, pair head.
     forward += 2 * batch_size * predictions * (h * e + e * v)  # MLM dense + tied decoder.
     return 3.0 * forward
-
-
-def _matmul_limit(args) -> dict:
-    """Best FLOP/s of a large dense matmul (the model's FFN shape) in the run's precision."""
-    import tensorflow as tf
-
-    m, k, n = max(args.batch_size * args.sequence_length, 1024), 768, 3072
-    dtype = tf.bfloat16 if args.precision == "mixed_bfloat16" else (
-        tf.float16 if args.precision == "mixed_float16" else tf.float32)
-    a = tf.random.normal((m, k), dtype=tf.float32)
-    b = tf.random.normal((k, n), dtype=tf.float32)
-    a, b = tf.cast(a, dtype), tf.cast(b, dtype)
-    matmul = tf.function(lambda x, y: tf.reduce_sum(tf.matmul(x, y)),
-                         jit_compile=args.jit_compile)
-    for _ in range(3):
-        matmul(a, b).numpy()
-    best = float("inf")
-    for _ in range(5):
-        start = time.perf_counter()
-        for _ in range(10):
-            result = matmul(a, b)
-        result.numpy()
-        best = min(best, (time.perf_counter() - start) / 10)
-    return {"shape": [m, k, n], "seconds": best, "flops_per_second": 2.0 * m * k * n / best,
-            "dtype": dtype.name}
 
 
 def _peak_memory() -> int:

@@ -1,0 +1,101 @@
+"""The benchmark scripts' own logic on synthetic measurements (no timing, no models built)."""
+
+import argparse
+import os
+
+from benchmarks import harness
+from tests.helpers import load_script
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _script(name):
+    return load_script(os.path.join(REPO, "benchmarks", f"{name}.py"), f"benchmark_{name}")
+
+
+def _figure(result, name, values, better="higher"):
+    result.add_figure(name, values, unit="x", better=better, device="CPU")
+
+
+def test_train_step_comparisons_pair_the_right_figures():
+    script = _script("train_step_throughput")
+    contenders = [(implementation, model, "float32", 1) for model in ("bert_base", "albert_base")
+                  for implementation in ("albert_keras", "keras_hub")]
+    contenders += [("albert_keras", "albert_base", "float32", 1, "bucketed"),
+                   ("keras_hub", "albert_base", "float32", 1, "padded")]
+    result = harness.BenchmarkResult("train_step_throughput")
+    for key in contenders:
+        name = script._name(key)
+        fast = key[0] == "albert_keras"
+        _figure(result, f"{name} tokens/s", [2.0, 2.1, 1.9] if fast else [1.0, 1.1, 0.9])
+        _figure(result, f"{name} peak memory", [1.0, 1.0, 1.0], better="lower")
+        if len(key) == 5:
+            _figure(result, f"{name} useful tokens/s", [3.0, 3.0, 3.0] if fast else [1, 1, 1])
+    script._comparisons(result, contenders, tolerance=0.0)
+    assert set(result.comparisons) == {
+        "bert_base float32 x1 tokens/s ours vs keras_hub",
+        "albert_base float32 x1 tokens/s ours vs keras_hub",
+        "albert_keras float32 x1 tokens/s albert_base vs bert_base",
+        "keras_hub float32 x1 tokens/s albert_base vs bert_base",
+        "albert_base useful tokens/s ours bucketed vs keras_hub padded"}
+    ours = result.comparisons["albert_base float32 x1 tokens/s ours vs keras_hub"]
+    assert ours["a"] == "albert_keras albert_base float32 x1 tokens/s"
+    assert ours["verdict"] == "faster"
+    memory = result.figures["albert_keras float32 x1 peak memory albert_base / bert_base"]
+    assert memory["rounds"] == [1.0, 1.0, 1.0] and memory["unit"] == "ratio"
+
+
+def test_train_step_cli_keeps_repeats_as_rounds():
+    script = _script("train_step_throughput")
+    assert "--rounds" in script.__doc__ and "best" not in script.__doc__.lower()
+    assert script._limit_dtype("mixed_bfloat16") == "bfloat16"
+
+
+def test_accelerator_largest_batch_doubles_then_bisects(monkeypatch):
+    script = _script("accelerator")
+    tried = []
+
+    def fake_child(command):
+        batch = int(command[command.index("--batch-size") + 1])
+        tried.append(batch)
+        return {"tokens_per_second": 1.0} if batch <= 37 else None
+
+    monkeypatch.setattr(script, "run_child", fake_child)
+    args = argparse.Namespace(steps=1, warmup_steps=1, quick=True, batch_search_xla=False)
+    found = script.largest_batch("albert_base", 16, 4, 4096, args)
+    assert tried[:5] == [4, 8, 16, 32, 64]
+    assert 33 <= found["largest_batch"] <= 37 and found["first_failing_batch"] > 37
+    assert found["first_failing_batch"] - found["largest_batch"] <= max(1, 32 // 8)
+    capped = script.largest_batch("albert_base", 16, 4, 8, args)
+    assert capped == {"largest_batch": 8, "first_failing_batch": None, "searched_up_to": 8,
+                      "probes": [[4, True], [8, True]]}
+
+
+def test_accelerator_child_command_is_bf16_and_xla_switchable():
+    script = _script("accelerator")
+    args = argparse.Namespace(steps=5, warmup_steps=2, quick=False)
+    command = script.train_command("bert_base", "keras_hub", 512, 8, True, args)
+    assert command[command.index("--precision") + 1] == "mixed_bfloat16"
+    assert "--jit-compile" in command and "--small" not in command
+    assert command[command.index("--measure") + 1] == "keras_hub:bert_base"
+    assert command[command.index("--predictions") + 1] == "77"  # 15% of 512.
+    assert "--jit-compile" not in script.train_command("bert_base", "keras_hub", 512, 8, False,
+                                                       args)
+
+
+def test_serving_consistency_check_explains_a_residual():
+    script = _script("serving_latency")
+    result = harness.BenchmarkResult("serving_latency")
+    # keras-hub slower on sentences than on long texts in every round: a residual to explain.
+    _figure(result, "sentences/1 keras_hub p50", [28.0, 27.0, 29.0], better="lower")
+    _figure(result, "long_texts/1 keras_hub p50", [16.0, 17.0, 16.5], better="lower")
+    script._consistency(result, [1])
+    comparison = result.comparisons["keras_hub sentences/1 vs long_texts/1 p50"]
+    assert comparison["verdict"] == "slower"
+    assert any(note.startswith("Residual: keras-hub was slower on sentences")
+               for note in result.notes)
+    result = harness.BenchmarkResult("serving_latency")
+    _figure(result, "sentences/1 keras_hub p50", [15.0, 16.0, 15.5], better="lower")
+    _figure(result, "long_texts/1 keras_hub p50", [16.0, 17.0, 16.5], better="lower")
+    script._consistency(result, [1])
+    assert not result.notes

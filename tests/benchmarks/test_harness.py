@@ -1,0 +1,165 @@
+"""The benchmark harness: alternation, per-round ratios, the verdict rule, the JSON it writes.
+
+Properties only, on synthetic rounds: nothing here times anything or asserts a speed.
+"""
+
+import json
+import os
+
+import pytest
+
+from benchmarks import harness
+
+
+def test_alternated_order_flips_every_other_round():
+    assert harness.alternated_order(["a", "b"], 4) == [["a", "b"], ["b", "a"], ["a", "b"],
+                                                        ["b", "a"]]
+    assert harness.alternated_order(["a", "b", "c"], 2) == [["a", "b", "c"], ["c", "b", "a"]]
+
+
+@pytest.mark.parametrize("names, rounds", [(["a", "a"], 3), ([], 3), (["a"], 0)])
+def test_alternated_order_refuses_bad_arguments(names, rounds):
+    with pytest.raises(ValueError, match="names|rounds"):
+        harness.alternated_order(names, rounds)
+
+
+def test_run_rounds_calls_in_alternated_order():
+    calls = []
+
+    def measure(name):
+        def run():
+            calls.append(name)
+            return len(calls)
+        return run
+
+    results = harness.run_rounds({"a": measure("a"), "b": measure("b")}, rounds=3)
+    assert calls == ["a", "b", "b", "a", "a", "b"]
+    assert results == {"a": [1, 4, 5], "b": [2, 3, 6]}
+
+
+def test_summarize_is_median_and_range_not_best():
+    summary = harness.summarize([3.0, 1.0, 10.0])
+    assert summary == {"rounds": [3.0, 1.0, 10.0], "median": 3.0, "min": 1.0, "max": 10.0}
+    with pytest.raises(ValueError, match="at least one round"):
+        harness.summarize([])
+
+
+def test_speed_ratios_are_per_round_and_follow_direction():
+    assert harness.speed_ratios([2.0, 4.0], [1.0, 8.0], "higher") == [2.0, 0.5]
+    assert harness.speed_ratios([2.0, 4.0], [1.0, 8.0], "lower") == [0.5, 2.0]
+    with pytest.raises(ValueError, match="same rounds"):
+        harness.speed_ratios([1.0], [1.0, 2.0], "higher")
+    with pytest.raises(ValueError, match="better"):
+        harness.speed_ratios([1.0], [1.0], "faster")
+
+
+def test_ratio_of_medians_is_not_the_median_of_ratios():
+    # Per-round ratios: 2, 0.5, 0.5 -> median 0.5, while the medians' ratio would be 1.
+    result = harness.BenchmarkResult("demo")
+    result.add_figure("a", [4.0, 1.0, 2.0], unit="x/s", device="CPU")
+    result.add_figure("b", [2.0, 2.0, 4.0], unit="x/s", device="CPU")
+    comparison = result.add_comparison("a vs b", "a", "b")
+    assert comparison["speed_ratio_rounds"] == [2.0, 0.5, 0.5]
+    assert comparison["median"] == 0.5
+    assert comparison["verdict"] == "cannot conclude"
+
+
+@pytest.mark.parametrize("ratios, tolerance, expected", [
+    ([1.1, 1.2, 1.05], 0.0, "faster"),
+    ([0.9, 0.8, 0.95], 0.0, "slower"),
+    ([1.1, 0.9, 1.2], 0.0, "cannot conclude"),  # The rounds disagree.
+    ([1.1, 1.2], 0.0, "cannot conclude"),  # Too few rounds.
+    ([1.01, 1.02, 1.03], 0.05, "cannot conclude"),  # All above 1, within the tolerance.
+    ([1.06, 1.07, 1.08], 0.05, "faster"),
+    ([1.0, 1.2, 1.3], 0.0, "cannot conclude"),  # A tie in one round is not "faster".
+])
+def test_verdict_rule(ratios, tolerance, expected):
+    assert harness.verdict(ratios, tolerance) == expected
+
+
+def test_lower_is_better_comparison_says_faster_when_times_are_smaller():
+    result = harness.BenchmarkResult("demo")
+    result.add_figure("a ms", [1.0, 1.1, 0.9], unit="ms", better="lower", device="CPU")
+    result.add_figure("b ms", [2.0, 2.2, 1.8], unit="ms", better="lower", device="CPU")
+    assert result.add_comparison("a vs b", "a ms", "b ms")["verdict"] == "faster"
+    assert result.add_comparison("b vs a", "b ms", "a ms")["verdict"] == "slower"
+    result.add_figure("c/s", [1.0, 1.0, 1.0], unit="x/s", device="CPU")
+    with pytest.raises(ValueError, match="disagree"):
+        result.add_comparison("mixed", "a ms", "c/s")
+
+
+def test_written_json_has_the_schema_rule_and_fingerprint(tmp_path, monkeypatch):
+    monkeypatch.setattr(harness, "matmul_limits", lambda: {"float32": {"median": 1.0}})
+    result = harness.BenchmarkResult("demo", settings={"size": 4}, rounds=3)
+    result.add_figure("a", [1.0, 2.0, 3.0], unit="x/s", precision="mixed_bfloat16", device="CPU")
+    result.add_figure("b", [1.0, 1.0, 1.0], unit="x/s", device="CPU")
+    result.add_comparison("a vs b", "a", "b")
+    result.note("a note")
+    path = os.path.join(tmp_path, "sub", "demo.json")
+    result.write(path)
+    with open(path, encoding="utf-8") as f:
+        document = json.load(f)
+    harness.check_result(document)
+    assert set(harness.REQUIRED_KEYS) <= set(document)
+    assert document["verdict_rule"] == harness.VERDICT_RULE
+    assert "cannot conclude" in document["verdict_rule"]
+    figure = document["figures"]["a"]
+    assert (figure["precision"], figure["device"]) == ("mixed_bfloat16", "CPU")
+    assert figure["median"] == 2.0
+    assert document["comparisons"]["a vs b"]["verdict"] == "cannot conclude"  # Round 1 ties.
+    fingerprint = document["fingerprint"]
+    assert set(harness.FINGERPRINT_KEYS) <= set(fingerprint)
+    assert fingerprint["cpu_count"] >= 1
+    assert len(fingerprint["load_average_before"]) == 3
+    assert len(fingerprint["load_average_after"]) == 3
+    assert {"tensorflow", "keras", "keras-hub"} <= set(fingerprint["versions"])
+    assert fingerprint["versions"]["tensorflow"]
+    assert fingerprint["matmul_limits"] == {"float32": {"median": 1.0}}
+    assert not [key for key in _keys(document) if "best" in key or "fastest" in key]
+
+
+def _keys(value):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _keys(item)
+
+
+def test_check_result_names_what_is_wrong():
+    document = harness.BenchmarkResult("demo").to_dict(matmul=False)
+    harness.check_result(document)
+    with pytest.raises(ValueError, match="figures"):
+        harness.check_result({k: v for k, v in document.items() if k != "figures"})
+    document["comparisons"] = {"x": {key: 1 for key in harness.COMPARISON_KEYS}}
+    with pytest.raises(ValueError, match="verdict"):
+        harness.check_result(document)
+
+
+def test_cpu_description_reads_model_and_relevant_flags(tmp_path):
+    path = os.path.join(tmp_path, "cpuinfo")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("processor\t: 0\nmodel name\t: Test CPU 9000\n"
+                "flags\t\t: fpu avx2 avx512_bf16 amx_bf16 fma sse4_2 ht\n")
+    model, flags = harness.cpu_description(path)
+    assert model == "Test CPU 9000"
+    assert flags == ["amx_bf16", "avx2", "avx512_bf16", "fma", "sse4_2"]
+
+
+@pytest.mark.large
+def test_matmul_limits_measure_both_precisions():
+    limits = harness.matmul_limits(size=(64, 64, 64), iterations=2, rounds=3)
+    assert set(limits) == {"float32", "bfloat16"}
+    for limit in limits.values():
+        assert len(limit["rounds"]) == 3
+        assert limit["min"] <= limit["median"] <= limit["max"]
+        assert limit["shape"] == [64, 64, 64]
+
+
+def test_benchmark_result_docstring_example_runs_as_written():
+    import re
+
+    example = re.search(r"```python\n(.*?)```", harness.BenchmarkResult.__doc__, re.DOTALL)[1]
+    namespace = {"BenchmarkResult": harness.BenchmarkResult}
+    exec(compile("\n".join(line[4:] for line in example.splitlines()), "example", "exec"),
+         namespace)
+    assert namespace["result"].comparisons["a vs b"]["verdict"] == "faster"
