@@ -21,14 +21,14 @@ from typing import Any
 import yaml
 
 from albert_keras.compare.compare_config import (CompareConfig, arm_checkpoints,
-                                                 check_compare_pipeline)
+                                                 check_compare_pipeline, check_compare_paths)
 from albert_keras.data.data_config import TASK_TEXT, DataConfig, task_text_path
 from albert_keras.export.export_config import MODEL_NAME_PATTERN, ExportConfig
 from albert_keras.models.model_config import ModelConfig
 from albert_keras.training.finetune_config import FinetuneConfig
 from albert_keras.training.train_config import TrainConfig
 from albert_keras.utils.run_lock import RunLock
-from albert_keras.utils.storage import check_local_path, check_path
+from albert_keras.utils.storage import check_path
 
 
 class ConfigError(ValueError):
@@ -87,14 +87,12 @@ class PipelineConfig:
         else it fails late (in training, after the records are made). A checkpoint's length is
         checked when it is loaded, and compare's arms by `check_compare_pipeline`.
 
-        `compare` still writes its run directory with local file calls (its arm processes,
-        plots and lock): `compare.output_dir` given as a URL is refused by name (it would be
-        written as a local folder named after the scheme)."""
-        local_output = {"compare": "compare"}.get(command)
-        if local_output:
-            key = f"{local_output}.output_dir"
+        `compare` writes through the file layer, so its paths may be URLs like every job's;
+        only `ram://`, which holds files for one process, is refused by name for the paths
+        its arm processes read or write (`check_compare_paths`)."""
+        if command == "compare":
             try:
-                check_local_path(key, getattr(self, local_output).output_dir, command)
+                check_compare_paths(self)
             except ValueError as error:
                 raise ConfigError(str(error)) from None
         section = {"prepare": "data", "pretrain": "data", "finetune": "finetune"}.get(command)

@@ -104,12 +104,18 @@ def test_urls_of_installed_file_systems_load_for_the_jobs_that_write_through_the
     config = load_pipeline(_write(tmp_path, "name: x\n"), ["finetune.output_dir=gs://b/o"],
                            command="finetune")
     assert config.finetune.output_dir == "gs://b/o"
-    for command in ("compare",):  # Its run directory is written locally.
-        with pytest.raises(ConfigError, match=rf"`{command}.output_dir` is a gs:// URL, but "
-                                              rf"`albert-keras {command}` reads and writes local "
-                                              rf"paths only.*{command}.output_dir='gs://b/o'"):
-            load_pipeline(_write(tmp_path, "name: x\n"), [f"{command}.output_dir=gs://b/o"],
-                          command=command)
+    config = load_pipeline(_write(tmp_path, "name: x\n"), ["compare.output_dir=gs://b/o",
+                                                           "data.output_dir=gs://b/records"],
+                           command="compare")
+    assert (config.compare.output_dir, config.data.output_dir) == ("gs://b/o", "gs://b/records")
+    # `ram://` holds files for one process; compare's arms run in processes of their own.
+    for key in ("compare.output_dir", "data.output_dir"):
+        with pytest.raises(ConfigError, match=rf"`{key}` is a ram:// URL, but "
+                                              rf"`albert-keras compare` runs each arm in a "
+                                              rf"process of its own.*{key}='ram://b/o'"):
+            load_pipeline(_write(tmp_path, "name: x\n"), [f"{key}=ram://b/o"], command="compare")
+    assert load_pipeline(_write(tmp_path, "name: x\n"), ["data.output_dir=ram://b/o"],
+                         command="pretrain").data.output_dir == "ram://b/o"
 
 
 def test_sequence_lengths_must_fit_the_encoder_in_the_jobs_that_use_them(tmp_path):

@@ -9,6 +9,8 @@ finished before with the same settings is kept, not run again (`finished_arms`).
 before its end resumes its pretraining from its last backup (`backup/`, one per
 `compare.eval_every` steps, kept until the arm's result is written) with its learning curve so
 far (`curve.json`); a backup made with other settings is set aside and the arm starts again.
+The arm's folder may be a URL: every file goes through `file_io` (Keras, TensorFlow's SavedModel
+loader and `finetune` read and write URLs themselves).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from albert_keras.training.pretrain import (compile_pretrainer, distribute,
                                             most_frequent_token_accuracy)
 from albert_keras.training.precision import dtype_policy, resolve_precision
 from albert_keras.training.strategy import make_strategy
+from albert_keras.utils import file_io
 from albert_keras.utils.atomic_files import write_json_atomic
 
 BACKUP_DIR = "backup"  # In the arm's folder: pretraining backups, until the arm's result is written.
@@ -84,7 +87,7 @@ def run_arm_in_process(config, arm: ArmConfig, plan: ArmPlan,
     (the records' `manifest.json` as a dict), compared by digest; the recorded fingerprints must name the same
     records, tokenizer and seeds.
     """
-    os.makedirs(plan.arm_dir, exist_ok=True)
+    file_io.makedirs(plan.arm_dir)
     result_path = os.path.join(plan.arm_dir, ARM_RESULT)
     settings_path = os.path.join(plan.arm_dir, ARM_SETTINGS)
     settings = arm_settings(config, arm, plan, manifest)
@@ -96,15 +99,13 @@ def run_arm_in_process(config, arm: ArmConfig, plan: ArmPlan,
     if reason:
         print(f"[compare] {arm.name}: running again: {reason}", flush=True)
     for path in (settings_path, result_path):
-        if os.path.exists(path):
-            os.remove(path)
+        file_io.remove(path)
     exitcode = arm_process.run_in_child(_write_arm_result, (config, arm, plan, result_path),
                                         name=f"arm-{arm.name}")
-    if exitcode != 0 or not os.path.isfile(result_path):
+    if exitcode != 0 or not file_io.isfile(result_path):
         raise RuntimeError(f"Arm {arm.name!r} failed (exit code {exitcode}); its output "
                            f"is above and its files are in {plan.arm_dir}")
-    with open(result_path, encoding="utf-8") as f:
-        result = json.load(f)
+    result = json.loads(file_io.read_text(result_path))
     write_json_atomic(settings_path, {"settings_sha256": settings_digest(settings),
                                       "settings": settings})
     return result
@@ -225,17 +226,16 @@ def _backup(config, arm: ArmConfig, plan: ArmPlan,
         backup.delete()
         backup = AtomicBackupAndRestore(backup.backup_dir, delete_on_finish=False,
                                         settings=settings)
-    if not backup.backups() and os.path.exists(curve_path):
-        os.remove(curve_path)
+    if not backup.backups():
+        file_io.remove(curve_path)
     return backup, curve_path
 
 
 def _resumed_curve(path: str, step: int) -> list[dict]:
     """The curve an arm wrote before it was killed, up to `step` (its backup's)."""
-    if not os.path.isfile(path):
+    if not file_io.isfile(path):
         return []
-    with open(path, encoding="utf-8") as f:
-        return [point for point in json.load(f) if point["step"] <= step]
+    return [point for point in json.loads(file_io.read_text(path)) if point["step"] <= step]
 
 
 def _arm_pretrainer(arm: ArmConfig, tokenizer, pair_task: str, precision: str,

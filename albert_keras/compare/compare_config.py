@@ -6,6 +6,7 @@ import dataclasses
 import re
 
 from albert_keras.models.model_config import ModelConfig
+from albert_keras.utils.storage import url_scheme
 
 _ARM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -168,3 +169,28 @@ def check_compare_pipeline(config) -> None:
         raise ValueError("Without `finetune.train`, `compare` scores the built-in downstream "
                          "task, a text classification; give data for the other task. Received: "
                          f"finetune.task={config.finetune.task!r}, finetune.train=None")
+
+
+def check_compare_paths(config) -> None:
+    """Refuses a `ram://` URL for the paths a comparison's arm processes read or write
+    (`compare.output_dir`, `data.output_dir`, the arms' checkpoints and, with downstream runs,
+    the labelled files): `ram://` holds files for one process only, so an arm would find none
+    of them. A shared store (`gs://`, `file://`, a local path) is fine.
+
+    Raises:
+        ValueError: naming the setting and the value received.
+    """
+    ft = config.finetune
+    paths = [("compare.output_dir", config.compare.output_dir),
+             ("data.output_dir", config.data.output_dir)]
+    paths += [(f"compare.arms[{index}].pretrained", arm.pretrained)
+              for index, arm in enumerate(config.compare.arms)]
+    if config.compare.downstream:
+        paths += [("finetune.train", ft.train), ("finetune.validation", ft.validation),
+                  ("finetune.test", ft.test)]
+    for key, path in paths:
+        if path and url_scheme(path) == "ram":
+            raise ValueError(
+                f"`{key}` is a ram:// URL, but `albert-keras compare` runs each arm in a "
+                f"process of its own and ram:// holds files for one process only: give a local "
+                f"path or a shared store (gs://, file://, ...). Received: {key}={path!r}")

@@ -5,6 +5,9 @@ plus held-out pairs from documents never trained on) and the downstream task, ru
 process of its own (`arm_run.run_arm`: pretraining with a held-out learning curve, measures,
 export and serving latency, pretrained and random-init fine-tuning per seed), then put the arms
 side by side in `{compare.output_dir}/{name}/`: `report.json`, `report.md` and `plots/*.png`.
+`compare.output_dir` and `data.output_dir` may be URLs (`gs://`, ...): every file goes through
+`file_io`, so the arms' processes read and write them as the other jobs do; `ram://`, which
+holds files for one process only, is refused (`check_compare_paths`).
 
 One comparison writes a report folder and its records at a time (a second one fails at once,
 naming the first); a rerun after a kill keeps the arms that finished, and the others resume
@@ -23,7 +26,8 @@ from typing import Any
 
 from albert_keras.compare import report as report_lib
 from albert_keras.compare.arm_run import ArmPlan, run_arm_in_process
-from albert_keras.compare.compare_config import arm_checkpoints, check_compare_pipeline
+from albert_keras.compare.compare_config import (arm_checkpoints, check_compare_paths,
+                                                 check_compare_pipeline)
 from albert_keras.compare.report_markdown import report_markdown
 from albert_keras.data.records_manifest import RecordsManifest, read_manifest
 from albert_keras.data.corpus import read_documents
@@ -32,6 +36,7 @@ from albert_keras.data.records_check import check_records
 from albert_keras.tasks.task_corpus import prepare_records
 from albert_keras.training.continued_pretraining import check_tokenizer
 from albert_keras.training.precision import resolve_precision
+from albert_keras.utils import file_io
 from albert_keras.utils.atomic_files import write_json_atomic, write_text_atomic
 from albert_keras.utils.run_lock import RunLock
 
@@ -62,6 +67,7 @@ def compare(config, progress: bool = True) -> dict[str, Any]:
     ```
     """
     check_compare_pipeline(config)
+    check_compare_paths(config)
     _check_arm_tokenizers(config)
     run_dir = os.path.join(config.compare.output_dir, config.name)
     records = os.path.join(config.data.output_dir, config.name)
@@ -74,7 +80,7 @@ def _compare(config, run_dir: str, progress: bool) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
     started = time.perf_counter()
-    os.makedirs(run_dir, exist_ok=True)
+    file_io.makedirs(run_dir)
     records, manifest = _records(config)
     records_seconds = time.perf_counter() - started
     config, task = downstream_task(config, run_dir)
@@ -158,7 +164,7 @@ def _records(config) -> tuple[str, RecordsManifest]:
         if not manifest.held_out:
             raise ValueError(f"no held-out records in {directory}")
     except (ValueError, FileNotFoundError) as reason:
-        if os.path.isdir(directory):
+        if file_io.isdir(directory):
             print(f"[compare] preparing the records again: {reason}")
         prepare_records(config)
         manifest = read_manifest(directory)
@@ -182,12 +188,7 @@ def downstream_task(config, run_dir: str):
                         "validation_fraction": ft.validation_fraction,
                         "seeds": list(config.compare.downstream_seeds),
                         "learning_rates": ft.grid(), "epochs": ft.epochs}
-    from albert_keras.data.stdlib_topics import write_stdlib_topic_task
-
-    task = write_stdlib_topic_task(
-        os.path.join(run_dir, "downstream_data"),
-        examples_per_label=config.compare.downstream_examples_per_label,
-        validation_fraction=0.2, test_fraction=0.2, seed=config.data.seed)
+    task = _write_builtin_task(config, os.path.join(run_dir, "downstream_data"))
     finetune = dataclasses.replace(ft, task="text_classification", train=task.train,
                                    validation=task.validation, test=task.test, format="csv",
                                    header=True, column_names=(),
@@ -199,6 +200,15 @@ def downstream_task(config, run_dir: str):
         "test_examples": task.test_examples, "seeds": list(config.compare.downstream_seeds),
         "learning_rates": ft.grid(),
         "epochs": ft.epochs}
+
+
+def _write_builtin_task(config, directory: str):
+    """The built-in downstream task written as CSV files in `directory` (a path or a URL)."""
+    from albert_keras.data.stdlib_topics import write_stdlib_topic_task
+
+    return write_stdlib_topic_task(
+        directory, examples_per_label=config.compare.downstream_examples_per_label,
+        validation_fraction=0.2, test_fraction=0.2, seed=config.data.seed)
 
 
 def _latency_texts(config) -> list[str]:

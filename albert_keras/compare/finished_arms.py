@@ -3,7 +3,7 @@
 Each arm's folder holds `arm.json` (its part of the report, written by its process) and, once
 that process succeeded, `arm_settings.json` (the settings it ran with and their digest). A
 rerun with the same settings reuses `arm.json`; any difference, or a missing file, runs the
-arm again and says why.
+arm again and says why. The folder may be a URL (read through `file_io`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import hashlib
 import json
 import os
 from typing import Any
+
+from albert_keras.utils import file_io
 
 ARM_RESULT = "arm.json"  # The arm's part of the report, written by its process.
 ARM_SETTINGS = "arm_settings.json"  # What it ran with, written once that process succeeded.
@@ -36,14 +38,12 @@ def finished_result(arm_dir: str,
     `(None, why not)`, the reason None when it never ran."""
     result_path = os.path.join(arm_dir, ARM_RESULT)
     settings_path = os.path.join(arm_dir, ARM_SETTINGS)
-    if not os.path.isfile(settings_path) or not os.path.isfile(result_path):
-        started = os.path.isdir(arm_dir) and os.listdir(arm_dir)
+    if not file_io.isfile(settings_path) or not file_io.isfile(result_path):
+        started = file_io.isdir(arm_dir) and file_io.listdir(arm_dir)
         return None, "it did not finish before" if started else None
     try:
-        with open(settings_path, encoding="utf-8") as f:
-            stored = json.load(f)
-        with open(result_path, encoding="utf-8") as f:
-            result = json.load(f)
+        stored = json.loads(file_io.read_text(settings_path))
+        result = json.loads(file_io.read_text(result_path))
     except (OSError, ValueError) as error:
         return None, f"its records cannot be read ({error})"
     if not isinstance(stored, dict) or stored.get("settings_sha256") != settings_digest(settings):

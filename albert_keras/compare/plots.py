@@ -7,10 +7,13 @@ figures, no display needed.
 
 from __future__ import annotations
 
+import io
 import math
 import numbers
 import os
 import sys
+
+from albert_keras.utils import file_io
 
 PLOT_NAMES = ("mlm_loss_vs_steps", "mlm_loss_vs_seconds", "pair_accuracy_vs_steps",
               "parameters_vs_downstream", "speed_and_memory", "pretrained_vs_random_init")
@@ -29,7 +32,8 @@ def make_plots(report: dict, directory: str) -> dict[str, str]:
         report: dict. A compare report: `pair_task`, `baseline`, `arms` (each with `name`,
             `parameters`, `tokens_per_second`, `peak_memory_mb`, `train_memory_mb`, `curve`,
             `downstream`) and optionally `views.equal_time.seconds`.
-        directory: str. Where the PNGs go (created if missing), usually `runs/<name>/plots`.
+        directory: str. Where the PNGs go (created if missing), usually `runs/<name>/plots`;
+            a URL (`gs://...`) too.
 
     Returns:
         `{plot name: path of its PNG relative to the parent of directory}`, e.g.
@@ -65,7 +69,7 @@ def make_plots(report: dict, directory: str) -> dict[str, str]:
         "speed_and_memory": lambda fig: _speed_and_memory(fig, arms, colors),
         "pretrained_vs_random_init": lambda ax: _pretrained_vs_random_init(ax, arms, colors),
     }
-    os.makedirs(directory, exist_ok=True)
+    file_io.makedirs(directory)
     paths = {}
     for name in PLOT_NAMES:
         fig = Figure(figsize=_WIDE_SIZE if name == "speed_and_memory" else _SIZE, dpi=_DPI)
@@ -73,7 +77,9 @@ def make_plots(report: dict, directory: str) -> dict[str, str]:
         if not drawers[name](target):
             continue
         fig.tight_layout()
-        fig.savefig(os.path.join(directory, name + ".png"), dpi=_DPI)
+        png = io.BytesIO()  # Drawn in memory, then written: `directory` may be a URL.
+        fig.savefig(png, format="png", dpi=_DPI)
+        file_io.write_bytes(os.path.join(directory, name + ".png"), png.getvalue())
         paths[name] = os.path.join(os.path.basename(os.path.normpath(directory)), name + ".png")
     return paths
 

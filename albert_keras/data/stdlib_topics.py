@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import os
 import sysconfig
-import tempfile
 from typing import Sequence
 
 import numpy as np
 
 from albert_keras.data.corpus import STDLIB_PACKAGES, _stdlib_document, stdlib_files
+from albert_keras.utils import file_io
+from albert_keras.utils.atomic_files import write_text_atomic
 
 # Packages with the most docstring prose: each has over 200 two-sentence passages.
 DEFAULT_PACKAGES = ("asyncio", "email", "http", "importlib", "unittest", "xml")
@@ -107,7 +109,7 @@ def write_stdlib_topic_task(directory: str, *, packages: Sequence[str] = DEFAULT
         else {"validation": validation_fraction}
     splits = _split_by_file(_passages(labels, sentences_per_example), examples_per_label,
                             held_out, rng)
-    os.makedirs(directory, exist_ok=True)
+    file_io.makedirs(directory)
     paths, counts = {}, {}
     for name, rows in splits.items():
         rows = [rows[i] for i in rng.permutation(len(rows))]
@@ -182,16 +184,9 @@ def _split_by_file(passages: dict[str, list], examples_per_label: int,
 
 
 def _write_csv(path: str, rows: list) -> str:
-    """Writes `label,text` rows to `path` through a temporary file and `os.replace`."""
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path) or ".", suffix=".tmp")
-    try:
-        with open(handle, "w", encoding="utf-8", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["label", "text"])
-            writer.writerows((label, text) for label, text, _ in rows)
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; the data is not.
-        os.replace(temporary, path)
-    except BaseException:
-        os.remove(temporary)
-        raise
-    return path
+    """Writes `label,text` rows to `path` (a local path or a URL) atomically."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow(["label", "text"])
+    writer.writerows((label, text) for label, text, _ in rows)
+    return write_text_atomic(path, out.getvalue())

@@ -66,8 +66,7 @@ def check_path(key: str, path: str | None) -> None:
 
 def check_local_path(key: str, path: str | None, command: str) -> None:
     """Refuses a `path` (the setting `key` of the job `command`) that is a URL, where a job
-    still writes with local file calls: `convert`'s paths, `finetune.output_dir` and
-    `compare.output_dir`.
+    still writes with local file calls: `convert`'s paths.
 
     Raises:
         ValueError: naming `key`, the scheme and the value received.
@@ -82,17 +81,11 @@ def check_local_path(key: str, path: str | None, command: str) -> None:
 
 def size_bytes(path: str) -> int:
     """Bytes of a file, or of every file under a directory (0 for a path that is not there);
-    `path` may be a URL."""
-    if url_scheme(path):
-        from albert_keras.utils import file_io
+    `path` may be a URL (read through `file_io`). Links to folders under `path` are not
+    followed (as `os.walk`); a link to a file counts the file's bytes."""
+    from albert_keras.utils import file_io  # Deferred: `file_io` imports this module.
 
-        if not file_io.exists(path):
-            return 0
-        if not file_io.isdir(path):
-            return file_io.size(path)
-        return sum(file_io.size(os.path.join(folder, name))
-                   for folder, _, names in file_io.walk(path) for name in names)
-    if os.path.isfile(path):
-        return os.path.getsize(path)
-    return sum(os.path.getsize(os.path.join(folder, name))
-               for folder, _, names in os.walk(path) for name in names)
+    if not file_io.isdir(path):
+        return file_io.size(path) if file_io.exists(path) else 0
+    return sum(file_io.size(os.path.join(folder, name))
+               for folder, _, names in file_io.walk(path) for name in names)

@@ -128,3 +128,16 @@ def test_packages_too_small_or_in_one_file_are_errors(tmp_path):
         write_stdlib_topic_task(str(tmp_path), packages=("email", "html"), examples_per_label=50)
     with pytest.raises(ValueError, match=r"'collections' cannot be split by file"):
         write_stdlib_topic_task(str(tmp_path), packages=("collections", "email"))
+
+
+def test_written_to_a_url_as_to_a_local_folder(tmp_path):
+    from albert_keras.utils import file_io
+
+    settings = dict(packages=("xml", "http"), examples_per_label=30, test_fraction=0.2, seed=3)
+    local = write_stdlib_topic_task(str(tmp_path), **settings)
+    remote = write_stdlib_topic_task("ram://stdlib-topics/task", **settings)
+    for split in ("train", "validation", "test"):
+        assert getattr(remote, split).startswith("ram://stdlib-topics/task/")
+        assert file_io.read_text(getattr(remote, split)) == file_io.read_text(getattr(local, split))
+    assert not any(name.startswith(".partial-")
+                   for name in file_io.listdir("ram://stdlib-topics/task"))

@@ -15,3 +15,24 @@ def test_size_counts_a_file_a_tree_and_nothing(tmp_path):
     assert size_bytes(str(tmp_path)) == 17
     assert size_bytes(str(tmp_path / "missing")) == 0
     assert size_bytes(os.fspath(tmp_path / "sub" / "deeper")) == 0
+
+
+def test_size_counts_a_file_a_tree_and_nothing_on_a_url():
+    import uuid
+
+    from albert_keras.utils import file_io
+
+    root = f"ram://size-{uuid.uuid4().hex}"
+    try:
+        file_io.write_bytes(f"{root}/a", b"x" * 10)
+        file_io.write_bytes(f"{root}/sub/b", b"y" * 7)
+        file_io.write_bytes(f"{root}/sub/deeper/c", b"")
+        file_io.write_bytes(f"{root}/subway", b"z" * 3)  # Shares `sub` as a prefix, not a folder.
+        assert size_bytes(f"{root}/a") == 10
+        assert size_bytes(f"{root}/sub") == 7
+        assert size_bytes(f"{root}/sub/deeper") == 0
+        assert size_bytes(root) == 20
+        assert size_bytes(f"{root}/missing") == 0
+    finally:
+        file_io.remove(root)
+    assert size_bytes(root) == 0
