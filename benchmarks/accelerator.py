@@ -249,12 +249,7 @@ def main(argv=None) -> int:
     result.note("Anchor (not measured here): NVIDIA's TF2 BERT-large, one A100, AMP, sequence "
                 "128: ~486 sequences/s.")
     result.write(args.out)
-    for name, figure in result.figures.items():
-        print(f"{name}: {figure['median']:.4g} ({figure['min']:.4g}-{figure['max']:.4g}) "
-              f"{figure['unit']}")
-    for name, comparison in result.comparisons.items():
-        print(f"{name}: {comparison['median']:.3f} ({comparison['min']:.3f}-"
-              f"{comparison['max']:.3f}) {comparison['verdict']}")
+    result.print_summary()
     print(f"wrote {args.out}")
     return 0
 

@@ -333,6 +333,15 @@ class BenchmarkResult:
                 "figures": self.figures, "comparisons": self.comparisons, "notes": self.notes,
                 "skipped": self.skipped}
 
+    def print_summary(self, comparisons: bool = True) -> None:
+        """Prints each figure and (with `comparisons`) each comparison: median (min-max)."""
+        for name, figure in self.figures.items():
+            print(f"  {name}: {figure['median']:,.4g} ({figure['min']:,.4g}-"
+                  f"{figure['max']:,.4g}) {figure['unit']}")
+        for name, comparison in self.comparisons.items() if comparisons else ():
+            print(f"  {name}: speed ratio {comparison['median']:.3f} ({comparison['min']:.3f}-"
+                  f"{comparison['max']:.3f}): {comparison['verdict']}")
+
     def write(self, path: str, matmul: bool = True) -> dict[str, Any]:
         """Writes the JSON document to `path` (folders made) and returns it."""
         document = self.to_dict(matmul=matmul)

@@ -99,11 +99,7 @@ def main(argv=None) -> int:
     result.note("Tokenizer training (once, before the rounds) is not in the figures: "
                 "settings.tokenizer_training_seconds.")
     result.write(args.out)
-    for name, figure in result.figures.items():
-        print(f"  {name}: {figure['median']:,.1f} ({figure['min']:,.1f}-{figure['max']:,.1f})")
-    for name, comparison in result.comparisons.items():
-        print(f"  {name}: {comparison['median']:.2f} ({comparison['min']:.2f}-"
-              f"{comparison['max']:.2f}) {comparison['verdict']}")
+    result.print_summary()
     print(f"wrote {args.out}")
     return 0
 

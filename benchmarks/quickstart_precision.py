@@ -91,8 +91,7 @@ def main(argv=None) -> int:
     result.note("Loss change per round: (bf16 loss - float32 loss) / float32 loss of the same "
                 "round; goal within 1%. Speed goal: bf16 at least 1.3x float32 in every round.")
     result.write(args.out)
-    for name, figure in result.figures.items():
-        print(f"{name}: {figure['median']:.4g} ({figure['min']:.4g}-{figure['max']:.4g})")
+    result.print_summary(comparisons=False)
     print(f"bf16 speed vs float32: {speed['median']:.2f}x ({speed['min']:.2f}-{speed['max']:.2f})"
           f" {speed['verdict']}; goal 1.3x in every round: {speed['goal_met_every_round']}")
     print(f"wrote {args.out}")

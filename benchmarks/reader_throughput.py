@@ -137,8 +137,7 @@ def main(argv=None) -> int:
     result.note("Goal: every reader at least 5x the train step's sequences/s (the model never "
                 "waits for data); `meets_goal_every_round` in each comparison.")
     result.write(args.out)
-    for name, figure in result.figures.items():
-        print(f"  {name}: {figure['median']:,.1f} ({figure['min']:,.1f}-{figure['max']:,.1f})")
+    result.print_summary(comparisons=False)
     for name, comparison in result.comparisons.items():
         print(f"  {name}: {comparison['median']:.1f}x ({comparison['min']:.1f}-"
               f"{comparison['max']:.1f}); goal 5x in every round: "

@@ -155,12 +155,7 @@ def main(argv=None) -> int:
     if args.jit_compile:
         result.note("The matmul limits are measured without XLA; the train steps with it.")
     result.write(args.out)
-    for name, figure in result.figures.items():
-        print(f"{name}: median {figure['median']:.4g} ({figure['min']:.4g}-{figure['max']:.4g}) "
-              f"{figure['unit']}")
-    for name, comparison in result.comparisons.items():
-        print(f"{name}: speed ratio {comparison['median']:.3f} ({comparison['min']:.3f}-"
-              f"{comparison['max']:.3f}): {comparison['verdict']}")
+    result.print_summary()
     print(f"wrote {args.out}")
     return 0
 

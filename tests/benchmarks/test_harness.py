@@ -163,3 +163,16 @@ def test_benchmark_result_docstring_example_runs_as_written():
     exec(compile("\n".join(line[4:] for line in example.splitlines()), "example", "exec"),
          namespace)
     assert namespace["result"].comparisons["a vs b"]["verdict"] == "faster"
+
+
+def test_print_summary_gives_each_figure_and_comparison(capsys):
+    result = harness.BenchmarkResult("demo")
+    result.add_figure("a", [1.0, 3.0, 2.0], unit="ms", better="lower")
+    result.add_figure("b", [2.0, 4.0, 4.0], unit="ms", better="lower")
+    result.add_comparison("a vs b", "a", "b")
+    result.print_summary()
+    printed = capsys.readouterr().out
+    assert "  a: 2 (1-3) ms" in printed and "  b: 4 (2-4) ms" in printed
+    assert "  a vs b: speed ratio 2.000 (1.333-2.000): faster" in printed
+    result.print_summary(comparisons=False)
+    assert "speed ratio" not in capsys.readouterr().out
