@@ -174,9 +174,20 @@ def open_text(path: str, encoding: str = "utf-8", newline: str | None = None) ->
 
 
 def read_bytes(path: str) -> bytes:
-    """The bytes of the file at `path`."""
-    with open_file(path, "rb") as f:
-        return f.read()
+    """The bytes of the file at `path`. A file that cannot be read raises `OSError` for URLs
+    too (`FileNotFoundError` when it is not there), as `open` does for local paths."""
+    if not is_url(path):
+        with open(path, "rb") as f:
+            return f.read()
+    import tensorflow as tf
+
+    try:
+        with open_file(path, "rb") as f:
+            return f.read()
+    except tf.errors.NotFoundError as error:
+        raise FileNotFoundError(f"No such file: {path!r} ({error.message})") from error
+    except tf.errors.OpError as error:
+        raise OSError(f"Cannot read {path!r}: {error.message}") from error
 
 
 def read_text(path: str) -> str:

@@ -137,3 +137,10 @@ def test_a_url_run_is_published_by_its_record_written_last(ram_dir):
     assert path == os.path.join(run_dir, RUN_RECORD)
     assert file_io.read_text(os.path.join(run_dir, "tokenizer", "vocab.txt")) == "v"
 
+
+
+def test_unreadable_url_raises_os_errors_as_local_paths_do(tmp_path):
+    with pytest.raises(FileNotFoundError, match="ram://nowhere/x.json"):
+        file_io.read_text("ram://nowhere/x.json")
+    with pytest.raises(FileNotFoundError):
+        file_io.read_text(str(tmp_path / "x.json"))
