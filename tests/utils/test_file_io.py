@@ -39,8 +39,8 @@ def test_the_same_operations_work_on_local_paths_and_urls(root):
     assert not file_io.exists(os.path.join(root, "a")) and file_io.exists(os.path.join(root, "c"))
 
 
-def test_urls_of_an_installed_file_system_pass_and_others_are_refused_by_name():
-    for path in ("ram://bucket/x", "gs://bucket/x", "/tmp/x", "relative/x", None):
+def test_urls_of_an_installed_file_system_pass_and_others_are_refused_by_name(tmp_path):
+    for path in ("ram://bucket/x", "gs://bucket/x", str(tmp_path / "x"), "relative/x", None):
         check_path("data.output_dir", path)  # Nothing is read: no network for gs://.
     with pytest.raises(ValueError, match=r"`data.output_dir` is a foo:// URL, but no installed "
                                          r"file system handles foo:// .*gs://.*ram://.*"
