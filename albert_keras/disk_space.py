@@ -22,9 +22,10 @@ def bytes_needed(config, command: str) -> int | None:
     config does not say (`prepare`, or a model whose size is unknown before it is loaded)."""
     if command == "pretrain":
         epochs = config.train.steps // config.train.steps_per_epoch
-        # encoder.keras + pretrainer.keras, the backups, one checkpoint per epoch.
+        # encoder.keras + pretrainer.keras (of each phase's run), the backups, one checkpoint
+        # per epoch.
         return _model_bytes(config.model, config.data.vocabulary_size) * (
-            2 + BACKUP_COPIES + epochs)
+            2 * max(1, len(config.train.phases)) + BACKUP_COPIES + epochs)
     if command == "finetune":
         # model.keras, the backups, the best weights, one checkpoint per epoch.
         return _model_bytes(config.model, config.data.vocabulary_size) * (

@@ -26,6 +26,7 @@ from albert_keras.data.data_config import TASK_TEXT, DataConfig, task_text_path
 from albert_keras.export.export_config import MODEL_NAME_PATTERN, ExportConfig
 from albert_keras.models.model_config import ModelConfig
 from albert_keras.training.finetune_config import FinetuneConfig
+from albert_keras.training.pretrain_phases import phases, records_order
 from albert_keras.training.train_config import TrainConfig
 from albert_keras.utils.run_lock import RunLock
 from albert_keras.utils.storage import check_path
@@ -80,6 +81,22 @@ class PipelineConfig:
                 f"train.strategy='tpu'. Received: data.length_buckets={list(self.data.length_buckets)}")
         if self.compare.arms:
             check_compare_pipeline(self)
+        if self.train.phases:
+            if self.compare.arms:
+                raise ConfigError(
+                    "`compare` arms pretrain in one phase; `train.phases` is for `pretrain`. "
+                    f"Received: {len(self.train.phases)} phases, {len(self.compare.arms)} arms")
+            if self.train.records:
+                raise ConfigError(
+                    "Each of `train.phases` reads records of its own sequence length, made by "
+                    "`prepare`; `train.records` names one set. Received: train.records="
+                    f"{self.train.records!r}, {len(self.train.phases)} phases")
+            try:  # Every phase's config, built now: a setting that does not fit fails here.
+                phases(self)
+            except ConfigError as error:
+                raise ConfigError(f"In `train.phases`: {error}") from None
+            except (ValueError, TypeError) as error:
+                raise ConfigError(f"In `train.phases`: {error}") from None
 
     def check_for(self, command: str) -> None:
         """The checks that depend on the job: the sequence length its rows use (`data.` for
@@ -97,6 +114,10 @@ class PipelineConfig:
                 raise ConfigError(str(error)) from None
         section = {"prepare": "data", "pretrain": "data", "finetune": "finetune"}.get(command)
         if section is None or self.model.pretrained or self.compare.arms:
+            return
+        if section == "data" and self.train.phases:
+            for phase in phases(self):  # Each phase's sequences must fit the encoder.
+                phase.config.check_for(command)
             return
         longest = self.model.encoder_config().max_sequence_length
         length = getattr(self, section).max_sequence_length
@@ -301,10 +322,11 @@ def output_places(config: PipelineConfig, command: str) -> list[str]:
     """The directories the job `command` writes: each is locked while it runs, and named when
     a full disk stops it."""
     if command == "prepare":
-        return [records_place(config)]
+        return [records_place(phase.config) for phase in phases(config)]
     if command == "pretrain":
-        run = os.path.join(config.train.output_dir, config.name)
-        return [run] if config.train.records else [run, records_place(config)]
+        runs = [phase.run_dir for phase in phases(config)][::-1]  # The pipeline's run first.
+        return runs if config.train.records else [
+            *runs, *(records_place(phase.config) for phase in phases(config))]
     if command == "finetune":
         return [os.path.join(config.finetune.output_dir, config.name)]
     if command == "export":  # The whole base: it holds the `models.config` of every model.
@@ -332,7 +354,8 @@ def prepare_job(config: PipelineConfig, static_masking: bool = False) -> None:
     with writing(output_places(config, "prepare"), "prepare"):
         from albert_keras.tasks.task_corpus import prepare_records  # Deferred: TensorFlow.
 
-        prepare_records(config, static_masking=static_masking)
+        for phase in records_order(phases(config)):  # One set, or one per phase.
+            prepare_records(phase.config, static_masking=static_masking)
 
 
 def finetune_job(config: PipelineConfig) -> dict[str, Any]:
@@ -390,7 +413,19 @@ def prepare_and_pretrain(config: PipelineConfig) -> dict[str, Any]:
 
 
 def _prepare_and_pretrain(config: PipelineConfig) -> dict[str, Any]:
-    from albert_keras.training.pretrain import find_records, pretrain  # Deferred: TensorFlow.
+    if config.train.phases:  # Each phase prepared (when missing) and trained in turn.
+        from albert_keras.training.pretrain_phases import pretrain_in_phases
+
+        return pretrain_in_phases(config, prepare_missing=_prepare_if_missing)
+    from albert_keras.training.pretrain import pretrain  # Deferred: TensorFlow.
+
+    _prepare_if_missing(config)
+    return pretrain(config)
+
+
+def _prepare_if_missing(config: PipelineConfig) -> None:
+    """Prepares the records of `config` when it has none (and `train.prepare_if_missing`)."""
+    from albert_keras.training.pretrain import find_records  # Deferred: TensorFlow.
 
     records, _ = find_records(config)
     if records is None and config.train.prepare_if_missing \
@@ -405,4 +440,3 @@ def _prepare_and_pretrain(config: PipelineConfig) -> dict[str, Any]:
 
         print(f"[pretrain] no records for {config.name!r}: running prepare first")
         prepare_records(config)
-    return pretrain(config)

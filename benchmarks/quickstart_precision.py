@@ -5,7 +5,7 @@ One command:
     .venv/bin/python benchmarks/quickstart_precision.py            # ~20 min on 2 quiet cores
     .venv/bin/python benchmarks/quickstart_precision.py --steps 20 # seconds, to check the script
 
-Runs `albert-keras pretrain --config pipelines/albert_tiny.yaml` once per precision and round,
+Runs `albert-keras pretrain --config pipelines/albert_tiny.yaml` (one phase of `--steps`) once per precision and round,
 alternated (A B, then B A, ...), each in its own process, on the same records (prepared once
 before the first timed run), seed, batches and steps. Reports per precision the final MLM loss
 and accuracy on the run's 10 fixed held-out batches and the seconds of training steps
@@ -36,7 +36,7 @@ def run_pretrain(work: str, precision: str, round_index: int, steps: int) -> dic
                "--set", f"data.output_dir={os.path.join(work, 'records')}",
                "--set", f"train.output_dir={output_dir}",
                "--set", f"train.precision={precision}",
-               "--set", f"train.steps={steps}",
+               "--set", f"train.steps={steps}", "--set", "train.phases=[]",
                "--set", f"train.steps_per_epoch={min(50, steps)}",
                "--set", f"train.warmup_steps={min(50, steps // 2)}",
                "--set", "train.verbose=0"]

@@ -2,7 +2,9 @@
 
 Every variant is the quickstart pipeline (`--config`, default `pipelines/albert_tiny.yaml`) with a
 few `--set` overrides: the optimizer and its learning rate, warmup and decay, a time budget with
-the schedule fitted to it, dropout, the mask rate, the corpus, the model width at equal time.
+the schedule fitted to it, dropout, the mask rate, the corpus, the model width at equal time,
+phases. Overrides apply to the pipeline file as it is now: variants written against an earlier
+default say so, and those that change `train.steps` run one phase (`train.phases=[]`).
 Each variant runs once per seed as its own `albert-keras pretrain` process (records prepared
 by that process, so a variant may change data settings), and is scored on the held-out records:
 documents no run trained on. Runs go seed by seed through the variants (round-robin), so a
@@ -41,7 +43,8 @@ from albert_keras.training.downstream_protocol import paired_gain  # noqa: E402
 # ends in "_minutes_3.5" run for a time budget and are compared with `minutes_3.5` (equal time);
 # the others with `baseline` (equal steps).
 EQUAL_TIME = "minutes_3.5"
-TIME_BUDGET = ["train.steps=5000", "train.max_minutes=3.5"]
+ONE_PHASE = "train.phases=[]"  # With a changed `train.steps`: one phase of that many steps.
+TIME_BUDGET = [ONE_PHASE, "train.steps=5000", "train.max_minutes=3.5"]
 VARIANTS: dict[str, tuple[str, list[str]]] = {
     "baseline": ("the pipeline file as it is", []),
     "lamb_1e-2": ("LAMB at twice the peak rate", ["train.learning_rate=0.01"]),
@@ -61,20 +64,28 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
                   "(400 steps see a fifth of it: no text repeats)",
                   ["data.corpus=pydocs", "data.dupe_factor=1"]),
     "lamb_1e-2_600_steps": ("LAMB at 0.01 for 600 steps: the quickstart's whole ~5-minute "
-                            "budget", ["train.learning_rate=0.01", "train.steps=600"]),
+                            "budget", ["train.learning_rate=0.01", ONE_PHASE, "train.steps=600"]),
     "pydocs_seq64_700_steps": ("compare.yaml's data (the pydocs corpus, one pass, 64-token "
                                "sequences) for 700 steps: about the quickstart's wall time",
                                ["data.corpus=pydocs", "data.dupe_factor=1",
                                 "data.max_sequence_length=64", "data.length_buckets=[32]",
-                                "train.steps=700", "train.warmup_steps=100"]),
+                                ONE_PHASE, "train.steps=700", "train.warmup_steps=100"]),
     "pydocs_seq64": ("compare.yaml's data (the pydocs corpus, one pass, 64-token sequences) "
                      "at the pipeline's steps", ["data.corpus=pydocs", "data.dupe_factor=1",
                                                  "data.max_sequence_length=64",
                                                  "data.length_buckets=[32]"]),
-    "short_early": ("shorter sequences early (BERT's two phases, at the quickstart's size): "
-                    "600 steps of 32-token sequences, then 400 of 64 continuing from them "
-                    "(heads kept, a new warmup): the token budget of 700 steps of 64",
-                    []),  # Its phases are in PHASES.
+    "short_early": ("shorter sequences early (BERT's two phases, at the quickstart's size: "
+                    "`train.phases`): 600 steps of 32-token sequences, then 400 of 64 "
+                    "continuing from them (heads kept, a new warmup): the token budget of 700 "
+                    "steps of 64",
+                    ["data.max_sequence_length=64", "data.length_buckets=[32]",
+                     "train.steps=1000", "train.phases=[{steps: 600, max_sequence_length: 32, "
+                     "max_predictions: 10, length_buckets: [16]}, {steps: 400, warmup_steps: "
+                     "40}]"]),
+    "one_phase_700": ("one phase of 700 steps of 64-token sequences (the quickstart before "
+                      "`train.phases`): the token budget of the two phases",
+                      ["data.max_sequence_length=64", "data.length_buckets=[32]", ONE_PHASE,
+                       "train.steps=700", "train.warmup_steps=100"]),
     EQUAL_TIME: ("a 3.5-minute training budget, the schedule fitted to the time", TIME_BUDGET),
     "seq_64_minutes_3.5": ("sequences of 64 tokens (cap 10 predictions) for 3.5 minutes",
                            [*TIME_BUDGET, "data.max_sequence_length=64",
@@ -86,18 +97,6 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
                          [*TIME_BUDGET, "model.hidden_dim=384", "model.num_heads=6",
                           "model.intermediate_dim=1536"]),
 }
-
-# Variants trained in phases: each phase is one `pretrain` with its own overrides (on top of
-# the variant's), the later ones continuing from the earlier one's `pretrainer.keras`
-# (`model.pretrained`: weights and heads; the records made with its tokenizer). The scores are
-# the last phase's; steps and seconds add up.
-PHASES: dict[str, list[list[str]]] = {
-    "short_early": [["data.max_sequence_length=32", "data.max_predictions=10",
-                     "data.length_buckets=[16]", "train.steps=600", "train.warmup_steps=100"],
-                    ["data.max_sequence_length=64", "data.length_buckets=[32]",
-                     "train.steps=400", "train.warmup_steps=40"]],
-}
-
 
 def reference(variant: str) -> str | None:
     """The variant that `variant` is compared with: equal time or equal steps."""
@@ -128,25 +127,17 @@ def _pretrain(config: str, name: str, seed: int, work: str, overrides: list[str]
 
 
 def run_variant(config: str, variant: str, seed: int, work: str, extra: list[str]) -> dict:
-    """`variant` at `seed` (one `pretrain`, or one per phase); its held-out scores and costs."""
-    names, wall, summaries = [], 0.0, []
-    for phase, overrides in enumerate(PHASES.get(variant, [[]])):
-        names.append(f"{variant}-s{seed}" + (f"-p{phase + 1}" if variant in PHASES else ""))
-        if phase:  # Continues the phase before: its weights, heads and tokenizer.
-            overrides = [*overrides, "model.pretrained="
-                         + os.path.join(work, "runs", names[-2], "pretrainer.keras")]
-        summary, seconds = _pretrain(config, names[-1], seed, work,
-                                     [*VARIANTS[variant][1], *overrides, *extra])
-        summaries.append(summary)
-        wall += seconds
-    for name in names:
-        shutil.rmtree(os.path.join(work, "runs", name), ignore_errors=True)
-        shutil.rmtree(os.path.join(work, "records", name), ignore_errors=True)
-    summary = summaries[-1]
+    """`variant` at `seed` (one `pretrain`, in phases or not); its held-out scores and costs.
+    A run in phases reports the whole run's steps and seconds (`summary.json`)."""
+    name = f"{variant}-s{seed}"
+    summary, wall = _pretrain(config, name, seed, work, [*VARIANTS[variant][1], *extra])
+    for folder in ("runs", "records"):  # The run's folders and its phases' (`{name}.phaseK`).
+        for entry in os.listdir(os.path.join(work, folder)):
+            if entry == name or entry.startswith(name + ".phase"):
+                shutil.rmtree(os.path.join(work, folder, entry), ignore_errors=True)
     final = summary["final"]
     return {"variant": variant, "seed": seed, "wall_seconds": round(wall, 1),
-            "train_seconds": sum(s["train_seconds"] for s in summaries),
-            "steps_run": sum(s["steps_run"] for s in summaries),
+            "train_seconds": summary["train_seconds"], "steps_run": summary["steps_run"],
             "encoder_parameters": summary["encoder_parameters"],
             "eval_pairs": summary["eval_pairs"],
             "most_frequent_token_accuracy": summary["most_frequent_token_accuracy"],

@@ -17,10 +17,14 @@ def _config(name, overrides=()):
 
 @pytest.mark.parametrize("steps,per_epoch", [(400, 50), (200, 100), (1000, 10)])
 def test_pretrain_counts_its_models_backups_and_checkpoints(steps, per_epoch):
-    config = _config("albert_tiny.yaml", [f"train.steps={steps}",
+    config = _config("albert_tiny.yaml", [f"train.steps={steps}", "train.phases=[]",
                                           f"train.steps_per_epoch={per_epoch}"])
     weights = 4 * config.model.encoder_config(vocabulary_size=4000).num_parameters()
     assert bytes_needed(config, "pretrain") == weights * (2 + BACKUP_COPIES + steps // per_epoch)
+    # In phases, each phase's run keeps its models.
+    config = _config("albert_tiny.yaml", [f"train.steps_per_epoch={per_epoch}"])
+    assert bytes_needed(config, "pretrain") == weights * (
+        2 * len(config.train.phases) + BACKUP_COPIES + config.train.steps // per_epoch)
     assert bytes_needed(config, "prepare") is None  # Records depend on the corpus.
 
 

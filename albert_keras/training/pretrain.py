@@ -27,6 +27,7 @@ from albert_keras.training.callbacks import (agreed_resume_epoch, backup_directo
 from albert_keras.training.continued_pretraining import continued_pretrainer
 from albert_keras.training.gradient_accumulation import use_gradient_accumulation
 from albert_keras.training.precision import dtype_policy, resolve_precision
+from albert_keras.training.pretrain_phases import add_phases
 from albert_keras.training.pretrain_records import (  # noqa: F401 (find_records: re-exported)
     checked_records, find_records, records_digest)
 from albert_keras.training.masked_lm_loss import MaskedLMLoss
@@ -44,7 +45,9 @@ from albert_keras.utils.atomic_files import write_json_atomic
 DatasetFn = Callable[[tf.distribute.InputContext | None], tf.data.Dataset]
 
 
-def pretrain(config) -> dict[str, Any]:
+def pretrain(config, continue_from: dict[str, Any] | None = None,
+             phase: dict[str, Any] | None = None,
+             earlier_phases: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Pretrains the pipeline's encoder; returns (and writes) the run's summary.
 
     Writes `{train.output_dir}/{name}/`: `encoder.keras` (for fine-tuning and export),
@@ -57,8 +60,18 @@ def pretrain(config) -> dict[str, Any]:
 
     Args:
         config: `PipelineConfig` (see `albert_keras.pipeline.load_pipeline`).
+        continue_from: dict or None. For a phase of a run in phases (`pretrain_phases.py`): the
+            phase before's `path` (its `pretrainer.keras`, heads and all) and
+            `weights_sha256`; training continues from it instead of `model`.
+        phase: dict or None. That phase's settings, recorded in its summary.
+        earlier_phases: list or None. The entries of the phases before (`phase_brief`): with
+            them, this last phase's summary is the whole run's (`add_phases`).
     """
     train = config.train
+    if train.phases:
+        raise ValueError(f"`pretrain` trains one phase; run a config with train.phases "
+                         f"({len(train.phases)}) through `pretrain_in_phases` (the `pretrain` "
+                         "job does).")
     config.model.check_pretrained()
     run_dir = os.path.join(train.output_dir, config.name)
     strategy = make_strategy(train.strategy)
@@ -76,7 +89,8 @@ def pretrain(config) -> dict[str, Any]:
     # made with the settings a resumed run must share.
     backup = AtomicBackupAndRestore(
         backup_directory(run_dir, strategy), delete_on_finish=False,
-        settings=resume_settings(config, records, tokenizer, precision, pair_task))
+        settings={**resume_settings(config, records, tokenizer, precision, pair_task),
+                  "continue_from": continue_from})
     skip = agreed_resume_epoch(backup, strategy) * train.steps_per_epoch  # Same on all workers.
     # Reads every shard once (unless `checked_records` did): a corrupt one fails here, by
     # name, before the model is built.
@@ -84,7 +98,8 @@ def pretrain(config) -> dict[str, Any]:
         config, records, tokenizer, masking=masking, skip_batches=skip, verify=not found.verified))
 
     with strategy.scope():
-        pretrainer = build_pretrainer(config, tokenizer, precision, pair_task, tokenizer_dir)
+        pretrainer = build_pretrainer(config, tokenizer, precision, pair_task, tokenizer_dir,
+                                      continue_from=(continue_from or {}).get("path"))
         compile_pretrainer(pretrainer, train)
     encoder = pretrainer.encoder
     print(f"[pretrain] {config.name}: {encoder.count_params():,} encoder parameters, "
@@ -96,7 +111,7 @@ def pretrain(config) -> dict[str, Any]:
     with output_directory(run_dir, strategy) as out_dir:
         return _fit_and_save(config, strategy, pretrainer, train_data, evaluation, backup, skip,
                              records, tokenizer_dir, precision, precision_reason, run_dir,
-                             out_dir)
+                             out_dir, phase, earlier_phases)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,7 +161,8 @@ def _evaluation(config, records: str, tokenizer, masking: str, strategy) -> Eval
 
 
 def _fit_and_save(config, strategy, pretrainer, train_data, evaluation: Evaluation, backup,
-                  skip, records, tokenizer_dir, precision, precision_reason, run_dir, out_dir):
+                  skip, records, tokenizer_dir, precision, precision_reason, run_dir, out_dir,
+                  phase=None, earlier_phases=None):
     """`fit` between the initial and final scores, then the summary and the models, written
     to `out_dir` (`run_dir` on the chief)."""
     train, encoder, pair_task = config.train, pretrainer.encoder, pretrainer.pair_task
@@ -180,6 +196,10 @@ def _fit_and_save(config, strategy, pretrainer, train_data, evaluation: Evaluati
         "history": backup.history or {k: [float(v) for v in values]
                                       for k, values in history.history.items()},
     }
+    if phase is not None:
+        summary["phase"] = phase
+        if earlier_phases:
+            add_phases(summary, earlier_phases)
     if failure is not None:  # The failure is recorded; the models of a good run stay.
         write_json_atomic(os.path.join(out_dir, "summary.json"), json_safe(summary))
         raise TrainingFailed(f"Pretraining {config.name!r} failed: {failure}. Nothing was saved "
@@ -319,16 +339,19 @@ def fit_pretrainer(pretrainer: Pretrainer, dataset, train: TrainConfig, run_dir:
 
 
 def build_pretrainer(config, tokenizer, precision: str, pair_task: str,
-                     tokenizer_dir: str | None = None) -> Pretrainer:
-    """The `Pretrainer` that continues `model.pretrained` (a `.keras` file or a checkpoint
-    from elsewhere, with the heads it has: `continued_pretraining.py`) or a fresh `model`
-    encoder with fresh heads, in the run's precision; call in `strategy.scope()`."""
-    if config.model.pretrained:
+                     tokenizer_dir: str | None = None,
+                     continue_from: str | None = None) -> Pretrainer:
+    """The `Pretrainer` that continues `continue_from` (the phase before's) or
+    `model.pretrained` (a `.keras` file or a checkpoint from elsewhere, with the heads it has:
+    `continued_pretraining.py`), or a fresh `model` encoder with fresh heads, in the run's
+    precision; call in `strategy.scope()`."""
+    source = continue_from or config.model.pretrained
+    if source:
         pretrainer, notes = continued_pretrainer(
-            config.model.pretrained, tokenizer, pair_task, dtype_policy(precision),
-            tokenizer_dir=tokenizer_dir)
+            source, tokenizer, pair_task, dtype_policy(precision), tokenizer_dir=tokenizer_dir)
+        key = "the phase before" if continue_from else "model.pretrained"
         for note in notes:
-            print(f"[pretrain] model.pretrained={config.model.pretrained}: {note}")
+            print(f"[pretrain] {key}={source}: {note}")
         return pretrainer
     encoder_config = config.model.encoder_config(vocabulary_size=int(tokenizer.vocabulary_size()))
     encoder = Encoder(**encoder_config.to_dict(), dtype=dtype_policy(precision))

@@ -53,6 +53,11 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"  {pair}: {pair_task_verdict(last['pair_accuracy'], summary.get('eval_pairs', 0))}",
         f"  saved to {summary['run_dir']}/ (encoder.keras, pretrainer.keras, tokenizer/)",
     ]
+    if summary.get("phases"):  # Scores are the last phase's: its records, from where it began.
+        lines[1:1] = ["  in phases: " + ", then ".join(
+            f"{entry['steps_run']} steps of {entry['max_sequence_length']} tokens "
+            f"({entry['train_seconds']}s)" for entry in summary["phases"])
+            + "; scores of the last phase, from its start"]
     return "\n".join(lines)
 
 

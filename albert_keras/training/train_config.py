@@ -12,6 +12,46 @@ _CHOICES = {"strategy": STRATEGIES, "optimizer": ("lamb", "adamw"), "precision":
 
 
 @dataclasses.dataclass(frozen=True)
+class PhaseConfig:
+    """One phase of a run in phases (`train.phases`), as BERT's 128-then-512 schedule.
+
+    Each phase trains `steps` steps on records of its own sequence length (made by `prepare`
+    with the pipeline's tokenizer), continuing the phase before's weights and heads with a
+    schedule of its own (a new warmup, then decay to `train.end_learning_rate` at its last
+    step). A field left null is the pipeline's.
+
+    Args:
+        steps: steps of this phase; the phases' steps add up to `train.steps`.
+        max_sequence_length: `data.max_sequence_length` of this phase's records.
+        max_predictions: `data.max_predictions` (masked positions per sequence).
+        length_buckets: `data.length_buckets` of this phase's reader.
+        warmup_steps: `train.warmup_steps` of this phase's schedule.
+        learning_rate: `train.learning_rate` (peak) of this phase's schedule.
+    """
+
+    steps: int
+    max_sequence_length: int | None = None
+    max_predictions: int | None = None
+    length_buckets: tuple[int, ...] | None = None
+    warmup_steps: int | None = None
+    learning_rate: float | None = None
+
+    def data_overrides(self) -> dict:
+        """The `data` fields this phase sets."""
+        return {key: getattr(self, key) for key in PHASE_DATA_FIELDS
+                if getattr(self, key) is not None}
+
+    def train_overrides(self) -> dict:
+        """The `train` fields this phase sets (`steps` always)."""
+        return {key: getattr(self, key) for key in PHASE_TRAIN_FIELDS
+                if getattr(self, key) is not None}
+
+
+PHASE_DATA_FIELDS = ("max_sequence_length", "max_predictions", "length_buckets")
+PHASE_TRAIN_FIELDS = ("steps", "warmup_steps", "learning_rate")
+
+
+@dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """How pretraining runs: strategy, batch, steps, optimizer, precision, callbacks.
 
@@ -49,6 +89,7 @@ class TrainConfig:
         output_dir: runs go to `{output_dir}/{pipeline name}/`.
         seed: seeds weight initialization (the job seeds Keras' global RNGs with it).
         verbose: Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch.
+        phases: a run in phases (`PhaseConfig`, e.g. shorter sequences first); empty = one.
     """
 
     strategy: Literal["default", "mirrored", "multi_worker", "tpu"] = "default"
@@ -76,6 +117,7 @@ class TrainConfig:
     output_dir: str = "runs"
     seed: int = 0
     verbose: int = 1
+    phases: tuple[PhaseConfig, ...] = ()
 
     def __post_init__(self) -> None:
         for name, choices in _CHOICES.items():
@@ -141,3 +183,45 @@ class TrainConfig:
         if self.decay_power <= 0:
             raise ValueError(f"`train.decay_power` must be positive. "
                              f"Received: train.decay_power={self.decay_power!r}")
+        if self.phases:
+            self._check_phases()
+
+    def _check_phases(self) -> None:
+        """The phases add up to `steps`, each a whole number of epochs longer than its warmup;
+        one process's clock cannot budget them (`max_minutes`)."""
+        total = sum(phase.steps for phase in self.phases)
+        if total != self.steps:
+            raise ValueError(
+                "The steps of `train.phases` must add up to `train.steps` (to change the "
+                "run's length, change the phases' steps with it, or set train.phases=[] for one "
+                f"phase). Received: train.steps={self.steps}, train.phases steps="
+                f"{[phase.steps for phase in self.phases]} (sum {total})")
+        if self.max_minutes is not None:
+            raise ValueError(
+                "`train.max_minutes` fits one schedule to the time; it cannot be combined "
+                f"with `train.phases`. Received: train.max_minutes={self.max_minutes}, "
+                f"{len(self.phases)} phases")
+        for index, phase in enumerate(self.phases):
+            where = f"train.phases[{index}]"
+            steps, warmup = phase.steps, (phase.warmup_steps if phase.warmup_steps is not None
+                                          else self.warmup_steps)
+            if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0 \
+                    or steps % self.steps_per_epoch:
+                raise ValueError(
+                    f"`{where}.steps` must be a positive multiple of `train.steps_per_epoch`. "
+                    f"Received: {where}.steps={steps!r}, train.steps_per_epoch="
+                    f"{self.steps_per_epoch}")
+            if not 0 <= warmup < steps:
+                raise ValueError(
+                    f"The warmup of `{where}` must be smaller than its steps (set "
+                    f"{where}.warmup_steps). Received: warmup_steps={warmup}, "
+                    f"{where}.steps={steps}")
+            if phase.learning_rate is not None and not (
+                    math.isfinite(phase.learning_rate) and phase.learning_rate > 0):
+                raise ValueError(f"`{where}.learning_rate` must be a positive, finite number. "
+                                 f"Received: {where}.learning_rate={phase.learning_rate!r}")
+            for key in ("max_sequence_length", "max_predictions"):
+                value = getattr(phase, key)
+                if value is not None and (isinstance(value, bool) or value <= 0):
+                    raise ValueError(f"`{where}.{key}` must be a positive integer or null. "
+                                     f"Received: {where}.{key}={value!r}")

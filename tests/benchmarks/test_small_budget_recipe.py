@@ -1,5 +1,5 @@
-"""`benchmarks/small_budget_recipe.py`: variants in phases, and runs of another pipeline file
-never mixed into a new ablation."""
+"""`benchmarks/small_budget_recipe.py`: runs in phases, and runs of another pipeline file never
+mixed into a new ablation."""
 
 import json
 import os
@@ -23,39 +23,43 @@ def _pipeline(tmp_path) -> str:
     return str(path)
 
 
-def _run(tmp_path, config: str, *variants: str, out=None):
-    return subprocess.run(
-        [sys.executable, SCRIPT, "--config", config, "--variants", *variants, "--seeds", "0",
-         "--set", "train.steps=2", "--set", "train.warmup_steps=1",
-         "--set", "train.steps_per_epoch=2", "--work", str(tmp_path / "work"),
-         "--out", str(out or tmp_path / "out.json")],
-        cwd=REPO, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+STEPS = ["train.steps=2", "train.warmup_steps=1", "train.steps_per_epoch=2"]
 
 
-def test_every_phased_variant_continues_its_previous_phase():
+def _run(tmp_path, config: str, *variants: str, out=None, extra=STEPS):
+    command = [sys.executable, SCRIPT, "--config", config, "--variants", *variants, "--seeds",
+               "0", "--work", str(tmp_path / "work"), "--out", str(out or tmp_path / "out.json")]
+    for override in extra:
+        command += ["--set", override]
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+def test_variants_that_change_the_steps_run_one_phase():
     recipe = load_script(SCRIPT, "small_budget_recipe")
-    for variant, phases in recipe.PHASES.items():
-        assert variant in recipe.VARIANTS and len(phases) >= 2
-        assert not any(o.startswith("model.pretrained=") for o in sum(phases, []))  # Set per run.
+    for variant, (_, overrides) in recipe.VARIANTS.items():
+        if any(o.startswith("train.steps=") for o in overrides) and variant != "short_early":
+            assert recipe.ONE_PHASE in overrides, variant
 
 
 @pytest.mark.large
-def test_a_phased_variant_trains_each_phase_and_adds_their_steps(tmp_path):
-    process = _run(tmp_path, _pipeline(tmp_path), "short_early")
+def test_a_run_in_phases_counts_every_phase_and_leaves_nothing(tmp_path):
+    phases = ["train.steps=4", "train.steps_per_epoch=2", "train.warmup_steps=1",
+              "train.phases=[{steps: 2, max_sequence_length: 32}, {steps: 2}]"]
+    process = _run(tmp_path, _pipeline(tmp_path), "baseline", extra=phases)
     assert process.returncode == 0, process.stderr[-2000:]
     result = json.loads((tmp_path / "out.json").read_text())
-    runs = {r["variant"]: r for r in result["runs"]}
-    assert runs["baseline"]["steps_run"] == 2
-    assert runs["short_early"]["steps_run"] == 4  # Two phases of 2 steps.
-    assert "short_early" in result["summary"] and result["config_sha256"]
-    assert not os.listdir(tmp_path / "work" / "runs")  # Each phase's run was cleaned up.
+    assert [(r["variant"], r["steps_run"]) for r in result["runs"]] == [("baseline", 4)]
+    assert "baseline" in result["summary"] and result["config_sha256"]
+    # Each phase's run and records were cleaned up.
+    assert not os.listdir(tmp_path / "work" / "runs")
+    assert not os.listdir(tmp_path / "work" / "records")
 
 
 def test_runs_of_another_pipeline_file_are_not_reused(tmp_path):
     config = _pipeline(tmp_path)
     out = tmp_path / "old.json"
-    extra = ["train.steps=2", "train.warmup_steps=1", "train.steps_per_epoch=2"]  # As _run's.
-    out.write_text(json.dumps({"config": config, "config_sha256": "0" * 64, "extra": extra,
+    out.write_text(json.dumps({"config": config, "config_sha256": "0" * 64, "extra": STEPS,
                                "runs": [{"variant": "baseline", "seed": 0}]}))
     process = _run(tmp_path, config, "baseline", out=out)
     assert process.returncode != 0
