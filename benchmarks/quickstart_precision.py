@@ -5,14 +5,14 @@ One command:
     .venv/bin/python benchmarks/quickstart_precision.py            # ~20 min on 2 quiet cores
     .venv/bin/python benchmarks/quickstart_precision.py --steps 20 # seconds, to check the script
 
-Runs `albert-keras pretrain --config pipelines/albert_tiny.yaml` (one phase of `--steps`) once
-per precision and round, alternated (A B, then B A, ...), each in its own process, on the same
-records (prepared once before the first timed run), seed, batches and steps. Reports per precision the final MLM loss
-and accuracy on the run's 10 fixed held-out batches and the seconds of training steps
-(`summary.json` `train_seconds`), then the goals: bf16 loss within 1% of float32, bf16 steps
-at least 1.3x as fast. Measured through `benchmarks.harness`: each figure is the median and
-min-max of its rounds, the speed ratio bf16 / float32 is taken per round and given the harness'
-verdict. Writes benchmarks/out/quickstart_precision.json (the harness' schema).
+Runs `albert-keras pretrain --config pipelines/albert_tiny.yaml` (one phase of `--steps`) once per
+precision and round, alternated (A B, then B A, ...), each in its own process, on the same records
+(prepared once before the first timed run), seed, batches and steps. Reports per precision the
+final MLM loss and accuracy on the run's 10 fixed held-out batches and the seconds of training
+steps (`summary.json` `train_seconds`), then the goals: bf16 loss within 1% of float32, bf16 steps
+at least 1.3x as fast. Measured through `benchmarks.harness`: each figure is the median and min-max
+of its rounds, the speed ratio bf16 / float32 is taken per round and given the harness' verdict.
+Writes benchmarks/out/quickstart_precision.json (the harness' schema).
 """
 
 from __future__ import annotations
