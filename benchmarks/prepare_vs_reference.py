@@ -162,7 +162,7 @@ def run_ours(corpus: str, spm_model: str, work: str, num_workers: int | None) ->
                  "data.masking": "ngram", "data.pair_task": "sop",
                  **{f"data.{k}": v for k, v in SETTINGS.items()}}
     command += ["prepare", "--config", os.path.join(REPO, "pipelines", "albert_tiny.yaml"),
-                "--static-masking"]
+                "--static-masking", "--set", "train.phases=[]"]  # One record set, not one a phase.
     for key, value in overrides.items():
         command += ["--set", f"{key}={value}"]
     result = run_timed(command, os.path.join(work, f"ours_{label}.log"),

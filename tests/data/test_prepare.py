@@ -37,7 +37,7 @@ def test_cli_prepare_prints_progress_and_summary(tmp_path, corpus_file, capsys):
     code = main(["prepare", "--config", config, "--set", f"data.output_dir={tmp_path}",
                  "--set", f"data.corpus={corpus_file}", "--set", "data.vocabulary_size=300",
                  "--set", "data.max_sequence_length=32", "--set", "data.dupe_factor=1",
-                 "--set", "data.max_documents=20"])
+                 "--set", "data.max_documents=20", "--set", "train.phases=[]"])
     assert code == 0
     err = capsys.readouterr().err
     assert "pairs" in err and "prepared albert_tiny in" in err and "documents 20" in err
