@@ -16,7 +16,15 @@ drift of the machine over the hours spreads over every variant alike.
 For every variant: the median [min, max] of held-out MLM loss and accuracy and of the pair
 task's accuracy, and the per-seed difference from `baseline` (same seed) with the verdict of
 `albert_keras/training/downstream_protocol.py` ("gain" needs the median above 0 and at least 80%
-of seeds agreeing). Finished runs are kept in the JSON (`--out`) and not run again, so an
+of seeds agreeing).
+
+With `--downstream`, each run's encoder also goes through `compare`'s downstream protocol
+(`pipelines/compare.yaml`'s `finetune` and `compare.downstream_*` settings: the built-in task,
+the learning-rate grid chosen on validation rows, scored on test rows, 5 fine-tuning seeds),
+against the same architecture from random weights: per run, the paired gain of pretraining
+(median over the fine-tuning seeds); per variant, its median over pretraining seeds, and the
+paired difference of the pretrained test scores from the reference's (same pretraining seed).
+Runs kept without a downstream entry are trained again (deterministic for a seed). Finished runs are kept in the JSON (`--out`) and not run again, so an
 interrupted ablation goes on where it stopped. Precision: the pipeline's (`auto`, which is
 bfloat16 on CPUs with avx512_bf16/amx_bf16).
 """
@@ -126,11 +134,19 @@ def _pretrain(config: str, name: str, seed: int, work: str, overrides: list[str]
         return json.load(f), wall
 
 
-def run_variant(config: str, variant: str, seed: int, work: str, extra: list[str]) -> dict:
-    """`variant` at `seed` (one `pretrain`, in phases or not); its held-out scores and costs.
+def run_variant(config: str, variant: str, seed: int, work: str, extra: list[str],
+                downstream_settings=None) -> dict:
+    """`variant` at `seed` (one `pretrain`, in phases or not); its held-out scores and costs,
+    and with `downstream_settings` (`downstream_config`) the downstream gain of its encoder.
     A run in phases reports the whole run's steps and seconds (`summary.json`)."""
     name = f"{variant}-s{seed}"
     summary, wall = _pretrain(config, name, seed, work, [*VARIANTS[variant][1], *extra])
+    scores = {}
+    if downstream_settings is not None:
+        start = time.perf_counter()
+        scores = {"downstream": downstream(os.path.join(work, "runs", name), summary, work,
+                                           downstream_settings),
+                  "downstream_seconds": round(time.perf_counter() - start, 1)}
     for folder in ("runs", "records"):  # The run's folders and its phases' (`{name}.phaseK`).
         for entry in os.listdir(os.path.join(work, folder)):
             if entry == name or entry.startswith(name + ".phase"):
@@ -142,7 +158,34 @@ def run_variant(config: str, variant: str, seed: int, work: str, extra: list[str
             "eval_pairs": summary["eval_pairs"],
             "most_frequent_token_accuracy": summary["most_frequent_token_accuracy"],
             "precision": summary["precision"], "weights_sha256": summary.get("weights_sha256"),
-            **{metric: final[metric] for metric in METRICS}}
+            **{metric: final[metric] for metric in METRICS}, **scores}
+
+
+def downstream_config(work: str, compare_config: str, overrides: tuple[str, ...] = ()):
+    """The downstream settings (`compare_config` with `overrides`) and the built-in task's
+    data, written once into `work/downstream/` before any run: a bad setting fails first."""
+    from albert_keras.compare.comparison import downstream_task
+    from albert_keras.pipeline import load_pipeline
+
+    config, _ = downstream_task(load_pipeline(compare_config, list(overrides)),
+                                os.path.join(work, "downstream"))
+    return config
+
+
+def downstream(run_dir: str, summary: dict, work: str, config) -> dict:
+    """`compare`'s downstream step for one run's encoder and its random-init twin: the arm's
+    `downstream` entry of a compare report (`arm_run.downstream_twins`)."""
+    from albert_keras.compare import ArmConfig
+    from albert_keras.compare.arm_run import downstream_twins
+    from albert_keras.models.encoder_config import EncoderConfig
+
+    output = os.path.join(work, "downstream", summary["name"])
+    try:
+        return downstream_twins(
+            config, ArmConfig(name=summary["name"]), EncoderConfig(**summary["encoder_config"]),
+            os.path.join(run_dir, "tokenizer"), os.path.join(run_dir, "encoder.keras"), output)
+    finally:
+        shutil.rmtree(output, ignore_errors=True)
 
 
 def summarize(runs: list[dict], variants: list[str]) -> dict[str, dict]:
@@ -159,6 +202,12 @@ def summarize(runs: list[dict], variants: list[str]) -> dict[str, dict]:
             values = [r[metric] for r in rows]
             entry[metric] = {"median": statistics.median(values), "min": min(values),
                              "max": max(values)}
+        with_downstream = [r for r in rows if "downstream" in r]
+        if with_downstream:  # Per run: the median over fine-tuning seeds of its paired gain.
+            gains = [r["downstream"]["gain"]["median"] for r in with_downstream]
+            entry["downstream_gain"] = {"median": statistics.median(gains), "min": min(gains),
+                                        "max": max(gains), "positive_runs": sum(
+                                            g > 0 for g in gains), "runs": len(gains)}
         versus = reference(variant)
         seeds = sorted(r["seed"] for r in rows if (versus, r["seed"]) in by_key)
         if versus and seeds:
@@ -169,6 +218,12 @@ def summarize(runs: list[dict], variants: list[str]) -> dict[str, dict]:
                 entry[f"{metric}_gain"] = paired_gain(
                     [sign * by_key[(variant, s)][metric] for s in seeds],
                     [sign * by_key[(versus, s)][metric] for s in seeds])
+            both = [s for s in seeds if "downstream" in by_key[(variant, s)]
+                    and "downstream" in by_key[(versus, s)]]
+            if both:  # The pretrained encoders' test scores, paired by pretraining seed.
+                entry["downstream_vs_reference"] = paired_gain(
+                    [by_key[(variant, s)]["downstream"]["pretrained"]["median"] for s in both],
+                    [by_key[(versus, s)]["downstream"]["pretrained"]["median"] for s in both])
         table[variant] = entry
     return table
 
@@ -176,7 +231,8 @@ def summarize(runs: list[dict], variants: list[str]) -> dict[str, dict]:
 def markdown(table: dict[str, dict]) -> str:
     """The ablation table: medians [min, max] and the paired verdicts against the reference."""
     lines = ["| variant | seeds | steps | MLM loss | MLM acc. | SOP/NSP acc. | MLM acc. gain over "
-             "the reference (verdict) |", "|---|---|---|---|---|---|---|"]
+             "the reference (verdict) | downstream gain of pretraining | downstream vs the "
+             "reference |", "|---|---|---|---|---|---|---|---|---|"]
     for variant, entry in table.items():
         cells = [f"{entry[m]['median']:.3f} [{entry[m]['min']:.3f}, {entry[m]['max']:.3f}]"
                  for m in METRICS]
@@ -185,8 +241,15 @@ def markdown(table: dict[str, dict]) -> str:
                   f"{gain['median']:+.3f} [{gain['min']:+.3f}, {gain['max']:+.3f}] "
                   f"{gain['positive_seeds']}/{len(gain['values'])} ({gain['verdict']}) "
                   f"vs {entry['reference']}")
+        own = entry.get("downstream_gain")
+        own = ("—" if own is None else f"{own['median']:+.3f} [{own['min']:+.3f}, "
+               f"{own['max']:+.3f}] {own['positive_runs']}/{own['runs']} runs")
+        paired = entry.get("downstream_vs_reference")
+        paired = ("—" if paired is None else
+                  f"{paired['median']:+.3f} [{paired['min']:+.3f}, {paired['max']:+.3f}] "
+                  f"{paired['positive_seeds']}/{len(paired['values'])} ({paired['verdict']})")
         lines.append(f"| {variant} | {entry['runs']} | {entry['steps_run']:.0f} | "
-                     + " | ".join(cells) + f" | {versus} |")
+                     + " | ".join(cells) + f" | {versus} | {own} | {paired} |")
     return "\n".join(lines)
 
 
@@ -197,6 +260,12 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--set", action="append", default=[], dest="extra",
                         help="an override for every variant (e.g. train.steps=200)")
+    parser.add_argument("--downstream", action="store_true",
+                        help="also fine-tune each run's encoder and its random-init twin "
+                             "(compare's downstream protocol, --compare-config's settings)")
+    parser.add_argument("--compare-config", default="pipelines/compare.yaml")
+    parser.add_argument("--compare-set", action="append", default=[], dest="compare_overrides",
+                        help="an override of the downstream settings (e.g. finetune.epochs=1)")
     parser.add_argument("--work", default=os.path.join(REPO, "benchmarks", "out", "recipe_work"))
     parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "out",
                                                       "small_budget_recipe.json"))
@@ -219,16 +288,23 @@ def main() -> None:
             raise SystemExit(f"{args.out} holds runs of another pipeline file or overrides "
                              f"({previous.get('config')}, {previous.get('extra')}); give "
                              f"another --out")
+    settings = None
+    if args.downstream:  # Runs without a downstream entry are trained again, with one.
+        result["runs"] = [r for r in result["runs"] if "downstream" in r]
+        settings = downstream_config(args.work, os.path.join(REPO, args.compare_config),
+                                     tuple(args.compare_overrides))
     done = {(r["variant"], r["seed"]) for r in result["runs"]}
     for seed in args.seeds:
         for variant in variants:
             if (variant, seed) in done:
                 continue
-            run = run_variant(args.config, variant, seed, args.work, args.extra)
+            run = run_variant(args.config, variant, seed, args.work, args.extra, settings)
             result["runs"].append(run)
             print(f"{variant} seed {seed}: MLM acc {run['mlm_accuracy']:.3f} loss "
                   f"{run['mlm_loss']:.3f} pair acc {run['pair_accuracy']:.3f} "
-                  f"({run['steps_run']} steps, {run['train_seconds']:.0f} s)", flush=True)
+                  f"({run['steps_run']} steps, {run['train_seconds']:.0f} s)"
+                  + (f"; downstream gain {run['downstream']['gain']['median']:+.3f}"
+                     if "downstream" in run else ""), flush=True)
             result["machine"] = {"cpu": platform.processor() or platform.machine(),
                                  "cores": os.cpu_count(), "load_average": os.getloadavg()}
             result["summary"] = summarize(result["runs"], variants)

@@ -26,9 +26,10 @@ def _pipeline(tmp_path) -> str:
 STEPS = ["train.steps=2", "train.warmup_steps=1", "train.steps_per_epoch=2"]
 
 
-def _run(tmp_path, config: str, *variants: str, out=None, extra=STEPS):
+def _run(tmp_path, config: str, *variants: str, out=None, extra=STEPS, flags=()):
     command = [sys.executable, SCRIPT, "--config", config, "--variants", *variants, "--seeds",
-               "0", "--work", str(tmp_path / "work"), "--out", str(out or tmp_path / "out.json")]
+               "0", "--work", str(tmp_path / "work"), "--out", str(out or tmp_path / "out.json"),
+               *flags]
     for override in extra:
         command += ["--set", override]
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True,
@@ -64,3 +65,30 @@ def test_runs_of_another_pipeline_file_are_not_reused(tmp_path):
     process = _run(tmp_path, config, "baseline", out=out)
     assert process.returncode != 0
     assert f"{out} holds runs of another pipeline file or overrides" in process.stderr
+
+
+@pytest.mark.large
+def test_downstream_scores_each_run_against_its_random_init_twin(tmp_path):
+    tiny = ["compare.downstream_seeds=[0, 1]", "finetune.learning_rates=[]",
+            "finetune.epochs=1", "compare.downstream_examples_per_label=20",
+            "compare.downstream_workers=1", "finetune.batch_size=8",
+            "finetune.max_sequence_length=32"]
+    process = _run(tmp_path, _pipeline(tmp_path), "baseline",
+                   flags=["--downstream", *[f"--compare-set={o}" for o in tiny]])
+    assert process.returncode == 0, process.stderr[-3000:]
+    result = json.loads((tmp_path / "out.json").read_text())
+    (run,) = result["runs"]
+    gain = run["downstream"]["gain"]
+    assert len(gain["values"]) == 2 and gain["verdict"] in ("gain", "loss", "no difference")
+    assert gain["values"] == pytest.approx([p - r for p, r in zip(
+        run["downstream"]["pretrained"]["values"], run["downstream"]["random_init"]["values"])])
+    assert result["summary"]["baseline"]["downstream_gain"]["runs"] == 1
+    # Each run's fine-tuning folders are removed; the task's data stays for the next run.
+    assert set(os.listdir(tmp_path / "work" / "downstream")) <= {"downstream_data"}
+
+
+def test_bad_downstream_settings_fail_before_any_run(tmp_path):
+    process = _run(tmp_path, _pipeline(tmp_path), "baseline", flags=[
+        "--downstream", "--compare-set=compare.downstream_examples_per_label=4"])
+    assert process.returncode != 0 and "examples_per_label=4" in process.stderr
+    assert not os.path.exists(tmp_path / "work" / "runs")
