@@ -176,7 +176,7 @@ def run_ours(corpus: str, spm_model: str, work: str, num_workers: int | None) ->
 
 
 _STAGES = {"_read_documents": "read", "make_tokenizer": "load tokenizer",
-           "_tokenize_documents": "tokenize", "_pairs": "pairs", "_static_masks": "static masks"}
+           "_tokenize_documents": "tokenize", "_pairs": "pairs", "static_masks": "static masks"}
 
 
 def stage_profile(corpus: str, spm_model: str, output_dir: str) -> dict:

@@ -22,6 +22,7 @@ harness' schema) and prints the figures.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -38,7 +39,8 @@ import tensorflow as tf  # noqa: E402
 
 from albert_keras import Encoder  # noqa: E402
 from albert_keras.data.prepare import prepare  # noqa: E402
-from albert_keras.data.pretraining_dataset import pretraining_dataset  # noqa: E402
+from albert_keras.data.pretraining_dataset import ReaderOptions, pretraining_dataset  # noqa: E402
+from albert_keras.data.records_manifest import read_manifest  # noqa: E402
 from albert_keras.pipeline import pipeline_from_dict  # noqa: E402
 from benchmarks.harness import BenchmarkResult, default_device, run_rounds  # noqa: E402
 
@@ -50,8 +52,14 @@ def fetch_data() -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
+def _masking(directory: str, mode: str):
+    """The records' masking settings (their manifest's) in `mode`."""
+    return dataclasses.replace(read_manifest(directory).masking, mode=mode)
+
+
 def reader_speed(directory: str, mode: str, batch_size: int, batches: int) -> float:
-    dataset = pretraining_dataset(directory, batch_size, masking=mode, seed=1)
+    dataset = pretraining_dataset(directory, batch_size, masking=_masking(directory, mode),
+                                  options=ReaderOptions(seed=1))
     iterator = iter(dataset)
     for _ in range(5):  # Warm-up: fill the shuffle buffer and the prefetch.
         next(iterator)
@@ -69,7 +77,8 @@ def train_timer(directory: str, vocabulary_size: int, batch_size: int, steps: in
     from albert_keras.training.pretrain import compile_pretrainer
     from albert_keras.training.train_config import TrainConfig
 
-    batch = next(iter(pretraining_dataset(directory, batch_size, masking="ngram")))
+    batch = next(iter(pretraining_dataset(directory, batch_size,
+                                          masking=_masking(directory, "ngram"))))
     data = tf.data.Dataset.from_tensors(batch).repeat()  # The model's speed alone.
     encoder = Encoder.from_preset("albert_base", vocabulary_size=vocabulary_size)
     pretrainer = Pretrainer(encoder, pair_task="sop")

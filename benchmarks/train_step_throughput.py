@@ -13,7 +13,7 @@ One command measures, in one run and on one machine:
 - peak memory of each training run (each measurement runs in its own process);
 - with `--records`, useful (non-padding) tokens/s on batches of real pretraining records, as
   our reader makes them: padded to the full length (what keras-hub and ours get without
-  bucketing) and length-bucketed (`pretraining_dataset(..., length_buckets=...)`).
+  bucketing) and length-bucketed (`ReaderOptions(length_buckets=...)`).
 
     python benchmarks/train_step_throughput.py              # the real measurement
     python benchmarks/train_step_throughput.py --precisions float32,mixed_bfloat16 \
@@ -308,11 +308,11 @@ def _record_batches(args, batches: str, steps: int, skip: int = 100):
     import numpy as np
     import tensorflow as tf
 
-    from albert_keras.data.pretraining_dataset import pretraining_dataset
+    from albert_keras.data.pretraining_dataset import ReaderOptions, pretraining_dataset
 
     buckets = [int(b) for b in args.length_buckets.split(",")] if batches == "bucketed" else ()
-    stream = pretraining_dataset(args.records, args.batch_size, seed=0, verify=False,
-                                 length_buckets=buckets).skip(skip)
+    stream = pretraining_dataset(args.records, args.batch_size, options=ReaderOptions(
+        seed=0, verify=False, length_buckets=buckets)).skip(skip)
     # keras-hub's model takes a weight per output, as the synthetic batch has.
     stream = stream.map(lambda x, y, w: (x, y, {**w, "pair": tf.ones_like(y["pair"], "float32")}))
     cached = stream.take(args.warmup_steps + steps).cache()

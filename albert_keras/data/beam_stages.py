@@ -238,10 +238,8 @@ class MaskChunk(beam.DoFn):
         masked = static_masks.mask_batch(
             np.concatenate([b[2]["token_ids"] for b in blocks]),
             np.concatenate([b[2]["padding_mask"] for b in blocks]), chunk,
-            seed=settings.data.seed, masking=settings.data.masking_config(),
-            vocabulary_size=settings.vocabulary_size,
-            special_token_ids=settings.special_token_ids,
-            is_continuation=settings.is_continuation)
+            seed=settings.data.seed, masking=settings.data.masking_config().with_vocabulary(
+                settings.vocabulary_size, settings.special_token_ids, settings.is_continuation))
         begin = 0
         for dupe, index, rows in blocks:
             end = begin + len(rows["token_ids"])

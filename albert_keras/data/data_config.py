@@ -50,7 +50,8 @@ class DataConfig:
         pair_task: str. `"sop"` (ALBERT) or `"nsp"` (BERT). Defaults to `"sop"`.
         short_seq_prob: float. Probability of a shorter target length. Defaults to 0.1.
         dupe_factor: int. Passes over the corpus with different pairings. Defaults to 1.
-        masking: str. `"token"`, `"whole_word"` or `"ngram"`. Defaults to `"ngram"`.
+        masking: str. `"token"`, `"whole_word"` or `"ngram"`. Defaults to `"ngram"`
+            (`MaskingConfig`).
         mask_rate: float. Share of maskable tokens predicted. Defaults to 0.15 (`MaskingConfig`).
         max_predictions: int. Predictions per sequence. Defaults to 20 (`MaskingConfig`).
         max_ngram: int. Longest n-gram for `"ngram"` masking. Defaults to 3 (`MaskingConfig`).
@@ -97,7 +98,7 @@ class DataConfig:
     pair_task: Literal["sop", "nsp"] = "sop"
     short_seq_prob: float = 0.1
     dupe_factor: int = 1
-    masking: Literal["token", "whole_word", "ngram"] = "ngram"
+    masking: Literal["token", "whole_word", "ngram"] = _MASKING.mode
     mask_rate: float = _MASKING.mask_rate
     max_predictions: int = _MASKING.max_predictions
     max_ngram: int = _MASKING.max_ngram

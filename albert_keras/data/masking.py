@@ -20,44 +20,28 @@ same result, eagerly or in a graph.
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import tensorflow as tf
 
 from albert_keras.data.masking_config import MODES, MaskingConfig
 
-__all__ = ["MODES", "mask_tokens"]  # MODES lives in masking_config; kept here by name.
-_DEFAULTS = MaskingConfig()  # The defaults below are MaskingConfig's.
+__all__ = ["MODES", "MaskingConfig", "mask_tokens"]  # The first two live in masking_config.
 _SELECTION_PASSES = 3  # Greedy "skip what does not fit" as a few vectorized passes.
 _SIZE_BIAS = 0.25
 
 
-def mask_tokens(token_ids, seed, *, vocabulary_size: int, mask_id: int,
-                special_token_ids: Sequence[int], padding_mask=None,
-                max_predictions: int = _DEFAULTS.max_predictions,
-                mask_rate: float = _DEFAULTS.mask_rate, mode: str = _DEFAULTS.mode,
-                is_continuation=None, max_ngram: int = _DEFAULTS.max_ngram,
-                mask_token_rate: float = 0.8,
-                random_token_rate: float = 0.1) -> dict[str, tf.Tensor]:
+def mask_tokens(token_ids, seed, masking: MaskingConfig,
+                padding_mask=None) -> dict[str, tf.Tensor]:
     """Masks a batch of token ids for masked-LM training.
 
     Args:
         token_ids: int tensor `[batch, seq]` or `[seq]`.
         seed: int tensor of shape `[2]`, the stateless random seed.
-        vocabulary_size: int. Random replacements are drawn from `[0, vocabulary_size)`.
-        mask_id: int. Id of `[MASK]`.
-        special_token_ids: sequence of int. Ids never selected (pad, unk, cls, sep, mask).
+        masking: `MaskingConfig` bound to a vocabulary (`with_vocabulary`, `with_tokenizer`):
+            mode, rates, `max_predictions` (size of the outputs' last axis), `[MASK]` id,
+            special ids (never selected) and, for `"whole_word"` and `"ngram"`, the
+            `is_continuation` table.
         padding_mask: optional tensor like `token_ids`; positions where it is 0 are never
             selected. Defaults to None.
-        max_predictions: int. Most selected tokens per sequence; size of the outputs' last axis.
-            Defaults to 20 (`MaskingConfig`).
-        mask_rate: float. Fraction of the maskable tokens to select. Defaults to 0.15.
-        mode: str. `"token"`, `"whole_word"` or `"ngram"`. Defaults to `"token"`.
-        is_continuation: bool tensor `[vocabulary_size]`, needed by `"whole_word"` and `"ngram"`
-            (see `tokenizers.continuation_table`). Defaults to None.
-        max_ngram: int. Longest n-gram in `"ngram"` mode. Defaults to 3.
-        mask_token_rate: float. Share of the selected tokens replaced by `[MASK]`. Defaults to 0.8.
-        random_token_rate: float. Share replaced by a random token. Defaults to 0.1.
 
     Returns:
         Dict with `token_ids` (masked, like the input), `mask_positions` int32, `mask_ids`
@@ -66,24 +50,18 @@ def mask_tokens(token_ids, seed, *, vocabulary_size: int, mask_id: int,
 
     Example:
     ```python
-    out = mask_tokens(tf.constant([[2, 10, 11, 12, 3, 0]]), seed=tf.constant([1, 2]),
-                      vocabulary_size=100, mask_id=4, special_token_ids=[0, 1, 2, 3, 4])
+    special = {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
+    settings = MaskingConfig(mode="token").with_vocabulary(100, special)
+    out = mask_tokens(tf.constant([[2, 10, 11, 12, 3, 0]]), tf.constant([1, 2]), settings)
     out["mask_positions"]  # (1, 20): selected positions, then zeros
     ```
     """
-    config = MaskingConfig(mode=mode, mask_rate=mask_rate, max_predictions=max_predictions,
-                           max_ngram=max_ngram)  # Checks the four settings.
-    if mode != "token" and is_continuation is None:
-        raise ValueError(f"mode={mode!r} needs the `is_continuation` table. Received: None")
+    _check_bound(masking)
     token_ids = tf.convert_to_tensor(token_ids)
     if token_ids.shape.rank == 1:
         outputs = mask_tokens(
-            token_ids[None], seed, vocabulary_size=vocabulary_size, mask_id=mask_id,
-            special_token_ids=special_token_ids,
-            padding_mask=None if padding_mask is None else tf.convert_to_tensor(padding_mask)[None],
-            max_predictions=max_predictions, mask_rate=mask_rate, mode=mode,
-            is_continuation=is_continuation, max_ngram=max_ngram,
-            mask_token_rate=mask_token_rate, random_token_rate=random_token_rate)
+            token_ids[None], seed, masking,
+            padding_mask=None if padding_mask is None else tf.convert_to_tensor(padding_mask)[None])
         return {key: value[0] for key, value in outputs.items()}
     if token_ids.shape.rank != 2:
         raise ValueError(f"`token_ids` must have shape [batch, seq] or [seq]. "
@@ -91,27 +69,41 @@ def mask_tokens(token_ids, seed, *, vocabulary_size: int, mask_id: int,
 
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=5)
     ids = tf.cast(token_ids, tf.int32)  # (batch, seq)
-    maskable = _maskable(ids, special_token_ids, padding_mask)  # (batch, seq)
-    selected = _select(ids, maskable, config, is_continuation, seeds[0], seeds[1])
-    masked_ids = _replace(ids, selected, seeds[2], seeds[3], vocabulary_size=vocabulary_size,
-                          mask_id=mask_id, mask_token_rate=mask_token_rate,
-                          random_token_rate=random_token_rate)
+    maskable = _maskable(ids, masking.special_token_ids, padding_mask)  # (batch, seq)
+    selected = _select(ids, maskable, masking, seeds[0], seeds[1])
+    masked_ids = _replace(ids, selected, masking, seeds[2], seeds[3])
     return {"token_ids": tf.cast(masked_ids, token_ids.dtype),
-            **_predictions(ids, selected, max_predictions, token_ids.dtype)}
+            **_predictions(ids, selected, masking.max_predictions, token_ids.dtype)}
+
+
+def _check_bound(masking) -> None:
+    """`masking` is a `MaskingConfig` that names its vocabulary (and word pieces if needed)."""
+    if not isinstance(masking, MaskingConfig):
+        raise TypeError("`masking` must be a MaskingConfig. "
+                        f"Received: masking={type(masking).__name__}")
+    if not masking.bound:
+        raise ValueError("`masking` must be bound to a vocabulary: use "
+                         "`MaskingConfig.with_vocabulary(...)` or `.with_tokenizer(...)`. "
+                         f"Received: vocabulary_size={masking.vocabulary_size}, "
+                         f"mask_id={masking.mask_id}")
+    if masking.mode != "token" and masking.is_continuation is None:
+        raise ValueError(f"mode={masking.mode!r} needs the `is_continuation` table. "
+                         "Received: None")
 
 
 def _maskable(ids, special_token_ids, padding_mask):
     """True where a token may be selected: not special, not padding. # (batch, seq)"""
-    specials = tf.constant(sorted(set(int(i) for i in special_token_ids)) or [-1], tf.int32)
+    specials = tf.constant(list(special_token_ids) or [-1], tf.int32)  # Sorted, unique.
     maskable = tf.reduce_all(ids[:, :, None] != specials, axis=-1)  # (batch, seq)
     if padding_mask is not None:
         maskable &= tf.cast(padding_mask, tf.bool)
     return maskable
 
 
-def _select(ids, maskable, config: MaskingConfig, is_continuation, unit_seed, order_seed):
+def _select(ids, maskable, config: MaskingConfig, unit_seed, order_seed):
     """The selected tokens: whole units, within each row's budget. # (batch, seq)"""
-    unit_ids = _unit_ids(ids, maskable, config.mode, is_continuation, config.max_ngram, unit_seed)
+    unit_ids = _unit_ids(ids, maskable, config.mode, config.is_continuation, config.max_ngram,
+                         unit_seed)
     num_maskable = tf.reduce_sum(tf.cast(maskable, tf.float32), axis=1)  # (batch,)
     budget = tf.cast(tf.round(num_maskable * config.mask_rate), tf.int32)
     budget = tf.where(num_maskable > 0, tf.clip_by_value(budget, 1, config.max_predictions), 0)
@@ -119,14 +111,14 @@ def _select(ids, maskable, config: MaskingConfig, is_continuation, unit_seed, or
     return tf.gather(chosen_units, unit_ids, batch_dims=1) & maskable  # (batch, seq)
 
 
-def _replace(ids, selected, choice_seed, random_seed, *, vocabulary_size, mask_id,
-             mask_token_rate, random_token_rate):
+def _replace(ids, selected, config: MaskingConfig, choice_seed, random_seed):
     """Selected tokens become [MASK], a random token or stay, 80/10/10. # (batch, seq)"""
     choice = tf.random.stateless_uniform(tf.shape(ids), choice_seed)
     random_ids = tf.random.stateless_uniform(tf.shape(ids), random_seed, minval=0,
-                                             maxval=vocabulary_size, dtype=tf.int32)
-    replaced = tf.where(choice < mask_token_rate, mask_id,
-                        tf.where(choice < mask_token_rate + random_token_rate, random_ids, ids))
+                                             maxval=config.vocabulary_size, dtype=tf.int32)
+    keep_after = config.mask_token_rate + config.random_token_rate
+    replaced = tf.where(choice < config.mask_token_rate, config.mask_id,
+                        tf.where(choice < keep_after, random_ids, ids))
     return tf.where(selected, replaced, ids)
 
 

@@ -3,7 +3,7 @@
 The stages and where they run: reading the corpus (Python), training the tokenizer
 (SentencePiece's C++ trainer or keras-hub's WordPiece learner), tokenizing (tensorflow-text ops
 in a parallel `tf.data` map), building pairs (worker processes, see `pairs.py`), optional static
-masking (`mask_tokens` on batches), writing shards (`writer.py`). A progress bar follows each
+masking (`static_masks`), writing shards (`writer.py`). A progress bar follows each
 stage and a summary ends the run.
 """
 
@@ -24,6 +24,7 @@ from albert_keras.data.data_config import DataConfig
 from albert_keras.data.masking_config import MaskingConfig
 from albert_keras.data.records_manifest import (HELD_OUT_DIR, MANIFEST, RecordsManifest,
                                                 write_manifest)
+from albert_keras.data.static_masks import static_masks
 from albert_keras.data.tokenized_corpus import TokenizedCorpus
 from albert_keras.utils.atomic_files import write_atomic
 
@@ -79,8 +80,10 @@ def prepare(config, static_masking: bool = False, progress: bool = True) -> dict
     del documents, held_out_documents
 
     masking = data.masking_config()
-    if static_masking:
-        rows.update(_static_masks(rows, tokenizer, special, masking, data.seed))
+    if static_masking:  # Batched by document chunk: the Beam runner's masks.
+        rows.update(static_masks(rows["token_ids"], rows["padding_mask"],
+                                 rows["document_index"], seed=data.seed,
+                                 masking=masking.with_tokenizer(tokenizer)))
     compression = "GZIP" if data.compression == "gzip" else None
     summary = _summary(config.name, output_dir, stats, tokenized, rows)
     manifest = _manifest(data, tokenizer, special, masking, static_masking, compression)
@@ -264,54 +267,6 @@ def _tokenize(tokenizer, sentences: list[str], update) -> tuple[np.ndarray, np.n
         lengths.append(np.diff(ragged.row_splits.numpy()))
         update(len(lengths[-1]))
     return np.concatenate(values), np.concatenate(lengths)
-
-
-def _static_masks(rows, tokenizer, special, masking: MaskingConfig, seed):
-    """Masked features for every row, batched by document chunk (`static_masks`: the same
-    masks as the Beam runner's), the chunks masked in a parallel `tf.data` map.
-
-    Same batches, seeds and results as `static_masks.static_masks`, which calls `mask_tokens`
-    eagerly chunk by chunk (~50 ms of op dispatch each, 150 chunks on Shakespeare); here
-    the map runs it as a graph, on every core.
-    """
-    import tensorflow as tf
-
-    from albert_keras.data.masking import mask_tokens
-    from albert_keras.data.static_masks import MASK_FEATURE_NAMES, mask_chunk
-
-    table = tokenizers.continuation_table(tokenizer) if masking.mode != "token" else None
-    chunks = mask_chunk(np.asarray(rows["document_index"]))
-    order = np.argsort(chunks, kind="stable")  # By chunk, (pass, document, row) inside one.
-    starts = np.flatnonzero(np.diff(chunks[order], prepend=-1))
-    bounds = np.append(starts, len(order))
-    token_ids = tf.constant(rows["token_ids"][order])  # (rows, seq), grouped by chunk
-    padding_mask = tf.constant(rows["padding_mask"][order])
-    special_ids = list(special.values())
-
-    # Pure tensor code: AutoGraph has nothing to convert, and its source rewriting took ~1-4 s.
-    @tf.autograph.experimental.do_not_convert
-    def mask(begin, end, chunk):
-        return mask_tokens(
-            token_ids[begin:end], tf.stack([tf.constant(seed, tf.int64), chunk]),
-            vocabulary_size=int(tokenizer.vocabulary_size()), mask_id=special["mask"],
-            special_token_ids=special_ids, padding_mask=padding_mask[begin:end],
-            max_predictions=masking.max_predictions, mask_rate=masking.mask_rate,
-            mode=masking.mode, is_continuation=table, max_ngram=masking.max_ngram)
-
-    dataset = (tf.data.Dataset.from_tensor_slices(
-        (bounds[:-1], bounds[1:], chunks[order][starts].astype(np.int64)))
-               .map(mask, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-               .prefetch(tf.data.AUTOTUNE))
-    outputs: dict[str, list[np.ndarray]] = {name: [] for name in MASK_FEATURE_NAMES}
-    for masked in dataset:
-        for name in MASK_FEATURE_NAMES:
-            outputs[name].append(masked[name].numpy())
-    result = {}
-    for name in MASK_FEATURE_NAMES:
-        stacked = np.concatenate(outputs[name])
-        result[name] = np.empty_like(stacked)
-        result[name][order] = stacked  # Back in row order.
-    return result
 
 
 def _bars(tqdm, enabled: bool):

@@ -5,9 +5,9 @@ shard when there are fewer files than workers) -> shuffle records -> repeat -> b
 (`drop_remainder=True`, static shapes for XLA/TPU) -> decode -> mask on the fly -> shape into
 `(x, y, sample_weight)` -> prefetch.
 
-With `length_buckets`, the batch step groups records of similar length instead, and each batch
-is cut to the smallest bucket that holds its longest row: the model computes on far fewer
-padding positions (and the masked-LM head on fewer empty prediction slots).
+With `ReaderOptions.length_buckets`, the batch step groups records of similar length instead,
+and each batch is cut to the smallest bucket that holds its longest row: the model computes on
+far fewer padding positions (and the masked-LM head on fewer empty prediction slots).
 
 Settings that the data stage knows (sequence length, special ids, vocabulary, masking mode) come
 from the `manifest.json` next to the shards; arguments override them. Records made by a reference
@@ -17,8 +17,9 @@ no manifest: they are read with their own static masks and lengths (`reference_r
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from typing import Any, Sequence
+from typing import Any
 
 import tensorflow as tf
 
@@ -26,28 +27,25 @@ from albert_keras.data import features
 from albert_keras.data.length_buckets import (check_length_buckets, cut_predictions,
                                               length_bucketed_batches)
 from albert_keras.data.masking import mask_tokens
+from albert_keras.data.masking_config import MaskingConfig
 from albert_keras.data.records_manifest import RecordsManifest, read_manifest
+from albert_keras.data.reader_options import ReaderOptions
 from albert_keras.data.reader_settings import ReaderSettings, reader_settings
 from albert_keras.data.reference_records import records_format as detect_format
 from albert_keras.data.shards import compression, match_files, verify_shards
 
-__all__ = ["match_files", "pretraining_dataset", "pretraining_dataset_from_config",
-           "verify_shards"]
+__all__ = ["ReaderOptions", "match_files", "pretraining_dataset",
+           "pretraining_dataset_from_config", "verify_shards"]
 
 
 def pretraining_dataset(file_pattern: str, global_batch_size: int,
                         input_context: tf.distribute.InputContext | None = None, *,
-                        masking: str | None = None, max_predictions: int | None = None,
-                        mask_rate: float | None = None, max_ngram: int | None = None,
-                        tokenizer=None, shuffle: bool = True, shuffle_buffer_size: int = 10000,
-                        repeat: bool = True, seed: int = 0, verify: bool = True,
-                        skip_corrupt: bool = False,
-                        length_buckets: Sequence[int] = (),
-                        skip_batches: int = 0,
-                        records_format: str = "auto") -> tf.data.Dataset:
+                        masking: MaskingConfig | None = None, static_masking: bool | None = None,
+                        tokenizer=None,
+                        options: ReaderOptions = ReaderOptions()) -> tf.data.Dataset:
     """Batches of pretraining inputs with masking on the fly.
 
-    Masks are drawn per batch with the stateless seed `(seed, batch index * pipelines +
+    Masks are drawn per batch with the stateless seed `(options.seed, batch index * pipelines +
     pipeline id)`: each pass over the data masks differently (dynamic masking, RoBERTa-style),
     and two runs with the same seed see the same batches.
 
@@ -56,36 +54,17 @@ def pretraining_dataset(file_pattern: str, global_batch_size: int,
         global_batch_size: int. Batch size summed over replicas.
         input_context: `tf.distribute.InputContext` or None. Each input pipeline reads its own
             files when there are at least as many files as pipelines, else its own records.
-        masking: str or None. `"token"`, `"whole_word"`, `"ngram"`, or `"static"` (the masks
-            stored by `prepare --static-masking`). None = as the manifest says.
-        max_predictions, mask_rate, max_ngram: masking settings; None = the manifest's (or
-            `MaskingConfig`'s defaults, 20, 0.15, 3, without one).
+        masking: `MaskingConfig` or None. The masking on the fly (its vocabulary fields are
+            filled from the tokenizer or the manifest); with stored masks, its
+            `max_predictions` must be theirs. None = the manifest's (`MaskingConfig`'s
+            defaults without one).
+        static_masking: bool or None. True: read the masks stored by `prepare
+            --static-masking` (or a reference `create_pretraining_data.py`); False: mask on
+            the fly even so. None = stored masks when the records hold them.
         tokenizer: keras-hub tokenizer or path, or None for the manifest's `tokenizer/`.
             Needed for special ids without a manifest and for word-level masking.
-        shuffle: bool. Shuffle files and records. Defaults to True.
-        shuffle_buffer_size: int. Records in the shuffle buffer. Defaults to 10000.
-        repeat: bool. Repeat forever. Defaults to True.
-        seed: int. Seed of the shuffles and the masks. Defaults to 0.
-        verify: bool. Read each shard of this pipeline once before training and check it against
-            the manifest, so a truncated or corrupt shard is reported by name. Without it, a
-            corrupt record fails later with TensorFlow's `DataLossError`, which does not name
-            the file. Defaults to True.
-        skip_corrupt: bool. Skip (and log, with a count) corrupt shards instead of failing.
-        length_buckets: sequence of int. Increasing sequence lengths, e.g. `(32, 64, 96)`;
-            `max_sequence_length` is the last bucket, and larger ones are dropped. When given,
-            each batch holds rows of one bucket only and is cut to that bucket's length, and
-            `mask_positions` to the most predictions a row of that length can have (`ceil(length * mask_rate)`, at most
-            `max_predictions`). Batches then have a few different shapes (one per bucket): good
-            for CPUs and GPUs (XLA compiles once per shape), not for TPUs. Defaults to `()`:
-            every batch is padded to `max_sequence_length`.
-        skip_batches: int. Leave out the first batches, exactly those a run that was stopped
-            after them saw (same seed: same order, same masks); what a resumed run reads.
-            Defaults to 0.
-        records_format: str. `"albert_keras"` (made by `prepare`), `"reference"` (made by a
-            reference `create_pretraining_data.py`: read with their static masks, `masking`
-            must be None or `"static"`, `max_predictions` None or their length), or `"auto"`:
-            ours when there is a manifest, else as the first record's features say. Defaults
-            to `"auto"`.
+        options: `ReaderOptions`. Shuffling, seed, repetition, shard checks, length buckets,
+            batches to skip, records format. Defaults to `ReaderOptions()`.
 
     Returns:
         A `tf.data.Dataset` of `(x, y, sample_weight)`: x = {token_ids, segment_ids, padding_mask
@@ -113,22 +92,22 @@ def pretraining_dataset(file_pattern: str, global_batch_size: int,
     shard_records = num_pipelines > 1 and len(files) < num_pipelines
     if num_pipelines > 1 and not shard_records:
         files = files[pipeline_id::num_pipelines]
-    if verify:
-        files = verify_shards(files, manifest, skip_corrupt=skip_corrupt)
+    if options.verify:
+        files = verify_shards(files, manifest, skip_corrupt=options.skip_corrupt)
         if not files:
             raise ValueError(f"Every shard matching {file_pattern!r} is corrupt")
+    records_format = options.records_format
     if stored is None or records_format != "auto":
         records_format = detect_format(files, records_format)
-    settings = reader_settings(manifest, files, masking, max_predictions, mask_rate, max_ngram,
-                               tokenizer, records_format)
-    buckets = check_length_buckets(length_buckets, settings.max_sequence_length)
+    settings = reader_settings(manifest, files, masking, static_masking, tokenizer,
+                               records_format)
+    buckets = check_length_buckets(options.length_buckets, settings.max_sequence_length)
 
-    records = _records(files, shuffle=shuffle, shuffle_buffer_size=shuffle_buffer_size,
-                       repeat=repeat, seed=seed,
+    records = _records(files, options,
                        record_shard=(num_pipelines, pipeline_id) if shard_records else None)
     # Batch and decode -> mask -> shape, then prefetch.
     dataset = _decoded_batches(records, settings, batch_size, buckets)
-    masker = _masker(settings, seed, num_pipelines, pipeline_id)
+    masker = _masker(settings, options.seed, num_pipelines, pipeline_id)
     dataset = dataset.enumerate().map(masker, num_parallel_calls=tf.data.AUTOTUNE,
                                       deterministic=True)
     if buckets:
@@ -136,45 +115,59 @@ def pretraining_dataset(file_pattern: str, global_batch_size: int,
             cut_predictions, max_predictions=settings.masking.max_predictions,
             mask_rate=settings.masking.mask_rate))
     dataset = dataset.map(_to_model_inputs)
-    if skip_batches:
-        dataset = dataset.skip(skip_batches)  # After masking: batch indices keep their masks.
-    options = tf.data.Options()
+    if options.skip_batches:  # After masking: batch indices keep their masks.
+        dataset = dataset.skip(options.skip_batches)
+    tf_options = tf.data.Options()
     if input_context is not None:
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
-    return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
+        tf_options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.OFF)
+    return dataset.with_options(tf_options).prefetch(tf.data.AUTOTUNE)
 
 
 def pretraining_dataset_from_config(config, file_pattern: str, tokenizer, global_batch_size: int,
-                                    input_context: tf.distribute.InputContext | None = None,
-                                    **kwargs: Any) -> tf.data.Dataset:
-    """`pretraining_dataset` with the masking, shuffle and seed settings of `config.data`.
+                                    input_context: tf.distribute.InputContext | None = None, *,
+                                    masking: str | None = None,
+                                    **options: Any) -> tf.data.Dataset:
+    """`pretraining_dataset` with the masking (`data.masking_config()`) and the reader options
+    (`ReaderOptions.from_data`) of `config.data`.
 
-    Keyword arguments of `pretraining_dataset` given here win over the config's.
+    Args:
+        masking: str or None. As `data.masking` says it: `"token"`, `"whole_word"` or
+            `"ngram"` (masked on the fly, the data section's other masking settings kept), or
+            `"static"` (the masks stored in the records). None = `data.masking`, or the stored
+            masks when the records hold them. Defaults to None.
+        **options: `ReaderOptions` fields, which win over the config's.
     """
     data = config.data
-    from_config = dict(masking=None, max_predictions=data.max_predictions,
-                       mask_rate=data.mask_rate, max_ngram=data.max_ngram,
-                       shuffle_buffer_size=data.shuffle_buffer_size, seed=data.seed,
-                       length_buckets=data.length_buckets, records_format=data.records_format)
-    return pretraining_dataset(file_pattern, global_batch_size, input_context, tokenizer=tokenizer,
-                               **{**from_config, **kwargs})
+    settings = data.masking_config()
+    static_masking = None
+    if masking == "static":
+        static_masking = True
+    elif masking is not None:
+        static_masking = False
+        settings = dataclasses.replace(settings, mode=masking)
+    reader_options = dataclasses.replace(ReaderOptions.from_data(data), **options)
+    return pretraining_dataset(file_pattern, global_batch_size, input_context, masking=settings,
+                               static_masking=static_masking, tokenizer=tokenizer,
+                               options=reader_options)
 
 
-def _records(files: list[str], *, shuffle: bool, shuffle_buffer_size: int, repeat: bool,
-             seed: int, record_shard: tuple[int, int] | None) -> tf.data.Dataset:
+def _records(files: list[str], options: ReaderOptions,
+             record_shard: tuple[int, int] | None) -> tf.data.Dataset:
     """Serialized records: shuffled files, interleaved, (this pipeline's share,) shuffled."""
     dataset = tf.data.Dataset.from_tensor_slices(files)
-    if shuffle:
-        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    if options.shuffle:
+        dataset = dataset.shuffle(len(files), seed=options.seed, reshuffle_each_iteration=True)
     compression_type = compression(files[0])
     dataset = dataset.interleave(
         lambda path: tf.data.TFRecordDataset(path, compression_type=compression_type),
         cycle_length=min(len(files), 16), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if record_shard is not None:
         dataset = dataset.shard(*record_shard)  # (num_pipelines, pipeline_id)
-    if shuffle:
-        dataset = dataset.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
+    if options.shuffle:
+        dataset = dataset.shuffle(options.shuffle_buffer_size, seed=options.seed,
+                                  reshuffle_each_iteration=True)
+    if options.repeat:
         dataset = dataset.repeat()
     return dataset
 
@@ -199,19 +192,13 @@ def _decoded_batches(records: tf.data.Dataset, settings: ReaderSettings, batch_s
 def _masker(settings: ReaderSettings, seed: int, num_pipelines: int, pipeline_id: int):
     if settings.static_masking:
         return lambda index, batch: batch
-    table = settings.is_continuation
-    table = None if table is None else tf.constant(table)
     masking = settings.masking
 
     def mask(index, batch):
         # One seed per batch and input pipeline: (seed, index * num_pipelines + pipeline_id).
         batch_seed = tf.stack([tf.constant(seed, tf.int64), index * num_pipelines + pipeline_id])
-        masked = mask_tokens(
-            batch["token_ids"], batch_seed, vocabulary_size=settings.vocabulary_size,
-            mask_id=settings.mask_id, special_token_ids=settings.special_token_ids,
-            padding_mask=batch["padding_mask"], max_predictions=masking.max_predictions,
-            mask_rate=masking.mask_rate, mode=masking.mode, is_continuation=table,
-            max_ngram=masking.max_ngram)
+        masked = mask_tokens(batch["token_ids"], batch_seed, masking,
+                             padding_mask=batch["padding_mask"])
         return {**batch, **masked}
     return mask
 

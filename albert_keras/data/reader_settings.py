@@ -5,11 +5,10 @@ from __future__ import annotations
 import dataclasses
 import os
 
-import numpy as np
 import tensorflow as tf
 
 from albert_keras.data import tokenizers
-from albert_keras.data.masking_config import MODES, MaskingConfig
+from albert_keras.data.masking_config import MaskingConfig
 from albert_keras.data.records_manifest import RecordsManifest
 from albert_keras.data.reference_records import ReferenceLayout, check_lengths, read_layout
 from albert_keras.data.shards import record_length
@@ -23,13 +22,9 @@ class ReaderSettings:
         static_masking: bool. The records hold their masks (`prepare --static-masking`); they
             are read as stored, and only `masking.max_predictions` (their length) and
             `masking.mask_rate` (for length buckets) are used.
-        masking: `MaskingConfig`. Mode, rate and limits of the masking on the fly.
+        masking: `MaskingConfig`. The masking on the fly, bound to the vocabulary (not bound
+            when static).
         max_sequence_length: int. Length of the records' token rows.
-        vocabulary_size: int or None. Random replacements are drawn below it. None when static.
-        mask_id: int or None. Id of `[MASK]`. None when static.
-        special_token_ids: tuple of int. Ids never masked. Empty when static.
-        is_continuation: bool array `[vocabulary_size]` or None. Word pieces that continue a
-            word, for `"whole_word"` and `"ngram"` masking.
         reference: `ReferenceLayout` or None. Set for records made by a reference
             `create_pretraining_data.py` (static, decoded by `reference.parse`); None for ours.
     """
@@ -37,61 +32,44 @@ class ReaderSettings:
     static_masking: bool
     masking: MaskingConfig
     max_sequence_length: int
-    vocabulary_size: int | None = None
-    mask_id: int | None = None
-    special_token_ids: tuple[int, ...] = ()
-    is_continuation: np.ndarray | None = dataclasses.field(default=None, compare=False,
-                                                           repr=False)
     reference: ReferenceLayout | None = None
 
 
-def reader_settings(manifest: RecordsManifest, files, masking, max_predictions, mask_rate,
-                    max_ngram, tokenizer, records_format: str = "albert_keras") -> ReaderSettings:
-    """Arguments win over the manifest, the manifest over `MaskingConfig`'s defaults.
+def reader_settings(manifest: RecordsManifest, files, masking: MaskingConfig | None,
+                    static_masking: bool | None, tokenizer,
+                    records_format: str = "albert_keras") -> ReaderSettings:
+    """The arguments win over the manifest (`masking`, `static_masking`: None = as it says).
     `records_format="reference"`: the records' own masks and lengths (`reference_records`)."""
+    if masking is not None and not isinstance(masking, MaskingConfig):
+        raise TypeError("`masking` must be a MaskingConfig or None (as the manifest says). "
+                        f"Received: masking={masking!r}")
     if records_format == "reference":
-        return _reference_settings(files, masking, max_predictions, mask_rate)
-    stored = manifest.masking
-    if masking is None:
-        masking = "static" if manifest.static_masking else stored.mode
-    if masking not in (*MODES, "static"):
-        raise ValueError(f"`masking` must be one of {(*MODES, 'static')} or None. "
-                         f"Received: masking={masking!r}")
-    static = masking == "static"
-    config = MaskingConfig(mode=stored.mode if static else masking,
-                           mask_rate=mask_rate or stored.mask_rate,
-                           max_predictions=max_predictions or stored.max_predictions,
-                           max_ngram=max_ngram or stored.max_ngram)
+        return _reference_settings(files, masking, static_masking)
+    config = manifest.masking if masking is None else masking
+    static = manifest.static_masking if static_masking is None else bool(static_masking)
     max_sequence_length = manifest.max_sequence_length or record_length(files[0])
     if static:
         return ReaderSettings(static_masking=True, masking=config,
                               max_sequence_length=max_sequence_length)
-    tokenizer = _masking_tokenizer(manifest, files, masking, tokenizer)
+    tokenizer = _masking_tokenizer(manifest, files, config.mode, tokenizer)
     if tokenizer is not None:
-        special = tokenizers.special_token_ids(tokenizer)
-        vocabulary_size = int(tokenizer.vocabulary_size())
+        config = config.with_tokenizer(tokenizer)
     else:
-        special = manifest.special_token_ids
-        vocabulary_size = int(manifest.vocabulary_size)
-    return ReaderSettings(
-        static_masking=False, masking=config, max_sequence_length=max_sequence_length,
-        vocabulary_size=vocabulary_size, mask_id=special["mask"],
-        special_token_ids=tuple(sorted(set(special.values()))),
-        is_continuation=(tokenizers.continuation_table(tokenizer) if masking != "token"
-                         else None))
+        config = config.with_vocabulary(int(manifest.vocabulary_size), manifest.special_token_ids)
+    return ReaderSettings(static_masking=False, masking=config,
+                          max_sequence_length=max_sequence_length)
 
 
-def _reference_settings(files, masking, max_predictions, mask_rate) -> ReaderSettings:
+def _reference_settings(files, masking: MaskingConfig | None,
+                        static_masking: bool | None) -> ReaderSettings:
     """Records of a reference `create_pretraining_data.py`: read with their static masks."""
-    if masking not in (None, "static"):
+    if static_masking is False:
         raise ValueError("Records made by create_pretraining_data.py hold their masks: read "
-                         "them with masking='static' (or None). Received: "
-                         f"masking={masking!r}, records={files[0]!r}")
+                         "them with static_masking=True (or None). Received: "
+                         f"static_masking=False, records={files[0]!r}")
     layout = read_layout(files)
-    check_lengths(layout, None, max_predictions)
-    defaults = MaskingConfig()
-    config = dataclasses.replace(defaults, max_predictions=layout.max_predictions,
-                                 mask_rate=mask_rate or defaults.mask_rate)
+    check_lengths(layout, None, None if masking is None else masking.max_predictions)
+    config = dataclasses.replace(masking or MaskingConfig(), max_predictions=layout.max_predictions)
     return ReaderSettings(static_masking=True, masking=config,
                           max_sequence_length=layout.max_sequence_length, reference=layout)
 

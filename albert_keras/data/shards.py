@@ -52,7 +52,8 @@ def verify_shards(files: list[str], manifest: RecordsManifest | None = None,
         path, why = next(iter(bad.items()))
         raise ValueError(f"Corrupt TFRecord shard {path!r}: {why}. "
                          "Run `albert-keras prepare` again to rewrite the records, or read them "
-                         "with pretraining_dataset(..., skip_corrupt=True) to skip corrupt shards.")
+                         "with pretraining_dataset(..., options=ReaderOptions(skip_corrupt=True)) "
+                         "to skip corrupt shards.")
     if bad:
         logger.warning("Skipped %d corrupt shard(s) of %d: %s", len(bad), len(files),
                        "; ".join(f"{p} ({w})" for p, w in bad.items()))

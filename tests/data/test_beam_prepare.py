@@ -67,7 +67,7 @@ def _rows(directory, max_predictions=None):
     ("sop", False, "in_memory"),  # What differs for SOP (no side input), without the workers'
 ])                                # start (a TensorFlow import each, most of a small run).
 def test_runners_write_the_same_records(plays, tmp_path, pair_task, static_masking, mode):
-    from albert_keras.data.pretraining_dataset import pretraining_dataset
+    from albert_keras.data.pretraining_dataset import ReaderOptions, pretraining_dataset
     from albert_keras.data.records_manifest import read_manifest
 
     corpus, tokenizer_dir = plays
@@ -91,7 +91,8 @@ def test_runners_write_the_same_records(plays, tmp_path, pair_task, static_maski
         beam_rows, beam_types = _rows(tmp_path / "beam" / sub, max_predictions)
         assert beam_types == local_types
         assert len(beam_rows) == len(local_rows) > 0 and beam_rows == local_rows, sub
-    batch = next(iter(pretraining_dataset(str(tmp_path / "beam"), 8, seed=1)))
+    batch = next(iter(pretraining_dataset(str(tmp_path / "beam"), 8,
+                                          options=ReaderOptions(seed=1))))
     assert batch[0]["token_ids"].shape == (8, 48)
     assert ("mask_positions" in batch[0]) and batch[0]["mask_positions"].shape == (8, 6)
 

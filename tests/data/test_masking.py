@@ -1,12 +1,16 @@
+import hashlib
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from albert_keras.data import masking
 from albert_keras.data.masking import mask_tokens
+from albert_keras.data.masking_config import MaskingConfig
 
 VOCAB = 1000
-SPECIAL = [0, 1, 2, 3, 4]  # pad, unk, cls, sep, mask
+SPECIAL_IDS = {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
+SPECIAL = list(SPECIAL_IDS.values())
 MASK = 4
 NUM_SEQUENCES = 10_000
 SEQ = 64
@@ -34,11 +38,16 @@ def _continuation_table(seed=0):
     return table
 
 
+def _settings(mode="token", table=None, **kwargs):
+    """`MaskingConfig` bound to the test vocabulary."""
+    table = _continuation_table() if table is None else table
+    return MaskingConfig(mode=mode, **kwargs).with_vocabulary(VOCAB, SPECIAL_IDS, table)
+
+
 def _mask(ids, padding, mode="token", seed=(7, 11), **kwargs):
     kwargs.setdefault("max_predictions", 20)
-    out = mask_tokens(ids, tf.constant(seed, tf.int64), vocabulary_size=VOCAB, mask_id=MASK,
-                      special_token_ids=SPECIAL, padding_mask=padding, mode=mode,
-                      is_continuation=_continuation_table(), **kwargs)
+    out = mask_tokens(ids, tf.constant(seed, tf.int64), _settings(mode, **kwargs),
+                      padding_mask=padding)
     return {k: v.numpy() for k, v in out.items()}
 
 
@@ -148,13 +157,11 @@ def test_same_seed_same_masks_and_other_seed_differs():
 @pytest.mark.parametrize("mode", ["token", "whole_word", "ngram"])
 def test_eager_equals_dataset_map(mode):
     ids, padding = _batch(num=96, seq=32)
-    table = tf.constant(_continuation_table())
+    settings = _settings(mode, max_predictions=6)
 
     def mask(index, batch_ids, batch_padding):
-        return mask_tokens(batch_ids, tf.stack([tf.constant(5, tf.int64), index]),
-                           vocabulary_size=VOCAB, mask_id=MASK, special_token_ids=SPECIAL,
-                           padding_mask=batch_padding, mode=mode, is_continuation=table,
-                           max_predictions=6)
+        return mask_tokens(batch_ids, tf.stack([tf.constant(5, tf.int64), index]), settings,
+                           padding_mask=batch_padding)
 
     dataset = tf.data.Dataset.from_tensor_slices((ids, padding)).batch(32).enumerate()
     mapped = list(dataset.map(lambda i, b: mask(i, *b), num_parallel_calls=2))
@@ -167,13 +174,12 @@ def test_eager_equals_dataset_map(mode):
 
 def test_single_sequence_and_no_maskable_tokens():
     out = mask_tokens(tf.constant([2, 10, 11, 12, 13, 3, 0, 0]), tf.constant([1, 2]),
-                      vocabulary_size=VOCAB, mask_id=MASK, special_token_ids=SPECIAL,
-                      max_predictions=3)
+                      _settings(max_predictions=3))
     assert out["mask_positions"].shape == (3,) and out["mask_weights"].numpy().sum() == 1
     assert 1 <= out["mask_positions"].numpy()[0] <= 4
     # Fewer positions than max_predictions: padded outputs.
-    empty = mask_tokens(tf.constant([[2, 3, 0, 0]]), tf.constant([1, 2]), vocabulary_size=VOCAB,
-                        mask_id=MASK, special_token_ids=SPECIAL, max_predictions=6)
+    empty = mask_tokens(tf.constant([[2, 3, 0, 0]]), tf.constant([1, 2]),
+                        _settings(max_predictions=6))
     assert empty["mask_weights"].shape == (1, 6) and empty["mask_weights"].numpy().sum() == 0
     np.testing.assert_array_equal(empty["token_ids"].numpy(), [[2, 3, 0, 0]])
 
@@ -181,11 +187,69 @@ def test_single_sequence_and_no_maskable_tokens():
 def test_bad_arguments_are_named():
     ids = tf.constant([[2, 10, 3]])
     with pytest.raises(ValueError, match="mode='span'"):
-        mask_tokens(ids, [1, 2], vocabulary_size=VOCAB, mask_id=4, special_token_ids=SPECIAL,
-                    mode="span")
-    with pytest.raises(ValueError, match="is_continuation"):
-        mask_tokens(ids, [1, 2], vocabulary_size=VOCAB, mask_id=4, special_token_ids=SPECIAL,
-                    mode="whole_word")
+        _settings("span")
+    with pytest.raises(ValueError, match="mode='whole_word'.*is_continuation"):
+        MaskingConfig(mode="whole_word").with_vocabulary(VOCAB, SPECIAL_IDS)
+    with pytest.raises(ValueError, match="mode='ngram'.*is_continuation"):
+        mask_tokens(ids, [1, 2], MaskingConfig(vocabulary_size=VOCAB, mask_id=4))
     with pytest.raises(ValueError, match="mask_rate=0"):
-        mask_tokens(ids, [1, 2], vocabulary_size=VOCAB, mask_id=4, special_token_ids=SPECIAL,
-                    mask_rate=0.0)
+        _settings(mask_rate=0.0)
+    with pytest.raises(ValueError, match="mask_token_rate=0.9, random_token_rate=0.2"):
+        _settings(mask_token_rate=0.9, random_token_rate=0.2)
+    with pytest.raises(ValueError, match="bound to a vocabulary.*vocabulary_size=None"):
+        mask_tokens(ids, [1, 2], MaskingConfig(mode="token"))
+    with pytest.raises(TypeError, match="MaskingConfig. Received: masking=dict"):
+        mask_tokens(ids, [1, 2], {"mode": "token"})
+    with pytest.raises(ValueError, match="`mask` id"):
+        MaskingConfig(mode="token").with_vocabulary(VOCAB, {"pad": 0})
+
+
+# Digests of the masks that `mask_tokens` made before it took one `MaskingConfig` (when it took
+# 13 keywords), on the inputs of `_pinned_inputs`: the settings object changed no mask. If a
+# TensorFlow upgrade changes its stateless random numbers, record them anew and say so.
+PINNED = [  # mode, seed, rank, mask_rate, max_predictions, max_ngram, 80%, 10%, digest, selected
+    ("token", (0, 1), 2, 0.15, 20, 3, 0.8, 0.1, "78cf0192b3a2be38", 10),
+    ("token", (12345, 7), 2, 0.3, 5, 3, 0.5, 0.3, "1e705de2f566d938", 23),
+    ("token", (2, 9), 1, 0.15, 4, 3, 0.8, 0.1, "fb2a94634222f5ae", 3),
+    ("whole_word", (1, 2), 2, 0.15, 20, 3, 0.8, 0.1, "0b82f84a806e3f23", 13),
+    ("whole_word", (99, 3), 2, 0.4, 6, 3, 0.8, 0.1, "499b0e47507d52ff", 16),
+    ("whole_word", (5, 5), 1, 0.2, 3, 3, 0.6, 0.2, "90b30fae72ed506f", 3),
+    ("ngram", (7, 11), 2, 0.15, 20, 3, 0.8, 0.1, "2ce372678d2891aa", 9),
+    ("ngram", (2**40, 4), 2, 0.25, 8, 2, 0.8, 0.1, "294d51dd3c2f6712", 13),
+    ("ngram", (3, 1), 2, 0.15, 20, 1, 0.8, 0.1, "88f3f6e9f5fc25e4", 10),
+    ("ngram", (31, 8), 1, 0.5, 5, 3, 0.7, 0.0, "93506e11481ca620", 3),
+]
+
+
+def _pinned_inputs(case, rank, vocabulary_size=60):
+    """Random rows `[CLS] ... [SEP]` of 6 x 24 with [UNK] at 1, padded; a random word table."""
+    rng = np.random.default_rng(case)
+    ids = rng.integers(5, vocabulary_size, (6, 24))
+    lengths = rng.integers(3, 25, 6)
+    padding = (np.arange(24)[None] < lengths[:, None]).astype(np.int32)
+    ids[:, 0], ids[np.arange(6), lengths - 1], ids[:, 1] = 2, 3, 1
+    ids = (ids * padding).astype(np.int32)
+    table = rng.random(vocabulary_size) < 0.4
+    table[SPECIAL] = False
+    return (ids[0], padding[0], table) if rank == 1 else (ids, padding, table)
+
+
+def _digest(out):
+    digest = hashlib.sha256()
+    for name in ("token_ids", "mask_positions", "mask_ids", "mask_weights"):
+        value = np.asarray(out[name])
+        for part in (name.encode(), str(value.dtype).encode(), value.tobytes()):
+            digest.update(part)
+    return digest.hexdigest()[:16]
+
+
+@pytest.mark.parametrize("case", range(len(PINNED)))
+def test_the_masks_of_a_seed_are_those_of_the_keyword_version(case):
+    mode, seed, rank, rate, predictions, ngram, mask_rate, random_rate, digest, count = PINNED[case]
+    ids, padding, table = _pinned_inputs(case, rank)
+    settings = MaskingConfig(mode=mode, mask_rate=rate, max_predictions=predictions,
+                             max_ngram=ngram, mask_token_rate=mask_rate,
+                             random_token_rate=random_rate).with_vocabulary(60, SPECIAL_IDS, table)
+    out = {k: v.numpy() for k, v in mask_tokens(ids, tf.constant(seed, tf.int64), settings,
+                                                 padding_mask=padding).items()}
+    assert (_digest(out), int(out["mask_weights"].sum())) == (digest, count)

@@ -6,7 +6,7 @@ import pytest
 
 from albert_keras.cli import main
 from albert_keras.data.prepare import prepare
-from albert_keras.data.pretraining_dataset import pretraining_dataset
+from albert_keras.data.pretraining_dataset import ReaderOptions, pretraining_dataset
 from albert_keras.data.tokenizers import load_tokenizer, special_token_ids
 from albert_keras.pipeline import ConfigError, load_pipeline, pipeline_from_dict
 from tests.data.data_helpers import tiny_pipeline
@@ -102,8 +102,8 @@ def test_held_out_documents_stay_out_of_tokenizer_and_training_records(tmp_path,
     # The training reader's directory holds only training shards; the held-out reader finds
     # its tokenizer through its own manifest.
     assert len([n for n in os.listdir(directory) if n.endswith(".tfrecord")]) == 3
-    batches = list(pretraining_dataset(str(directory / "held_out"), 4, shuffle=False,
-                                       repeat=False))
+    batches = list(pretraining_dataset(str(directory / "held_out"), 4,
+                                       options=ReaderOptions(shuffle=False, repeat=False)))
     assert len(batches) == held["sequences"] // 4
     # Re-prepared without held-out documents: no stale held-out records remain.
     prepare(tiny_pipeline(tmp_path, corpus_file), progress=False)
@@ -169,27 +169,50 @@ def test_a_corpus_written_as_one_huge_line_gives_many_sequences(tmp_path, stdlib
     assert summary["sequences"] > summary["sentences"] / 2  # Not one truncated row.
 
 
-def test_static_masks_in_a_data_map_equal_the_eager_chunks(prepared):
-    import importlib; prepare_module = importlib.import_module("albert_keras.data.prepare")
-    from albert_keras.data.masking_config import MaskingConfig
-    from albert_keras.data.static_masks import static_masks
-    from albert_keras.data.tokenizers import continuation_table, load_tokenizer, special_token_ids
+# Digests of the static masks that `prepare` made before `static_masks` was its one
+# implementation (`prepare._static_masks`), on the rows of `_static_rows`, seed 11.
+STATIC_DIGESTS = {"token": "7e25e1429fdee0c8", "whole_word": "62d1db2fc0931ba0",
+                  "ngram": "2e32d7a05cccf168"}
 
-    tokenizer = load_tokenizer(os.path.join(prepared[1], "tokenizer"))
-    special = special_token_ids(tokenizer)
-    rng = np.random.default_rng(0)
-    token_ids = rng.integers(5, tokenizer.vocabulary_size(), (700, 24)).astype(np.int32)
-    padding_mask = (np.arange(24)[None] < rng.integers(4, 25, (700, 1))).astype(np.int32)
-    token_ids[:, 0], token_ids[padding_mask == 0] = special["cls"], special["pad"]
-    rows = {"token_ids": token_ids, "padding_mask": padding_mask,
-            "document_index": np.sort(rng.integers(0, 900, 700)).astype(np.int32)}
-    masking = MaskingConfig(mode="ngram", max_predictions=5)
-    fast = prepare_module._static_masks(rows, tokenizer, special, masking, seed=7)
-    eager = static_masks(token_ids, padding_mask, rows["document_index"], seed=7, masking=masking,
-                         vocabulary_size=int(tokenizer.vocabulary_size()),
-                         special_token_ids=special, is_continuation=continuation_table(tokenizer))
-    assert sorted(fast) == sorted(eager)
-    for name in eager:
-        assert fast[name].dtype == eager[name].dtype
-        np.testing.assert_array_equal(fast[name], eager[name])
-    assert fast["mask_weights"].sum() > len(token_ids)  # Masks were drawn (not all empty).
+
+def _static_rows(vocabulary_size=60):
+    """300 padded rows of 16 from 700 documents (sorted), and a random word table."""
+    rng = np.random.default_rng(3)
+    token_ids = rng.integers(5, vocabulary_size, (300, 16))
+    padding_mask = (np.arange(16)[None] < rng.integers(3, 17, (300, 1))).astype(np.int32)
+    token_ids[:, 0] = 2
+    token_ids = (token_ids * padding_mask).astype(np.int32)
+    document_index = np.sort(rng.integers(0, 700, 300)).astype(np.int32)
+    table = rng.random(vocabulary_size) < 0.4
+    table[:5] = False
+    return token_ids, padding_mask, document_index, table
+
+
+@pytest.mark.parametrize("mode", ["token", "whole_word", "ngram"])
+def test_static_masks_in_a_data_map_equal_the_eager_chunks_and_the_earlier_masks(mode):
+    import hashlib
+
+    from albert_keras.data.masking_config import MaskingConfig
+    from albert_keras.data.static_masks import (MASK_FEATURE_NAMES, mask_batch, mask_chunk,
+                                                static_masks)
+
+    token_ids, padding_mask, document_index, table = _static_rows()
+    special = {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
+    masking = MaskingConfig(mode=mode, max_predictions=4).with_vocabulary(60, special, table)
+    mapped = static_masks(token_ids, padding_mask, document_index, seed=11, masking=masking)
+    chunks = mask_chunk(document_index)
+    assert len(set(chunks)) == 3
+    for chunk in set(chunks):  # Each chunk as the Beam runner masks it, eagerly.
+        rows = chunks == chunk
+        eager = mask_batch(token_ids[rows], padding_mask[rows], chunk, seed=11, masking=masking)
+        for name in MASK_FEATURE_NAMES:
+            assert mapped[name].dtype == eager[name].dtype
+            np.testing.assert_array_equal(mapped[name][rows], eager[name])
+    assert mapped["mask_weights"].sum() > len(token_ids) / 2  # Masks were drawn.
+    digest = hashlib.sha256()
+    for name in MASK_FEATURE_NAMES:
+        for part in (name.encode(), str(mapped[name].dtype).encode(), mapped[name].tobytes()):
+            digest.update(part)
+    assert digest.hexdigest()[:16] == STATIC_DIGESTS[mode]
+
+

@@ -1,4 +1,5 @@
 import collections
+import dataclasses
 import json
 import logging
 import os
@@ -10,7 +11,8 @@ import tensorflow as tf
 
 from albert_keras.data.features import parse_examples
 from albert_keras.data.length_buckets import check_length_buckets
-from albert_keras.data.pretraining_dataset import pretraining_dataset
+from albert_keras.data.masking_config import MaskingConfig
+from albert_keras.data.pretraining_dataset import ReaderOptions, pretraining_dataset
 from albert_keras.data.records_manifest import RecordsManifest, write_manifest
 from albert_keras.data.writer import write_shards
 from tests.helpers import write_varied_length_records
@@ -71,7 +73,7 @@ def test_writer_reader_round_trip_covers_every_record(prepared):
     summary, directory = prepared
     # One batch of every record (drop_remainder=True would drop a partial batch).
     dataset = pretraining_dataset(directory, global_batch_size=summary["sequences"],
-                                  shuffle=False, repeat=False)
+                                  options=ReaderOptions(shuffle=False, repeat=False))
     assert _unmasked_rows(dataset) == _records(directory)
     assert sum(_records(directory).values()) == summary["sequences"]
 
@@ -96,7 +98,8 @@ def test_two_workers_read_disjoint_data_that_covers_everything(prepared, tmp_pat
                                              num_replicas_in_sync=2)
         # Batch = everything this worker holds, so drop_remainder drops nothing.
         dataset = pretraining_dataset(os.path.join(directory, "*.tfrecord"),
-                                      2 * per_worker[worker], context, repeat=False, verify=False)
+                                      2 * per_worker[worker], context,
+                                      options=ReaderOptions(repeat=False, verify=False))
         seen.append(_unmasked_rows(dataset))
     everything = _records(directory)
     assert seen[0] + seen[1] == everything
@@ -121,7 +124,8 @@ def test_static_masks_are_read_as_stored(tmp_path, corpus_file):
             for row in zip(*(parsed[k].numpy() for k in ("token_ids", "mask_positions", "mask_ids"))):
                 stored[tuple(np.concatenate(row))] += 1
     assert sum(stored.values()) == manifest["sequences"]
-    dataset = pretraining_dataset(directory, manifest["sequences"], repeat=False)
+    dataset = pretraining_dataset(directory, manifest["sequences"],
+                                  options=ReaderOptions(repeat=False))
     x, y, weights = next(iter(dataset))
     read = collections.Counter(tuple(np.concatenate(row)) for row in zip(
         x["token_ids"].numpy(), x["mask_positions"].numpy(), y["mlm"].numpy()))
@@ -151,8 +155,8 @@ def test_corrupt_shard_is_named_or_skipped_and_counted(prepared, tmp_path, how, 
         pretraining_dataset(target, 4)
     counts = _shard_counts(directory)
     with caplog.at_level(logging.WARNING):
-        dataset = pretraining_dataset(target, counts[0] + counts[2], shuffle=False, repeat=False,
-                                      skip_corrupt=True)
+        dataset = pretraining_dataset(target, counts[0] + counts[2], options=ReaderOptions(
+            shuffle=False, repeat=False, skip_corrupt=True))
     assert "Skipped 1 corrupt shard(s) of 3" in caplog.text and bad in caplog.text
     assert _unmasked_rows(dataset) == _records(directory, skip=[os.path.basename(bad)])
 
@@ -172,12 +176,15 @@ def test_shards_without_manifest_need_only_special_ids(prepared, tmp_path):
     with pytest.raises(ValueError, match="tokenizer"):
         pretraining_dataset(str(tmp_path), 3)
     dataset = pretraining_dataset(str(tmp_path), 3, tokenizer=os.path.join(directory, "tokenizer"),
-                                  masking="token", max_predictions=2, repeat=False)
+                                  masking=MaskingConfig(mode="token", max_predictions=2),
+                                  options=ReaderOptions(repeat=False))
     x, y, weights = next(iter(dataset))
     assert x["token_ids"].shape == (3, 8) and y["mlm"].shape == (3, 2)
     write_manifest(str(tmp_path), RecordsManifest(
-        special_token_ids={"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}, vocabulary_size=20))
-    assert len(list(pretraining_dataset(str(tmp_path), 3, repeat=False))) == 2
+        special_token_ids={"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}, vocabulary_size=20,
+        masking=MaskingConfig(mode="token")))  # Token masking needs no tokenizer.
+    assert len(list(pretraining_dataset(str(tmp_path), 3,
+                                        options=ReaderOptions(repeat=False)))) == 2
 
 
 BUCKETS = (8, 16, 24)  # + 32, the records' length
@@ -193,8 +200,8 @@ def varied_lengths(tmp_path_factory):
 def test_length_buckets_cut_only_padding_and_keep_every_record(varied_lengths):
     count, directory = varied_lengths
     # Batches of one row: nothing is dropped by drop_remainder, and each row is cut alone.
-    dataset = pretraining_dataset(directory, 1, shuffle=False, repeat=False,
-                                  length_buckets=BUCKETS)
+    dataset = pretraining_dataset(directory, 1, options=ReaderOptions(
+        shuffle=False, repeat=False, length_buckets=BUCKETS))
     assert dataset.element_spec[0]["token_ids"].shape.as_list() == [1, None]
     widths = collections.Counter()
     for x, _, _ in dataset:
@@ -208,15 +215,17 @@ def test_length_buckets_cut_only_padding_and_keep_every_record(varied_lengths):
 
 def test_length_buckets_batch_rows_of_one_bucket_and_keep_every_prediction(varied_lengths):
     _, directory = varied_lengths
-    settings = dict(shuffle=False, repeat=False)
-    padded = pretraining_dataset(directory, 1, **settings)
-    bucketed = pretraining_dataset(directory, 1, length_buckets=BUCKETS, **settings)
+    once = ReaderOptions(shuffle=False, repeat=False)
+    padded = pretraining_dataset(directory, 1, options=once)
+    bucketed = pretraining_dataset(directory, 1,
+                                   options=dataclasses.replace(once, length_buckets=BUCKETS))
     # Token masking predicts round(15% of the maskable tokens) of every row, whatever its
     # batch: the totals match only if cutting the prediction slots lost none.
     total = lambda dataset: sum(float(w["mlm"].numpy().sum()) for _, _, w in dataset)  # noqa: E731
     assert total(bucketed) == total(padded) > 0
 
-    batches = pretraining_dataset(directory, 4, length_buckets=BUCKETS, seed=3)
+    batches = pretraining_dataset(directory, 4,
+                                  options=ReaderOptions(length_buckets=BUCKETS, seed=3))
     real_share = {"bucketed": [], "padded": []}
     for x, y, weights in batches.take(40):
         width = x["token_ids"].shape[1]
@@ -227,7 +236,7 @@ def test_length_buckets_batch_rows_of_one_bucket_and_keep_every_prediction(varie
         assert x["mask_positions"].shape == y["mlm"].shape == weights["mlm"].shape == (4, slots)
         assert np.all(x["mask_positions"].numpy() < lengths[:, None])
         real_share["bucketed"].append(lengths.sum() / x["padding_mask"].numpy().size)
-    for x, _, _ in pretraining_dataset(directory, 4, seed=3).take(40):
+    for x, _, _ in pretraining_dataset(directory, 4, options=ReaderOptions(seed=3)).take(40):
         real_share["padded"].append(x["padding_mask"].numpy().mean())
     # Lengths are uniform in 5..32: padded batches are ~58% real, bucketed ones ~85%.
     assert np.mean(real_share["bucketed"]) > np.mean(real_share["padded"]) + 0.2, real_share
@@ -246,7 +255,7 @@ def test_bad_length_buckets_are_named_with_their_value(prepared, buckets):
     _, directory = prepared
     with pytest.raises(ValueError, match=r"`length_buckets` must be increasing integer lengths "
                                          r">= 1. Received: length_buckets="):
-        pretraining_dataset(directory, 4, length_buckets=buckets)
+        pretraining_dataset(directory, 4, options=ReaderOptions(length_buckets=buckets))
     with pytest.raises(ConfigError, match=r"data\.length_buckets"):
         pipeline_from_dict({"name": "x", "data": {"max_sequence_length": 32,
                                                    "length_buckets": list(buckets)}})

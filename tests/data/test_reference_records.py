@@ -10,7 +10,8 @@ import os
 import numpy as np
 import pytest
 
-from albert_keras.data.pretraining_dataset import pretraining_dataset
+from albert_keras.data.masking_config import MaskingConfig
+from albert_keras.data.pretraining_dataset import ReaderOptions, pretraining_dataset
 from albert_keras.data.reference_records import (check_vocabulary, largest_token_ids,
                                                  read_layout, records_format)
 from albert_keras.data.writer import write_shards
@@ -57,8 +58,9 @@ def test_the_reader_yields_the_records_contents(tmp_path, albert, v2_names, leng
                                    max_sequence_length=length, max_predictions=predictions,
                                    albert=albert, v2_names=v2_names, seed=seed,
                                    masked_lm_prob=0.3)
-    dataset = pretraining_dataset(str(tmp_path / "*.tfrecord"), 5, shuffle=False, repeat=False,
-                                  max_predictions=predictions)
+    dataset = pretraining_dataset(str(tmp_path / "*.tfrecord"), 5,
+                                  masking=MaskingConfig(max_predictions=predictions),
+                                  options=ReaderOptions(shuffle=False, repeat=False))
     batches = list(dataset.as_numpy_iterator())
     assert len(batches) == 2
 
@@ -80,8 +82,8 @@ def test_the_reader_yields_the_records_contents(tmp_path, albert, v2_names, leng
 def test_length_buckets_cut_reference_batches_without_losing_predictions(tmp_path):
     rows = write_reference_records(tmp_path / "r.tfrecord", num_records=40,
                                    max_sequence_length=24, max_predictions=3, seed=4)
-    dataset = pretraining_dataset(str(tmp_path / "*.tfrecord"), 4, shuffle=False, repeat=False,
-                                  length_buckets=(12, 24))
+    dataset = pretraining_dataset(str(tmp_path / "*.tfrecord"), 4, options=ReaderOptions(
+        shuffle=False, repeat=False, length_buckets=(12, 24)))
     seen = 0
     for x, y, w in dataset.as_numpy_iterator():
         length, slots = x["token_ids"].shape[1], w["mlm"].shape[1]
@@ -100,10 +102,10 @@ def test_other_lengths_or_dynamic_masking_are_one_line_errors(tmp_path):
     write_reference_records(path, max_predictions=4)
     with pytest.raises(ValueError,
                        match=f"{path}.*max_predictions=7 but the records have 4") as error:
-        pretraining_dataset(str(path), 2, max_predictions=7)
+        pretraining_dataset(str(path), 2, masking=MaskingConfig(max_predictions=7))
     assert "\n" not in str(error.value)
-    with pytest.raises(ValueError, match="masking='static'.*Received: masking='ngram'"):
-        pretraining_dataset(str(path), 2, masking="ngram")
+    with pytest.raises(ValueError, match="static_masking=True.*Received: static_masking=False"):
+        pretraining_dataset(str(path), 2, static_masking=False)
 
 
 def test_the_largest_ids_are_found_and_a_small_vocabulary_is_named(tmp_path):

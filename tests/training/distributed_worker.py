@@ -133,15 +133,15 @@ def run_mirrored(out_path: str) -> None:
 def run_mirrored_buckets(records: str, out_path: str) -> None:
     """MirroredStrategy(2 CPUs) on length-bucketed batches: replicas get different shapes."""
     _two_logical_cpus()
-    from albert_keras.data.pretraining_dataset import pretraining_dataset
+    from albert_keras.data.pretraining_dataset import ReaderOptions, pretraining_dataset
     from albert_keras.training.pretrain import distribute
 
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     train = tiny_train_config(steps=6, steps_per_epoch=6)
 
     def dataset_fn(context):
-        return pretraining_dataset(records, train.global_batch_size, context, seed=1,
-                                   length_buckets=(8, 12))
+        return pretraining_dataset(records, train.global_batch_size, context,
+                                   options=ReaderOptions(seed=1, length_buckets=(8, 12)))
 
     widths = []  # Per step, the sequence length each replica got.
     iterator = iter(distribute(strategy, dataset_fn))

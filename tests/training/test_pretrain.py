@@ -57,9 +57,10 @@ def test_most_frequent_token_accuracy_counts_weighted_targets():
 
 
 def _bucketed_dataset(directory, batch_size=4, seed=1):
-    from albert_keras.data.pretraining_dataset import pretraining_dataset
+    from albert_keras.data.pretraining_dataset import ReaderOptions, pretraining_dataset
 
-    return pretraining_dataset(directory, batch_size, length_buckets=(8, 16, 24), seed=seed)
+    return pretraining_dataset(directory, batch_size,
+                               options=ReaderOptions(length_buckets=(8, 16, 24), seed=seed))
 
 
 def _tiny_pretrainer(train_config):
