@@ -164,7 +164,16 @@ def _load(args):
     config = load_pipeline(args.config, args.overrides, command=args.command)
     args.output_places = output_places(config, args.command)  # Named if the disk fills up.
     args.bytes_needed = _bytes_needed(config, args.command)  # Said then too.
+    _register_keras_classes()
     return config
+
+
+def _register_keras_classes() -> None:
+    """What `import albert_keras` does outside the CLI, done once the input is checked:
+    every Keras class the package saves is registered (albert_keras/utils/lazy_exports.py)."""
+    from albert_keras.utils.lazy_exports import register_keras_classes
+
+    register_keras_classes()
 
 
 def _bytes_needed(config, command: str) -> int | None:
@@ -239,6 +248,7 @@ def _convert(args) -> int:
         for name in ("source", "destination", "tokenizer"):
             # Before anything heavy is imported; converters write local files only.
             check_local_path(name, getattr(args, name), "convert")
+        _register_keras_classes()
         from albert_keras.convert import convert, convert_out
 
         if args.to != "keras":

@@ -37,28 +37,47 @@ def test_console_script_runs():
     assert "albert_xxlarge" in result.stdout
 
 
-_CONFIG_ERROR_WITHOUT_TENSORFLOW = """
-import sys
+_BAD_CONFIGS = [("pretrain", "train.steps=many"), ("finetune", "finetune.epochs=0"),
+                ("prepare", "data.unknown_key=1"), ("export", "model.share=half")]
+# What pip writes as the `albert-keras` console script (setup.py's entry point).
+_CONSOLE_SCRIPT = """import re, sys
 from albert_keras.cli import main
-codes = [main([command, "--config", "pipelines/albert_tiny.yaml", "--set", override])
-         for command, override in [("pretrain", "train.steps=many"),
-                                   ("finetune", "finetune.epochs=0"),
-                                   ("prepare", "data.unknown_key=1"),
-                                   ("export", "model.share=half")]]
-heavy = sorted(m for m in ("tensorflow", "keras", "keras_hub") if m in sys.modules)
-print(codes, heavy)
+if __name__ == "__main__":
+    sys.argv[0] = re.sub(r"(-script\\.pyw|\\.exe)?$", "", sys.argv[0])
+    sys.exit(main())
 """
 
 
-def test_config_errors_fail_before_tensorflow_is_imported():
-    """A bad config is answered in a blink: no TensorFlow import, no C++ logs first."""
-    result = subprocess.run([sys.executable, "-c", _CONFIG_ERROR_WITHOUT_TENSORFLOW],
-                            capture_output=True, text=True, timeout=120, cwd=REPO)
-    assert result.stdout.strip() == "[2, 2, 2, 2] []", result.stderr[-2000:]
-    errors = result.stderr.strip().splitlines()
-    assert len(errors) == 4 and "train.steps" in errors[0] and "'many'" in errors[0]
-    assert "finetune.epochs" in errors[1] and "data.unknown_key" in errors[2]
-    assert "In `model`" in errors[3] and "share='half'" in errors[3]
+def _imported_packages(stderr: str) -> set[str]:
+    """Top-level packages named by `python -X importtime`'s lines on stderr."""
+    return {line.rsplit("|", 1)[1].strip().split(".")[0] for line in stderr.splitlines()
+            if line.startswith("import time:") and "|" in line}
+
+
+@pytest.mark.parametrize("entry", ["module", "console_script"])
+def test_config_errors_fail_before_tensorflow_is_imported(entry, tmp_path):
+    """A bad config is answered in a blink, through either entry point: no TensorFlow, Keras
+    or keras-hub import (`-X importtime` lists every import), no C++ logs first."""
+    script = tmp_path / "albert-keras"
+    script.write_text(_CONSOLE_SCRIPT)
+    program = ["-m", "albert_keras.cli"] if entry == "module" else [str(script)]
+    errors = []
+    for command, override in _BAD_CONFIGS if entry == "module" else _BAD_CONFIGS[:1]:
+        result = subprocess.run(
+            [sys.executable, "-X", "importtime", *program, command, "--config",
+             "pipelines/albert_tiny.yaml", "--set", override],
+            capture_output=True, text=True, timeout=120, cwd=REPO)
+        imported = _imported_packages(result.stderr)
+        assert "albert_keras" in imported and "yaml" in imported  # The probe sees imports.
+        assert not imported & {"tensorflow", "keras", "keras_hub"}, (command, imported)
+        assert result.returncode == 2, result.stderr[-2000:]
+        lines = [line for line in result.stderr.splitlines() if line.startswith("albert-keras")]
+        assert len(lines) == 1, result.stderr[-2000:]
+        errors.append(lines[0])
+    assert "train.steps" in errors[0] and "'many'" in errors[0]
+    if entry == "module":
+        assert "finetune.epochs" in errors[1] and "data.unknown_key" in errors[2]
+        assert "In `model`" in errors[3] and "share='half'" in errors[3]
 
 
 def test_public_names_still_import_from_the_package():

@@ -28,7 +28,6 @@ from typing import Sequence
 import keras
 import numpy as np
 
-from albert_keras.data.sequence_layout import MAX_QUERY_LENGTH
 from albert_keras.data.text_preprocessor import TextPreprocessor
 from albert_keras.data.tokenizers import save_tokenizer
 from albert_keras.export import warmup
@@ -36,7 +35,8 @@ from albert_keras.models.dtype_copy import copy_with_dtype
 from albert_keras.utils import file_io
 from albert_keras.utils.atomic_files import process_alive, publish_tree
 from albert_keras.export.models_config import list_versions, write_models_config
-from albert_keras.export.serving_signatures import serving_signatures
+from albert_keras.export.serving_signatures import complete_settings, serving_signatures
+from albert_keras.tasks.serving_settings import ServingSettings
 
 
 SAVED_MODEL_FILE = "saved_model.pb"  # Its presence makes a version loadable.
@@ -45,10 +45,9 @@ SAVED_MODEL_FILE = "saved_model.pb"  # Its presence makes a version loadable.
 def export_for_serving(model: keras.Model, tokenizer, export_dir: str, *,
                        version: int | None = None, overwrite: bool = False,
                        sequence_length: int | None = None,
-                       label_names: Sequence[str] | None = None,
+                       settings: ServingSettings | None = None,
                        warmup_texts: Sequence[str | bytes] | None = None,
-                       max_query_length: int = MAX_QUERY_LENGTH, dtype: str | None = "float32",
-                       doc_stride: int | None = None) -> str:
+                       dtype: str | None = "float32") -> str:
     """Exports `model` for TensorFlow Serving; returns the version directory.
 
     Args:
@@ -60,16 +59,16 @@ def export_for_serving(model: keras.Model, tokenizer, export_dir: str, *,
         version: int or None. Version to write (>= 1). None takes the next free one.
         overwrite: bool. Replace an existing version; otherwise that is an error and the old
             version stays as it was. Defaults to False.
-        sequence_length: int or None. Tokens per raw-text request row. None takes the encoder's
-            `max_sequence_length`.
-        label_names: list of str or None. Class names for a classifier; None reads
-            `model.labels` when the model has them.
+        sequence_length: int or None. Tokens per raw-text request row. None takes the
+            `settings.max_sequence_length`, else the encoder's `max_sequence_length`.
+        settings: `ServingSettings` or None. The fine-tuning run's (its `labels.json`, read
+            with `ServingSettings.read`): class names, multi-label, and a `SpanExtractor`'s
+            `max_query_length` and `doc_stride`, so that long contexts are read in the
+            windows the model was trained on. Unset fields come from the model
+            (`complete_settings`); a span extractor's unset `doc_stride` is the training
+            default (`finetune.doc_stride: null`). Defaults to None.
         warmup_texts: list of str or None. Texts of the warmup requests; None uses samples
             with empty, very long, invalid and emoji texts.
-        max_query_length: int. Question tokens a `SpanExtractor` keeps (the fine-tuning run's
-            `finetune.max_query_length`). Defaults to 64.
-        doc_stride: int or None. A `SpanExtractor` reads long contexts in windows this many
-            tokens apart (the run's `finetune.doc_stride`); None cuts them. Defaults to None.
         dtype: str or None. The dtype policy the served graph computes in: `"float32"` (what
             TF Serving's CPU builds run fast and clients expect; a model trained in
             `mixed_bfloat16` is served as its float32 copy, same weights), another policy
@@ -80,6 +79,8 @@ def export_for_serving(model: keras.Model, tokenizer, export_dir: str, *,
     # needs: a `classifier` and its `tokenizer`
     path = export_for_serving(classifier, tokenizer, "saved_models/sentiment")
     # saved_models/sentiment/1, and saved_models/models.config lists "sentiment"
+    settings = ServingSettings.read("runs/squad/labels.json")  # a fine-tuned reader's run
+    export_for_serving(reader, tokenizer, "saved_models/squad", settings=settings)
     ```
     """
     export_dir = str(export_dir).rstrip("/") if file_io.is_url(str(export_dir)) \
@@ -100,23 +101,22 @@ def export_for_serving(model: keras.Model, tokenizer, export_dir: str, *,
     if dtype is not None:
         model = copy_with_dtype(model, dtype)
     longest = _max_sequence_length(model)
-    sequence_length = sequence_length or longest
+    trained_length = settings.max_sequence_length if settings else None
+    sequence_length = sequence_length or trained_length or longest
     if sequence_length is None:
         raise ValueError("Pass `sequence_length`: the model (and its `encoder`) has no "
                          f"`max_sequence_length`. Received: {type(model).__name__}")
     if longest is not None and sequence_length > longest:
         raise ValueError(f"`sequence_length` must be at most the model's max_sequence_length="
                          f"{longest}. Received: sequence_length={sequence_length}")
-    if label_names is None and getattr(model, "labels", None):
-        label_names = list(model.labels)
+    settings = complete_settings(model, settings, sequence_length)
     preprocessor = TextPreprocessor(tokenizer, sequence_length=sequence_length)
 
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.track(preprocessor)
     for name, (function, input_signature) in serving_signatures(
-            model, preprocessor, label_names, max_query_length=max_query_length,
-            doc_stride=doc_stride).items():
+            model, preprocessor, settings).items():
         archive.add_endpoint(name, function, input_signature=input_signature)
 
     # Write next to the target and rename at the end: the model server polls `export_dir` and
@@ -129,9 +129,9 @@ def export_for_serving(model: keras.Model, tokenizer, export_dir: str, *,
     try:
         archive.write_out(staging, verbose=False)
         save_tokenizer(tokenizer, os.path.join(staging, "assets"))
-        if label_names is not None:
+        if settings.labels is not None:
             file_io.write_text(os.path.join(staging, "assets", "labels.txt"),
-                               "".join(f"{name}\n" for name in label_names))
+                               "".join(f"{name}\n" for name in settings.labels))
         requests = warmup.warmup_requests(model_name, preprocessor,
                                           warmup_texts or warmup.SAMPLE_TEXTS)
         warmup.write_warmup_file(staging, requests)

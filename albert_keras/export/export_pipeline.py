@@ -8,12 +8,12 @@ import shlex
 
 import keras
 
-from albert_keras.data.sequence_layout import MAX_QUERY_LENGTH
 from albert_keras.data.tokenizers import load_tokenizer, tokenizer_fingerprint
 from albert_keras.export.export_for_serving import export_for_serving
 from albert_keras.export.models_config import MODELS_CONFIG
 from albert_keras.export.portable_export import export_portable
 from albert_keras.export.serving_signatures import SIGNATURE_NAMES
+from albert_keras.tasks.serving_settings import LABELS_FILE, ServingSettings
 from albert_keras.utils import file_io
 from albert_keras.utils.published_run import RUN_RECORD, check_tokenizer_matches, published_record
 
@@ -27,8 +27,9 @@ def export_pipeline(config, model_path: str | None = None, version: int | None =
     `{finetune.output_dir}/{name}/model.keras` when it exists, else the pretrained
     `{train.output_dir}/{name}/encoder.keras`. The tokenizer is `export.tokenizer_path` or the
     `tokenizer/` next to the model, and must be the one the model was trained with
-    (`check_model_tokenizer`); label names and the sequence length of a fine-tuned model
-    come from its `labels.json`. Prints how to serve the export and how to query it.
+    (`check_model_tokenizer`); a fine-tuned model is served with the `ServingSettings` of its
+    `labels.json` (label names, sequence length, a span extractor's context windows). Prints
+    how to serve the export and how to query it.
 
     Args:
         config: `PipelineConfig` (see `albert_keras.pipeline.load_pipeline`).
@@ -55,7 +56,7 @@ def export_pipeline(config, model_path: str | None = None, version: int | None =
     if not file_io.exists(tokenizer_path):
         raise FileNotFoundError(f"No tokenizer for {model_path}: expected {tokenizer_path!r}. "
                                 "Set export.tokenizer_path.")
-    run_info = _run_info(run_dir)
+    settings = _run_settings(run_dir)  # None: not a fine-tuning run.
     model = _load_model(model_path)
     tokenizer = load_tokenizer(tokenizer_path)
     check_model_tokenizer(model_path, model, tokenizer_path, tokenizer)
@@ -63,12 +64,13 @@ def export_pipeline(config, model_path: str | None = None, version: int | None =
     if export.format != "saved_model":
         path = export_portable(
             model, os.path.join(export.base_dir, f"{model_name}_{export.format}"),
-            export.format, tokenizer=tokenizer, labels=run_info.get("labels"),
+            export.format, tokenizer=tokenizer, labels=settings.labels if settings else None,
             quantize=export.quantize, overwrite=overwrite or export.overwrite)
         print(f"[export] {model_name} as {export.format} -> {path} (from {model_path}); token "
               "ids in, tokenizer/ and model_info.json beside it")
         return os.path.dirname(path)
-    sequence_length = (export.sequence_length or run_info.get("max_sequence_length")
+    trained_length = settings.max_sequence_length if settings else None
+    sequence_length = (export.sequence_length or trained_length
                        or config.data.max_sequence_length)
     longest = getattr(getattr(model, "encoder", model), "max_sequence_length", None)
     if isinstance(longest, int):
@@ -77,9 +79,7 @@ def export_pipeline(config, model_path: str | None = None, version: int | None =
         model, tokenizer, os.path.join(export.base_dir, model_name),
         version=version if version is not None else export.version,
         overwrite=overwrite or export.overwrite, sequence_length=sequence_length,
-        label_names=run_info.get("labels"), warmup_texts=export.warmup_texts or None,
-        max_query_length=run_info.get("max_query_length", MAX_QUERY_LENGTH),
-        doc_stride=run_info.get("doc_stride"),
+        settings=settings, warmup_texts=export.warmup_texts or None,
         dtype="float32" if export.precision == "float32" else None)
     print(serving_instructions(version_dir, export.grpc_port, export.rest_port,
                                source=model_path))
@@ -138,15 +138,10 @@ def _default_model_path(config) -> str:
     return os.path.join(config.train.output_dir, config.name, "encoder.keras")
 
 
-def _run_info(run_dir: str) -> dict:
-    """`labels.json` of a fine-tuning run (labels, max_sequence_length), or `{}`."""
-    path = os.path.join(run_dir, "labels.json")
-    if not file_io.isfile(path):
-        return {}
-    info = json.loads(file_io.read_text(path))
-    if not isinstance(info, dict):
-        raise ValueError(f"{path} must hold a JSON object. Received: {type(info).__name__}")
-    return info
+def _run_settings(run_dir: str) -> ServingSettings | None:
+    """The `ServingSettings` of a fine-tuning run (its `labels.json`), or None."""
+    path = os.path.join(run_dir, LABELS_FILE)
+    return ServingSettings.read(path) if file_io.isfile(path) else None
 
 
 def _load_model(path: str) -> keras.Model:

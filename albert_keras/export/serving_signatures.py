@@ -30,15 +30,16 @@ Outputs, all float32 unless said otherwise, batch first:
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+import dataclasses
+from typing import Callable
 
 import keras
 import tensorflow as tf
 
 from albert_keras.data import features
 from albert_keras.data.padding import trim_padding
-from albert_keras.data.sequence_layout import MAX_QUERY_LENGTH
-from albert_keras.tasks.fine_tuning_task import ServingSettings, serve_texts
+from albert_keras.tasks.fine_tuning_task import serve_texts
+from albert_keras.tasks.serving_settings import ServingSettings
 from albert_keras.tasks.registry import task_of_model
 
 TEXT_INPUTS = ("text", "text_pair")
@@ -47,10 +48,8 @@ EXAMPLES_INPUT = "examples"
 SIGNATURE_NAMES = ("serving_default", "serve_ids", "serve_examples")
 
 
-def serving_signatures(model: keras.Model, preprocessor, label_names: Sequence[str] | None = None,
-                       multi_label: bool | None = None,
-                       max_query_length: int = MAX_QUERY_LENGTH,
-                       doc_stride: int | None = None) -> dict[str, tuple[Callable, list]]:
+def serving_signatures(model: keras.Model, preprocessor,
+                       settings: ServingSettings | None = None) -> dict[str, tuple[Callable, list]]:
     """`{signature name: (function, input_signature)}` for `keras.export.ExportArchive`.
 
     Args:
@@ -58,22 +57,15 @@ def serving_signatures(model: keras.Model, preprocessor, label_names: Sequence[s
             returns a tensor or a dict of tensors.
         preprocessor: `TextPreprocessor`. Turns `text` / `text_pair` into the model's ids; its
             `sequence_length` is also the record length that `serve_examples` parses.
-        label_names: list of str or None. Class names, index = class id. Defaults to None.
-        multi_label: bool or None. Sigmoid instead of softmax; None reads `model.multi_label`.
-        max_query_length: int. Question tokens kept by a `SpanExtractor`'s `serving_default`
-            (as `finetune.max_query_length`). Defaults to 64.
-        doc_stride: int or None. A `SpanExtractor`'s `serving_default` reads a long context in
-            windows this many tokens apart and answers with the best span of all of them (as
-            `finetune.doc_stride`); None cuts the context. Defaults to None.
+        settings: `ServingSettings` or None. The fine-tuning run's (`labels.json`): label
+            names, multi-label, and a `SpanExtractor`'s `max_query_length` and `doc_stride`
+            (its `serving_default` reads a long context in the windows it was trained on and
+            answers with the best span of all of them). Unset fields are completed by
+            `complete_settings`. Defaults to None: all of them.
     """
-    if multi_label is None:
-        multi_label = getattr(model, "multi_label", False)
+    settings = complete_settings(model, settings, preprocessor.sequence_length)
     task = task_of_model(model)  # None: an encoder, a pretrainer, another model.
-    if task is not None:
-        label_names = task.serving_label_names(model, label_names)
-    settings = ServingSettings(label_names=tuple(label_names) if label_names else None,
-                               multi_label=multi_label, max_query_length=max_query_length,
-                               doc_stride=doc_stride)
+    label_names, multi_label = settings.labels, settings.multi_label
     run = _model_runner(model, task, label_names, multi_label)
     no_pair = tf.constant([], tf.string)  # The default of `text_pair`: "single texts".
 
@@ -101,6 +93,30 @@ def serving_signatures(model: keras.Model, preprocessor, label_names: Sequence[s
     examples = [tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)]
     return {"serving_default": (serve_text, strings), "serve_ids": (serve_ids, ids),
             "serve_examples": (serve_examples, examples)}
+
+
+def complete_settings(model: keras.Model, settings: ServingSettings | None,
+                      sequence_length: int) -> ServingSettings:
+    """`settings` (None: empty ones) with what they leave unset taken from the served model:
+    its task, its `labels` (a tagger's, a classifier's), its `multi_label`, and
+    `max_sequence_length = sequence_length` (which resolves a span extractor's unset
+    `doc_stride` to the training default, `default_doc_stride`). Settings of another task than
+    the model's are an error naming both."""
+    settings = settings or ServingSettings()
+    task = task_of_model(model)
+    if task is not None and settings.task not in (None, task.name):
+        raise ValueError(f"The serving settings are for task {settings.task!r} but the model "
+                         f"is a {type(model).__name__} ({task.name!r}). Received: {settings}")
+    labels = settings.labels
+    if labels is None and getattr(model, "labels", None):
+        labels = tuple(model.labels)
+    multi_label = settings.multi_label
+    if multi_label is None:
+        multi_label = bool(getattr(model, "multi_label", False))
+    return dataclasses.replace(
+        settings, task=task.name if task is not None else settings.task, labels=labels,
+        multi_label=multi_label,
+        max_sequence_length=settings.max_sequence_length or sequence_length)
 
 
 def _model_runner(model, task, label_names, multi_label) -> Callable:

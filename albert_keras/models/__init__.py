@@ -3,7 +3,7 @@
 from albert_keras.utils.lazy_exports import lazy_exports
 
 __all__ = ["Encoder", "PRESETS", "EncoderConfig", "Pretrainer", "SpanExtractor", "best_spans",
-           "TextClassifier", "TokenClassifier"]
+           "TextClassifier", "TokenClassifier", "copy_with_dtype", "save_float32"]
 lazy_exports(__name__, {
     "Encoder": ".encoder",
     "PRESETS": ".encoder_config",
@@ -13,4 +13,5 @@ lazy_exports(__name__, {
     "best_spans": ".span_extractor",
     "TextClassifier": ".text_classifier",
     "TokenClassifier": ".token_classifier",
+    **dict.fromkeys(["copy_with_dtype", "save_float32"], ".dtype_copy"),
 })

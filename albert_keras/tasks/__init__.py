@@ -6,7 +6,8 @@ from albert_keras.utils.lazy_exports import lazy_exports
 __all__ = ["FineTuningTask", "ServingSettings", "SpanExtraction", "TASKS", "TextClassification",
            "TokenClassification", "read_examples", "task_named", "task_of_model"]
 lazy_exports(__name__, {
-    **dict.fromkeys(["FineTuningTask", "ServingSettings"], ".fine_tuning_task"),
+    "FineTuningTask": ".fine_tuning_task",
+    "ServingSettings": ".serving_settings",
     **dict.fromkeys(["TASKS", "read_examples", "task_named", "task_of_model"], ".registry"),
     "SpanExtraction": ".span_extraction",
     "TextClassification": ".text_classification",

@@ -7,7 +7,6 @@ and the export ask the task; none of them branches on its name.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Callable, Sequence
 
 import keras
@@ -16,24 +15,7 @@ import tensorflow as tf
 from albert_keras.data import labeled
 from albert_keras.data.encoded_split import EncodedSplit
 from albert_keras.data.padding import trim_padding
-
-
-@dataclasses.dataclass(frozen=True)
-class ServingSettings:
-    """What a task's serving signature needs besides the model and its preprocessor.
-
-    Args:
-        label_names: tuple of str or None. Class (or tag) names, index = class id.
-        multi_label: bool. Sigmoid per class instead of softmax.
-        max_query_length: int. Question tokens kept (span extraction).
-        doc_stride: int or None. Tokens between context windows (span extraction); None cuts
-            the context.
-    """
-
-    label_names: tuple[str, ...] | None = None
-    multi_label: bool = False
-    max_query_length: int = 64
-    doc_stride: int | None = None
+from albert_keras.tasks.serving_settings import ServingSettings
 
 
 class FineTuningTask:
@@ -158,15 +140,14 @@ class FineTuningTask:
         """Task-specific entries of the fine-tuning report (`encoded`: per split)."""
         return {}
 
-    def saved_settings(self, ft) -> dict[str, Any]:
-        """Task-specific entries of `labels.json` (what the export needs to serve it)."""
-        return {}
+    def serving_settings(self, ft, labels: tuple[str, ...] | None) -> ServingSettings:
+        """What the export needs to serve this run's model (`finetune` writes it as
+        `labels.json`): the labels learned and the settings of `ft` that the serving
+        signature must share with training."""
+        return ServingSettings(task=self.name, labels=labels, multi_label=ft.multi_label,
+                               max_sequence_length=ft.max_sequence_length)
 
     # --- Serving --------------------------------------------------------------------------
-
-    def serving_label_names(self, model, label_names):
-        """The label names to serve: those given, else the model's own when it stores them."""
-        return label_names
 
     def add_serving_outputs(self, model, inputs: dict, named: dict) -> dict:
         """Extra outputs computed from the ids and the named outputs (all signatures)."""

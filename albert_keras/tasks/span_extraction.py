@@ -20,6 +20,7 @@ without its final [SEP]).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -36,6 +37,7 @@ from albert_keras.data.span_packing import encode_span_examples, pack_question_c
 from albert_keras.data.tokenizers import special_token_ids
 from albert_keras.models.span_extractor import SpanExtractor, best_spans
 from albert_keras.tasks.fine_tuning_task import FineTuningTask
+from albert_keras.tasks.serving_settings import ServingSettings
 from albert_keras.training import finetune_metrics
 from albert_keras.utils import file_io
 
@@ -119,9 +121,10 @@ class SpanExtraction(FineTuningTask):
         return {"answers_lost": {split: data.answers_lost for split, data in encoded.items()},
                 "doc_stride": ft.context_stride()}
 
-    def saved_settings(self, ft) -> dict[str, Any]:
-        return {"max_answer_length": ft.max_answer_length,
-                "max_query_length": ft.max_query_length, "doc_stride": ft.context_stride()}
+    def serving_settings(self, ft, labels) -> ServingSettings:
+        return dataclasses.replace(
+            super().serving_settings(ft, labels), max_query_length=ft.max_query_length,
+            max_answer_length=ft.max_answer_length, doc_stride=ft.context_stride())
 
     def add_serving_outputs(self, model, inputs, named) -> dict:
         start, end, score = best_spans(named["start_logits"], named["end_logits"],
@@ -129,6 +132,9 @@ class SpanExtraction(FineTuningTask):
         return {**named, "answer_start": start, "answer_end": end, "answer_score": score}
 
     def serve_text(self, run, model, preprocessor, text, text_pair, settings) -> dict:
+        if settings.doc_stride is None:  # Made without `max_sequence_length`.
+            raise ValueError("Span extraction serves with the `doc_stride` it was trained "
+                             f"with; give `max_sequence_length`. Received: {settings}")
         context = tf.cond(tf.size(text_pair) > 0, lambda: text_pair,
                           lambda: tf.fill(tf.shape(text), ""))
         return answer_questions(run, preprocessor, text, context, settings.max_query_length,
@@ -174,11 +180,12 @@ def context_mask(x: dict) -> tf.Tensor:
 
 
 def answer_questions(run, preprocessor, question, context, max_query_length: int,
-                     doc_stride: int | None = None) -> dict:
+                     doc_stride: int) -> dict:
     """`run`'s outputs plus the answer's text, for questions and their contexts.
 
-    `run` sees one row per context window; each question gets the outputs of its window with
-    the best answer score (ties: the first).
+    `run` sees one row per context window (windows `doc_stride` context tokens apart, the
+    run's `ServingSettings.doc_stride`); each question gets the outputs of its window with the
+    best answer score (ties: the first).
     """
     packed = pack_question_context(preprocessor.tokenizer, preprocessor.special_token_ids,
                                    question, context, preprocessor.sequence_length,

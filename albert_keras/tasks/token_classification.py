@@ -115,13 +115,8 @@ class TokenClassification(FineTuningTask):
         return finetune_metrics.tagging_metrics([e["tags"] for e in encoded.examples], tags,
                                                 labels)
 
-    def serving_label_names(self, model, label_names):
-        if label_names is None and model.labels:
-            return list(model.labels)
-        return label_names
-
     def serve_text(self, run, model, preprocessor, text, text_pair, settings) -> dict:
-        return tag_words(run, preprocessor, text, settings.label_names)
+        return tag_words(run, preprocessor, text, settings.labels)
 
 
 def tag_words(run, preprocessor, text, label_names) -> dict:

@@ -25,10 +25,11 @@ import keras
 from albert_keras.data import labeled
 from albert_keras.data.labeled_batches import make_dataset, num_batches
 from albert_keras.data.tokenizers import load_tokenizer, save_tokenizer, tokenizer_fingerprint
-from albert_keras.models.dtype_copy import copy_with_dtype
+from albert_keras.models.dtype_copy import copy_with_dtype, save_float32
 from albert_keras.models.encoder import Encoder
 from albert_keras.models.task import load_pretrained_encoder
 from albert_keras.tasks.registry import task_named
+from albert_keras.tasks.serving_settings import LABELS_FILE
 from albert_keras.training import finetune_metrics
 from albert_keras.training.atomic_backup import AtomicBackupAndRestore
 from albert_keras.training.callbacks import (BestEpoch, backup_directory, best_epoch,
@@ -218,15 +219,12 @@ def save_run(model, tokenizer, ft, labels, report, run_dir: str) -> None:
     report.md as one unit (`publish_run`): a kill leaves the previous run's set or this one,
     never a mix. The record beside them holds the tokenizer's fingerprint."""
     file_io.makedirs(run_dir)
-    clean = model.__class__.from_config(model.get_config())  # Uncompiled: half the size.
-    clean.set_weights(model.get_weights())
 
     def write(staging: str) -> None:
-        clean.save(os.path.join(staging, "model.keras"))
-        file_io.write_text(os.path.join(staging, "labels.json"), json.dumps(
-            {"task": ft.task, "labels": list(labels) if labels else None,
-             "multi_label": ft.multi_label, "max_sequence_length": ft.max_sequence_length,
-             **task_named(ft.task).saved_settings(ft)}, indent=2))
+        # Uncompiled (half the size) and in float32 whatever the training precision.
+        save_float32(model, os.path.join(staging, "model.keras"), include_optimizer=False)
+        task_named(ft.task).serving_settings(ft, labels).write(
+            os.path.join(staging, LABELS_FILE))  # What the export serves it with.
         save_tokenizer(tokenizer, os.path.join(staging, "tokenizer"))
         file_io.write_text(os.path.join(staging, "report.json"), json.dumps(report, indent=2))
         file_io.write_text(os.path.join(staging, "report.md"),

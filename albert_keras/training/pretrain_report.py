@@ -15,6 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from albert_keras.models.dtype_copy import save_float32
 from albert_keras.models.pretrainer import Pretrainer
 from albert_keras.utils import file_io
 from albert_keras.utils.atomic_files import write_json_atomic
@@ -109,7 +110,10 @@ def save_run(run_dir: str, pretrainer: Pretrainer, tokenizer_dir: str,
              summary: dict[str, Any]) -> None:
     """Publishes `encoder.keras`, `pretrainer.keras`, `tokenizer/` and `summary.json` as one
     unit (`publish_run`): a kill leaves the previous run's set or this one, never a mix. The
-    record beside them holds the tokenizer's fingerprint (what `export` checks).
+    record beside them holds the tokenizer's fingerprint (what `export` checks). Both models
+    are saved in float32 (`save_float32`; `pretrainer.keras` with its optimizer state), so they
+    load and run alike on any hardware; the training precision is in `summary["precision"]`,
+    also written to the record.
     `tokenizer_dir` is a saved tokenizer directory (copied as it is) or any other path
     `load_tokenizer` reads, e.g. the `vocab.txt` of reference records (saved as one)."""
     from albert_keras.data import tokenizers
@@ -121,8 +125,8 @@ def save_run(run_dir: str, pretrainer: Pretrainer, tokenizer_dir: str,
             return save_run(run_dir, pretrainer, saved, summary)
 
     def write(staging: str) -> None:
-        pretrainer.encoder.save(os.path.join(staging, "encoder.keras"))
-        pretrainer.save(os.path.join(staging, "pretrainer.keras"))
+        save_float32(pretrainer.encoder, os.path.join(staging, "encoder.keras"))
+        save_float32(pretrainer, os.path.join(staging, "pretrainer.keras"))
         file_io.copy_tree(tokenizer_dir, os.path.join(staging, "tokenizer"))
         file_io.write_text(os.path.join(staging, "summary.json"),
                            json.dumps(json_safe(summary), indent=2))

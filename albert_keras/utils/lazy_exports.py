@@ -1,19 +1,38 @@
-"""Package re-exports that import their modules on first use.
+"""How the package is imported: Keras classes registered up front, TensorFlow only when needed.
 
-Every subpackage re-exports its public names; importing them eagerly would import TensorFlow
-and Keras (seconds, and a screen of C++ logs) before a config file is even read. With
-`lazy_exports(__name__, {"Encoder": ".encoder", ...})` at the end of an `__init__.py`,
-`from albert_keras import Encoder` works as before, and a command that fails on its config
-fails before TensorFlow is imported. The first public name used imports all of the package's
-modules, so every Keras class it registers is known before a `.keras` file is loaded.
+`import albert_keras` imports every module that registers a Keras class (the `keras_modules`
+that `albert_keras/__init__.py` lists), as `import keras_hub` does: `keras.saving.load_model`
+finds a saved class by its registered name (`"albert_keras>Encoder"`) in Keras's global
+registry at load time, and a class is there once its module has been imported. So
+
+    import albert_keras
+    model = keras.saving.load_model("runs/albert_tiny/encoder.keras")
+
+works in a fresh process, whichever file the package wrote.
+
+The one exception is the command line. Python imports a package's `__init__.py` before any
+module in it, `albert_keras.cli` included, so the CLI cannot choose what `__init__` imports;
+`__init__` asks instead whether the process was started as the CLI (`cli_is_entry_point`):
+`python -m albert_keras.cli ...` or the `albert-keras` console script. Then registering waits
+until the CLI has read its config (`register_keras_classes`), so a bad config fails in a blink,
+before TensorFlow, Keras or keras-hub is imported. Calling `albert_keras.cli.main` from Python
+registers up front, like any other import.
+
+Public names stay lazy either way: with `lazy_exports(__name__, {"Encoder": ".encoder", ...})`
+at the end of an `__init__.py`, `from albert_keras.models import Encoder` imports the modules
+of that package on first use (all of them, so the package's classes are all registered then).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import types
-from typing import Mapping
+from typing import Iterable, Mapping
+
+CLI_MODULE = "albert_keras.cli"  # `python -m albert_keras.cli`
+CLI_SCRIPT = "albert-keras"  # The console script (setup.py's entry point).
 
 
 class _LazyPackage(types.ModuleType):
@@ -33,6 +52,7 @@ class _LazyPackage(types.ModuleType):
         exports = self.__dict__["_exports"]
         if name not in exports:
             raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
+        register_keras_classes(self.__name__)
         values = {}
         for public, module in exports.items():  # All of them, in order.
             values[public] = getattr(importlib.import_module(module, self.__name__), public)
@@ -43,9 +63,63 @@ class _LazyPackage(types.ModuleType):
         return sorted({*self.__dict__, *self.__dict__["_exports"]})
 
 
-def lazy_exports(package: str, exports: Mapping[str, str]) -> None:
-    """Makes `package` resolve each public name in `exports` (name -> module relative to
-    `package`) on first use."""
+def lazy_exports(package: str, exports: Mapping[str, str],
+                 keras_modules: Iterable[str] = ()) -> None:
+    """Makes `package` resolve each public name in `exports` on first use, and registers its
+    Keras classes now unless the CLI is the entry point.
+
+    Args:
+        package: str. The package's `__name__`.
+        exports: mapping of str to str. Public name -> module relative to `package`.
+        keras_modules: iterable of str. Absolute names of the modules that register Keras
+            classes (`register_keras_serializable`); imported now, or, when the CLI is the
+            entry point, by `register_keras_classes` once it has read its config.
+            Defaults to none.
+    """
     module = sys.modules[package]
     module.__dict__["_exports"] = dict(exports)
+    module.__dict__["_keras_modules"] = tuple(keras_modules)
     module.__class__ = _LazyPackage
+    if module.__dict__["_keras_modules"] and not cli_is_entry_point():
+        register_keras_classes(package)
+
+
+def register_keras_classes(package: str = "albert_keras") -> None:
+    """Imports the modules that register `package`'s Keras classes (its `keras_modules`), so
+    `keras.saving.load_model` finds every class the package saves. Done by `import
+    albert_keras`, except when the CLI is the entry point: the CLI calls it itself once its
+    config is read. Imports TensorFlow and Keras; a no-op once done."""
+    for name in sys.modules[package].__dict__.get("_keras_modules", ()):
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:
+                raise
+            raise ImportError(
+                f"{package}/__init__.py lists {name!r} among its keras_modules, but there is no "
+                "such module: name the module that now registers those Keras classes") from error
+
+
+def cli_is_entry_point() -> bool:
+    """Whether this process was started as the command line: `python -m albert_keras.cli`
+    or the `albert-keras` console script.
+
+    While `python -m` locates its module (and imports the module's packages) `sys.argv[0]`
+    is `"-m"`, and the module is the argument of `sys.orig_argv` before those left in
+    `sys.argv` (written `-m albert_keras.cli` or `-malbert_keras.cli`). The console script is
+    the program `sys.argv[0]` names (with the suffix of a Windows launcher, if any).
+    """
+    argv = getattr(sys, "argv", None) or [""]
+    if argv[0] == "-m":
+        orig_argv = getattr(sys, "orig_argv", [])
+        position = len(orig_argv) - len(argv)
+        if not 0 <= position < len(orig_argv):
+            return False
+        token = orig_argv[position]
+        if token.startswith("-"):  # `-malbert_keras.cli` (or `-Bmalbert_keras.cli`).
+            token = token.partition("m")[2]
+        return token == CLI_MODULE
+    name = os.path.basename(argv[0])
+    for suffix in (".exe", "-script.pyw", "-script.py"):
+        name = name.removesuffix(suffix)
+    return name == CLI_SCRIPT

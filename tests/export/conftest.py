@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from albert_keras import Encoder
 from albert_keras.export import export_for_serving
+from albert_keras.tasks import ServingSettings
 from tests.export.export_helpers import Export, LABELS, tiny_classifier
 from tests.helpers import sentencepiece, wordpiece
 
@@ -27,7 +28,8 @@ def saved_models(tmp_path_factory):
             ("albert_tiny", albert, sentencepiece, 16, None),
             ("bert_classifier", classifier, wordpiece, 12, LABELS)):
         version_dir = export_for_serving(model, make_tokenizer(), str(base_dir / name),
-                                         sequence_length=length, label_names=labels)
+                                         sequence_length=length,
+                                         settings=ServingSettings(labels=labels))
         exports[name] = Export(name, model, make_tokenizer, length, version_dir)
     return exports
 

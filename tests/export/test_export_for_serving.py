@@ -9,6 +9,7 @@ import tensorflow as tf
 from albert_keras.export import export_for_serving, read_models_config
 from albert_keras.data.padding import trim_padding
 from albert_keras.export.warmup import WARMUP_FILE, read_warmup_file
+from albert_keras.tasks import ServingSettings
 from tests.helpers import wordpiece
 from tests.export.export_helpers import LABELS, tiny_classifier, tiny_encoder
 
@@ -113,8 +114,27 @@ def test_errors_name_the_value(tmp_path):
     classifier = tiny_classifier(tokenizer.vocabulary_size())
     with pytest.raises(ValueError, match="3 classes but 2 label names"):
         export_for_serving(classifier, tokenizer, str(tmp_path / "c"), sequence_length=8,
-                           label_names=["a", "b"])
+                           settings=ServingSettings(labels=("a", "b")))
     assert not os.path.exists(tmp_path / "c" / "1")
+
+
+def test_settings_are_completed_from_the_model_and_checked():
+    from albert_keras.export.serving_signatures import complete_settings
+    from albert_keras.models import SpanExtractor, TextClassifier
+
+    tokenizer = wordpiece()
+    classifier = TextClassifier(tiny_encoder(tokenizer), labels=["a", "b"], multi_label=True)
+    assert complete_settings(classifier, None, 12) == ServingSettings(
+        task="text_classification", labels=("a", "b"), multi_label=True, max_sequence_length=12)
+    with pytest.raises(ValueError, match=r"for task 'span_extraction' but the model is a "
+                                         r"TextClassifier \('text_classification'\)"):
+        complete_settings(classifier, ServingSettings(task="span_extraction"), 12)
+    reader = SpanExtractor(tiny_encoder(tokenizer))
+    # A stride left unset is the training default at the served length: (16 - 3 - 5) // 2.
+    assert complete_settings(reader, ServingSettings(max_query_length=5), 16).doc_stride == 4
+    # A run's settings keep the stride of the length it trained at: (32 - 3 - 5) // 2.
+    trained = ServingSettings(task="span_extraction", max_sequence_length=32, max_query_length=5)
+    assert complete_settings(reader, trained, 16).doc_stride == 12
 
 
 def test_trim_padding_keeps_every_used_column():

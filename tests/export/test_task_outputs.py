@@ -1,8 +1,9 @@
 """Task answers in words: a tagger's per-word tags and a reader's answer text, as served.
 
 Both exports are loaded with the TF1 loader in a fresh tensorflow-only process (what the model
-server does) and compared with the Keras model, run on ids built here in Python, word by word:
-an independent reference for the graph's packing (`pack_words`, `pack_question_context`).
+server does) and compared with the Keras model, run on ids built here in Python, word by word
+and window by window: an independent reference for the graph's packing (`pack_words`,
+`pack_question_context`).
 """
 
 import re
@@ -13,10 +14,12 @@ import pytest
 import tensorflow as tf
 
 from albert_keras import Encoder
+from albert_keras.data.span_packing import MAX_CONTEXT_SEQUENCES
 from albert_keras.data.tokenizers import special_token_ids
 from albert_keras.export import export_for_serving
 from albert_keras.models import SpanExtractor, TokenClassifier
 from albert_keras.models.span_extractor import best_spans
+from albert_keras.tasks import ServingSettings
 from tests.helpers import BAD_TEXTS, sentencepiece, wordpiece
 from tests.export.export_helpers import run_model_server_check
 
@@ -24,6 +27,7 @@ pytestmark = pytest.mark.large
 TAGS = ("ADJ", "NOUN", "PUNCT", "VERB")
 LENGTH = 16  # tokens per request row
 MAX_QUERY_LENGTH = 4
+DOC_STRIDE = 3  # Context tokens between the starts of a long context's windows.
 MAX_ANSWER_LENGTH = 3
 # Text -> the words the tagger must see (Penn Treebank style, as its training files).
 TAGGED = {
@@ -69,17 +73,17 @@ def served(tmp_path_factory):
     }
     results = {}
     for name, (model, make_tokenizer, model_calls) in calls.items():
-        version_dir = export_for_serving(model, make_tokenizer(), str(base_dir / name),
-                                         sequence_length=LENGTH,
-                                         max_query_length=MAX_QUERY_LENGTH)
+        version_dir = export_for_serving(
+            model, make_tokenizer(), str(base_dir / name), sequence_length=LENGTH,
+            settings=ServingSettings(max_query_length=MAX_QUERY_LENGTH, doc_stride=DOC_STRIDE))
         checked = run_model_server_check(version_dir, model_calls, tmp_path_factory.mktemp(name))
         results[name] = (model, make_tokenizer, checked)
     return results
 
 
-def _text(raw: bytes) -> str:
-    # As the export cleans and cuts text.
-    return raw.decode("utf-8", "replace").replace("\x00", "\ufffd")[:LENGTH * 32]
+def _text(raw: bytes, sequences: int = 1) -> str:
+    # As the export cleans and cuts text (a context: to MAX_CONTEXT_SEQUENCES sequences).
+    return raw.decode("utf-8", "replace").replace("\x00", "\ufffd")[:sequences * LENGTH * 32]
 
 
 def _pieces(tokenizer, words):
@@ -136,33 +140,37 @@ def test_bad_text_is_still_tagged(served):
 
 
 def _expected_answer(model, tokenizer, question, context):
-    """The best span over the context tokens, built and decoded in Python (as fine-tuning)."""
+    """The best span over the context tokens of every window, built and decoded in Python (as
+    fine-tuning): window k holds the context tokens from `k * DOC_STRIDE` on, as many as fit."""
     special = special_token_ids(tokenizer)
     question_ids = tokenize_strings(tokenizer, [_text(question)])[0][:MAX_QUERY_LENGTH]
-    context = _text(context)
+    context = _text(context, MAX_CONTEXT_SEQUENCES)
     offsets = [(m.start(), m.end()) for m in re.finditer(r"\S+", context)]
-    ids = [special["cls"], *question_ids, special["sep"]]
-    token_word = [-1] * len(ids)
-    for index, pieces in enumerate(_pieces(tokenizer, [context[s:e] for s, e in offsets])):
-        take = pieces[:LENGTH - 1 - len(ids)]
-        ids += take.tolist()
-        token_word += [index] * len(take)
-    ids.append(special["sep"])
-    token_word.append(-1)
-    segments = [0] * (len(question_ids) + 2) + [1] * (len(ids) - len(question_ids) - 2)
-    outputs = model({"token_ids": np.array([ids], np.int32),
-                     "segment_ids": np.array([segments], np.int32),
-                     "padding_mask": np.ones([1, len(ids)], np.int32)}, training=False)
-    start_logits = np.asarray(outputs["start_logits"])[0]
-    end_logits = np.asarray(outputs["end_logits"])[0]
+    offsets = offsets[:LENGTH * MAX_CONTEXT_SEQUENCES]  # A word takes a position at least.
+    pieces = _pieces(tokenizer, [context[s:e] for s, e in offsets])
+    tokens = [(int(t), word) for word, ids in enumerate(pieces) for t in ids]  # (id, word)
+    room = LENGTH - 3 - len(question_ids)
+    windows = 1 + -(-max(len(tokens) - room, 0) // DOC_STRIDE)
     best, span = -np.inf, (0, 0)
-    for i in range(len(ids)):
-        for j in range(i, min(len(ids), i + MAX_ANSWER_LENGTH)):
-            if token_word[i] >= 0 and token_word[j] >= 0 and start_logits[i] + end_logits[j] > best:
-                best, span = start_logits[i] + end_logits[j], (i, j)
+    for window in range(windows):
+        taken = tokens[window * DOC_STRIDE:window * DOC_STRIDE + room]
+        ids = [special["cls"], *question_ids, special["sep"], *(t for t, _ in taken),
+               special["sep"]]
+        token_word = [-1] * (len(question_ids) + 2) + [w for _, w in taken] + [-1]
+        segments = [0] * (len(question_ids) + 2) + [1] * (len(taken) + 1)
+        outputs = model({"token_ids": np.array([ids], np.int32),
+                         "segment_ids": np.array([segments], np.int32),
+                         "padding_mask": np.ones([1, len(ids)], np.int32)}, training=False)
+        start_logits = np.asarray(outputs["start_logits"])[0]
+        end_logits = np.asarray(outputs["end_logits"])[0]
+        for i in range(len(ids)):
+            for j in range(i, min(len(ids), i + MAX_ANSWER_LENGTH)):
+                score = start_logits[i] + end_logits[j]
+                if token_word[i] >= 0 and token_word[j] >= 0 and score > best:
+                    best, span, words = score, (i, j), (token_word[i], token_word[j])
     if best == -np.inf:
         return span, best, ""
-    return span, best, context[offsets[token_word[span[0]]][0]:offsets[token_word[span[1]]][1]]
+    return span, best, context[offsets[words[0]][0]:offsets[words[1]][1]]
 
 
 def test_answer_text_is_the_best_span_of_the_context(served):

@@ -10,6 +10,7 @@ from albert_keras import Encoder
 from albert_keras.data.tokenizers import load_tokenizer
 from albert_keras.models.text_classifier import TextClassifier
 from albert_keras.pipeline import pipeline_from_dict
+from albert_keras.tasks import ServingSettings
 from albert_keras.training.finetune import finetune
 from albert_keras.training.finetune_grid import finetune_with_grid
 from albert_keras.training.layer_decay_adamw import LayerDecayAdamW, layer_decay_multipliers
@@ -112,6 +113,10 @@ def test_span_run_reports_exact_match_and_f1(tmp_path):
     assert report["answers_lost"] == {"train": 0, "validation": 0}
     assert report["doc_stride"] == _config(tmp_path, task="span_extraction",
                                            max_query_length=8).finetune.context_stride()
+    # labels.json holds the stride resolved: what the export serves windows with.
+    settings = ServingSettings.read(os.path.join(report["run_dir"], "labels.json"))
+    assert (settings.task, settings.doc_stride, settings.max_query_length) == (
+        "span_extraction", report["doc_stride"], 8)
 
 
 def test_unknown_validation_label_fails_before_training(tmp_path):

@@ -45,19 +45,6 @@ def test_unknown_key_is_listed():
         pipeline_from_dict({"name": "x", "finetune": {"epoch": 3}})
 
 
-def test_multi_label_needs_classification_and_query_needs_room():
-    """Each task checks the settings it cannot use (`finetune` asks it first, before data)."""
-    from albert_keras.tasks import task_named
-
-    with pytest.raises(ValueError, match="multi_label"):
-        task_named("token_classification").check_config(
-            FinetuneConfig(task="token_classification", multi_label=True))
-    with pytest.raises(ValueError, match="max_query_length"):
-        task_named("span_extraction").check_config(
-            FinetuneConfig(task="span_extraction", max_sequence_length=32, max_query_length=30))
-    task_named("text_classification").check_config(FinetuneConfig(multi_label=True))
-
-
 @pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(REPO, "pipelines", "finetune_*.yaml"))))
 def test_pipeline_files_load_with_overrides(path):
     config = load_pipeline(path, ["finetune.train=train.csv", "finetune.epochs=1"])
