@@ -38,20 +38,16 @@ import importlib.metadata
 import json
 import os
 import platform
-import statistics
 import sys
 import time
 from typing import Any, Callable, Mapping, Sequence
 
+# The rounds rule has one definition, in the package; re-exported here for the scripts.
+from albert_keras.utils.rounds import (  # noqa: F401
+    BETTER, MIN_ROUNDS, VERDICT_RULE, VERDICTS, alternated_order, run_rounds, speed_ratios,
+    summarize, verdict)
+
 SCHEMA = "albert_keras.benchmark/1"
-MIN_ROUNDS = 3
-VERDICT_RULE = (
-    "Per round, speed ratio = A's speed / B's speed (throughput A/B; time or latency B/A). "
-    "'faster' when every round's speed ratio > 1 + tolerance; 'slower' when every round's "
-    f"speed ratio < 1 - tolerance; otherwise, or with fewer than {MIN_ROUNDS} rounds, "
-    "'cannot conclude'. Figures are median and min-max over rounds; no best-of-N.")
-VERDICTS = ("faster", "slower", "cannot conclude")
-BETTER = ("higher", "lower")
 # CPU flags that bear on matmul speed and precision (the full list is long and mostly noise).
 _FLAG_PREFIXES = ("avx", "amx", "fma", "f16c", "sse4", "neon", "asimd", "sve")
 REQUIRED_KEYS = ("schema", "benchmark", "command", "started", "finished", "wall_seconds",
@@ -63,71 +59,6 @@ COMPARISON_KEYS = ("a", "b", "ratio", "speed_ratio_rounds", "median", "min", "ma
 FINGERPRINT_KEYS = ("cpu_model", "cpu_flags", "cpu_count", "cpu_affinity", "load_average_before",
                     "load_average_after", "python", "versions", "devices", "platform",
                     "matmul_limits")
-
-
-def alternated_order(names: Sequence[str], rounds: int) -> list[list[str]]:
-    """The order of each round: `names` in even rounds, reversed in odd ones (A B | B A | ...).
-
-    Args:
-        names: sequence of str. The contenders, in the first round's order.
-        rounds: int. How many rounds; at least 1.
-    """
-    if rounds < 1:
-        raise ValueError(f"`rounds` must be at least 1. Received: rounds={rounds}")
-    if len(set(names)) != len(names) or not names:
-        raise ValueError(f"`names` must be distinct and not empty. Received: names={names}")
-    return [list(names) if index % 2 == 0 else list(names)[::-1] for index in range(rounds)]
-
-
-def run_rounds(measures: Mapping[str, Callable[[], Any]], rounds: int = MIN_ROUNDS,
-               log: Callable[[str], None] | None = None) -> dict[str, list]:
-    """Calls each contender's `measure()` once per round, in alternated order.
-
-    Args:
-        measures: mapping of str to a callable with no arguments. Each returns one round's
-            measurement (a number or a dict of numbers).
-        rounds: int. Rounds to run. Defaults to `MIN_ROUNDS`.
-        log: callable taking a str, or None. Told each measurement as it lands.
-
-    Returns:
-        dict of contender name to its list of measurements, one per round, in round order.
-    """
-    results: dict[str, list] = {name: [] for name in measures}
-    for index, order in enumerate(alternated_order(list(measures), rounds)):
-        for name in order:
-            results[name].append(measures[name]())
-            if log:
-                log(f"round {index + 1}/{rounds} {name}: {results[name][-1]}")
-    return results
-
-
-def summarize(values: Sequence[float]) -> dict[str, Any]:
-    """Median, min and max of a figure's rounds, with the rounds themselves."""
-    values = [float(v) for v in values]
-    if not values:
-        raise ValueError("`values` must hold at least one round. Received: []")
-    return {"rounds": values, "median": statistics.median(values), "min": min(values),
-            "max": max(values)}
-
-
-def speed_ratios(a: Sequence[float], b: Sequence[float], better: str) -> list[float]:
-    """Per round, A's speed over B's: a/b when higher is better, b/a when lower is."""
-    if len(a) != len(b):
-        raise ValueError(f"Both figures need the same rounds. Received: {len(a)} and {len(b)}")
-    if better not in BETTER:
-        raise ValueError(f"`better` must be one of {BETTER}. Received: better={better!r}")
-    return [x / y if better == "higher" else y / x for x, y in zip(a, b)]
-
-
-def verdict(ratios: Sequence[float], tolerance: float = 0.0) -> str:
-    """`VERDICT_RULE` applied to per-round speed ratios (A's speed / B's speed)."""
-    if len(ratios) < MIN_ROUNDS:
-        return "cannot conclude"
-    if all(r > 1.0 + tolerance for r in ratios):
-        return "faster"
-    if all(r < 1.0 - tolerance for r in ratios):
-        return "slower"
-    return "cannot conclude"
 
 
 def load_average() -> list[float]:

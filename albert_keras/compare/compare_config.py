@@ -6,6 +6,7 @@ import dataclasses
 import re
 
 from albert_keras.models.model_config import ModelConfig
+from albert_keras.utils.rounds import MIN_ROUNDS
 from albert_keras.utils.storage import url_scheme
 
 _ARM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -80,6 +81,15 @@ class CompareConfig:
             `finetune.train` is null). Defaults to 200.
         latency_iterations: int. Timed raw-text requests per batch size against each arm's
             exported SavedModel. Defaults to 30.
+        speed_rounds: int. Once every arm has pretrained, their train steps are timed in one
+            fresh process, in this many alternated rounds (A B | B A | A B ...; at least
+            `MIN_ROUNDS`, 3): each arm's tokens/s is the median and min-max of its rounds, the
+            speed ratio is taken per round (`speed_rounds.py`). Defaults to 3.
+        speed_steps: int. Train steps timed per arm and round, on the same batches for every
+            arm (after untimed warm-up steps that trace every batch shape). Defaults to 10.
+        speed_tolerance: float. The verdict rule's tolerance: "faster" needs every round's
+            speed ratio above 1 + tolerance, "slower" every one below 1 - tolerance
+            (`albert_keras.utils.rounds.verdict`). Defaults to 0.0.
         output_dir: str. The report goes to `{output_dir}/{pipeline name}/`. Defaults to `"runs"`.
     """
 
@@ -92,6 +102,9 @@ class CompareConfig:
     downstream_workers: int = 1
     downstream_examples_per_label: int = 200
     latency_iterations: int = 30
+    speed_rounds: int = MIN_ROUNDS
+    speed_steps: int = 10
+    speed_tolerance: float = 0.0
     output_dir: str = "runs"
 
     def __post_init__(self) -> None:
@@ -101,11 +114,21 @@ class CompareConfig:
             raise ValueError(f"`compare.arms` names must be unique. Received: repeated "
                              f"name(s) {repeated} in {names}")
         for name in ("eval_every", "eval_batches", "downstream_examples_per_label",
-                     "downstream_workers", "latency_iterations"):
+                     "downstream_workers", "latency_iterations", "speed_steps"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"`compare.{name}` must be a positive integer. "
                                  f"Received: compare.{name}={value!r}")
+        rounds = self.speed_rounds
+        if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < MIN_ROUNDS:
+            raise ValueError(f"`compare.speed_rounds` must be an integer of at least {MIN_ROUNDS} "
+                             "(fewer rounds cannot conclude). Received: "
+                             f"compare.speed_rounds={rounds!r}")
+        tolerance = self.speed_tolerance
+        if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) \
+                or not 0 <= tolerance < 1:
+            raise ValueError("`compare.speed_tolerance` must be a number in [0, 1). Received: "
+                             f"compare.speed_tolerance={tolerance!r}")
         if self.max_minutes_per_arm is not None and not self.max_minutes_per_arm > 0:
             raise ValueError("`compare.max_minutes_per_arm` must be positive or null. "
                              f"Received: compare.max_minutes_per_arm={self.max_minutes_per_arm!r}")

@@ -3,15 +3,17 @@
 The job: check the config (before any work), prepare the shared records once (training shards
 plus held-out pairs from documents never trained on) and the downstream task, run each arm in a
 process of its own (`arm_run.run_arm`: pretraining with a held-out learning curve, measures,
-export and serving latency, pretrained and random-init fine-tuning per seed), then put the arms
-side by side in `{compare.output_dir}/{name}/`: `report.json`, `report.md` and `plots/*.png`.
+export and serving latency, pretrained and random-init fine-tuning per seed), time the arms'
+train steps in alternated rounds in one more fresh process (`speed_rounds`: both arms under the
+same load, median and min-max, a verdict), then put the arms side by side in
+`{compare.output_dir}/{name}/`: `report.json`, `report.md` and `plots/*.png`.
 `compare.output_dir` and `data.output_dir` may be URLs (`gs://`, ...): every file goes through
 `file_io`, so the arms' processes read and write them as the other jobs do; `ram://`, which
 holds files for one process only, is refused (`check_compare_paths`).
 
 One comparison writes a report folder and its records at a time (a second one fails at once,
-naming the first); a rerun after a kill keeps the arms that finished, and the others resume
-their pretraining from their backups.
+naming the first); a rerun after a kill keeps the arms that finished (and the speed rounds, when
+measured with the same settings), and the others resume their pretraining from their backups.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from albert_keras.compare.arm_run import ArmPlan, run_arm_in_process
 from albert_keras.compare.compare_config import (arm_checkpoints, check_compare_paths,
                                                  check_compare_pipeline)
 from albert_keras.compare.report_markdown import report_markdown
+from albert_keras.compare.speed_rounds import speed_in_process, with_speed
 from albert_keras.data.records_manifest import RecordsManifest, read_manifest
 from albert_keras.data.corpus import read_documents
 from albert_keras.data.prepare import HELD_OUT_DIR, TOKENIZER_DIR
@@ -54,7 +57,10 @@ def compare(config, progress: bool = True) -> dict[str, Any]:
         progress: bool. Show a progress bar over the arms and print the summary table.
 
     Returns:
-        The report dict, also written to `{compare.output_dir}/{config.name}/report.json`.
+        The report dict, also written to `{compare.output_dir}/{config.name}/report.json`:
+        `arms` (each arm's entry; its `downstream`: `arm_run.downstream_twins`), `speed` (the
+        alternated speed rounds, and each arm's `tokens_per_second*` names:
+        `speed_rounds.py`), `views`, `paper` and `wall_seconds` (`records`, `speed`, `total`).
 
     Example:
     ```python
@@ -95,14 +101,18 @@ def _compare(config, run_dir: str, progress: bool) -> dict[str, Any]:
         bar.set_postfix_str(arm.name)
         arms.append(run_arm_in_process(config, arm, ArmPlan(
             **plan, arm_dir=os.path.join(run_dir, "arms", arm.name)), manifest.to_dict()))
+    speed_started = time.perf_counter()
+    speed = speed_in_process(config, records, plan["tokenizer"], run_dir, manifest.to_dict())
+    speed_seconds = time.perf_counter() - speed_started
 
-    report = build_report(config, manifest, arms, task)
+    report = build_report(config, manifest, arms, task, speed)
     from albert_keras.compare.plots import make_plots  # matplotlib only once results exist.
 
     report["plots"] = make_plots(report, os.path.join(run_dir, "plots"))
-    # This run's wall time: records prepared (or checked, when kept) and the whole job.
-    # Arms kept from an earlier run keep the `wall_seconds` of the run that made them.
-    report["wall_seconds"] = {"records": records_seconds,
+    # This run's wall time: records prepared (or checked, when kept), the speed rounds (their
+    # process included; about 0 when kept) and the whole job. Arms kept from an earlier run
+    # keep the `wall_seconds` of the run that made them.
+    report["wall_seconds"] = {"records": records_seconds, "speed": speed_seconds,
                               "total": time.perf_counter() - started}
     write_json_atomic(os.path.join(run_dir, "report.json"), report)
     write_text_atomic(os.path.join(run_dir, "report.md"), report_markdown(report))
@@ -112,8 +122,10 @@ def _compare(config, run_dir: str, progress: bool) -> dict[str, Any]:
     return report
 
 
-def build_report(config, manifest: RecordsManifest, arms: list[dict], task: dict | None) -> dict[str, Any]:
-    """The report dict from the arms' results: shared inputs, views, the paper's claims."""
+def build_report(config, manifest: RecordsManifest, arms: list[dict], task: dict | None,
+                 speed: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The report dict from the arms' results and their speed rounds (`speed_rounds`): shared
+    inputs, views, the paper's claims."""
     train, data = config.train, config.data
     report = {
         "name": config.name,
@@ -137,10 +149,11 @@ def build_report(config, manifest: RecordsManifest, arms: list[dict], task: dict
         "downstream_task": task,
         "baseline": {"most_frequent_token_accuracy": arms[0]["most_frequent_token_accuracy"],
                      "pair_chance": 0.5},
-        "arms": arms,
+        "arms": [with_speed(arm, speed) for arm in arms],
+        "speed": speed,
     }
-    report["views"] = {"equal_steps": report_lib.equal_steps_view(arms),
-                       "equal_time": report_lib.equal_time_view(arms)}
+    report["views"] = {"equal_steps": report_lib.equal_steps_view(report["arms"]),
+                       "equal_time": report_lib.equal_time_view(report["arms"])}
     report["paper"] = report_lib.paper_claims(report)
     return report
 

@@ -30,7 +30,8 @@ def make_plots(report: dict, directory: str) -> dict[str, str]:
 
     Args:
         report: dict. A compare report: `pair_task`, `baseline`, `arms` (each with `name`,
-            `parameters`, `tokens_per_second`, `peak_memory_mb`, `train_memory_mb`, `curve`,
+            `parameters`, `tokens_per_second` (with `tokens_per_second_min` / `_max`, the
+            speed rounds' range, when there), `peak_memory_mb`, `train_memory_mb`, `curve`,
             `downstream`) and optionally `views.equal_time.seconds`.
         directory: str. Where the PNGs go (created if missing), usually `runs/<name>/plots`;
             a URL (`gs://...`) too.
@@ -187,10 +188,20 @@ def _speed_and_memory(fig, arms, colors):
     if not any(values("tokens_per_second") + values("peak_memory_mb") + values("train_memory_mb")):
         return False
     positions = range(len(arms))
+    rounds = [arm for arm in arms if _finite(arm.get("tokens_per_second_min"))]
+    speed_title = "training speed" + (" (median, min-max of rounds)" if rounds else "")
     for ax, key, title, ylabel in zip(fig.subplots(1, 2), ("tokens_per_second", "peak_memory_mb"),
-                                      ("training speed", "training memory"),
+                                      (speed_title, "training memory"),
                                       ("tokens / second", "memory (MB)")):
         ax.bar(positions, values(key), color=colors)
+        if key == "tokens_per_second" and rounds:  # The speed rounds' range.
+            ax.errorbar([i for i, arm in enumerate(arms) if arm in rounds],
+                        [arm["tokens_per_second"] for arm in rounds],
+                        yerr=[[arm["tokens_per_second"] - arm["tokens_per_second_min"]
+                               for arm in rounds],
+                              [arm["tokens_per_second_max"] - arm["tokens_per_second"]
+                               for arm in rounds]],
+                        fmt="none", ecolor="black", capsize=4)
         ax.set_xticks(positions, [arm["name"] for arm in arms], rotation=20)
         ax.set(title=title, ylabel=ylabel)
         ax.grid(axis="y", alpha=0.3)

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from albert_keras.utils.rounds import MIN_ROUNDS, verdict
+
 PAPER = "ALBERT (Lan et al., 2020, https://arxiv.org/abs/1909.11942)"
 _VIEW_SCORES = ("mlm_loss", "mlm_accuracy", "pair_accuracy")
 
@@ -42,8 +44,8 @@ def paper_claims(report: dict) -> list[dict[str, str]]:
     """The ALBERT paper's claims (Tables 1-5) beside what this run measured.
 
     Each row: `claim`, `paper` (the paper's figure), `measured` (this run), `verdict`
-    (`agrees`, `differs` or `not measured here`) and `why` (what explains a difference at
-    this scale).
+    (`agrees`, `differs`, or `cannot conclude` where the speed rounds disagree) and `why`
+    (what explains a difference at this scale).
     """
     arms = {arm["name"]: arm for arm in report["arms"]}
     shared = [a for a in arms.values() if a["encoder_config"]["share"] == "all"]
@@ -59,15 +61,7 @@ def paper_claims(report: dict) -> list[dict[str, str]]:
             f"{_millions(albert['parameters']['encoder'])} ({ratio:.1f}x fewer)",
             ratio > 1.5, "The ratio depends on depth, width and vocabulary: a shallow, "
             "small-vocabulary model has less to share."))
-        speed = albert["tokens_per_second"] / bert["tokens_per_second"]
-        rows.append(_row(
-            "Table 2: at the same depth and width, ALBERT trains faster than BERT",
-            "ALBERT-large 1.7x BERT-large's speed (both 24 layers, width 1024), on TPUs",
-            f"{albert['name']} / {bert['name']} training tokens/s = {speed:.2f}",
-            speed >= 1.05, "Sharing removes parameters, not computation: both arms do the same "
-            "matrix products per token. The paper's speed-up at equal shape comes from "
-            "communicating 18x fewer gradients between TPU cores and a narrower embedding; on "
-            "one device only the optimizer update and memory traffic shrink."))
+        rows.append(_speed_row(report, albert, bert))
         memory = albert["train_memory_mb"] / max(bert["train_memory_mb"], 1e-9)
         rows.append(_row(
             "Section 3: fewer parameters lower memory",
@@ -126,9 +120,47 @@ def paper_claims(report: dict) -> list[dict[str, str]]:
     return rows
 
 
-def _row(claim: str, paper: str, measured: str, agrees: bool, why: str) -> dict[str, str]:
-    return {"claim": claim, "paper": paper, "measured": measured,
-            "verdict": "agrees" if agrees else "differs", "why": "" if agrees else why}
+def _row(claim: str, paper: str, measured: str, agrees: bool | None,
+         why: str) -> dict[str, str]:
+    """A claim's row; `agrees` None: the measurement cannot conclude either way."""
+    said = "cannot conclude" if agrees is None else "agrees" if agrees else "differs"
+    return {"claim": claim, "paper": paper, "measured": measured, "verdict": said,
+            "why": "" if agrees else why}
+
+
+def _speed_ratio_rounds(report: dict, albert: dict, bert: dict) -> tuple[list[float], float]:
+    """ALBERT's tokens/s over BERT's, per speed round (`report["speed"]`), and the verdict
+    rule's tolerance. A report without rounds gives the training runs' one ratio, one round:
+    too few for the verdict rule to conclude."""
+    ratios = ((report.get("speed") or {}).get("ratios") or {}).get(albert["name"])
+    if ratios and ratios["b"] == bert["name"]:
+        return list(ratios["speed_ratio_rounds"]), float(ratios["tolerance"])
+    return [albert["tokens_per_second"] / bert["tokens_per_second"]], 0.0
+
+
+def _speed_row(report: dict, albert: dict, bert: dict) -> dict[str, str]:
+    """Table 2's speed claim, from the per-round ratios: agrees when the rounds say faster,
+    differs when they say slower, cannot conclude when they disagree (or are too few)."""
+    rounds, tolerance = _speed_ratio_rounds(report, albert, bert)
+    said = verdict(rounds, tolerance)
+    measured = f"{albert['name']} / {bert['name']} training tokens/s = "
+    if len(rounds) == 1:
+        measured += f"{rounds[0]:.2f} (one training run each): {said}"
+    else:
+        measured += (f"{float(np.median(rounds)):.2f} [{min(rounds):.2f}, {max(rounds):.2f}] "
+                     f"over {len(rounds)} alternated rounds: {said}")
+    why = ("Sharing removes parameters, not computation: both arms do the same matrix products "
+           "per token. The paper's speed-up at equal shape comes from communicating 18x fewer "
+           "gradients between TPU cores and a narrower embedding; on one device only the "
+           "optimizer update and memory traffic shrink.")
+    if said == "cannot conclude" and len(rounds) < MIN_ROUNDS:
+        why = f"Fewer than {MIN_ROUNDS} rounds (one training run each) cannot tell. " + why
+    elif said == "cannot conclude":
+        why = ("The rounds disagree: the difference, if any, is within this machine's noise. "
+               + why)
+    return _row("Table 2: at the same depth and width, ALBERT trains faster than BERT",
+                "ALBERT-large 1.7x BERT-large's speed (both 24 layers, width 1024), on TPUs",
+                measured, {"faster": True, "slower": False}.get(said), why)
 
 
 def _millions(count: int) -> str:
@@ -156,7 +188,7 @@ def summary_rows(report: dict) -> list[list[str]]:
         rows.append([
             arm["name"], config["share"], str(config["embedding_dim"] or config["hidden_dim"]),
             _millions(arm["parameters"]["encoder"]), _number(arm["weights_mb"], 1),
-            _number(arm["tokens_per_second"], 0), _number(arm["train_memory_mb"], 0),
+            _speed(arm), _number(arm["train_memory_mb"], 0),
             _number(arm["latency_ms"]["batch_1"]["p50_ms"], 1),
             _number(arm["latency_ms"]["batch_32"]["p50_ms"], 1),
             _number(final["mlm_loss"]), _number(final["mlm_accuracy"]),
@@ -164,6 +196,14 @@ def summary_rows(report: dict) -> list[list[str]]:
             _spread(downstream.get("random_init")),
             format_gain(downstream["gain"]) if downstream else "-"])
     return rows
+
+
+def _speed(arm: dict) -> str:
+    """Tokens/s: the median of the speed rounds and their range, or the one figure."""
+    if "tokens_per_second_rounds" not in arm:
+        return _number(arm["tokens_per_second"], 0)
+    return (f"{_number(arm['tokens_per_second'], 0)} [{_number(arm['tokens_per_second_min'], 0)}"
+            f", {_number(arm['tokens_per_second_max'], 0)}]")
 
 
 def _spread(scores: dict | None) -> str:

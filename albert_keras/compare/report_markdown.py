@@ -42,8 +42,9 @@ def report_markdown(report: dict[str, Any]) -> str:
         + _wall_time(report),
         "", "## Summary", "", markdown_table(summary_rows(report)), "",
         "Parameters are the encoder's (embeddings, transformer, pooler; no pretraining heads). "
-        "Tokens/s counts real (non-padding) tokens. Training memory is the peak resident memory "
-        "of the arm's process during training minus that before the model was built. Latency is "
+        "Tokens/s counts real (non-padding) tokens" + _speed_source(report) + ". Training memory "
+        "is the peak resident memory of the arm's process during training minus that before the "
+        "model was built. Latency is "
         "the exported raw-text SavedModel, loaded the way TensorFlow Serving loads it, at 1 "
         "and 32 texts per request.", "",
         "## Parameters", "", _parameters_table(report), "",
@@ -70,7 +71,7 @@ def report_markdown(report: dict[str, Any]) -> str:
             lines += _image(plots, name)
     else:
         lines += ["Not run (`compare.downstream: false`).", ""]
-    lines += ["## Speed and memory", ""] + _image(plots, "speed_and_memory")
+    lines += ["## Speed and memory", "", *_speed_lines(report)] + _image(plots, "speed_and_memory")
     lines += ["## The paper beside this run", "",
               f"Claims of {PAPER}, Tables 1-5, and what this run measured. The paper trained "
               "for 125k steps at batch 4096 on 16 GB of text; a run on a laptop-sized budget "
@@ -80,6 +81,56 @@ def report_markdown(report: dict[str, Any]) -> str:
               f"{row['why']} |" for row in report["paper"]]
     lines += ["", f"{pair} accuracy of a model that learned nothing is 0.5.", ""]
     return "\n".join(lines)
+
+
+def _speed_source(report: dict) -> str:
+    """Where the summary's tokens/s come from: the speed rounds, or the training runs."""
+    speed = report.get("speed")
+    if not speed:
+        return ": one training run per arm"
+    return (f": median [min, max] of {speed['rounds']} alternated speed rounds after training "
+            "(see Speed and memory)")
+
+
+def _speed_lines(report: dict) -> list[str]:
+    """The speed rounds (each arm's tokens/s per round, the per-round ratios and their
+    verdict) and why memory is measured per arm; nothing for a report made without them."""
+    speed = report.get("speed")
+    if not speed:
+        return []
+    rows = [["arm", "tokens/s per round", "median [min, max]", "training run's tokens/s",
+             "train memory MB", "peak memory MB"]]
+    for arm in report["arms"]:
+        rounds = speed["arms"].get(arm["name"])
+        if rounds:
+            rows.append([arm["name"], ", ".join(f"{v:,.0f}" for v in rounds["rounds"]),
+                         f"{rounds['median']:,.0f} [{rounds['min']:,.0f}, {rounds['max']:,.0f}]",
+                         f"{arm.get('train_tokens_per_second', float('nan')):,.0f}",
+                         f"{arm['train_memory_mb']:,.0f}", f"{arm['peak_memory_mb']:,.0f}"])
+    order = " | ".join(" ".join(names) for names in speed["order"])
+    lines = [
+        f"Speed comes from alternated rounds, not from the training runs: once every arm had "
+        f"pretrained, one fresh process built each arm as it trained ({speed['precision']}, "
+        f"{speed['device']}), warmed it up, then timed {speed['steps_per_round']} train steps "
+        f"per arm and round on the same batches ({speed['real_tokens_per_round']:,} real "
+        f"tokens), in {speed['rounds']} rounds of alternated order ({order}), so that every "
+        f"arm saw the same machine load, early and late alike. Load average before and after: "
+        f"{speed['load_average_before']} / {speed['load_average_after']}; the stage took "
+        f"{_duration(speed['seconds'])} in its process. A training run's own tokens/s (one "
+        "run, alone on the machine at its time) is in the table for reference; the equal-time "
+        "view rests on it.", "", markdown_table(rows), ""]
+    for ratio in speed["ratios"].values():
+        lines.append(
+            f"- {ratio['a']} / {ratio['b']} tokens/s per round: "
+            f"{', '.join(f'{r:.2f}' for r in ratio['speed_ratio_rounds'])}; median "
+            f"{ratio['median']:.2f} [{ratio['min']:.2f}, {ratio['max']:.2f}]: "
+            f"**{ratio['verdict']}**.")
+    lines += ["", f"Verdict rule: {speed['verdict_rule']} Tolerance: {speed['tolerance']}.", "",
+              "Memory is measured per arm, in the arm's own training process: a process's peak "
+              "resident memory is its own, so arms measured in one process would hide each "
+              "other's peaks. Training memory is that peak minus the memory before the model "
+              "was built.", ""]
+    return lines
 
 
 def _duration(seconds: float) -> str:
@@ -95,8 +146,9 @@ def _wall_time(report: dict) -> str:
     arms = "; ".join(f"{arm['name']}: pretraining {_duration(arm['wall_seconds']['pretraining'])}"
                      f", downstream {_duration(arm['wall_seconds']['downstream'])}"
                      for arm in report["arms"] if arm.get("wall_seconds"))
+    speed = f"; speed rounds {_duration(wall['speed'])}" if "speed" in wall else ""
     return (f" Wall time: {_duration(wall['total'])} (records {_duration(wall['records'])}"
-            + (f"; {arms}" if arms else "") + ").")
+            + (f"; {arms}" if arms else "") + speed + ").")
 
 
 def _image(plots: dict[str, str], name: str) -> list[str]:

@@ -1,4 +1,5 @@
-"""The benchmark harness: alternation, per-round ratios, the verdict rule, the JSON it writes.
+"""The benchmark harness: its rounds rule (the package's, `tests/utils/test_rounds.py`), per-round
+ratios of its figures, the JSON it writes.
 
 Properties only, on synthetic rounds: nothing here times anything or asserts a speed.
 """
@@ -11,46 +12,12 @@ import pytest
 from benchmarks import harness
 
 
-def test_alternated_order_flips_every_other_round():
-    assert harness.alternated_order(["a", "b"], 4) == [["a", "b"], ["b", "a"], ["a", "b"],
-                                                        ["b", "a"]]
-    assert harness.alternated_order(["a", "b", "c"], 2) == [["a", "b", "c"], ["c", "b", "a"]]
+def test_the_rounds_rule_is_the_packages_one_definition():
+    from albert_keras.utils import rounds
 
-
-@pytest.mark.parametrize("names, rounds", [(["a", "a"], 3), ([], 3), (["a"], 0)])
-def test_alternated_order_refuses_bad_arguments(names, rounds):
-    with pytest.raises(ValueError, match="names|rounds"):
-        harness.alternated_order(names, rounds)
-
-
-def test_run_rounds_calls_in_alternated_order():
-    calls = []
-
-    def measure(name):
-        def run():
-            calls.append(name)
-            return len(calls)
-        return run
-
-    results = harness.run_rounds({"a": measure("a"), "b": measure("b")}, rounds=3)
-    assert calls == ["a", "b", "b", "a", "a", "b"]
-    assert results == {"a": [1, 4, 5], "b": [2, 3, 6]}
-
-
-def test_summarize_is_median_and_range_not_best():
-    summary = harness.summarize([3.0, 1.0, 10.0])
-    assert summary == {"rounds": [3.0, 1.0, 10.0], "median": 3.0, "min": 1.0, "max": 10.0}
-    with pytest.raises(ValueError, match="at least one round"):
-        harness.summarize([])
-
-
-def test_speed_ratios_are_per_round_and_follow_direction():
-    assert harness.speed_ratios([2.0, 4.0], [1.0, 8.0], "higher") == [2.0, 0.5]
-    assert harness.speed_ratios([2.0, 4.0], [1.0, 8.0], "lower") == [0.5, 2.0]
-    with pytest.raises(ValueError, match="same rounds"):
-        harness.speed_ratios([1.0], [1.0, 2.0], "higher")
-    with pytest.raises(ValueError, match="better"):
-        harness.speed_ratios([1.0], [1.0], "faster")
+    for name in ("MIN_ROUNDS", "VERDICT_RULE", "VERDICTS", "BETTER", "alternated_order",
+                 "run_rounds", "summarize", "speed_ratios", "verdict"):
+        assert getattr(harness, name) is getattr(rounds, name), name
 
 
 def test_ratio_of_medians_is_not_the_median_of_ratios():
@@ -62,19 +29,6 @@ def test_ratio_of_medians_is_not_the_median_of_ratios():
     assert comparison["speed_ratio_rounds"] == [2.0, 0.5, 0.5]
     assert comparison["median"] == 0.5
     assert comparison["verdict"] == "cannot conclude"
-
-
-@pytest.mark.parametrize("ratios, tolerance, expected", [
-    ([1.1, 1.2, 1.05], 0.0, "faster"),
-    ([0.9, 0.8, 0.95], 0.0, "slower"),
-    ([1.1, 0.9, 1.2], 0.0, "cannot conclude"),  # The rounds disagree.
-    ([1.1, 1.2], 0.0, "cannot conclude"),  # Too few rounds.
-    ([1.01, 1.02, 1.03], 0.05, "cannot conclude"),  # All above 1, within the tolerance.
-    ([1.06, 1.07, 1.08], 0.05, "faster"),
-    ([1.0, 1.2, 1.3], 0.0, "cannot conclude"),  # A tie in one round is not "faster".
-])
-def test_verdict_rule(ratios, tolerance, expected):
-    assert harness.verdict(ratios, tolerance) == expected
 
 
 def test_lower_is_better_comparison_says_faster_when_times_are_smaller():

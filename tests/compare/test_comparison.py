@@ -105,16 +105,37 @@ def test_tiny_comparison_writes_a_complete_fair_report(tmp_path, capsys):
         assert arm["wall_seconds"]["pretraining"] > arm["train_seconds"] > 0
         assert arm["wall_seconds"]["downstream"] > 0
     assert report["wall_seconds"]["total"] > report["wall_seconds"]["records"] + sum(
-        sum(arm["wall_seconds"].values()) for arm in report["arms"])
+        sum(arm["wall_seconds"].values()) for arm in report["arms"]) + report["wall_seconds"][
+        "speed"]
+    # Speed: the arms' train steps timed in alternated rounds, in one process after training.
+    speed = report["speed"]
+    assert speed["rounds"] == 3 and speed["steps_per_round"] == 10
+    assert speed["order"] == [["bert", "albert"], ["albert", "bert"], ["bert", "albert"]]
+    assert report["wall_seconds"]["speed"] > speed["seconds"] > 0
+    for arm in report["arms"]:
+        rounds = speed["arms"][arm["name"]]
+        assert arm["tokens_per_second"] == rounds["median"] > 0
+        assert arm["tokens_per_second_rounds"] == rounds["rounds"] and len(rounds["rounds"]) == 3
+        assert arm["tokens_per_second_min"] <= arm["tokens_per_second"] \
+            <= arm["tokens_per_second_max"]
+        assert arm["train_tokens_per_second"] > 0  # The training run's own figure, kept.
+    ratio = speed["ratios"]["albert"]
+    assert (ratio["a"], ratio["b"]) == ("albert", "bert") and len(ratio["speed_ratio_rounds"]) == 3
+    claim = next(row for row in report["paper"] if row["claim"].startswith("Table 2: at the same"))
+    assert claim["verdict"] == {"faster": "agrees", "slower": "differs"}.get(
+        ratio["verdict"], "cannot conclude")
     assert report["downstream_task"]["source"] == "built-in"
     assert report["downstream_task"]["test_examples"] > 0
     assert len(report["downstream_task"]["labels"]) >= 2
-    assert {row["verdict"] for row in report["paper"]} <= {"agrees", "differs"}
+    assert {row["verdict"] for row in report["paper"]} <= {"agrees", "differs",
+                                                           "cannot conclude"}
 
     markdown = (run / "report.md").read_text()
     assert markdown.splitlines()[2] == "## The answer"
     assert re.search(r"Wall time: (\d+ min )?\d+ s \(records (\d+ min )?\d+ s; bert: "
-                     r"pretraining .+, downstream .+; albert: .+\)\.", markdown)
+                     r"pretraining .+, downstream .+; albert: .+; speed rounds (\d+ min )?\d+ s"
+                     r"\)\.", markdown)
+    assert "Speed comes from alternated rounds" in markdown
     assert "- **bert** (from random weights, 20 of 20 steps of 8): pretraining" in markdown
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
     assert len(images) == 6
@@ -128,5 +149,6 @@ def test_tiny_comparison_writes_a_complete_fair_report(tmp_path, capsys):
     printed = capsys.readouterr().out
     for name in ("bert", "albert"):
         assert f"[compare] {name}: finished before with the same settings" in printed
+    assert "[compare] speed rounds: measured before with the same settings" in printed
     rerun = json.loads((run / "report.json").read_text())
-    assert rerun["arms"] == report["arms"]
+    assert rerun["arms"] == report["arms"] and rerun["speed"] == report["speed"]

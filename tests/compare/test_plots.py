@@ -110,3 +110,24 @@ def test_no_arms_is_an_error(report, tmp_path):
     report["arms"] = []
     with pytest.raises(ValueError, match=r"report\['arms'\].*Received: arms=\[\]"):
         make_plots(report, str(tmp_path / "plots"))
+
+
+def test_speed_bars_carry_the_range_of_the_speed_rounds(report):
+    from matplotlib.container import ErrorbarContainer
+    from matplotlib.figure import Figure
+
+    from albert_keras.compare.plots import _speed_and_memory
+
+    def ranges(arms):
+        fig = Figure()
+        assert _speed_and_memory(fig, arms, ["C0", "C1", "C2"])
+        speed = fig.axes[0]
+        return [[segment[:, 1].tolist() for segment in container.lines[2][0].get_segments()]
+                for container in speed.containers if isinstance(container, ErrorbarContainer)]
+
+    assert ranges(report["arms"]) == []  # No rounds, no range.
+    for arm in report["arms"][:2]:  # The third arm has its training figure only.
+        speed = arm["tokens_per_second"]
+        arm.update(tokens_per_second_min=0.8 * speed, tokens_per_second_max=1.1 * speed,
+                   tokens_per_second_rounds=[0.8 * speed, speed, 1.1 * speed])
+    assert np.allclose(ranges(report["arms"]), [[[800.0, 1100.0], [640.0, 880.0]]])

@@ -6,6 +6,7 @@ import pytest
 
 from albert_keras.compare import report as report_lib
 from albert_keras.compare.report_markdown import report_markdown
+from albert_keras.compare.speed_rounds import speed_section, with_speed
 
 
 def _arm(name, share, encoder, seconds_per_step, losses, pair, downstream):
@@ -41,6 +42,30 @@ def _downstream(pretrained, random_init):
             "gain": paired_gain(pretrained, random_init)}
 
 
+def _speed(bert, albert, tolerance=0.0):
+    """A `speed` section as the speed rounds make it, from each arm's tokens/s per round."""
+    return {"steps_per_round": 10, "real_tokens_per_round": 5000, "precision": "float32",
+            "device": "CPU", **speed_section({"bert": bert, "albert": albert},
+                                             {"bert": "none", "albert": "all"}, tolerance),
+            "load_average_before": [1.0, 0.9, 0.8], "load_average_after": [1.1, 0.9, 0.8],
+            "seconds": 42.0}
+
+
+def _as_trained(arm):
+    """An arm's entry as its own process wrote it: its training run's tokens/s, no rounds."""
+    entry = {k: v for k, v in arm.items() if not k.startswith("tokens_per_second_")
+             and k != "train_tokens_per_second"}
+    return {**entry, "tokens_per_second": arm.get("train_tokens_per_second",
+                                                  arm["tokens_per_second"])}
+
+
+def _with_rounds(report, bert, albert):
+    """`report` with speed rounds: each arm's tokens/s per round (`bert`, `albert`)."""
+    speed = _speed(bert, albert)
+    return {**report, "speed": speed,
+            "arms": [with_speed(_as_trained(arm), speed) for arm in report["arms"]]}
+
+
 @pytest.fixture
 def report():
     arms = [_arm("bert", "none", 4_000_000, 0.5, [8.0, 6.0, 5.0], [0.5, 0.55, 0.7],
@@ -61,6 +86,9 @@ def report():
                                   "seeds": [0, 1], "epochs": 3},
               "plots": {"mlm_loss_vs_steps": "plots/mlm_loss_vs_steps.png",
                         "speed_and_memory": "plots/speed_and_memory.png"}}
+    # Per round, albert / bert = 1.25, 1.29, 1.24: faster in every round.
+    report = _with_rounds(report, [2000.0, 1900.0, 2100.0], [2500.0, 2450.0, 2600.0])
+    arms = report["arms"]
     report["views"] = {"equal_steps": report_lib.equal_steps_view(arms),
                        "equal_time": report_lib.equal_time_view(arms)}
     report["paper"] = report_lib.paper_claims(report)
@@ -83,7 +111,9 @@ def test_paper_claims_say_where_this_run_agrees_and_where_it_differs(report):
     parameters = rows["Tables 1-2: sharing all layers and factorizing the embedding cut parameters"]
     assert parameters["verdict"] == "agrees" and "3.1x fewer" in parameters["measured"]
     speed = rows["Table 2: at the same depth and width, ALBERT trains faster than BERT"]
-    assert speed["verdict"] == "agrees" and "1.25" in speed["measured"]
+    assert speed["verdict"] == "agrees"
+    assert speed["measured"] == ("albert / bert training tokens/s = 1.25 [1.24, 1.29] over 3 "
+                                 "alternated rounds: faster")
     trails = rows["Table 2: at base size, all-shared ALBERT trails BERT downstream"]
     assert trails["verdict"] == "agrees" and "-0.106" in trails["measured"]
     assert rows["Table 5: SOP is learnable (bert)"]["verdict"] == "agrees"
@@ -150,3 +180,64 @@ def test_markdown_gives_the_wall_time_of_each_stage(report):
     text = report_markdown(report)
     assert ("Wall time: 19 min 40 s (records 1 min 5 s; bert: pretraining 4 min 0 s, "
             "downstream 5 s).") in text
+    report["wall_seconds"]["speed"] = 41.6
+    assert ("Wall time: 19 min 40 s (records 1 min 5 s; bert: pretraining 4 min 0 s, "
+            "downstream 5 s; speed rounds 42 s).") in report_markdown(report)
+
+
+SPEED_CLAIM = "Table 2: at the same depth and width, ALBERT trains faster than BERT"
+
+
+@pytest.mark.parametrize("bert, albert, verdict, measured, why", [
+    # Ratios 1.30, 0.90, 1.10: the rounds disagree, whatever the median says.
+    ([1000.0, 1000.0, 1000.0], [1300.0, 900.0, 1100.0], "cannot conclude",
+     "= 1.10 [0.90, 1.30] over 3 alternated rounds: cannot conclude", "The rounds disagree"),
+    ([1000.0, 1000.0, 1000.0], [700.0, 800.0, 950.0], "differs",
+     "= 0.80 [0.70, 0.95] over 3 alternated rounds: slower", "Sharing removes parameters"),
+    ([1000.0, 1000.0, 1000.0], [1010.0, 1300.0, 1200.0], "agrees",
+     "= 1.20 [1.01, 1.30] over 3 alternated rounds: faster", None),
+])
+def test_the_speed_claim_follows_the_rounds_verdict(report, bert, albert, verdict, measured,
+                                                    why):
+    rows = report_lib.paper_claims(_with_rounds(report, bert, albert))
+    row = next(row for row in rows if row["claim"] == SPEED_CLAIM)
+    assert row["verdict"] == verdict and row["measured"].endswith(measured)
+    assert row["why"].startswith(why) if why else row["why"] == ""
+
+
+def test_the_speed_claim_cannot_conclude_from_one_training_run_each(report):
+    # A report made before the speed rounds: each arm's one training figure, 2500 / 2000.
+    arms = [_as_trained(arm) for arm in report["arms"]]
+    rows = report_lib.paper_claims({**report, "arms": arms, "speed": None})
+    row = next(row for row in rows if row["claim"] == SPEED_CLAIM)
+    assert row["verdict"] == "cannot conclude"
+    assert row["measured"] == ("albert / bert training tokens/s = 1.25 (one training run each): "
+                               "cannot conclude")
+    assert row["why"].startswith("Fewer than 3 rounds")
+
+
+def test_the_tolerance_widens_what_cannot_conclude(report):
+    speed = _speed([1000.0] * 3, [1030.0, 1040.0, 1060.0], tolerance=0.05)
+    rows = report_lib.paper_claims({**report, "speed": speed})
+    assert next(r for r in rows if r["claim"] == SPEED_CLAIM)["verdict"] == "cannot conclude"
+
+
+def test_markdown_gives_speed_as_median_and_range_of_alternated_rounds(report):
+    text = report_markdown(report)
+    assert "| bert | none | 256 | 4.00M | 15.3 | 2000 [1900, 2100] | 400 |" in text
+    assert "median [min, max] of 3 alternated speed rounds after training" in text
+    speed = text[text.index("## Speed and memory"):text.index("## The paper beside this run")]
+    assert "Speed comes from alternated rounds, not from the training runs" in speed
+    assert "in 3 rounds of alternated order (bert albert | albert bert | bert albert)" in speed
+    assert "| bert | 2,000, 1,900, 2,100 | 2,000 [1,900, 2,100] | 2,000 | 400 | 900 |" in speed
+    assert ("- albert / bert tokens/s per round: 1.25, 1.29, 1.24; median 1.25 [1.24, 1.29]: "
+            "**faster**.") in speed
+    assert "Verdict rule: Per round, speed ratio" in speed and "Tolerance: 0.0." in speed
+    assert "a process's peak resident memory is its own" in speed
+    assert "![Training tokens/s and memory](plots/speed_and_memory.png)" in speed
+    # A report made before the speed rounds says where its one figure comes from.
+    old = report_markdown({**report, "speed": None,
+                           "arms": [_as_trained(arm) for arm in report["arms"]]})
+    assert "Tokens/s counts real (non-padding) tokens: one training run per arm." in old
+    assert "Speed comes from alternated rounds" not in old
+    assert "| bert | none | 256 | 4.00M | 15.3 | 2000 | 400 |" in old
