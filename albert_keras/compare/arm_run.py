@@ -33,6 +33,7 @@ from albert_keras.compare.compare_config import ArmConfig, CompareConfig
 from albert_keras.data.pretraining_dataset import pretraining_dataset_from_config
 from albert_keras.data.tokenizers import load_tokenizer
 from albert_keras.export.export_for_serving import export_for_serving
+from albert_keras.models.dtype_copy import save_float32
 from albert_keras.models.encoder import Encoder
 from albert_keras.models.model_config import ModelConfig
 from albert_keras.models.pretrainer import Pretrainer
@@ -174,7 +175,7 @@ def run_arm(config, arm: ArmConfig, plan: ArmPlan) -> dict[str, Any]:
     train_seconds = curve[-1]["seconds"]
 
     encoder_path = os.path.join(plan.arm_dir, "encoder.keras")
-    encoder.save(encoder_path)
+    save_float32(encoder, encoder_path)  # Loads and runs in float32 anywhere, as pretrain's.
     export_dir = _export(encoder, tokenizer, plan, config.data.max_sequence_length)
     latency = measures.serving_latency(export_dir, plan.latency_texts, LATENCY_BATCH_SIZES,
                                        config.compare.latency_iterations, seed=train.seed)
