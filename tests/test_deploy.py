@@ -12,7 +12,7 @@ import pytest
 
 from albert_keras.training import cluster_environment as module
 from albert_keras.training.cluster_environment import cluster_environment
-from tests.deploy_manifests import (DEPLOY, ROOT, container_env, indexed_job_pod_env, load_yaml,
+from tests.helpers.deploy_manifests import (DEPLOY, ROOT, container_env, indexed_job_pod_env, load_yaml,
                                     of_kind)
 
 SCHEDULER_PREFIXES = ("SLURM_", "ALBERT_KERAS_", "JOB", "REPLICATED_JOB", "TPU_")

@@ -271,3 +271,31 @@ def test_a_keras_module_that_moved_is_named(monkeypatch):
     with pytest.raises(ImportError, match="lists 'albert_keras.layers.no_such_module' among its "
                                           "keras_modules"):
         lazy_exports.register_keras_classes("moved_package")
+
+
+_SPAWNED = """
+import multiprocessing, sys
+sys.path.insert(0, {probe_dir!r})
+sys.path.insert(0, {repo!r})
+import probe
+
+if __name__ == "__main__":
+    with multiprocessing.get_context({method!r}).Pool(1) as pool:
+        worker = pool.apply(probe.heavy_modules)
+    import albert_keras
+    print(worker, probe.heavy_modules())
+"""
+
+
+@pytest.mark.parametrize("method", ["spawn"])  # The start method the package uses.
+def test_workers_that_multiprocessing_starts_register_lazily(tmp_path, method):
+    (tmp_path / "probe.py").write_text(
+        "import sys\n\n\ndef heavy_modules():\n    import albert_keras  # noqa: F401\n"
+        "    return sorted(m for m in ('tensorflow', 'keras') if m in sys.modules)\n")
+    repo = str(pathlib.Path(__file__).resolve().parent.parent)
+    script = _SPAWNED.format(probe_dir=str(tmp_path), repo=repo, method=method)
+    process = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                             timeout=300, cwd=tmp_path)
+    assert process.returncode == 0, process.stderr[-2000:]
+    # The worker imported the package without TensorFlow; the main process registered all.
+    assert process.stdout.split("\n")[-2] == "[] ['keras', 'tensorflow']"

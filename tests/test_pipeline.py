@@ -199,7 +199,7 @@ def test_two_exports_at_once_never_publish_the_same_version(tmp_path):
     import yaml
 
     from albert_keras.data.tokenizers import save_tokenizer
-    from tests.export.export_helpers import tiny_encoder
+    from tests.helpers.export_models import tiny_encoder
     from tests.helpers import wordpiece
 
     tokenizer = wordpiece()

@@ -9,6 +9,7 @@ from albert_keras.convert.hugging_face_export import save_hugging_face
 from albert_keras.convert.keras_hub_export import save_keras_hub_preset
 from albert_keras.data import tokenizers
 from albert_keras.utils.published_run import check_tokenizer_matches
+from albert_keras.utils.tokenizer_beside import tokenizer_beside
 
 # --to value -> writer(model, directory, tokenizer, overwrite=...)
 WRITERS = {"hf": save_hugging_face, "keras-hub": save_keras_hub_preset}
@@ -42,7 +43,7 @@ def convert_out(source: str, destination: str, to: str, task: str = "encoder",
         if not os.path.isfile(source):
             raise FileNotFoundError(f"No model file at {source!r}")
         model = keras.saving.load_model(source, compile=False)
-        beside = os.path.join(os.path.dirname(os.path.abspath(source)), "tokenizer")
+        beside = tokenizer_beside(source)
         found = tokenizer or (beside if os.path.isdir(beside) else None)
         loaded = tokenizers.load_tokenizer(found) if found else None
         if loaded is not None:  # Refuse a tokenizer the model was not trained with.

@@ -25,6 +25,7 @@ from albert_keras.convert.checkpoint import Checkpoint
 from albert_keras.convert.model_weights import encoder_variables, pretrainer_variables
 from albert_keras.convert.weight_assignment import WeightAssignment
 from albert_keras.models.pretrainer import HEADS
+from albert_keras.utils.tokenizer_beside import tokenizer_beside
 
 FORMATS = {"keras_hub_preset": keras_hub_preset, "hugging_face": hugging_face,
            "tf1_checkpoint": tf1_checkpoint}
@@ -234,7 +235,7 @@ def convert(source: str, destination: str, task: str = "encoder",
     checkpoint_format(source)  # a clear error for a wrong source before anything else
     try:
         tokenizer_files(source)
-        tokenizer_dir = os.path.join(os.path.dirname(os.path.abspath(destination)), "tokenizer")
+        tokenizer_dir = tokenizer_beside(destination)
     except FileNotFoundError:
         tokenizer_dir = None  # the checkpoint came without a vocabulary
     for existing in (destination, tokenizer_dir):

@@ -39,7 +39,7 @@ def default_rngs(prefix: Sequence[int], indices: Iterable[int]) -> Iterator[np.r
     Example:
     ```python
     for index, rng in zip(range(3), default_rngs([12345, 0], range(3))):
-        rng.random()  # == np.random.default_rng([12345, 0, index]).random()
+        assert rng.random() == np.random.default_rng([12345, 0, index]).random()
     ```
     """
     indices = np.fromiter(indices, np.int64)

@@ -53,7 +53,8 @@ def mask_tokens(token_ids, seed, masking: MaskingConfig,
     special = {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
     settings = MaskingConfig(mode="token").with_vocabulary(100, special)
     out = mask_tokens(tf.constant([[2, 10, 11, 12, 3, 0]]), tf.constant([1, 2]), settings)
-    out["mask_positions"]  # (1, 20): selected positions, then zeros
+    assert out["mask_positions"].shape == (1, 20)  # Selected positions, then zeros.
+    assert set(out["mask_positions"].numpy()[0][:1]) <= {1, 2, 3}  # Never [CLS], [SEP], pad.
     ```
     """
     _check_bound(masking)

@@ -50,7 +50,7 @@ class MaskingConfig:
     ```python
     special = {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
     settings = MaskingConfig(mode="token").with_vocabulary(100, special)
-    settings.mask_id, settings.to_dict()["mode"]  # (4, "token")
+    assert (settings.mask_id, settings.to_dict()["mode"]) == (4, "token")
     ```
     """
 

@@ -33,10 +33,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from albert_keras.data.default_rngs import default_rngs
+from albert_keras.data.pair_options import PairOptions
 from albert_keras.data.sequence_layout import PAIR_SPECIAL_TOKENS
 from albert_keras.data.tokenized_corpus import TokenizedCorpus
-
-PAIR_TASKS = ("nsp", "sop")
 # Corpus tokens (times dupe_factor) one worker process must get before a pool is used: at
 # ~2M tokens/s per core (one pass, measured on Shakespeare, seq 128), 8M tokens are ~4 s of
 # work, several times a worker's start-up (~0.5-1 s: interpreter, numpy, corpus pickled).
@@ -98,22 +97,15 @@ def create_pairs(documents: Sequence[Sequence[Sequence[int]]], *, max_sequence_l
         `[num_pairs, max_sequence_length]`, `pair_label` int32 `[num_pairs]` and
         `document_index` int32 `[num_pairs]` (the document segment A comes from).
     """
-    if pair_task not in PAIR_TASKS:
-        raise ValueError(f"`pair_task` must be one of {PAIR_TASKS}. Received: pair_task={pair_task!r}")
-    if max_sequence_length < 5:
-        raise ValueError("`max_sequence_length` must be >= 5. "
-                         f"Received: max_sequence_length={max_sequence_length}")
-    if not 0.0 <= short_seq_prob <= 1.0:
-        raise ValueError("`short_seq_prob` must be in [0, 1]. "
-                         f"Received: short_seq_prob={short_seq_prob}")
+    options = PairOptions(  # Checks the settings.
+        max_sequence_length=max_sequence_length, pair_task=pair_task, cls_id=cls_id,
+        sep_id=sep_id, pad_id=pad_id, short_seq_prob=short_seq_prob, seed=seed)
     if dupe_factor < 1:
         raise ValueError(f"`dupe_factor` must be >= 1. Received: dupe_factor={dupe_factor}")
     if pair_task == "nsp" and len(documents) < 2:
         raise ValueError("NSP needs at least 2 documents to draw random next segments. "
                          f"Received: {len(documents)} document(s)")
     corpus = TokenizedCorpus.from_documents(documents)
-    options = dict(max_sequence_length=max_sequence_length, pair_task=pair_task, cls_id=cls_id,
-                   sep_id=sep_id, pad_id=pad_id, short_seq_prob=short_seq_prob, seed=seed)
     jobs = [(dupe, start, min(start + _CHUNK_DOCUMENTS, len(corpus)), options)
             for dupe in range(dupe_factor) for start in range(0, len(corpus), _CHUNK_DOCUMENTS)]
     num_workers = min(choose_num_workers(corpus.num_tokens, dupe_factor, num_workers),
@@ -154,7 +146,7 @@ def document_pairs(documents: Sequence[Sequence[Sequence[int]]], index: int, *, 
 
     For runners that split the work by document (`prepare --runner beam`): the rows of
     `(dupe, index)` come from its own generator, so they do not depend on which worker makes
-    them. Arguments as in `create_pairs`; settings are not checked again here.
+    them. Arguments as in `create_pairs` (checked again by `PairOptions`, which is cheap).
 
     Args:
         documents: sequence-like (`len()` and `[i]`) of documents. SOP reads only
@@ -165,8 +157,9 @@ def document_pairs(documents: Sequence[Sequence[Sequence[int]]], index: int, *, 
     Returns:
         The dict of `create_pairs` for this document's rows only.
     """
-    options = dict(max_sequence_length=max_sequence_length, pair_task=pair_task, cls_id=cls_id,
-                   sep_id=sep_id, pad_id=pad_id, short_seq_prob=short_seq_prob, seed=seed)
+    options = PairOptions(
+        max_sequence_length=max_sequence_length, pair_task=pair_task, cls_id=cls_id,
+        sep_id=sep_id, pad_id=pad_id, short_seq_prob=short_seq_prob, seed=seed)
     with _DOCUMENT_LOCK:  # The chunk code reads a module global: one caller at a time.
         previous = _WORKER_DOCUMENTS
         _init_worker(documents)
@@ -194,16 +187,17 @@ def _spans_for_chunk(job) -> np.ndarray:
     dupe, start, end, options = job
     spans: list[tuple[int, int, int, int, int, int]] = []
     # The generator of each document is `default_rng([seed, dupe, index])`, made faster.
-    for index, rng in zip(range(start, end), default_rngs([options["seed"], dupe],
+    for index, rng in zip(range(start, end), default_rngs([options.seed, dupe],
                                                           range(start, end))):
         _document_spans(_WORKER_SOURCE, index, rng, options, spans)
     return np.array(spans, np.int64).reshape(-1, 6)
 
 
-def _pack_rows(token_ids: np.ndarray, table: np.ndarray, options: dict) -> dict[str, np.ndarray]:
+def _pack_rows(token_ids: np.ndarray, table: np.ndarray,
+               options: PairOptions) -> dict[str, np.ndarray]:
     """`[CLS] A [SEP] B [SEP]` rows from the span table of `_spans_for_chunk` over
     `token_ids`, filled with numpy indexing (no per-row Python)."""
-    length = options["max_sequence_length"]
+    length = options.max_sequence_length
     table = np.asarray(table, np.int64).reshape(-1, 6)
     a_start, a_length, b_start, b_length = (table[:, k:k + 1] for k in range(4))  # (rows, 1)
     position = np.arange(length)[None, :]  # (1, seq)
@@ -213,10 +207,10 @@ def _pack_rows(token_ids: np.ndarray, table: np.ndarray, options: dict) -> dict[
     source = np.where(in_a, a_start + position - 1, b_start + position - b_first)
     token = token_ids[np.where(in_a | in_b, source, 0)] if len(token_ids) else \
         np.zeros(source.shape, np.int32)
-    token_ids_out = np.where(in_a | in_b, token, options["pad_id"]).astype(np.int32)
+    token_ids_out = np.where(in_a | in_b, token, options.pad_id).astype(np.int32)
     separators = (position == a_length + 1) | (position == b_first + b_length)
-    token_ids_out[separators] = options["sep_id"]
-    token_ids_out[:, 0] = options["cls_id"]
+    token_ids_out[separators] = options.sep_id
+    token_ids_out[:, 0] = options.cls_id
     return {"token_ids": token_ids_out,
             "segment_ids": ((position >= b_first) & (position <= b_first + b_length)).astype(np.int32),
             "padding_mask": (position <= b_first + b_length).astype(np.int32),
@@ -272,7 +266,7 @@ class _SequenceSource:
         return np.concatenate(self._pieces) if self._pieces else np.zeros([0], np.int32)
 
 
-def _document_spans(source, index: int, rng: np.random.Generator, options: dict,
+def _document_spans(source, index: int, rng: np.random.Generator, options: PairOptions,
                     spans: list) -> None:
     """Appends `(a_start, a_length, b_start, b_length, label, index)` for one document.
 
@@ -281,10 +275,10 @@ def _document_spans(source, index: int, rng: np.random.Generator, options: dict,
     """
     bounds = source.bounds(index)
     num_sentences = len(bounds) - 1
-    max_num_tokens = options["max_sequence_length"] - PAIR_SPECIAL_TOKENS
-    nsp = options["pair_task"] == "nsp"
+    max_num_tokens = options.max_sequence_length - PAIR_SPECIAL_TOKENS
+    nsp = options.pair_task == "nsp"
     target = max_num_tokens
-    if rng.random() < options["short_seq_prob"]:
+    if rng.random() < options.short_seq_prob:
         target = int(rng.integers(2, max_num_tokens + 1))
     first = 0
     i = 0

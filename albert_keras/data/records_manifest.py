@@ -23,6 +23,7 @@ from typing import Any, Mapping
 from albert_keras.data.masking_config import MaskingConfig
 from albert_keras.utils import file_io
 from albert_keras.utils.atomic_files import write_text_atomic
+from albert_keras.utils.tokenizer_beside import TOKENIZER_DIR
 
 MANIFEST = "manifest.json"
 HELD_OUT_DIR = "held_out"  # The held-out records (one shard and its manifest) of a record set.
@@ -70,7 +71,7 @@ class RecordsManifest:
     Example:
     ```python
     manifest = RecordsManifest(max_sequence_length=128, pair_task="sop", sequences=10)
-    RecordsManifest.from_dict(manifest.to_dict()) == manifest  # True
+    assert RecordsManifest.from_dict(manifest.to_dict()) == manifest
     ```
     """
 
@@ -79,7 +80,7 @@ class RecordsManifest:
     static_masking: bool = False
     masking: MaskingConfig = MaskingConfig()
     compression: str | None = None
-    tokenizer: str = "tokenizer"
+    tokenizer: str = TOKENIZER_DIR
     tokenizer_kind: str | None = None
     vocabulary_size: int | None = None
     special_token_ids: dict[str, int] | None = None

@@ -7,36 +7,18 @@ served model sees exactly the ids it was trained on.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
 from albert_keras.data.encoded_split import CHUNK, EncodedSpans
 from albert_keras.data.sequence_layout import MIN_CONTEXT_TOKENS, PAIR_SPECIAL_TOKENS
-from albert_keras.data.text_preprocessor import CHARACTERS_PER_POSITION
+from albert_keras.data.text_preprocessor import WHITESPACE, clean_text, word_spans
 
-__all__ = ["WHITESPACE", "clean_text", "encode_span_examples", "pack_question_context"]
+__all__ = ["encode_span_examples", "pack_question_context"]
 # Read in windows, a context is cut to this many sequences' worth of text (SQuAD contexts take
 # one to three windows at length 384), so that one huge request costs a bounded number of rows.
 MAX_CONTEXT_SEQUENCES = 8
-
-# Python's `str.split()` whitespace (what splits a context into words), in RE2 syntax.
-WHITESPACE = r"[\t-\r\x{1c}-\x{1f}\x{85}\p{Z}]+"
-
-
-def clean_text(text: tf.Tensor, sequence_length: int) -> tf.Tensor:
-    """Invalid UTF-8 and NUL replaced by U+FFFD, cut as `TextPreprocessor` cuts it.
-
-    (tensorflow-text's regex split stops at a NUL, so NUL cannot stay.) string `(batch,)`.
-    """
-    text = tf.strings.unicode_transcode(
-        tf.reshape(text, [-1]), input_encoding="UTF-8", output_encoding="UTF-8",
-        errors="replace", replacement_char=0xFFFD)
-    text = tf.strings.regex_replace(text, r"\x00", "\ufffd")
-    return tf.strings.substr(text, 0, sequence_length * CHARACTERS_PER_POSITION,
-                             unit="UTF8_CHAR")
 
 
 def pack_question_context(tokenizer, special: dict[str, int], question: tf.Tensor,
@@ -166,7 +148,7 @@ def encode_span_examples(examples: list[dict], tokenizer, special: dict[str, int
         rows_of = [np.flatnonzero(arrays["window_example"] == i) for i in range(len(chunk))]
         for i, example in enumerate(chunk):
             # Character offsets of the same words (the graph's are bytes of the cleaned text).
-            offsets = [(m.start(), m.end()) for m in re.finditer(r"\S+", example["context"])]
+            offsets = word_spans(example["context"])
             out.truncated += int(len(rows_of[i]) > 1)  # Read in several windows.
             windows = []
             for row in rows_of[i]:

@@ -1,6 +1,13 @@
-"""`TextPreprocessor`: raw text (and an optional second text) to the encoder's integer inputs."""
+"""`TextPreprocessor`: raw text (and an optional second text) to the encoder's integer inputs.
+
+Also what every task's training pipeline and serving graph share before tokenizing: one text
+cleaning (`clean_text`) and one definition of a word (a run of characters other than
+`str.split()`'s whitespace: `WHITESPACE` in the graph, `word_spans` in Python).
+"""
 
 from __future__ import annotations
+
+import re
 
 import keras
 import keras_hub
@@ -13,6 +20,39 @@ from albert_keras.data.tokenizers import special_token_ids
 # (a run of spaces counts as one), so the cut drops only text that truncation would drop anyway,
 # unless a text is mostly whitespace.
 CHARACTERS_PER_POSITION = 32
+# What separates words: the code points of Python's `str.isspace` (what `str.split()` splits
+# on, BERT's SQuAD code included), as inclusive ranges. The one source of both spellings below.
+_WHITESPACE_RANGES = ((0x09, 0x0D), (0x1C, 0x20), (0x85, 0x85), (0xA0, 0xA0), (0x1680, 0x1680),
+                      (0x2000, 0x200A), (0x2028, 0x2029), (0x202F, 0x202F), (0x205F, 0x205F),
+                      (0x3000, 0x3000))
+# RE2 (tensorflow-text's regex split in the graph): one or more whitespace characters.
+WHITESPACE = "[" + "".join(rf"\x{{{a:x}}}-\x{{{b:x}}}" for a, b in _WHITESPACE_RANGES) + "]+"
+_WORD = re.compile("[^" + "".join(rf"\U{a:08x}-\U{b:08x}" for a, b in _WHITESPACE_RANGES) + "]+")
+
+
+def clean_text(text, sequence_length: int) -> tf.Tensor:
+    """Text as every preprocessor reads it: invalid UTF-8 and NUL replaced by U+FFFD
+    (tensorflow-text's regex split stops at a NUL), cut to `sequence_length *
+    CHARACTERS_PER_POSITION` characters. string `(batch,)` from any shape of strings."""
+    text = tf.reshape(tf.convert_to_tensor(text, dtype=tf.string), [-1])  # (batch,)
+    text = tf.strings.unicode_transcode(
+        text, input_encoding="UTF-8", output_encoding="UTF-8", errors="replace",
+        replacement_char=0xFFFD)
+    text = tf.strings.regex_replace(text, r"\x00", "\ufffd")
+    return tf.strings.substr(text, 0, sequence_length * CHARACTERS_PER_POSITION,
+                             unit="UTF8_CHAR")
+
+
+def word_spans(text: str) -> list[tuple[int, int]]:
+    r"""`(start, end)` character offsets of the words of `text`: the words the graph finds by
+    splitting `clean_text(text)` on `WHITESPACE`, one for one.
+
+    Example:
+    ```python
+    assert word_spans(" a\u00a0b\x00c ") == [(1, 2), (3, 6)]  # NBSP splits, NUL does not
+    ```
+    """
+    return [match.span() for match in _WORD.finditer(text)]
 
 
 @keras.saving.register_keras_serializable(package="albert_keras")
@@ -23,7 +63,8 @@ class TextPreprocessor(keras.layers.Layer):
     inside an exported SavedModel) and packs `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]` with
     `keras_hub.layers.MultiSegmentPacker`, cutting the longer segment first (round robin) so
     that both fit in `sequence_length`. Requests from the wild never fail: invalid UTF-8 bytes
-    become U+FFFD, very long texts are truncated, empty texts give `[CLS] [SEP]`.
+    and NUL become U+FFFD, very long texts are truncated (`clean_text`), empty texts give
+    `[CLS] [SEP]`.
 
     The same layer serves fine-tuning and export, so both see identical ids. Eager calls run
     the tensorflow-text path too (traced once per input structure), never a Python fallback.
@@ -94,13 +135,7 @@ class TextPreprocessor(keras.layers.Layer):
         }
 
     def _tokenize(self, text):
-        text = tf.reshape(tf.convert_to_tensor(text, dtype=tf.string), [-1])  # (batch,)
-        text = tf.strings.unicode_transcode(
-            text, input_encoding="UTF-8", output_encoding="UTF-8", errors="replace",
-            replacement_char=0xFFFD)
-        text = tf.strings.substr(
-            text, 0, self.sequence_length * CHARACTERS_PER_POSITION, unit="UTF8_CHAR")
-        tokens = self.tokenizer(text)
+        tokens = self.tokenizer(clean_text(text, self.sequence_length))  # (batch, (tokens))
         if isinstance(tokens, tf.Tensor):  # A tokenizer with its own `sequence_length`.
             tokens = tf.RaggedTensor.from_tensor(tokens, padding=self.special_token_ids["pad"])
         return tokens

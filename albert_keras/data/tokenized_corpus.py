@@ -27,8 +27,8 @@ class TokenizedCorpus:
     Example:
     ```python
     corpus = TokenizedCorpus.from_documents([[[5, 6], [7]], [[8, 9, 10]]])
-    len(corpus), corpus.num_tokens  # (2, 6)
-    corpus[0]  # [array([5, 6]), array([7])]
+    assert (len(corpus), corpus.num_tokens) == (2, 6)
+    assert [s.tolist() for s in corpus[0]] == [[5, 6], [7]]
     ```
     """
 

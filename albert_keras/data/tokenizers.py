@@ -28,13 +28,13 @@ import numpy as np
 from albert_keras.data.sentence_piece_tokenizer import SentencePieceTokenizer
 from albert_keras.data.word_piece_tokenizer import WordPieceTokenizer
 from albert_keras.utils import file_io
+from albert_keras.utils.tokenizer_beside import TOKENIZER_DIR, tokenizer_beside  # noqa: F401
 
 SENTENCEPIECE_SPECIAL_TOKENS = {"pad": "<pad>", "unk": "<unk>", "cls": "[CLS]", "sep": "[SEP]",
                                 "mask": "[MASK]"}
 WORDPIECE_SPECIAL_TOKENS = {"pad": "[PAD]", "unk": "[UNK]", "cls": "[CLS]", "sep": "[SEP]",
                             "mask": "[MASK]"}
 TOKENIZER_CONFIG = "tokenizer.json"
-TOKENIZER_DIR = "tokenizer"  # The saved tokenizer beside records and every `.keras` model file.
 SENTENCEPIECE_FILE = "spiece.model"
 WORDPIECE_FILE = "vocab.txt"
 KINDS = ("sentencepiece", "wordpiece")
@@ -101,7 +101,7 @@ def load_tokenizer(path: str):
     """
     path = os.fspath(path)
     if path.endswith(".keras"):
-        beside = os.path.join(os.path.dirname(path), TOKENIZER_DIR)
+        beside = tokenizer_beside(path)
         if not file_io.isdir(beside):
             raise FileNotFoundError(
                 f"No tokenizer beside the model {path!r}: expected the folder {beside} (pretrain "

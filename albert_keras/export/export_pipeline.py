@@ -16,6 +16,7 @@ from albert_keras.export.serving_signatures import SIGNATURE_NAMES
 from albert_keras.tasks.serving_settings import LABELS_FILE, ServingSettings
 from albert_keras.utils import file_io
 from albert_keras.utils.published_run import RUN_RECORD, check_tokenizer_matches, published_record
+from albert_keras.utils.tokenizer_beside import tokenizer_beside
 
 
 def export_pipeline(config, model_path: str | None = None, version: int | None = None,
@@ -46,7 +47,7 @@ def export_pipeline(config, model_path: str | None = None, version: int | None =
         raise FileNotFoundError(f"No model to export at {model_path!r}. Train one first "
                                 "(albert-keras pretrain / finetune) or pass --model PATH.keras.")
     run_dir = os.path.dirname(model_path)
-    tokenizer_path = export.tokenizer_path or os.path.join(run_dir, "tokenizer")
+    tokenizer_path = export.tokenizer_path or tokenizer_beside(model_path)
     if file_io.is_url(model_path) and not export.tokenizer_path \
             and published_record(model_path) is None:
         raise FileNotFoundError(

@@ -26,6 +26,7 @@ from albert_keras.data.tokenizers import save_tokenizer
 from albert_keras.models.dtype_copy import copy_with_dtype
 from albert_keras.utils import file_io
 from albert_keras.utils.output_directory import write_output_directory
+from albert_keras.utils.tokenizer_beside import TOKENIZER_DIR
 
 FORMATS = {"onnx": "model.onnx", "litert": "model.tflite"}
 QUANTIZE = ("none", "dynamic_int8")
@@ -72,14 +73,14 @@ def export_portable(model: keras.Model, directory: str, format: str, tokenizer=N
             "input_dtype": "int32", "model": type(model).__name__,
             "max_sequence_length": getattr(encoder, "max_sequence_length", None),
             "labels": list(labels) if labels else None, "quantize": quantize,
-            "tokenizer": "tokenizer" if tokenizer is not None else None}
+            "tokenizer": TOKENIZER_DIR if tokenizer is not None else None}
 
     def write(temporary: str) -> None:
         file_io.makedirs(temporary)
         model.export(os.path.join(temporary, FORMATS[format]), format=format,
                      input_signature=signature, verbose=False, **options)
         if tokenizer is not None:
-            save_tokenizer(tokenizer, os.path.join(temporary, "tokenizer"))
+            save_tokenizer(tokenizer, os.path.join(temporary, TOKENIZER_DIR))
         file_io.write_text(os.path.join(temporary, "model_info.json"),
                            json.dumps(info, indent=2) + "\n")
 

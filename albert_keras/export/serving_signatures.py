@@ -38,6 +38,7 @@ import tensorflow as tf
 
 from albert_keras.data import features
 from albert_keras.data.padding import trim_padding
+from albert_keras.models.task import input_names
 from albert_keras.tasks.fine_tuning_task import serve_texts
 from albert_keras.tasks.serving_settings import ServingSettings
 from albert_keras.tasks.registry import task_of_model
@@ -121,18 +122,18 @@ def complete_settings(model: keras.Model, settings: ServingSettings | None,
 
 def _model_runner(model, task, label_names, multi_label) -> Callable:
     """A function from the dict of ids to the named serving outputs."""
-    input_names = _input_names(model)
-    unknown = sorted(set(input_names) - set(ID_INPUTS) - {"mask_positions"})
+    names = input_names(model) or list(ID_INPUTS)  # A subclassed model: the ids alone.
+    unknown = sorted(set(names) - set(ID_INPUTS) - {"mask_positions"})
     if unknown:
         raise ValueError(f"Cannot serve a model with inputs {unknown}: the signatures provide "
                          f"{list(ID_INPUTS)} (and `mask_positions`). Received: "
-                         f"{type(model).__name__} with inputs {input_names}")
+                         f"{type(model).__name__} with inputs {names}")
     if label_names is not None:
         label_names = [str(name) for name in label_names]
 
     def run(x):
         inputs = {name: tf.cast(x[name], tf.int32) for name in ID_INPUTS}
-        if "mask_positions" in input_names:  # Predict every position.
+        if "mask_positions" in names:  # Predict every position.
             batch_size, length = tf.shape(inputs["token_ids"])[0], tf.shape(inputs["token_ids"])[1]
             inputs["mask_positions"] = tf.tile(tf.range(length)[tf.newaxis], [batch_size, 1])
         named = named_outputs(model(inputs, training=False), label_names, multi_label)
@@ -169,11 +170,3 @@ def named_outputs(outputs, label_names: list[str] | None = None, multi_label: bo
         if not multi_label:
             named["predicted_label"] = tf.gather(names, tf.argmax(outputs, axis=-1))  # (batch, ...)
     return named
-
-
-def _input_names(model) -> list[str]:
-    try:
-        inputs = model.input  # Functional models; a subclassed model has none.
-    except (AttributeError, ValueError):
-        inputs = None
-    return list(inputs) if isinstance(inputs, dict) else list(ID_INPUTS)

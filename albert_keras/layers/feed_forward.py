@@ -22,7 +22,8 @@ class FeedForward(keras.layers.Layer):
     Example:
     ```python
     ffn = FeedForward(hidden_dim=16, intermediate_dim=64)
-    y = ffn(keras.random.normal((2, 8, 16)))  # (2, 8, 16)
+    y = ffn(keras.random.normal((2, 8, 16)))
+    assert y.shape == (2, 8, 16)
     ```
     """
 

@@ -22,7 +22,9 @@ class Float32SoftmaxAttention(keras.layers.MultiHeadAttention):
     attention = Float32SoftmaxAttention(num_heads=2, key_dim=8, dtype="mixed_bfloat16")
     x = keras.random.normal((2, 6, 16))
     y, probabilities = attention(x, x, return_attention_scores=True)
-    # y: (2, 6, 16) bfloat16; probabilities: (2, 2, 6, 6) float32, rows sum to 1.
+    assert y.shape == (2, 6, 16) and keras.backend.standardize_dtype(y.dtype) == "bfloat16"
+    assert probabilities.shape == (2, 2, 6, 6) and probabilities.dtype == "float32"
+    assert np.allclose(keras.ops.sum(probabilities, axis=-1), 1.0)  # Rows sum to 1.
     ```
     """
 

@@ -29,7 +29,8 @@ class MaskedLMHead(keras.layers.Layer):
     embedding = keras.layers.Embedding(50, 8)
     embedding.build((None,))
     head = MaskedLMHead(embedding)
-    logits = head(keras.random.normal((2, 16, 12)), mask_positions=[[1, 5], [0, 3]])  # (2, 2, 50)
+    logits = head(keras.random.normal((2, 16, 12)), mask_positions=[[1, 5], [0, 3]])
+    assert logits.shape == (2, 2, 50)  # (batch, predictions, vocabulary)
     ```
     """
 

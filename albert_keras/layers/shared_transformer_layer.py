@@ -38,7 +38,8 @@ class SharedTransformerLayer(keras.layers.Layer):
     block = SharedTransformerLayer(hidden_dim=16, num_heads=2, intermediate_dim=64)
     x = keras.random.normal((2, 8, 16))
     mask = keras.ops.ones((2, 8), dtype="int32")
-    y = block(x, padding_mask=mask)  # (2, 8, 16)
+    y = block(x, padding_mask=mask)
+    assert y.shape == (2, 8, 16)
     ```
     """
 

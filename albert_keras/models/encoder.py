@@ -38,7 +38,8 @@ class Encoder(keras.Model):
     segments = np.zeros_like(ids)
     mask = (ids > 0).astype("int32")
     outputs = bert({"token_ids": ids, "segment_ids": segments, "padding_mask": mask})
-    outputs["pooled_output"]  # (1, 16)
+    assert outputs["pooled_output"].shape == (1, 16)
+    assert encoder.count_params() == 11_683_584  # ALBERT-base, pooler included
     ```
     """
 

@@ -41,6 +41,8 @@ class EncoderConfig:
     config = EncoderConfig.preset("albert_base")
     wider = EncoderConfig.preset("albert_base", embedding_dim=256)
     encoder = Encoder(**wider.to_dict())
+    assert (config.embedding_dim, config.share) == (128, "all")
+    assert encoder.embedding_dim == 256
     ```
     """
 

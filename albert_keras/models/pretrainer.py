@@ -6,9 +6,9 @@ import keras
 
 from albert_keras.layers.masked_lm_head import MaskedLMHead
 from albert_keras.models.encoder import INPUT_NAMES
+from albert_keras.models.pair_tasks import check_pair_task
 from albert_keras.models.task import Task
 
-PAIR_TASKS = ("sop", "nsp")
 HEADS = ("mlm_head", "pair_head")  # The pretraining heads, by their layer names.
 
 
@@ -39,13 +39,13 @@ class Pretrainer(Task):
     mask = (ids > 0).astype("int32")
     outputs = pretrainer({"token_ids": ids, "segment_ids": segments, "padding_mask": mask,
                           "mask_positions": np.array([[1, 2]], "int32")})
-    outputs["mlm"]  # (batch, predictions, 100)
+    assert outputs["mlm"].shape == (1, 2, 100)  # (batch, predictions, vocabulary)
+    assert outputs["pair"].shape == (1, 2)
     ```
     """
 
     def __init__(self, encoder, pair_task="sop", **kwargs):
-        if pair_task not in PAIR_TASKS:
-            raise ValueError(f"`pair_task` must be one of {PAIR_TASKS}. Received: pair_task={pair_task!r}")
+        check_pair_task(pair_task)
         dtype = encoder.token_embedding.dtype_policy  # The encoder layers' policy.
         initializer = keras.initializers.TruncatedNormal(stddev=0.02)
 

@@ -33,7 +33,9 @@ class SpanExtractor(Task):
     segments = np.zeros_like(ids)
     mask = (ids > 0).astype("int32")
     out = reader({"token_ids": ids, "segment_ids": segments, "padding_mask": mask})
-    start, end, score = reader.decode(out, valid_mask=segments)  # (batch,) each
+    start, end, score = reader.decode(out, valid_mask=mask)
+    assert start.shape == end.shape == score.shape == (1,)  # (batch,) each
+    assert 0 <= start[0] <= end[0] < 4  # Inside the padding mask.
     ```
     """
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from albert_keras.models.encoder import INPUT_NAMES
+from albert_keras.models.dtype_copy import copy_with_dtype
+from albert_keras.models.encoder import INPUT_NAMES, Encoder
 from albert_keras.utils import file_io
 
 
@@ -71,13 +72,42 @@ def load_pretrained_encoder(path: str) -> keras.Model:
 
         model = keras.saving.load_model(path, compile=False)
         encoder = getattr(model, "encoder", model)
-        if not all(name in _input_names(encoder) for name in INPUT_NAMES):
+        if not all(name in input_names(encoder) for name in INPUT_NAMES):
             raise ValueError(f"{path} does not hold an encoder with inputs {INPUT_NAMES}. "
                              f"Received a {type(model).__name__}")
         return encoder
     from albert_keras.convert import load_encoder  # Deferred: converters are optional.
 
     return load_encoder(path)
+
+
+def make_encoder(model_config, tokenizer, dtype: str | None = None) -> keras.Model:
+    """The encoder a pipeline's `model` section names, for the ids of `tokenizer`.
+
+    Args:
+        model_config: `ModelConfig`. Its `pretrained` checkpoint (`load_pretrained_encoder`),
+            else a fresh `Encoder` of its preset and fields with the tokenizer's vocabulary size.
+        tokenizer: keras-hub tokenizer. Its ids must fit the encoder (`check_vocabulary`).
+        dtype: str or None. The dtype policy to compute in. Defaults to None (float32).
+    """
+    if model_config.pretrained:
+        encoder = copy_with_dtype(load_pretrained_encoder(model_config.pretrained), dtype)
+    else:
+        fields = model_config.encoder_config(vocabulary_size=int(tokenizer.vocabulary_size()))
+        encoder = Encoder(**fields.to_dict(), dtype=dtype)
+    check_vocabulary(encoder, tokenizer, model_config.pretrained)
+    return encoder
+
+
+def check_vocabulary(encoder: keras.Model, tokenizer, pretrained: str | None = None) -> None:
+    """Raises `ValueError` when `tokenizer` has ids past `encoder`'s vocabulary, naming the
+    checkpoint `pretrained` it came from (if any)."""
+    if encoder.vocabulary_size < tokenizer.vocabulary_size():
+        source = f"model.pretrained={pretrained!r}" if pretrained else "the encoder"
+        raise ValueError(
+            f"The tokenizer has {tokenizer.vocabulary_size()} tokens but {source} only "
+            f"vocabulary_size={encoder.vocabulary_size}: use the tokenizer the encoder was "
+            "trained with (for pretraining records, leave data.tokenizer_path unset).")
 
 
 def encoder_inputs() -> dict:
@@ -91,11 +121,14 @@ def _first_replica(value):
     return value
 
 
-def _input_names(model) -> list[str]:
-    inputs = getattr(model, "input", None)
-    if isinstance(inputs, dict):
-        return list(inputs)
-    return []
+def input_names(model) -> list[str]:
+    """The names of a functional model's dict inputs; `[]` for a model without them (a
+    subclassed or unbuilt model, or one with positional inputs)."""
+    try:
+        inputs = model.input
+    except (AttributeError, ValueError):  # Keras raises either for a model with no input.
+        return []
+    return list(inputs) if isinstance(inputs, dict) else []
 
 
 def resolve_classes(num_classes: int | None, labels) -> tuple[int, tuple[str, ...] | None]:

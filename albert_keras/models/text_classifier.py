@@ -39,6 +39,7 @@ class TextClassifier(Task):
     segments = np.zeros_like(ids)
     mask = (ids > 0).astype("int32")
     logits = classifier({"token_ids": ids, "segment_ids": segments, "padding_mask": mask})
+    assert logits.shape == (1, 2)  # (batch, classes)
     # From a pretraining run: TextClassifier.from_pretrained("runs/albert_tiny/encoder.keras",
     #                                                        num_classes=3)
     ```

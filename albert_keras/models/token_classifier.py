@@ -33,6 +33,7 @@ class TokenClassifier(Task):
     segments = np.zeros_like(ids)
     mask = (ids > 0).astype("int32")
     logits = tagger({"token_ids": ids, "segment_ids": segments, "padding_mask": mask})
+    assert logits.shape == (1, 5, 3)  # (batch, seq, labels)
     ```
     """
 

@@ -27,7 +27,7 @@ from albert_keras.data.encoded_split import CHUNK, EncodedWords
 from albert_keras.data.labeled import LabeledDataError, as_text, extension, json_lines, tfds_value
 from albert_keras.data.padding import trim_padding
 from albert_keras.data.sequence_layout import SINGLE_SPECIAL_TOKENS
-from albert_keras.data.span_packing import WHITESPACE, clean_text
+from albert_keras.data.text_preprocessor import WHITESPACE, clean_text
 from albert_keras.data.tokenizers import special_token_ids
 from albert_keras.data.word_packing import pack_words
 from albert_keras.models.token_classifier import TokenClassifier
@@ -75,8 +75,9 @@ class TokenClassification(FineTuningTask):
         index = {label: i for i, label in enumerate(labels)}
         special = special_token_ids(tokenizer)
         length = ft.max_sequence_length
-        pack = tf.function(lambda words: pack_words(tokenizer, words, length, special),
-                           autograph=False)  # Plain tensor ops: nothing to convert.
+        pack = tf.function(lambda words: pack_words(  # Words cleaned as served (`tag_words`).
+            tokenizer, words.with_flat_values(clean_text(words.flat_values, length)), length,
+            special), autograph=False)  # Plain tensor ops: nothing to convert.
         out = EncodedWords(token_ids=[], segment_ids=[], y=[], sample_weight=[],
                            examples=examples)
         for start in range(0, len(examples), CHUNK):

@@ -33,6 +33,8 @@ class AdamW(CrossReplicaClipping, keras.optimizers.AdamW):
     from albert_keras.training.warmup_polynomial_decay import WarmupPolynomialDecay
 
     optimizer = AdamW(learning_rate=WarmupPolynomialDecay(1e-4, 10000, 1000000))
+    assert (optimizer.weight_decay, optimizer.epsilon, optimizer.global_clipnorm) == (
+        0.01, 1e-6, 1.0)
     ```
     """
 

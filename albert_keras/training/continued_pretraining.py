@@ -14,7 +14,7 @@ import keras
 
 from albert_keras.models.dtype_copy import copy_with_dtype
 from albert_keras.models.pretrainer import HEADS, Pretrainer
-from albert_keras.models.task import load_pretrained_encoder
+from albert_keras.models.task import check_vocabulary, load_pretrained_encoder
 from albert_keras.utils import file_io
 
 PARTS = ("pooler_dense", *HEADS)  # What a checkpoint may lack of a `Pretrainer`.
@@ -60,11 +60,7 @@ def continued_pretrainer(path: str, tokenizer, pair_task: str, dtype: str | None
     check_tokenizer(path, tokenizer, tokenizer_dir)
     source, parts = load_for_pretraining(path)
     encoder = source.encoder
-    if encoder.vocabulary_size < tokenizer.vocabulary_size():
-        raise ValueError(
-            f"The records' tokenizer has {tokenizer.vocabulary_size()} tokens but "
-            f"model.pretrained={path!r} only vocabulary_size={encoder.vocabulary_size}: "
-            "prepare with that model's tokenizer (leave data.tokenizer_path unset)")
+    check_vocabulary(encoder, tokenizer, path)
     pretrainer = Pretrainer(copy_with_dtype(encoder, dtype), pair_task=pair_task)
     notes = [] if "pooler_dense" in parts else [
         "pooler: initialized fresh (the checkpoint has none)"]

@@ -25,9 +25,8 @@ import keras
 from albert_keras.data import labeled
 from albert_keras.data.labeled_batches import make_dataset, num_batches
 from albert_keras.data.tokenizers import load_tokenizer, save_tokenizer, tokenizer_fingerprint
-from albert_keras.models.dtype_copy import copy_with_dtype, save_float32
-from albert_keras.models.encoder import Encoder
-from albert_keras.models.task import load_pretrained_encoder
+from albert_keras.models.dtype_copy import save_float32
+from albert_keras.models.task import make_encoder
 from albert_keras.tasks.registry import task_named
 from albert_keras.tasks.serving_settings import LABELS_FILE
 from albert_keras.training import finetune_metrics
@@ -43,6 +42,7 @@ from albert_keras.training.warmup_polynomial_decay import WarmupPolynomialDecay
 from albert_keras.utils import file_io
 from albert_keras.utils.atomic_files import file_sha256
 from albert_keras.utils.published_run import check_tokenizer_matches, publish_run
+from albert_keras.utils.tokenizer_beside import TOKENIZER_DIR, tokenizer_beside
 
 
 def finetune(config) -> dict[str, Any]:
@@ -225,12 +225,12 @@ def save_run(model, tokenizer, ft, labels, report, run_dir: str) -> None:
         save_float32(model, os.path.join(staging, "model.keras"), include_optimizer=False)
         task_named(ft.task).serving_settings(ft, labels).write(
             os.path.join(staging, LABELS_FILE))  # What the export serves it with.
-        save_tokenizer(tokenizer, os.path.join(staging, "tokenizer"))
+        save_tokenizer(tokenizer, os.path.join(staging, TOKENIZER_DIR))
         file_io.write_text(os.path.join(staging, "report.json"), json.dumps(report, indent=2))
         file_io.write_text(os.path.join(staging, "report.md"),
                            finetune_metrics.report_markdown(report))
-        record["tokenizer_fingerprint"] = tokenizer_fingerprint(os.path.join(staging,
-                                                                             "tokenizer"))
+        record["tokenizer_fingerprint"] = tokenizer_fingerprint(
+            os.path.join(staging, TOKENIZER_DIR))
 
     record = {"job": "finetune", "name": report.get("name"), "task": ft.task,
               "vocabulary_size": int(tokenizer.vocabulary_size()),
@@ -260,23 +260,15 @@ _NOT_TRAINING = ("output_dir", "verbose", "tensorboard", "test", "learning_rates
 def _encoder(config, tokenizer, precision: str, tokenizer_path: str | None) -> keras.Model:
     ft = config.finetune
     pretrained = config.model.pretrained
-    if pretrained:
-        encoder = copy_with_dtype(load_pretrained_encoder(pretrained), dtype_policy(precision))
-        if pretrained.endswith(".keras") and tokenizer_path:  # Made here: one tokenizer fits.
-            check_tokenizer_matches(pretrained, int(encoder.vocabulary_size), tokenizer_path,
-                                    int(tokenizer.vocabulary_size()),
-                                    _fingerprint(tokenizer_path))
-    else:
-        encoder_config = config.model.encoder_config(vocabulary_size=tokenizer.vocabulary_size())
-        encoder = Encoder(**encoder_config.to_dict(), dtype=dtype_policy(precision))
+    encoder = make_encoder(config.model, tokenizer, dtype_policy(precision))
+    if pretrained and pretrained.endswith(".keras") and tokenizer_path:  # One tokenizer fits.
+        check_tokenizer_matches(pretrained, int(encoder.vocabulary_size), tokenizer_path,
+                                int(tokenizer.vocabulary_size()), _fingerprint(tokenizer_path))
     if encoder.max_sequence_length < ft.max_sequence_length:
         raise ValueError(
             f"`finetune.max_sequence_length` must be at most the encoder's max_sequence_length="
             f"{encoder.max_sequence_length}. Received: finetune.max_sequence_length="
             f"{ft.max_sequence_length}")
-    if encoder.vocabulary_size < tokenizer.vocabulary_size():
-        raise ValueError(f"The tokenizer has {tokenizer.vocabulary_size()} tokens but the encoder "
-                         f"only vocabulary_size={encoder.vocabulary_size}")
     return encoder
 
 
@@ -309,7 +301,7 @@ def finetune_tokenizer_path(config) -> str | None:
         return config.finetune.tokenizer
     pretrained = config.model.pretrained
     if pretrained and pretrained.endswith(".keras"):
-        directory = os.path.join(os.path.dirname(file_io.absolute(pretrained)), "tokenizer")
+        directory = tokenizer_beside(pretrained)
         if file_io.isdir(directory):
             return directory
     return None

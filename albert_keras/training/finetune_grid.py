@@ -23,9 +23,10 @@ from albert_keras.training.downstream_protocol import choose_learning_rate, rate
 from albert_keras.training.finetune import finetune
 from albert_keras.utils import file_io
 from albert_keras.utils.published_run import publish_run, published_record
+from albert_keras.utils.tokenizer_beside import TOKENIZER_DIR
 
 GRID_DIR = "learning_rates"
-_KEPT = ("model.keras", "labels.json", "tokenizer")
+_KEPT = ("model.keras", "labels.json", TOKENIZER_DIR)
 
 
 def finetune_with_grid(config) -> dict[str, Any]:

@@ -19,8 +19,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from albert_keras.models.encoder import Encoder
 from albert_keras.models.pretrainer import Pretrainer
+from albert_keras.models.task import make_encoder
 from albert_keras.training.atomic_backup import AtomicBackupAndRestore
 from albert_keras.training.callbacks import (agreed_resume_epoch, backup_directory,
                                               make_callbacks)
@@ -353,9 +353,8 @@ def build_pretrainer(config, tokenizer, precision: str, pair_task: str,
         for note in notes:
             print(f"[pretrain] {key}={source}: {note}")
         return pretrainer
-    encoder_config = config.model.encoder_config(vocabulary_size=int(tokenizer.vocabulary_size()))
-    encoder = Encoder(**encoder_config.to_dict(), dtype=dtype_policy(precision))
-    return Pretrainer(encoder, pair_task=pair_task)
+    return Pretrainer(make_encoder(config.model, tokenizer, dtype_policy(precision)),
+                      pair_task=pair_task)
 
 
 def _records_dataset_fn(config, records: str, tokenizer, **kwargs) -> DatasetFn:

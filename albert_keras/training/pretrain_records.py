@@ -16,6 +16,7 @@ from typing import Any
 
 from albert_keras.data.records_manifest import MANIFEST
 from albert_keras.utils import file_io
+from albert_keras.utils.tokenizer_beside import TOKENIZER_DIR
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +59,7 @@ def find_records(config) -> tuple[str | None, str | None]:
         if not files:
             raise ValueError("`train.records` matches no files. Received: "
                              f"train.records={train.records!r}")
-        tokenizer_dir = os.path.join(os.path.dirname(files[0]), "tokenizer")
+        tokenizer_dir = os.path.join(os.path.dirname(files[0]), TOKENIZER_DIR)
         if _is_reference(files, data.records_format):
             if not data.tokenizer_path:
                 raise ValueError(
@@ -77,7 +78,7 @@ def find_records(config) -> tuple[str | None, str | None]:
                          "data.records_format='reference', train.records=None")
     directory = os.path.join(data.output_dir, config.name)
     pattern = os.path.join(directory, "*.tfrecord*")
-    tokenizer_dir = os.path.join(directory, "tokenizer")
+    tokenizer_dir = os.path.join(directory, TOKENIZER_DIR)
     if file_io.glob(pattern) and file_io.isdir(tokenizer_dir):
         return pattern, tokenizer_dir
     return None, None

@@ -20,6 +20,7 @@ from albert_keras.models.pretrainer import Pretrainer
 from albert_keras.utils import file_io
 from albert_keras.utils.atomic_files import write_json_atomic
 from albert_keras.utils.published_run import publish_run
+from albert_keras.utils.tokenizer_beside import TOKENIZER_DIR
 
 
 def most_frequent_token_accuracy(dataset: tf.data.Dataset) -> float:
@@ -121,13 +122,13 @@ def save_run(run_dir: str, pretrainer: Pretrainer, tokenizer_dir: str,
     if not tokenizers.is_saved_tokenizer(tokenizer_dir):
         with tempfile.TemporaryDirectory() as scratch:
             saved = tokenizers.save_tokenizer(tokenizers.load_tokenizer(tokenizer_dir),
-                                              os.path.join(scratch, "tokenizer"))
+                                              os.path.join(scratch, TOKENIZER_DIR))
             return save_run(run_dir, pretrainer, saved, summary)
 
     def write(staging: str) -> None:
         save_float32(pretrainer.encoder, os.path.join(staging, "encoder.keras"))
         save_float32(pretrainer, os.path.join(staging, "pretrainer.keras"))
-        file_io.copy_tree(tokenizer_dir, os.path.join(staging, "tokenizer"))
+        file_io.copy_tree(tokenizer_dir, os.path.join(staging, TOKENIZER_DIR))
         file_io.write_text(os.path.join(staging, "summary.json"),
                            json.dumps(json_safe(summary), indent=2))
 

@@ -32,6 +32,7 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     strategy = make_strategy("mirrored")
     with strategy.scope():
         pretrainer = Pretrainer(Encoder.from_preset("albert_base"))
+    assert pretrainer.distribute_strategy is strategy
     ```
     """
     if name == "default":

@@ -27,6 +27,7 @@ class WarmupPolynomialDecay(keras.optimizers.schedules.LearningRateSchedule):
 
     schedule = WarmupPolynomialDecay(0.00176, warmup_steps=3125, decay_steps=125000)
     optimizer = Lamb(learning_rate=schedule)
+    assert abs(float(schedule(3125)) - 0.00176) < 1e-9  # The peak, after the warmup.
     ```
     """
 

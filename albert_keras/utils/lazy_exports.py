@@ -18,6 +18,11 @@ until the CLI has read its config (`register_keras_classes`), so a bad config fa
 before TensorFlow, Keras or keras-hub is imported. Calling `albert_keras.cli.main` from Python
 registers up front, like any other import.
 
+Worker processes that `multiprocessing` spawns (the start method the package uses: the `pairs`
+stage's workers, compare's arm and fine-tuning processes) import the package too, to unpickle their
+task; they register lazily as well (`spawned_worker`), so a numpy-only worker never pays for
+TensorFlow. Code that runs in them imports the modules it uses, which registers their classes.
+
 Public names stay lazy either way: with `lazy_exports(__name__, {"Encoder": ".encoder", ...})`
 at the end of an `__init__.py`, `from albert_keras.models import Encoder` imports the modules
 of that package on first use (all of them, so the package's classes are all registered then).
@@ -80,7 +85,7 @@ def lazy_exports(package: str, exports: Mapping[str, str],
     module.__dict__["_exports"] = dict(exports)
     module.__dict__["_keras_modules"] = tuple(keras_modules)
     module.__class__ = _LazyPackage
-    if module.__dict__["_keras_modules"] and not cli_is_entry_point():
+    if module.__dict__["_keras_modules"] and not (cli_is_entry_point() or spawned_worker()):
         register_keras_classes(package)
 
 
@@ -123,3 +128,11 @@ def cli_is_entry_point() -> bool:
     for suffix in (".exe", "-script.pyw", "-script.py"):
         name = name.removesuffix(suffix)
     return name == CLI_SCRIPT
+
+
+def spawned_worker() -> bool:
+    """Whether this process is a worker that `multiprocessing` started with `spawn`: Python
+    runs it as `python -c "from multiprocessing... import ..."
+    --multiprocessing-fork ...`. The flag stays in `sys.orig_argv` (the worker then takes
+    its parent's `sys.argv`)."""
+    return "--multiprocessing-fork" in (getattr(sys, "orig_argv", None) or [])

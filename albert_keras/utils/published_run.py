@@ -39,6 +39,7 @@ from typing import Any, Callable
 from albert_keras.utils import file_io
 from albert_keras.utils.atomic_files import (TEMPORARY_MARK, fsync_directory, fsync_tree,
                                              process_alive, publish_tree, temporary_path)
+from albert_keras.utils.tokenizer_beside import TOKENIZER_DIR
 
 PUBLISHED_DIR = ".published"
 CURRENT = "current"
@@ -239,5 +240,5 @@ def _remove_dead_staging(directory: str) -> None:
 
 
 # The names a run of `pretrain` or `finetune` publishes (adopted from runs made before).
-_PLAIN_OUTPUTS = ("encoder.keras", "pretrainer.keras", "model.keras", "tokenizer", "labels.json",
+_PLAIN_OUTPUTS = ("encoder.keras", "pretrainer.keras", "model.keras", TOKENIZER_DIR, "labels.json",
                   "summary.json", "report.json", "report.md")

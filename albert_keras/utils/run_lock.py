@@ -62,7 +62,9 @@ class RunLock:
     Example:
     ```python
     with RunLock("runs/tiny", "albert-keras pretrain"):
-        ...  # a second `RunLock("runs/tiny")` in another process raises PlaceLocked
+        # A second `RunLock("runs/tiny")` in another process raises PlaceLocked.
+        assert os.path.isfile(lock_path("runs/tiny"))
+    assert not os.path.exists(lock_path("runs/tiny"))  # Removed when released.
     ```
     """
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.convert.convert_helpers import TINY_HF, _save, randomize
+from tests.helpers.convert_models import TINY_HF, save_hf_model, randomize
 
 
 @pytest.fixture(scope="session")
@@ -18,7 +18,7 @@ def hf_albert(tmp_path_factory):
     model = transformers.AlbertForPreTraining(config)
     randomize(model, seed=1)
     model.tie_weights()  # the decoder is the (randomized) word embedding matrix
-    return _save(model, tmp_path_factory.mktemp("hf_albert")), model
+    return save_hf_model(model, tmp_path_factory.mktemp("hf_albert")), model
 
 
 @pytest.fixture(scope="session")
@@ -31,4 +31,4 @@ def hf_bert(tmp_path_factory):
     model = transformers.BertForPreTraining(config)
     randomize(model, seed=2)
     model.tie_weights()
-    return _save(model, tmp_path_factory.mktemp("hf_bert")), model
+    return save_hf_model(model, tmp_path_factory.mktemp("hf_bert")), model

@@ -10,7 +10,7 @@ import pytest
 from albert_keras import Encoder
 from albert_keras.convert import convert, load_encoder, load_pretrainer
 from albert_keras.models.pretrainer import Pretrainer
-from tests.convert.convert_helpers import assert_close, randomize, torch_inputs
+from tests.helpers.convert_models import assert_close, randomize, torch_inputs
 from tests.helpers import tiny_inputs
 
 ATOL = 1e-5

@@ -11,7 +11,7 @@ from albert_keras.convert.model_weights import pretrainer_variables
 from albert_keras.data.text_preprocessor import TextPreprocessor
 from albert_keras.models import SpanExtractor, TextClassifier, TokenClassifier
 from albert_keras.models.pretrainer import Pretrainer
-from tests.convert.convert_helpers import assert_close, torch_inputs
+from tests.helpers.convert_models import assert_close, torch_inputs
 from tests.helpers import sentencepiece, wordpiece
 
 ATOL = 1e-5

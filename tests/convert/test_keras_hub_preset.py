@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from albert_keras.convert import load_encoder, load_pretrained_tokenizer, load_pretrainer
-from tests.convert.convert_helpers import assert_close
+from tests.helpers.convert_models import assert_close
 from tests.helpers import tiny_inputs
 
 TINY = dict(vocabulary_size=50, num_heads=2, hidden_dim=16, intermediate_dim=32,

@@ -10,7 +10,7 @@ import pytest
 from albert_keras.convert import (checkpoint_format, convert, load_encoder,
                                   load_pretrained_tokenizer)
 from albert_keras.data.tokenizers import load_tokenizer, train_tokenizer
-from tests.convert.convert_helpers import TINY_HF, assert_close, randomize, torch_inputs
+from tests.helpers.convert_models import TINY_HF, assert_close, randomize, torch_inputs
 from tests.helpers import tiny_inputs
 
 VOCABULARY = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "Hello", "world", "##s", "!",

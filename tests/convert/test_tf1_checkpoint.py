@@ -11,7 +11,7 @@ from albert_keras import Encoder
 from albert_keras.convert import load_encoder, load_pretrainer
 from albert_keras.models.encoder import INPUT_NAMES
 from albert_keras.models.pretrainer import Pretrainer
-from tests.convert.convert_helpers import assert_close
+from tests.helpers.convert_models import assert_close
 from tests.helpers import tiny_inputs
 
 TINY = dict(vocabulary_size=50, num_heads=2, hidden_dim=16, intermediate_dim=32,

@@ -8,7 +8,7 @@ import pytest
 
 from albert_keras.data.corpus import read_documents
 from albert_keras.data.prepare import prepare
-from tests.data.data_helpers import tiny_pipeline
+from tests.helpers.pipeline_records import tiny_pipeline
 
 
 @pytest.fixture(scope="session")

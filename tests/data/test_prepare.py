@@ -9,7 +9,7 @@ from albert_keras.data.prepare import prepare
 from albert_keras.data.pretraining_dataset import ReaderOptions, pretraining_dataset
 from albert_keras.data.tokenizers import load_tokenizer, special_token_ids
 from albert_keras.pipeline import ConfigError, load_pipeline, pipeline_from_dict
-from tests.data.data_helpers import tiny_pipeline
+from tests.helpers.pipeline_records import tiny_pipeline
 
 REPO = os.path.join(os.path.dirname(__file__), "..", "..")
 
@@ -120,7 +120,7 @@ import os, signal, sys
 sys.path.insert(0, {repo!r})
 import importlib; prepare_module = importlib.import_module("albert_keras.data.prepare")
 from albert_keras.data.prepare import prepare
-from tests.data.data_helpers import tiny_pipeline
+from tests.helpers.pipeline_records import tiny_pipeline
 
 def write_manifest(directory, manifest):  # Shards and tokenizer written, then killed.
     os.kill(os.getpid(), signal.SIGKILL)

@@ -108,7 +108,7 @@ def test_two_workers_read_disjoint_data_that_covers_everything(prepared, tmp_pat
 
 def test_static_masks_are_read_as_stored(tmp_path, corpus_file):
     from albert_keras.data.prepare import prepare
-    from tests.data.data_helpers import tiny_pipeline
+    from tests.helpers.pipeline_records import tiny_pipeline
 
     prepare(tiny_pipeline(tmp_path, corpus_file, name="static", compression="gzip",
                           masking="token", dupe_factor=1),

@@ -16,7 +16,7 @@ from albert_keras.data.reference_records import (check_vocabulary, largest_token
                                                  read_layout, records_format)
 from albert_keras.data.writer import write_shards
 from albert_keras.pipeline import ConfigError, pipeline_from_dict
-from tests.data.data_helpers import write_reference_records
+from tests.helpers.pipeline_records import write_reference_records
 
 
 @pytest.mark.parametrize("kind", ["bert", "albert", "model_garden_v2"])

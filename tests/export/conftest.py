@@ -9,7 +9,7 @@ import tensorflow as tf
 from albert_keras import Encoder
 from albert_keras.export import export_for_serving
 from albert_keras.tasks import ServingSettings
-from tests.export.export_helpers import Export, LABELS, tiny_classifier
+from tests.helpers.export_models import Export, LABELS, tiny_classifier
 from tests.helpers import sentencepiece, wordpiece
 
 

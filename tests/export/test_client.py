@@ -10,7 +10,7 @@ import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2
 
 from albert_keras.export import ServingClient, client
-from tests.export.export_helpers import LABELS, MODEL_SERVER, PAIRS, TEXTS, keras_outputs
+from tests.helpers.export_models import LABELS, MODEL_SERVER, PAIRS, TEXTS, keras_outputs
 
 
 def test_text_request_has_the_signature_inputs():

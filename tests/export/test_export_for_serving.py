@@ -11,7 +11,7 @@ from albert_keras.data.padding import trim_padding
 from albert_keras.export.warmup import WARMUP_FILE, read_warmup_file
 from albert_keras.tasks import ServingSettings
 from tests.helpers import wordpiece
-from tests.export.export_helpers import LABELS, tiny_classifier, tiny_encoder
+from tests.helpers.export_models import LABELS, tiny_classifier, tiny_encoder
 
 
 def test_layout_assets_and_warmup(saved_models):

@@ -7,7 +7,7 @@ from albert_keras.data.tokenizers import save_tokenizer
 from albert_keras.export import export_pipeline, read_models_config
 from albert_keras.pipeline import ConfigError, pipeline_from_dict
 from tests.helpers import wordpiece
-from tests.export.export_helpers import tiny_classifier, tiny_encoder
+from tests.helpers.export_models import tiny_classifier, tiny_encoder
 
 
 def pipeline(tmp_path, **export):

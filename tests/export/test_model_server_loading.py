@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from albert_keras.data import features
-from tests.export.export_helpers import PAIRS, TEXTS, keras_outputs, run_model_server_check
+from tests.helpers.export_models import PAIRS, TEXTS, keras_outputs, run_model_server_check
 
 pytestmark = pytest.mark.large
 SHORT = [b"a dog"]  # fewer tokens than the sequence: the served batch is narrower
@@ -148,7 +148,7 @@ def test_a_model_trained_in_bfloat16_is_served_in_float32(tmp_path):
     from albert_keras.export import export_for_serving
     from albert_keras.models.dtype_copy import copy_with_dtype
     from tests.helpers import wordpiece
-    from tests.export.export_helpers import LABELS
+    from tests.helpers.export_models import LABELS
 
     keras.utils.set_random_seed(2)
     encoder = Encoder(vocabulary_size=wordpiece().vocabulary_size(), num_layers=2, num_heads=2,

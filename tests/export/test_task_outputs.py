@@ -21,7 +21,7 @@ from albert_keras.models import SpanExtractor, TokenClassifier
 from albert_keras.models.span_extractor import best_spans
 from albert_keras.tasks import ServingSettings
 from tests.helpers import BAD_TEXTS, sentencepiece, wordpiece
-from tests.export.export_helpers import run_model_server_check
+from tests.helpers.export_models import run_model_server_check
 
 pytestmark = pytest.mark.large
 TAGS = ("ADJ", "NOUN", "PUNCT", "VERB")

@@ -10,7 +10,7 @@ from albert_keras.data import labeled
 from albert_keras.data.labeled import LabeledDataError
 from albert_keras.tasks import read_examples, task_named
 from albert_keras.training.finetune_config import FinetuneConfig
-from tests.training import finetune_data
+from tests.helpers import finetune_data
 
 
 def _config(**kwargs):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tests.training import finetune_data
+from tests.helpers import finetune_data
 
 CLS, SEP = 2, 3
 

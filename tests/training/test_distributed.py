@@ -11,7 +11,7 @@ import pytest
 
 from tests.helpers import free_ports
 
-WORKER = os.path.join(os.path.dirname(__file__), "distributed_worker.py")
+WORKER = os.path.join(os.path.dirname(__file__), "..", "helpers", "distributed_worker.py")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 

@@ -14,8 +14,7 @@ from albert_keras.tasks import ServingSettings
 from albert_keras.training.finetune import finetune
 from albert_keras.training.finetune_grid import finetune_with_grid
 from albert_keras.training.layer_decay_adamw import LayerDecayAdamW, layer_decay_multipliers
-from tests.helpers import tiny_inputs
-from tests.training import finetune_data
+from tests.helpers import finetune_data, tiny_inputs
 
 
 def _config(tmp_path, name="tiny", **finetune_args):

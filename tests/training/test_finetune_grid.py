@@ -9,7 +9,7 @@ import pytest
 
 from albert_keras.pipeline import ConfigError, pipeline_from_dict
 from albert_keras.training.finetune_grid import finetune_with_grid
-from tests.training import finetune_data
+from tests.helpers import finetune_data
 
 
 def _config(tmp_path, **finetune_args):

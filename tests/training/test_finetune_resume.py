@@ -12,8 +12,8 @@ import pytest
 from albert_keras.models.encoder import Encoder
 from albert_keras.pipeline import pipeline_from_dict
 from albert_keras.training.finetune import finetune
-from tests.training import finetune_data
-from tests.training.test_run_kills import _run
+from tests.helpers import finetune_data
+from tests.helpers.processes import run_cli
 
 
 def _config(tmp_path, name="ft", **finetune_args):
@@ -66,23 +66,23 @@ def test_a_killed_finetune_resumes_refuses_changed_settings_and_keeps_the_previo
 
     config = write("ft.yaml")
     run = tmp_path / "runs" / "ft"
-    assert _run(["finetune", "--config", config]).returncode == 0
+    assert run_cli(["finetune", "--config", config]).returncode == 0
     previous = {name: (run / name).read_bytes() for name in ("model.keras", "report.json")}
 
     # Killed once its second epoch is backed up.
-    killed = _run(["finetune", "--config", config], kill_when=[f"{run}/backup/epoch-00002"])
+    killed = run_cli(["finetune", "--config", config], kill_when=[f"{run}/backup/epoch-00002"])
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert {name: (run / name).read_bytes() for name in previous} == previous
     assert sorted(os.listdir(run)) == [".published", "backup", "labels.json", "model.keras",
                                        "report.json", "report.md", "tokenizer"]
 
-    changed = _run(["finetune", "--config", write("other.yaml", learning_rate=1e-3)])
+    changed = run_cli(["finetune", "--config", write("other.yaml", learning_rate=1e-3)])
     assert changed.returncode == 2  # A bad setting, named in one line.
     error = changed.stderr.strip().splitlines()[-1]
     assert "Cannot resume from the backup" in error and "finetune.learning_rate 0.003 -> 0.001" \
         in error and "to start fresh" in error
 
-    resumed = _run(["finetune", "--config", config])
+    resumed = run_cli(["finetune", "--config", config])
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     report = json.loads((run / "report.json").read_text())
     assert report["resumed_from_epoch"] == 2 and report["epochs_run"] == 3

@@ -11,7 +11,7 @@ from albert_keras.pipeline import ConfigError, pipeline_from_dict
 from albert_keras.training.gradient_accumulation import use_gradient_accumulation
 from albert_keras.training.masked_lm_loss import MaskedLMLoss
 from albert_keras.training.pretrain import check_batch_size
-from tests.training.distributed_worker import (build, synthetic_dataset_fn, tiny_train_config,
+from tests.helpers.distributed_worker import (build, synthetic_dataset_fn, tiny_train_config,
                                                weights_of)
 
 # LAMB's trust ratio and global-norm clipping (0.05, below the gradients' norm) are both on.

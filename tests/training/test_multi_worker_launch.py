@@ -10,7 +10,7 @@ import sys
 import pytest
 import yaml
 
-from tests.deploy_manifests import ROOT, indexed_job_pod_env
+from tests.helpers.deploy_manifests import ROOT, indexed_job_pod_env
 from tests.helpers import free_ports, tiny_pretraining_config
 
 

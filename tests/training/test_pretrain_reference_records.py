@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from albert_keras.pipeline import pipeline_from_dict
-from tests.data.data_helpers import write_reference_records
-from tests.helpers import WORDPIECE_VOCAB, _sentencepiece_proto, tiny_pretraining_config
+from tests.helpers.pipeline_records import write_reference_records
+from tests.helpers import WORDPIECE_VOCAB, sentencepiece_proto, tiny_pretraining_config
 
 
 def _tokenizer_file(tmp_path, kind: str) -> tuple[str, int]:
@@ -22,7 +22,7 @@ def _tokenizer_file(tmp_path, kind: str) -> tuple[str, int]:
         path.write_text("\n".join(WORDPIECE_VOCAB) + "\n", encoding="utf-8")
         return str(path), len(WORDPIECE_VOCAB)
     path = tmp_path / "30k-clean.model"
-    path.write_bytes(_sentencepiece_proto())
+    path.write_bytes(sentencepiece_proto())
     return str(path), 48
 
 

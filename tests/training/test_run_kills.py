@@ -3,26 +3,14 @@ its last epoch, a run resumes instead of retraining; killed between `model.keras
 `tokenizer/`, the run directory holds the old run or the new one, never a mix."""
 
 import json
-import os
 import signal
-import subprocess
-import sys
 
 import keras
 import pytest
 import yaml
 
-from tests.helpers import tiny_pretraining_config
-from tests.training import finetune_data
-
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-KILL_WHEN = os.path.join(REPO, "tests", "training", "kill_when.py")
-
-
-def _run(args, kill_when=None):
-    command = [sys.executable, KILL_WHEN, "|".join(kill_when or ["/nothing/matches"]), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=REPO,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+from tests.helpers import finetune_data, tiny_pretraining_config
+from tests.helpers.processes import run_cli
 
 
 @pytest.mark.large
@@ -31,7 +19,7 @@ def test_a_pretrain_killed_after_its_last_epoch_resumes_without_retraining(tmp_p
     config.write_text(yaml.safe_dump(tiny_pretraining_config(tmp_path, eval_batches=1)))
     run = tmp_path / "runs" / "tiny"
     # The final encoder.keras being written: training and the final scores are done.
-    killed = _run(["pretrain", "--config", str(config)], kill_when=[
+    killed = run_cli(["pretrain", "--config", str(config)], kill_when=[
         f"{run}/.partial-encoder.keras*", f"{run}/.published/.partial-*/encoder.keras"])
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert not (run / "encoder.keras").exists()
@@ -40,13 +28,13 @@ def test_a_pretrain_killed_after_its_last_epoch_resumes_without_retraining(tmp_p
     other = tmp_path / "other.yaml"
     other.write_text(yaml.safe_dump(tiny_pretraining_config(tmp_path, eval_batches=1,
                                                             global_batch_size=4)))
-    refused = _run(["pretrain", "--config", str(other)])
+    refused = run_cli(["pretrain", "--config", str(other)])
     assert refused.returncode == 2, refused.stderr[-2000:]
     error = refused.stderr.strip().splitlines()[-1]
     assert "Cannot resume from the backup" in error
     assert "train.global_batch_size 8 -> 4" in error and f"delete {run / 'backup'}" in error
 
-    rerun = _run(["pretrain", "--config", str(config)])
+    rerun = run_cli(["pretrain", "--config", str(config)])
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "completed"
@@ -88,19 +76,19 @@ def test_a_finetune_killed_between_model_and_tokenizer_leaves_a_whole_run(tmp_pa
     old_vocabulary = finetune_data.VOCABULARY
     new_vocabulary = old_vocabulary + [f"extra{i}" for i in range(20)]
     run = tmp_path / "runs" / "ft"
-    first = _run(["finetune", "--config", _finetune_config(tmp_path, old_vocabulary)])
+    first = run_cli(["finetune", "--config", _finetune_config(tmp_path, old_vocabulary)])
     assert first.returncode == 0, first.stderr[-2000:]
     old = _pair(run)
     assert old[0] == old[1] == len(old_vocabulary)
 
     # The new model.keras is written; its tokenizer/ is being written.
     new_config = _finetune_config(tmp_path, new_vocabulary)
-    killed = _run(["finetune", "--config", new_config], kill_when=[
+    killed = run_cli(["finetune", "--config", new_config], kill_when=[
         f"{run}/.partial-tokenizer*", f"{run}/.published/.partial-*/tokenizer"])
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert _pair(run) == old  # The old run, whole.
 
-    rerun = _run(["finetune", "--config", new_config])
+    rerun = run_cli(["finetune", "--config", new_config])
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     new = _pair(run)
     assert new[0] == new[1] == len(new_vocabulary)  # The new run, whole.

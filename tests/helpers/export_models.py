@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from albert_keras import Encoder
 from albert_keras.data.text_preprocessor import TextPreprocessor
-from tests.helpers import BAD_TEXTS
+from tests.helpers.tiny_tokenizers import BAD_TEXTS
 
 MODEL_SERVER = os.path.join(os.path.dirname(__file__), "model_server.py")
 LABELS = ("negative", "neutral", "positive")

@@ -39,7 +39,7 @@ def torch_inputs(inputs: dict) -> dict:
             "attention_mask": torch.tensor(inputs["padding_mask"], dtype=torch.long)}
 
 
-def _save(model, directory) -> str:
+def save_hf_model(model, directory) -> str:
     model.save_pretrained(str(directory))
     assert os.path.isfile(os.path.join(directory, "model.safetensors"))
     return str(directory)
