@@ -24,10 +24,7 @@ EXAMPLE = re.compile(r"Example:\s*\n\s*```python\n(.*?)```", re.DOTALL)
 NEEDS = re.compile(r"# needs: \S.{4,}")  # What it needs, in a few words.
 # Runnable examples without an `assert`, in files another change is editing: each must get
 # one there, and then leave this list (`test_pending_examples_are_still_pending`).
-PENDING = {"albert_keras.compare.compare_config.ArmConfig",
-           "albert_keras.compare.speed_rounds.speed_section",
-           "albert_keras.utils.rounds.alternated_order", "albert_keras.utils.rounds.summarize",
-           "albert_keras.utils.rounds.verdict"}
+PENDING: set[str] = set()
 
 
 def _examples():

@@ -35,8 +35,10 @@ class ArmConfig(ModelConfig):
 
     Example:
     ```python
-    ArmConfig(name="bert", preset="albert_tiny", share="none", embedding_dim=256)
-    ArmConfig(name="published", pretrained="models/bert", pretrain=False)
+    bert = ArmConfig(name="bert", preset="albert_tiny", share="none", embedding_dim=256)
+    assert bert.encoder_config().share == "none"
+    published = ArmConfig(name="published", pretrained="models/bert", pretrain=False)
+    assert not published.pretrain
     ```
     """
 

@@ -40,8 +40,8 @@ def alternated_order(names: Sequence[str], rounds: int) -> list[list[str]]:
 
     Example:
     ```python
-    alternated_order(["bert", "albert"], 3)
-    # [["bert", "albert"], ["albert", "bert"], ["bert", "albert"]]
+    order = alternated_order(["bert", "albert"], 3)
+    assert order == [["bert", "albert"], ["albert", "bert"], ["bert", "albert"]]
     ```
     """
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
@@ -78,7 +78,8 @@ def summarize(values: Sequence[float]) -> dict[str, Any]:
 
     Example:
     ```python
-    summarize([3.0, 1.0, 10.0])  # {"rounds": [3.0, 1.0, 10.0], "median": 3.0, "min": 1.0, ...}
+    figure = summarize([3.0, 1.0, 10.0])
+    assert (figure["median"], figure["min"], figure["max"]) == (3.0, 1.0, 10.0)
     ```
     """
     values = [float(v) for v in values]
@@ -102,8 +103,8 @@ def verdict(ratios: Sequence[float], tolerance: float = 0.0) -> str:
 
     Example:
     ```python
-    verdict([1.07, 1.16, 1.12])  # "faster"
-    verdict([0.72, 1.16, 1.12])  # "cannot conclude": the rounds disagree
+    assert verdict([1.07, 1.16, 1.12]) == "faster"
+    assert verdict([0.72, 1.16, 1.12]) == "cannot conclude"  # The rounds disagree.
     ```
     """
     if len(ratios) < MIN_ROUNDS:
