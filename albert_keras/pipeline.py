@@ -324,9 +324,10 @@ def output_places(config: PipelineConfig, command: str) -> list[str]:
     if command == "prepare":
         return [records_place(phase.config) for phase in phases(config)]
     if command == "pretrain":
-        runs = [phase.run_dir for phase in phases(config)][::-1]  # The pipeline's run first.
+        run = phases(config)
+        runs = [phase.run_dir for phase in run][::-1]  # The pipeline's run first.
         return runs if config.train.records else [
-            *runs, *(records_place(phase.config) for phase in phases(config))]
+            *runs, *(records_place(phase.config) for phase in run)]
     if command == "finetune":
         return [os.path.join(config.finetune.output_dir, config.name)]
     if command == "export":  # The whole base: it holds the `models.config` of every model.

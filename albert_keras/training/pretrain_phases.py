@@ -27,6 +27,7 @@ import os
 from typing import Any, Callable
 
 from albert_keras.utils import file_io
+from albert_keras.utils.tokenizer_beside import TOKENIZER_DIR
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,7 +74,7 @@ def phases(config) -> list[Phase]:
     if not specs:
         return [Phase(config, 1, 1)]
     own_tokenizer = config.data.tokenizer_path or os.path.join(
-        config.data.output_dir, config.name, "tokenizer")
+        config.data.output_dir, config.name, TOKENIZER_DIR)
     result = []
     for index, spec in enumerate(specs, start=1):
         last = index == len(specs)
