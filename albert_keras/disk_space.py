@@ -38,9 +38,10 @@ def bytes_needed(config, command: str) -> int | None:
             else 0
         total = 0
         for arm in compare.arms:
-            # encoder.keras, its SavedModel, the backups; each fine-tuning run's model.keras
+            # encoder.keras, its SavedModel, the backups (of each phase); each fine-tuning run's model.keras
             # stays, and one run at a time holds its backups and checkpoints.
-            copies = 2 + BACKUP_COPIES + runs + BACKUP_COPIES + finetune.epochs
+            copies = (2 + BACKUP_COPIES * max(1, len(config.train.phases)) + runs
+                      + BACKUP_COPIES + finetune.epochs)
             size = _model_bytes(arm, config.data.vocabulary_size)
             if size is None:
                 return None

@@ -82,10 +82,6 @@ class PipelineConfig:
         if self.compare.arms:
             check_compare_pipeline(self)
         if self.train.phases:
-            if self.compare.arms:
-                raise ConfigError(
-                    "`compare` arms pretrain in one phase; `train.phases` is for `pretrain`. "
-                    f"Received: {len(self.train.phases)} phases, {len(self.compare.arms)} arms")
             if self.train.records:
                 raise ConfigError(
                     "Each of `train.phases` reads records of its own sequence length, made by "
@@ -333,7 +329,8 @@ def output_places(config: PipelineConfig, command: str) -> list[str]:
     if command == "export":  # The whole base: it holds the `models.config` of every model.
         return [config.export.base_dir]
     if command == "compare":
-        return [os.path.join(config.compare.output_dir, config.name), records_place(config)]
+        return [os.path.join(config.compare.output_dir, config.name),
+                *(records_place(phase.config) for phase in phases(config))]
     raise ValueError(f"`command` must be one of prepare, pretrain, finetune, export, compare. "
                      f"Received: command={command!r}")
 

@@ -1,59 +1,52 @@
 """One arm of a comparison, start to end, in a process of its own.
 
-Pretraining with held-out scores every `compare.eval_every` steps (the learning curve), then
-the measures (parameters, sizes, peak memory, tokens/s, serving latency of the exported
-raw-text SavedModel), then downstream fine-tuning from the pretrained weights and from random
-weights, once per seed. A fresh process per arm makes its peak memory its own and leaves no
-state from one arm to the next; it dies with the comparison (`arm_process`), and an arm that
-finished before with the same settings is kept, not run again (`finished_arms`). An arm killed
-before its end resumes its pretraining from its last backup (`backup/`, one per
-`compare.eval_every` steps, kept until the arm's result is written) with its learning curve so
-far (`curve.json`); a backup made with other settings is set aside and the arm starts again.
-The arm's folder may be a URL: every file goes through `file_io` (Keras, TensorFlow's SavedModel
-loader and `finetune` read and write URLs themselves).
+Pretraining with held-out scores every `compare.eval_every` steps (the learning curve; in the
+phases of `train.phases` when given: `arm_pretraining`), then the measures (parameters, sizes,
+peak memory, tokens/s, serving latency of the exported raw-text SavedModel), then downstream
+fine-tuning from the pretrained weights and from random weights, once per seed. A fresh process
+per arm makes its peak memory its own and leaves no state from one arm to the next; it dies
+with the comparison (`arm_process`), and an arm that finished before with the same settings is
+kept, not run again (`finished_arms`). An arm killed before its end resumes its pretraining
+from its last backup (one per `compare.eval_every` steps, kept until the arm's result is
+written) with its learning curve so far; a backup made with other settings is set aside and
+the arm starts again. The arm's folder may be a URL: every file goes through `file_io` (Keras,
+TensorFlow's SavedModel loader and `finetune` read and write URLs themselves).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import os
 import time
 from typing import Any
 
 import keras
-import tensorflow as tf
 
 from albert_keras.compare import arm_process, measures
+from albert_keras.compare.arm_pretraining import (CURVE, arm_pretrainer, batches_fingerprint,
+                                                  dataset_fn, delete_backups, evaluate,
+                                                  held_out_dataset, phase_backups,
+                                                  pretrain_arm, resume_step, resumed_curve)
 from albert_keras.compare.finished_arms import (ARM_RESULT, ARM_SETTINGS, arm_settings,
                                                 finished_result, settings_digest)
 from albert_keras.compare.compare_config import ArmConfig, CompareConfig
-from albert_keras.data.pretraining_dataset import pretraining_dataset_from_config
 from albert_keras.data.tokenizers import load_tokenizer
 from albert_keras.export.export_for_serving import export_for_serving
 from albert_keras.models.dtype_copy import save_float32
-from albert_keras.models.encoder import Encoder
 from albert_keras.models.model_config import ModelConfig
-from albert_keras.models.pretrainer import Pretrainer
 from albert_keras.tasks.registry import task_named
-from albert_keras.training.atomic_backup import AtomicBackupAndRestore, ResumeRefused
-from albert_keras.training.continued_pretraining import continued_pretrainer
 from albert_keras.training.downstream_protocol import (choose_learning_rate, paired_gain,
                                                         rate_key, summary)
 from albert_keras.training.finetune import finetune
-from albert_keras.training.pretrain import (compile_pretrainer, distribute,
-                                            most_frequent_token_accuracy)
-from albert_keras.training.precision import dtype_policy, resolve_precision
+from albert_keras.training.pretrain import most_frequent_token_accuracy
+from albert_keras.training.pretrain_phases import phases
+from albert_keras.training.precision import resolve_precision
 from albert_keras.training.strategy import make_strategy
 from albert_keras.utils import file_io
 from albert_keras.utils.atomic_files import write_json_atomic
 
-BACKUP_DIR = "backup"  # In the arm's folder: pretraining backups, until the arm's result is written.
-CURVE = "curve.json"  # In the arm's folder: the learning curve so far, for a resumed arm.
-
-_SCORES = ("mlm_loss", "mlm_accuracy", "pair_loss", "pair_accuracy")
 LATENCY_BATCH_SIZES = (1, 32)
 
 
@@ -62,12 +55,15 @@ class ArmPlan:
     """What the comparison hands each arm: the same inputs for all, and the arm's folder.
 
     Args:
-        records: str. Directory of the training shards.
+        records: str. Directory of the training shards (of the last phase, with
+            `train.phases`).
         held_out: str. Directory of the held-out shards (documents never trained on).
         tokenizer: str. The tokenizer directory all arms share.
         arm_dir: str. Where this arm writes (`encoder.keras`, `saved_model/`, `downstream/`).
         tokens_per_sequence: float. Mean real (non-padding) tokens of a training sequence.
         latency_texts: tuple of str. Raw texts the latency requests are drawn from.
+        earlier_phases: tuple of `(records, tokens_per_sequence)`, one per phase before the
+            last (`train.phases`), in training order; empty for a run in one phase.
     """
 
     records: str
@@ -76,6 +72,16 @@ class ArmPlan:
     arm_dir: str
     tokens_per_sequence: float
     latency_texts: tuple[str, ...]
+    earlier_phases: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def phase_records(self) -> list[str]:
+        """Every phase's training records, in training order."""
+        return [records for records, _ in self.earlier_phases] + [self.records]
+
+    @property
+    def phase_tokens_per_sequence(self) -> list[float]:
+        return [tokens for _, tokens in self.earlier_phases] + [self.tokens_per_sequence]
 
 
 def run_arm_in_process(config, arm: ArmConfig, plan: ArmPlan,
@@ -115,68 +121,58 @@ def run_arm_in_process(config, arm: ArmConfig, plan: ArmPlan,
 def _write_arm_result(config, arm: ArmConfig, plan: ArmPlan, result_path: str) -> None:
     write_json_atomic(result_path, run_arm(config, arm, plan))
     # Only now: until the result is durable, a killed arm resumes from its backups.
-    AtomicBackupAndRestore(os.path.join(plan.arm_dir, BACKUP_DIR)).delete()
+    delete_backups(config, plan.arm_dir)
 
 
 def run_arm(config, arm: ArmConfig, plan: ArmPlan) -> dict[str, Any]:
-    """Pretrains, measures and fine-tunes one arm; returns its part of the report."""
+    """Pretrains (in every phase of `train.phases`), measures and fine-tunes one arm; returns
+    its part of the report."""
 
     started = time.perf_counter()
     train = config.train
+    last = phases(config)[-1].config  # Its records are the held-out set, export and latency's.
     keras.utils.set_random_seed(train.seed)  # The same seed for every arm.
     tokenizer = load_tokenizer(plan.tokenizer)
     strategy = make_strategy(train.strategy)
     precision, _ = resolve_precision(train.precision, strategy)  # The same for every arm.
-    backup, curve_path = _backup(config, arm, plan, precision)
-    resumed = backup.resume_epoch()
-    train_fn = _dataset_fn(config, plan.records, tokenizer)
-    held_out, held_out_batches = _held_out_dataset(config, plan.held_out, tokenizer)
-    fingerprints = {"first_batches": _batches_fingerprint(train_fn(None), batches=2),
-                    "held_out_batches": _batches_fingerprint(held_out, batches=None),
+    records = plan.phase_records
+    backups = phase_backups(config, arm, records, plan.tokenizer, plan.arm_dir, precision)
+    curve_path = os.path.join(plan.arm_dir, CURVE)
+    skip = resume_step(config, backups)
+    held_out, held_out_batches = held_out_dataset(last, plan.held_out, tokenizer)
+    first = phases(config)[0].config
+    fingerprints = {"first_batches": batches_fingerprint(
+                        dataset_fn(first, records[0], tokenizer)(None), batches=2),
+                    "held_out_batches": batches_fingerprint(held_out, batches=None),
                     "tokenizer": plan.tokenizer, "records": plan.records,
                     "seed": train.seed, "data_seed": config.data.seed}
-    # A resumed arm goes on with the batches it would have seen next.
-    skip = resumed * config.compare.eval_every
-    train_data = distribute(strategy, _dataset_fn(config, plan.records, tokenizer, skip))
     memory_before = measures.peak_memory_mb()
 
     with strategy.scope():
-        pretrainer = _arm_pretrainer(arm, tokenizer, config.data.pair_task, precision,
-                                     plan.tokenizer)
-        compile_pretrainer(pretrainer, train)
+        pretrainer = arm_pretrainer(arm, tokenizer, config.data.pair_task, precision,
+                                    plan.tokenizer)
     encoder = pretrainer.encoder
     encoder_config = encoder.encoder_config
     parameters = measures.parameter_breakdown(pretrainer)
     print(f"[compare] {arm.name}: {parameters['encoder']:,} encoder parameters "
           f"({parameters['total']:,} with heads)", flush=True)
-    curve = _resumed_curve(curve_path, skip) if resumed else []
-    if not curve:
-        curve = [{"step": 0, "seconds": 0.0, **_evaluate(pretrainer, held_out, held_out_batches)}]
-    elif curve[-1]["step"] != skip:
+    curve = resumed_curve(curve_path, skip) if skip else []
+    if curve and curve[-1]["step"] != skip:
         raise RuntimeError(f"{curve_path} ends at step {curve[-1]['step']}, its backup at step "
                            f"{skip}: delete {os.path.dirname(curve_path)} to run the arm again")
-    else:
-        print(f"[compare] {arm.name}: resuming at step {skip} from {backup.backup_dir}",
-              flush=True)
-    recorder = CurveRecorder(arm.name, curve, train.steps, config.compare.max_minutes_per_arm,
-                             curve_path)
-    max_minutes = config.compare.max_minutes_per_arm
-    spent = bool(max_minutes) and curve[-1]["seconds"] >= 60 * max_minutes  # Before a kill.
-    if arm.pretrain and not spent:
-        # The recorder before the backup: a kill between them leaves a curve one point ahead
-        # of its backup, which a resumed arm cuts, never one behind.
-        pretrainer.fit(train_data, epochs=train.steps // config.compare.eval_every,
-                       steps_per_epoch=config.compare.eval_every, validation_data=held_out,
-                       validation_steps=held_out_batches,
-                       callbacks=[recorder, backup, keras.callbacks.TerminateOnNaN()],
-                       verbose=0)
+    if curve:
+        print(f"[compare] {arm.name}: resuming at step {skip}", flush=True)
+    phase_entries = pretrain_arm(config, arm, pretrainer, strategy, records, backups, curve,
+                                 curve_path, (held_out, held_out_batches), tokenizer)
     peak_memory = measures.peak_memory_mb()
     steps_run = curve[-1]["step"]
     train_seconds = curve[-1]["seconds"]
+    tokens = sum(entry["steps_run"] * tokens for entry, tokens
+                 in zip(phase_entries, plan.phase_tokens_per_sequence)) * train.global_batch_size
 
     encoder_path = os.path.join(plan.arm_dir, "encoder.keras")
     save_float32(encoder, encoder_path)  # Loads and runs in float32 anywhere, as pretrain's.
-    export_dir = _export(encoder, tokenizer, plan, config.data.max_sequence_length)
+    export_dir = _export(encoder, tokenizer, plan, last.data.max_sequence_length)
     latency = measures.serving_latency(export_dir, plan.latency_texts, LATENCY_BATCH_SIZES,
                                        config.compare.latency_iterations, seed=train.seed)
     result = {
@@ -188,11 +184,12 @@ def run_arm(config, arm: ArmConfig, plan: ArmPlan) -> dict[str, Any]:
         "saved_model_mb": measures.size_mb(export_dir),
         "peak_memory_mb": peak_memory, "train_memory_mb": peak_memory - memory_before,
         "steps_run": steps_run, "train_seconds": train_seconds,
-        "tokens_per_second": (steps_run * train.global_batch_size * plan.tokens_per_sequence
-                              / train_seconds) if train_seconds > 0 else float("nan"),
+        "tokens_per_second": tokens / train_seconds if train_seconds > 0 else float("nan"),
         "latency_ms": latency, "curve": curve, "final": curve[-1],
         "most_frequent_token_accuracy": most_frequent_token_accuracy(held_out),
         "fingerprints": fingerprints, "downstream": None,
+        # With `train.phases`: each phase's sequence length and the run's steps it covers.
+        **({"phases": phase_entries} if len(records) > 1 else {}),
         # This arm's process, end to end: pretraining with its evaluations, saving, export and
         # latency; then the downstream fine-tuning runs (0 without).
         "wall_seconds": {"pretraining": time.perf_counter() - started, "downstream": 0.0},
@@ -204,138 +201,6 @@ def run_arm(config, arm: ArmConfig, plan: ArmPlan) -> dict[str, Any]:
                                                 os.path.join(plan.arm_dir, "downstream"))
         result["wall_seconds"]["downstream"] = time.perf_counter() - started
     return result
-
-
-def _backup(config, arm: ArmConfig, plan: ArmPlan,
-            precision: str) -> tuple[AtomicBackupAndRestore, str]:
-    """The arm's pretraining backups and curve file; a backup made with other settings (a
-    rerun that changed them) is deleted, with the reason, so that the arm starts again."""
-    settings = {"arm": dataclasses.asdict(arm), "train": dataclasses.asdict(config.train),
-                "data": dataclasses.asdict(config.data), "precision": precision,
-                "eval_every": config.compare.eval_every,
-                "eval_batches": config.compare.eval_batches,
-                "max_minutes_per_arm": config.compare.max_minutes_per_arm,
-                "records": plan.records, "tokenizer": plan.tokenizer}
-    settings = json.loads(json.dumps(settings, default=str))
-    backup = AtomicBackupAndRestore(os.path.join(plan.arm_dir, BACKUP_DIR),
-                                    delete_on_finish=False, settings=settings)
-    curve_path = os.path.join(plan.arm_dir, CURVE)
-    try:
-        backup.resume_epoch()
-    except ResumeRefused as refused:
-        print(f"[compare] {arm.name}: starting again, not resuming: {refused}", flush=True)
-        backup.delete()
-        backup = AtomicBackupAndRestore(backup.backup_dir, delete_on_finish=False,
-                                        settings=settings)
-    if not backup.backups():
-        file_io.remove(curve_path)
-    return backup, curve_path
-
-
-def _resumed_curve(path: str, step: int) -> list[dict]:
-    """The curve an arm wrote before it was killed, up to `step` (its backup's)."""
-    if not file_io.isfile(path):
-        return []
-    return [point for point in json.loads(file_io.read_text(path)) if point["step"] <= step]
-
-
-def _arm_pretrainer(arm: ArmConfig, tokenizer, pair_task: str, precision: str,
-                    tokenizer_dir: str) -> Pretrainer:
-    """The arm's `Pretrainer`: its checkpoint with the heads it has, or random weights."""
-    if arm.pretrained:
-        pretrainer, notes = continued_pretrainer(arm.pretrained, tokenizer, pair_task,
-                                                 dtype_policy(precision), tokenizer_dir)
-        for note in notes:
-            print(f"[compare] {arm.name}: {arm.pretrained}: {note}", flush=True)
-        return pretrainer
-    encoder_config = arm.encoder_config(vocabulary_size=int(tokenizer.vocabulary_size()))
-    encoder = Encoder(**encoder_config.to_dict(), dtype=dtype_policy(precision))
-    return Pretrainer(encoder, pair_task=pair_task)
-
-
-class CurveRecorder(keras.callbacks.Callback):
-    """Held-out scores and training seconds (evaluation time excluded) at each epoch's end.
-
-    Appends `{"step", "seconds", "mlm_loss", ...}` to `curve` from the `val_*` logs (and
-    writes the whole curve to `path`, when given), and stops training once `max_minutes` of
-    training time have passed. A curve that already has points goes on from its last one.
-    """
-
-    def __init__(self, name: str, curve: list[dict], steps: int, max_minutes: float | None,
-                 path: str | None = None):
-        super().__init__()
-        self.name, self.curve, self.steps, self.max_minutes = name, curve, steps, max_minutes
-        self.path = path
-        self.started = 0.0
-        self.train_seconds = curve[-1]["seconds"] if curve else 0.0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.started = time.perf_counter()
-
-    def on_test_begin(self, logs=None):
-        self.train_seconds += time.perf_counter() - self.started
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        step = (epoch + 1) * self.params["steps"]  # epoch counts from the first, resumed or not
-        point = {"step": step, "seconds": self.train_seconds,
-                 **{k: float(logs.get(f"val_{k}", float("nan"))) for k in _SCORES},
-                 # The training batches' scores of this epoch, beside the held-out ones: a
-                 # widening gap is overfitting.
-                 **{f"train_{k}": float(logs.get(k, float("nan"))) for k in _SCORES}}
-        self.curve.append(point)
-        if self.path:
-            write_json_atomic(self.path, self.curve)
-        print(f"[compare] {self.name}: step {step}/{self.steps}, {self.train_seconds:.0f}s of "
-              f"training: held-out MLM loss {point['mlm_loss']:.3f}, accuracy "
-              f"{point['mlm_accuracy']:.3f}, pair accuracy {point['pair_accuracy']:.3f}",
-              flush=True)
-        if self.max_minutes and self.train_seconds >= 60 * self.max_minutes:
-            self.model.stop_training = True
-
-
-def _evaluate(pretrainer, held_out, steps: int) -> dict[str, float]:
-    scores = pretrainer.evaluate(held_out, steps=steps, verbose=0, return_dict=True)
-    return {k: float(scores[k]) for k in _SCORES}
-
-
-def _dataset_fn(config, records: str, tokenizer, skip_batches: int = 0):
-    def dataset_fn(context):
-        return pretraining_dataset_from_config(config, records, tokenizer,
-                                               config.train.global_batch_size, context,
-                                               masking=config.data.masking,
-                                               skip_batches=skip_batches)
-    return dataset_fn
-
-
-def _held_out_dataset(config, held_out: str, tokenizer) -> tuple[tf.data.Dataset, int]:
-    """The same masked batches for every arm and every evaluation (no shuffle, fixed seed).
-
-    Padded to the full length rather than length-bucketed: bucketing drops each bucket's last
-    partial batch, and the loss of a padded row equals that of the cut one.
-    """
-    dataset = pretraining_dataset_from_config(
-        config, held_out, tokenizer, config.train.global_batch_size, shuffle=False, repeat=False,
-        length_buckets=(), masking=config.data.masking)
-    dataset = dataset.take(config.compare.eval_batches).cache()
-    batches = sum(1 for _ in dataset)  # Also fills the cache.
-    if not batches:
-        raise ValueError(
-            f"The held-out records in {held_out} fill no batch of train.global_batch_size="
-            f"{config.train.global_batch_size}: raise data.held_out_fraction (now "
-            f"{config.data.held_out_fraction}) or lower the batch size.")
-    return dataset, batches
-
-
-def _batches_fingerprint(dataset, batches: int | None) -> str:
-    """SHA-256 of the inputs and labels of the first `batches` batches (all when None)."""
-    digest = hashlib.sha256()
-    for x, y, weights in (dataset.take(batches) if batches else dataset).as_numpy_iterator():
-        for part in (x, y, weights):
-            for key in sorted(part):
-                digest.update(key.encode())
-                digest.update(part[key].tobytes())
-    return digest.hexdigest()
 
 
 def _export(encoder, tokenizer, plan: ArmPlan, sequence_length: int) -> str:

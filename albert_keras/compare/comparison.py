@@ -18,6 +18,7 @@ measured with the same settings), and the others resume their pretraining from t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import os
@@ -38,6 +39,7 @@ from albert_keras.data.prepare import HELD_OUT_DIR, TOKENIZER_DIR
 from albert_keras.data.records_check import check_records
 from albert_keras.tasks.task_corpus import prepare_records
 from albert_keras.training.continued_pretraining import check_tokenizer
+from albert_keras.training.pretrain_phases import phases, records_order
 from albert_keras.training.precision import resolve_precision
 from albert_keras.utils import file_io
 from albert_keras.utils.atomic_files import write_json_atomic, write_text_atomic
@@ -76,9 +78,10 @@ def compare(config, progress: bool = True) -> dict[str, Any]:
     check_compare_paths(config)
     _check_arm_tokenizers(config)
     run_dir = os.path.join(config.compare.output_dir, config.name)
-    records = os.path.join(config.data.output_dir, config.name)
     # One comparison writes its report and records at a time: a second fails at once.
-    with RunLock(run_dir, "albert-keras compare"), RunLock(records, "albert-keras compare"):
+    with contextlib.ExitStack() as locks:
+        for place in [run_dir, *(_records_dir(phase.config) for phase in phases(config))]:
+            locks.enter_context(RunLock(place, "albert-keras compare"))
         return _compare(config, run_dir, progress)
 
 
@@ -87,13 +90,23 @@ def _compare(config, run_dir: str, progress: bool) -> dict[str, Any]:
 
     started = time.perf_counter()
     file_io.makedirs(run_dir)
-    records, manifest = _records(config)
+    # One record set per phase (`train.phases`), the last one's (which owns the tokenizer and
+    # the held-out pairs) first; one phase: the comparison's records.
+    prepared: dict[int, tuple[str, RecordsManifest]] = {}
+    fingerprint = None  # The last phase's tokenizer, which every phase's records must share.
+    for phase in records_order(phases(config)):
+        prepared[phase.index] = _records(phase.config, fingerprint)
+        fingerprint = fingerprint or prepared[phase.index][1].tokenizer_fingerprint
+    records, manifest = prepared[max(prepared)]
     records_seconds = time.perf_counter() - started
     config, task = downstream_task(config, run_dir)
     plan = dict(records=records, held_out=os.path.join(records, HELD_OUT_DIR),
                 tokenizer=os.path.join(records, TOKENIZER_DIR),
-                tokens_per_sequence=manifest.sequence_tokens / manifest.sequences,
-                latency_texts=tuple(_latency_texts(config)))
+                tokens_per_sequence=_tokens_per_sequence(manifest),
+                latency_texts=tuple(_latency_texts(config)),
+                earlier_phases=tuple((prepared[index][0],
+                                      _tokens_per_sequence(prepared[index][1]))
+                                     for index in sorted(prepared)[:-1]))
     arms = []
     bar = tqdm(config.compare.arms, desc="compare", unit="arm", disable=not progress,
                file=sys.stderr)
@@ -102,7 +115,9 @@ def _compare(config, run_dir: str, progress: bool) -> dict[str, Any]:
         arms.append(run_arm_in_process(config, arm, ArmPlan(
             **plan, arm_dir=os.path.join(run_dir, "arms", arm.name)), manifest.to_dict()))
     speed_started = time.perf_counter()
-    speed = speed_in_process(config, records, plan["tokenizer"], run_dir, manifest.to_dict())
+    # On the last phase's records, in its settings: the sequences the arms end on.
+    speed = speed_in_process(phases(config)[-1].config, records, plan["tokenizer"], run_dir,
+                             manifest.to_dict())
     speed_seconds = time.perf_counter() - speed_started
 
     report = build_report(config, manifest, arms, task, speed)
@@ -136,7 +151,10 @@ def build_report(config, manifest: RecordsManifest, arms: list[dict], task: dict
                    "eval_every": config.compare.eval_every,
                    "eval_batches": config.compare.eval_batches,
                    "max_minutes_per_arm": config.compare.max_minutes_per_arm,
-                   "max_sequence_length": data.max_sequence_length},
+                   "max_sequence_length": phases(config)[-1].config.data.max_sequence_length,
+                   "phases": [{"steps": phase.config.train.steps,
+                               "max_sequence_length": phase.config.data.max_sequence_length}
+                              for phase in phases(config)] if train.phases else []},
         "shared": {
             "records": manifest.output_dir, "sequences": manifest.sequences,
             "held_out": manifest.held_out, "tokenizer": manifest.tokenizer_kind,
@@ -169,13 +187,27 @@ def _check_arm_tokenizers(config) -> None:
             check_tokenizer(path, tokenizer, config.data.tokenizer_path)
 
 
-def _records(config) -> tuple[str, RecordsManifest]:
-    """The comparison's records directory and manifest; prepared when missing or stale."""
-    directory = os.path.join(config.data.output_dir, config.name)
+def _records_dir(config) -> str:
+    return os.path.join(config.data.output_dir, config.name)
+
+
+def _tokens_per_sequence(manifest: RecordsManifest) -> float:
+    """Mean real (non-padding) tokens of a training sequence."""
+    return manifest.sequence_tokens / manifest.sequences
+
+
+def _records(config, tokenizer_fingerprint: str | None = None) -> tuple[str, RecordsManifest]:
+    """A record set's directory and manifest (the comparison's, or one phase's); prepared
+    when missing or stale (for an earlier phase: also when made with a tokenizer other than
+    the one whose `tokenizer_fingerprint` is given, the last phase's)."""
+    directory = _records_dir(config)
     try:
         manifest = check_records(directory, os.path.join(directory, TOKENIZER_DIR), config.data)
         if not manifest.held_out:
             raise ValueError(f"no held-out records in {directory}")
+        if tokenizer_fingerprint and manifest.tokenizer_fingerprint != tokenizer_fingerprint:
+            raise ValueError(f"the records in {directory} were made with another tokenizer "
+                             "than the last phase's")
     except (ValueError, FileNotFoundError) as reason:
         if file_io.isdir(directory):
             print(f"[compare] preparing the records again: {reason}")

@@ -3,7 +3,7 @@
 An arm's training run gives one tokens/s figure, made alone and at whatever load the machine had
 then; on a shared machine that noise would become the report's verdict. So once every arm has
 pretrained, one fresh process (`arm_process`: it dies with the comparison) builds every arm that
-pretrains the way its own process does for training (`_arm_pretrainer`: the same config and
+pretrains the way its own process does for training (`arm_pretrainer`: the same config and
 precision, `compile_pretrainer`, the same records reader), warms each up (untimed steps until
 every batch shape is traced), then times `compare.speed_steps` train steps per arm and round, in
 `compare.speed_rounds` rounds of alternated order (A B | B A | A B, `utils/rounds.py`). Every
@@ -42,7 +42,7 @@ import numpy as np
 import tensorflow as tf
 
 from albert_keras.compare import arm_process
-from albert_keras.compare.arm_run import _arm_pretrainer, _dataset_fn
+from albert_keras.compare.arm_pretraining import arm_pretrainer, dataset_fn
 from albert_keras.compare.finished_arms import settings_digest
 from albert_keras.data.tokenizers import load_tokenizer
 from albert_keras.training.precision import resolve_precision
@@ -114,7 +114,7 @@ def measure_speed(config, records: str, tokenizer_dir: str) -> dict[str, Any]:
     strategy = make_strategy(train.strategy)
     precision, _ = resolve_precision(train.precision, strategy)  # As the arms trained.
     # The reader's first batches, held in memory: every arm steps on the same ones.
-    batches = _dataset_fn(config, records, tokenizer)(None).take(compare.speed_steps).cache()
+    batches = dataset_fn(config, records, tokenizer)(None).take(compare.speed_steps).cache()
     real_tokens, first_of_shape = 0, {}
     for index, (x, _, _) in enumerate(batches.as_numpy_iterator()):  # Also fills the cache.
         real_tokens += int(np.sum(x["padding_mask"]))
@@ -127,7 +127,7 @@ def measure_speed(config, records: str, tokenizer_dir: str) -> dict[str, Any]:
         if arm.pretrain:
             keras.utils.set_random_seed(train.seed)  # As in the arm's process.
             with strategy.scope():
-                pretrainers[arm.name] = _arm_pretrainer(arm, tokenizer, config.data.pair_task,
+                pretrainers[arm.name] = arm_pretrainer(arm, tokenizer, config.data.pair_task,
                                                         precision, tokenizer_dir)
                 compile_pretrainer(pretrainers[arm.name], train)
     # Only once every arm is built: a train step traced before a later `set_random_seed` would

@@ -75,26 +75,30 @@ def _fake_backup(backup_dir, settings, epoch=1):
 
 def test_a_backup_made_with_other_settings_is_set_aside_and_the_arm_starts_again(tmp_path,
                                                                                    capsys):
-    from albert_keras.compare import arm_run
+    from albert_keras.compare import arm_pretraining
     from albert_keras.pipeline import load_pipeline
 
     config = load_pipeline(os.path.join(REPO, "pipelines", "compare.yaml"))
     arm = config.compare.arms[1]
-    plan = arm_run.ArmPlan(records="records/*.tfrecord", held_out="held_out", tokenizer="tok",
-                           arm_dir=str(tmp_path), tokens_per_sequence=10.0, latency_texts=())
-    backup, curve = arm_run._backup(config, arm, plan, "float32")
-    assert backup.backups() == [] and curve == str(tmp_path / "curve.json")
+
+    def backups():
+        return arm_pretraining.phase_backups(config, arm, ["records"], "tok", str(tmp_path),
+                                             "float32")
+
+    [backup] = backups()
+    assert backup.backups() == [] and backup.backup_dir == str(tmp_path / "backup")
 
     _fake_backup(tmp_path / "backup", backup.settings)  # The same settings: resumed.
     (tmp_path / "curve.json").write_text("[]")
-    same, _ = arm_run._backup(config, arm, plan, "float32")
+    [same] = backups()
     assert same.resume_epoch() == 1 and (tmp_path / "curve.json").exists()
+    assert arm_pretraining.resume_step(config, [same]) == config.compare.eval_every
 
     other = json.loads(json.dumps(backup.settings))
     other["train"]["learning_rate"], other["precision"] = 0.001, "bfloat16"
     (tmp_path / "backup" / "epoch-00001" / "training_metadata.json").unlink()
     _fake_backup(tmp_path / "backup", other, epoch=2)
-    fresh, _ = arm_run._backup(config, arm, plan, "float32")
+    [fresh] = backups()
     printed = capsys.readouterr().out
     assert "[compare] albert: starting again, not resuming: Cannot resume" in printed
     assert "train.learning_rate 0.001 -> 0.005" in printed
