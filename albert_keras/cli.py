@@ -43,7 +43,7 @@ def _user_error(error: Exception, args) -> tuple[int | None, str]:
     if isinstance(error, PlaceLocked):
         return 1, str(error)
     if isinstance(error, RuntimeError):
-        from albert_keras.training.pretrain import TrainingFailed
+        from albert_keras.jobs.pretrain import TrainingFailed
 
         if isinstance(error, TrainingFailed):
             return 1, str(error)  # A failed run fails; the message says what was kept.

@@ -23,11 +23,11 @@ import yaml
 from albert_keras.compare.compare_config import (CompareConfig, arm_checkpoints,
                                                  check_compare_pipeline, check_compare_paths)
 from albert_keras.data.data_config import TASK_TEXT, DataConfig, task_text_path
-from albert_keras.export.export_config import MODEL_NAME_PATTERN, ExportConfig
+from albert_keras.jobs.export_config import MODEL_NAME_PATTERN, ExportConfig
+from albert_keras.jobs.finetune_config import FinetuneConfig
+from albert_keras.jobs.pretrain_phases import phases, records_order
+from albert_keras.jobs.train_config import TrainConfig
 from albert_keras.models.model_config import ModelConfig
-from albert_keras.training.finetune_config import FinetuneConfig
-from albert_keras.training.pretrain_phases import phases, records_order
-from albert_keras.training.train_config import TrainConfig
 from albert_keras.utils.run_lock import RunLock
 from albert_keras.utils.storage import check_path
 
@@ -350,7 +350,7 @@ def prepare_job(config: PipelineConfig, static_masking: bool = False) -> None:
     """`albert-keras prepare`: writes the pipeline's records, one writer at a time."""
     config.check_for("prepare")
     with writing(output_places(config, "prepare"), "prepare"):
-        from albert_keras.tasks.task_corpus import prepare_records  # Deferred: TensorFlow.
+        from albert_keras.jobs.task_corpus import prepare_records  # Deferred: TensorFlow.
 
         for phase in records_order(phases(config)):  # One set, or one per phase.
             prepare_records(phase.config, static_masking=static_masking)
@@ -361,7 +361,7 @@ def finetune_job(config: PipelineConfig) -> dict[str, Any]:
     `{finetune.output_dir}/{name}/`, one writer at a time. Returns the report."""
     config.check_for("finetune")
     with writing(output_places(config, "finetune"), "finetune"):
-        from albert_keras.training.finetune_grid import finetune_with_grid
+        from albert_keras.jobs.finetune_grid import finetune_with_grid
 
         return finetune_with_grid(config)
 
@@ -374,7 +374,7 @@ def export_job(config: PipelineConfig, model_path: str | None = None,
         check_path("--model", model_path)
     # The lock file stays inside the base (never swapped whole), not beside it in the checkout.
     with writing(output_places(config, "export"), "export", inside=True):
-        from albert_keras.export.export_pipeline import export_pipeline
+        from albert_keras.jobs.export_pipeline import export_pipeline
 
         return export_pipeline(config, model_path=model_path, version=version,
                                overwrite=overwrite)
@@ -401,7 +401,7 @@ def prepare_and_pretrain(config: PipelineConfig) -> dict[str, Any]:
     `train.prepare_if_missing`, the default), then pretrains. Returns the run's summary.
 
     The two stages stay apart: `albert_keras.data.prepare.prepare` writes records,
-    `albert_keras.training.pretrain.pretrain` reads them; this job runs them in order. The run
+    `albert_keras.jobs.pretrain.pretrain` reads them; this job runs them in order. The run
     directory (and the records it may prepare) are locked for the job: a second `pretrain`
     of the same name fails at once.
     """
@@ -412,10 +412,10 @@ def prepare_and_pretrain(config: PipelineConfig) -> dict[str, Any]:
 
 def _prepare_and_pretrain(config: PipelineConfig) -> dict[str, Any]:
     if config.train.phases:  # Each phase prepared (when missing) and trained in turn.
-        from albert_keras.training.pretrain_phases import pretrain_in_phases
+        from albert_keras.jobs.pretrain_phases import pretrain_in_phases
 
         return pretrain_in_phases(config, prepare_missing=_prepare_if_missing)
-    from albert_keras.training.pretrain import pretrain  # Deferred: TensorFlow.
+    from albert_keras.jobs.pretrain import pretrain  # Deferred: TensorFlow.
 
     _prepare_if_missing(config)
     return pretrain(config)
@@ -423,7 +423,7 @@ def _prepare_and_pretrain(config: PipelineConfig) -> dict[str, Any]:
 
 def _prepare_if_missing(config: PipelineConfig) -> None:
     """Prepares the records of `config` when it has none (and `train.prepare_if_missing`)."""
-    from albert_keras.training.pretrain import find_records  # Deferred: TensorFlow.
+    from albert_keras.jobs.pretrain import find_records  # Deferred: TensorFlow.
 
     records, _ = find_records(config)
     if records is None and config.train.prepare_if_missing \
@@ -434,7 +434,7 @@ def _prepare_if_missing(config: PipelineConfig) -> None:
             f"train.strategy='multi_worker', no records in "
             f"{os.path.join(config.data.output_dir, config.name)}/")
     if records is None and config.train.prepare_if_missing:
-        from albert_keras.tasks.task_corpus import prepare_records
+        from albert_keras.jobs.task_corpus import prepare_records
 
         print(f"[pretrain] no records for {config.name!r}: running prepare first")
         prepare_records(config)

@@ -6,7 +6,7 @@ A published checkpoint (MiniLM-L6 from `../shared/data/fetch.sh` by default) is 
 those rows, once per seed and learning rate. Each encoder's rate is chosen by its median
 validation score; both are scored on a test split that neither the adaptation nor the choice
 ever saw, and the paired gain per seed (adapted - published) is summarised with its verdict
-(`albert_keras/training/downstream_protocol.py`).
+(`albert_keras/jobs/downstream_protocol.py`).
 
     .venv/bin/python benchmarks/adaptation.py --csv <data>/labeled/spam.csv --steps 300
     .venv/bin/python benchmarks/adaptation.py --csv <data>/labeled/uncertainty.csv \\
@@ -34,10 +34,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from albert_keras.jobs.downstream_protocol import (choose_learning_rate, paired_gain,  # noqa: E402
+                                                   rate_key, summary)
+from albert_keras.jobs.finetune import finetune  # noqa: E402
 from albert_keras.pipeline import load_pipeline, prepare_and_pretrain  # noqa: E402
-from albert_keras.training.downstream_protocol import (choose_learning_rate, paired_gain,  # noqa: E402
-                                                       rate_key, summary)
-from albert_keras.training.finetune import finetune  # noqa: E402
 
 FETCH = os.path.join(REPO, "..", "shared", "data", "fetch.sh")
 

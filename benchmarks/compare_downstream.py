@@ -7,7 +7,7 @@ compare.downstream_examples_per_label=100`, ...) — the way to choose the downs
 `compare.yaml` without pretraining again. For every arm and seed, the pretrained encoder and the
 same architecture from random weights are fine-tuned with the pipeline's `finetune` settings,
 each at the rate of `finetune.learning_rates` it does best with on validation rows, and scored
-on test rows never used for choosing (`training/downstream_protocol.py`). A CSV is split
+on test rows never used for choosing (`jobs/downstream_protocol.py`). A CSV is split
 80/20 (fixed seed) into training and test rows, and 20% of the training rows validate.
 
     .venv/bin/python benchmarks/compare_downstream.py --run runs/compare_3000 \\
@@ -37,10 +37,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from albert_keras.compare import ArmConfig  # noqa: E402
-from albert_keras.models.encoder_config import EncoderConfig  # noqa: E402
 from albert_keras.compare.arm_run import downstream_twins  # noqa: E402
 from albert_keras.compare.comparison import downstream_task  # noqa: E402
 from albert_keras.compare.report import format_gain  # noqa: E402
+from albert_keras.models.encoder_config import EncoderConfig  # noqa: E402
 from albert_keras.pipeline import load_pipeline  # noqa: E402
 
 

@@ -95,7 +95,7 @@ def main(argv=None) -> int:
     from albert_keras.data.labeled_batches import make_dataset
     from albert_keras.data.tokenizers import load_tokenizer
     from albert_keras.tasks import task_named
-    from albert_keras.training.finetune import finetune
+    from albert_keras.jobs.finetune import finetune
     from benchmarks.harness import BenchmarkResult, run_rounds
 
     result = BenchmarkResult("portable_formats", rounds=args.rounds, settings={

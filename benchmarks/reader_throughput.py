@@ -74,8 +74,8 @@ def train_timer(directory: str, vocabulary_size: int, batch_size: int, steps: in
                 warmup_steps: int):
     """Builds and warms up the albert_base Pretrainer once; returns a timer of `steps` steps."""
     from albert_keras.models.pretrainer import Pretrainer
-    from albert_keras.training.pretrain import compile_pretrainer
-    from albert_keras.training.train_config import TrainConfig
+    from albert_keras.training.pretraining import compile_pretrainer
+    from albert_keras.jobs.train_config import TrainConfig
 
     batch = next(iter(pretraining_dataset(directory, batch_size,
                                           masking=_masking(directory, "ngram"))))

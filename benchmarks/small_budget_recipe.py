@@ -15,7 +15,7 @@ drift of the machine over the hours spreads over every variant alike.
 
 For every variant: the median [min, max] of held-out MLM loss and accuracy and of the pair
 task's accuracy, and the per-seed difference from `baseline` (same seed) with the verdict of
-`albert_keras/training/downstream_protocol.py` ("gain" needs the median above 0 and at least 80%
+`albert_keras/jobs/downstream_protocol.py` ("gain" needs the median above 0 and at least 80%
 of seeds agreeing).
 
 With `--downstream`, each run's encoder also goes through `compare`'s downstream protocol
@@ -45,7 +45,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from albert_keras.training.downstream_protocol import paired_gain  # noqa: E402
+from albert_keras.jobs.downstream_protocol import paired_gain  # noqa: E402
 
 # name -> (what it tries, --set overrides on top of the pipeline file). Variants whose name
 # ends in "_minutes_3.5" run for a time budget and are compared with `minutes_3.5` (equal time);

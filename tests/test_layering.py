@@ -1,9 +1,13 @@
-"""Imports go one way (DESIGN.md, Layering): a module imports its own level or lower ones.
+"""Imports go one way (DESIGN.md, Layering): a module imports its own level or lower ones, and no
+two packages import each other.
 
-`utils` < `layers` < `models` < `data`, `convert` < `training`, `tasks` < `export` < `compare` <
-`pipeline`, `cli`. Read from the source with `ast`, so nothing is imported: every `import` and
-`from ... import` at module level counts, relative ones included. Imports deferred into a
-function are allowed upward only where listed below with the reason.
+`utils` < `layers` < `models` < `data`, `convert` < `training` (reusable machinery) < `tasks` <
+`export` < `jobs` (prepare, pretrain, finetune, export and their configs) < `compare` (the jobs
+side by side) < `pipeline`, `disk_space` < `cli`. Read from the source with `ast`, so nothing is
+imported: every `import` and `from ... import` counts, relative ones included. Imports deferred
+into a function are allowed upward only where listed below with the reason. The package graph
+(an edge `a -> b` for each module of `a` that imports `b` at module level) has no cycle, so
+packages on one level (`data`, `convert`) cannot lean on each other either.
 """
 
 import ast
@@ -11,7 +15,8 @@ import pathlib
 
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "albert_keras"
 LEVELS = {"utils": 0, "layers": 1, "models": 2, "data": 3, "convert": 3, "training": 4,
-          "tasks": 4, "export": 5, "compare": 6, "pipeline": 7, "disk_space": 7, "cli": 7}
+          "tasks": 5, "export": 6, "jobs": 7, "compare": 8, "pipeline": 9, "disk_space": 9,
+          "cli": 10}
 # Facades that defer-import a higher stage inside a method (module -> imported package).
 DEFERRED_UPWARD = {
     # `Encoder/Pretrainer/Task.from_pretrained` load checkpoints through the converters.
@@ -21,15 +26,17 @@ DEFERRED_UPWARD = {
 }
 
 
-def _modules():
-    for path in sorted(PACKAGE.rglob("*.py")):
-        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+def _modules(package: pathlib.Path):
+    """`(dotted name, path, is_package)` of every module of `package` (a folder)."""
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(package.parent).with_suffix("").parts
         is_package = parts[-1] == "__init__"
         yield ".".join(parts[:-1] if is_package else parts), path, is_package
 
 
 def _imports(module: str, path: pathlib.Path, is_package: bool):
-    """(imported module, deferred?) for every import statement of the file."""
+    """`(imported module, deferred?)` for every import statement of the file; `from a import b`
+    yields `a.b`, which names a module or, when `b` is not one, a name inside `a`."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     top_level = {id(node) for node in tree.body}
     package = module if is_package else module.rpartition(".")[0]
@@ -44,97 +51,76 @@ def _imports(module: str, path: pathlib.Path, is_package: bool):
                 name = ".".join(base + ([node.module] if node.module else []))
             else:
                 name = node.module
-            yield name, deferred
+            for alias in node.names:
+                yield f"{name}.{alias.name}", deferred
 
 
-def _level(module: str):
-    parts = module.split(".")
-    if parts[0] != "albert_keras" or len(parts) == 1:
-        return None
-    return LEVELS[parts[1]]
+def _unit(name: str, root: str):
+    """The ranked unit of `name` (`albert_keras.jobs.pretrain` -> `jobs`), or None outside the
+    package (and for the package's own `__init__`)."""
+    parts = name.split(".")
+    return parts[1] if parts[0] == root and len(parts) > 1 else None
 
 
-def test_every_subpackage_has_a_level():
-    names = {path.stem if path.is_file() else path.name for path in PACKAGE.iterdir()
+def unranked(package: pathlib.Path, levels: dict) -> set:
+    """The subpackages and top-level modules of `package` that have no level."""
+    names = {path.stem if path.is_file() else path.name for path in package.iterdir()
              if path.name != "__init__.py" and not path.name.startswith((".", "_"))
-             and (path.suffix == ".py" or path.is_dir())}
-    assert names == set(LEVELS), "give new subpackages a level in LEVELS and in DESIGN.md"
+             and (path.suffix == ".py" or (path / "__init__.py").is_file())}
+    return names - set(levels)
 
 
-def _upward_imports():
+def upward_imports(package: pathlib.Path, levels: dict, deferred_upward=frozenset()) -> list:
+    """`importer -> imported` for each import of a higher level than the importer's, except
+    the deferred ones of `deferred_upward`."""
     found = []
-    for module, path, is_package in _modules():
-        level = _level(module)
+    for module, path, is_package in _modules(package):
+        level = levels.get(_unit(module, package.name))
         for name, deferred in _imports(module, path, is_package):
-            target = _level(name)
+            target = levels.get(_unit(name, package.name))
             if level is None or target is None or target <= level:
                 continue
             top = ".".join(name.split(".")[:2])
-            if deferred and (module, top) in DEFERRED_UPWARD:
+            if deferred and (module, top) in deferred_upward:
                 continue
-            found.append(f"{module} -> {name}" + (" (deferred)" if deferred else ""))
-    return found
+            found.append(f"{module} -> {top}" + (" (deferred)" if deferred else ""))
+    return sorted(set(found))
 
 
-def test_imports_go_one_way():
-    assert _upward_imports() == []
-
-
-def test_the_check_sees_an_upward_import(tmp_path, monkeypatch):
-    """The test above can fail: a layer that imports training is reported."""
-    fake = tmp_path / "albert_keras"
-    (fake / "layers").mkdir(parents=True)
-    (fake / "training").mkdir()
-    for name in ("__init__.py", "layers/__init__.py", "training/__init__.py",
-                 "training/lamb.py"):
-        (fake / name).write_text("")
-    (fake / "layers" / "bad.py").write_text(
-        "from ..training import lamb\n\ndef f():\n    import albert_keras.training.lamb\n")
-    monkeypatch.setitem(globals(), "PACKAGE", fake)
-    assert _upward_imports() == ["albert_keras.layers.bad -> albert_keras.training",
-                                 "albert_keras.layers.bad -> albert_keras.training.lamb (deferred)"]
-
-
-def _module_graph(package=None):
-    """module -> the package modules it imports at module level (`from a import b` counts as
-    an import of `a.b` when `b` is a module)."""
-    package = package or PACKAGE
-    modules = {module for module, _, _ in _modules_of(package)}
+def package_graph(package: pathlib.Path) -> dict:
+    """Subpackage or top-level module -> the others it imports at module level."""
     graph = {}
-    for module, path, is_package in _modules_of(package):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+    for module, path, is_package in _modules(package):
+        unit = _unit(module, package.name)
+        if unit is None:
+            continue
+        targets = graph.setdefault(unit, set())
+        for name, deferred in _imports(module, path, is_package):
+            target = _unit(name, package.name)
+            if not deferred and target not in (None, unit):
+                targets.add(target)
+    return graph
+
+
+def module_graph(package: pathlib.Path) -> dict:
+    """Module -> the package modules it imports at module level (`from a import b` counts as an
+    import of `a.b` when `b` is a module, else of `a`)."""
+    modules = {module for module, _, _ in _modules(package)}
+    graph = {}
+    for module, path, is_package in _modules(package):
         edges = set()
-        for node in tree.body:
-            names = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = next(_imports_of_node(module, is_package, node))
-                names = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
-                         for alias in node.names]
-            edges.update(name for name in names if name in modules and name != module)
+        for name, deferred in _imports(module, path, is_package):
+            if deferred:
+                continue
+            name = name if name in modules else name.rpartition(".")[0]
+            if name in modules and name != module:
+                edges.add(name)
         graph[module] = edges
     return graph
 
 
-def _modules_of(package):
-    for path in sorted(package.rglob("*.py")):
-        parts = path.relative_to(package.parent).with_suffix("").parts
-        is_package = parts[-1] == "__init__"
-        yield ".".join(parts[:-1] if is_package else parts), path, is_package
-
-
-def _imports_of_node(module, is_package, node):
-    package = module if is_package else module.rpartition(".")[0]
-    if node.level:
-        base = package.split(".")[:len(package.split(".")) - node.level + 1]
-        yield ".".join(base + ([node.module] if node.module else []))
-    else:
-        yield node.module
-
-
-def _cycles(graph):
-    """The import cycles of `graph`: strongly connected components of more than one module."""
+def cycles(graph: dict) -> list:
+    """The cycles of `graph`: its strongly connected components of more than one node."""
     index, low, stack, on_stack, found = {}, {}, [], set(), []
 
     def visit(node):  # Tarjan's algorithm.
@@ -164,28 +150,83 @@ def _cycles(graph):
     return found
 
 
-def test_no_import_cycles():
-    assert _cycles(_module_graph()) == []
+def test_every_subpackage_and_module_has_a_level():
+    assert unranked(PACKAGE, LEVELS) == set(), "give it a level in LEVELS and in DESIGN.md"
+    assert set(LEVELS) == {path.stem if path.is_file() else path.name
+                           for path in PACKAGE.iterdir() if not path.name.startswith((".", "_"))
+                           and (path.suffix == ".py" or path.is_dir())}, "a level of nothing"
 
 
-def test_the_check_sees_a_cycle(tmp_path):
-    fake = tmp_path / "albert_keras"
-    (fake / "data").mkdir(parents=True)
-    for name in ("__init__.py", "data/__init__.py"):
-        (fake / name).write_text("")
-    (fake / "data" / "a.py").write_text("from albert_keras.data import b\n")
-    (fake / "data" / "b.py").write_text("from . import c\n")
-    (fake / "data" / "c.py").write_text("import albert_keras.data.a\n")
-    assert _cycles(_module_graph(fake)) == [
+def test_imports_go_one_way():
+    assert upward_imports(PACKAGE, LEVELS, DEFERRED_UPWARD) == []
+
+
+def test_no_package_imports_another_that_imports_it():
+    assert cycles(package_graph(PACKAGE)) == []
+
+
+def test_no_module_import_cycles():
+    assert cycles(module_graph(PACKAGE)) == []
+
+
+def test_deferred_upward_entries_are_still_needed():
+    """`DEFERRED_UPWARD` only lists imports that exist (each one a reason to keep it short)."""
+    used = {(module, ".".join(name.split(".")[:2]))
+            for module, path, is_package in _modules(PACKAGE)
+            for name, deferred in _imports(module, path, is_package) if deferred}
+    assert DEFERRED_UPWARD <= used
+
+
+def _plant(tmp_path, files: dict) -> pathlib.Path:
+    """A fake `albert_keras` in `tmp_path` with these files (path -> source)."""
+    root = tmp_path / "albert_keras"
+    for name, text in {"__init__.py": "", **files}.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def test_the_checks_see_an_upward_import(tmp_path):
+    """The checks above can fail: a layer that imports training, at module level or deferred
+    (and not listed), and a package with no level, are reported."""
+    fake = _plant(tmp_path, {
+        "layers/__init__.py": "", "training/__init__.py": "", "training/lamb.py": "",
+        "layers/bad.py": "from ..training import lamb\n\ndef f():\n    import albert_keras.training.lamb\n",
+        "layers/late.py": "def f():\n    from albert_keras.training.lamb import Lamb\n",
+        "extra/__init__.py": ""})
+    levels = {"layers": 1, "training": 4}
+    assert upward_imports(fake, levels, {("albert_keras.layers.late", "albert_keras.training")}) == [
+        "albert_keras.layers.bad -> albert_keras.training",
+        "albert_keras.layers.bad -> albert_keras.training (deferred)"]
+    assert unranked(fake, levels) == {"extra"}
+
+
+def test_the_checks_see_a_package_cycle(tmp_path):
+    """Two packages on one level that import each other (no upward import), through a relative
+    import and an `__init__`, and a module-level cycle inside one package."""
+    fake = _plant(tmp_path, {
+        "data/__init__.py": "from albert_keras.convert import weights\n",
+        "convert/__init__.py": "", "convert/weights.py": "from ..data import a\n",
+        "data/a.py": "from albert_keras.data import b\n", "data/b.py": "from . import c\n",
+        "data/c.py": "import albert_keras.data.a\n",
+        "data/d.py": "def f():\n    from albert_keras.convert import weights\n",
+        "utils/__init__.py": "", "utils/ok.py": "def f():\n    import albert_keras.data\n"})
+    levels = {"utils": 0, "data": 3, "convert": 3}
+    assert upward_imports(fake, levels) == [
+        "albert_keras.utils.ok -> albert_keras.data (deferred)"]
+    assert cycles(package_graph(fake)) == [["convert", "data"]]
+    assert cycles(module_graph(fake)) == [
         ["albert_keras.data.a", "albert_keras.data.b", "albert_keras.data.c"]]
+    (fake / "data" / "__init__.py").write_text("")  # Deferred imports make no cycle.
+    assert cycles(package_graph(fake)) == []
 
 
 def test_pretrain_does_not_prepare_records():
-    """Records are prepared by the CLI/pipeline, not from inside `pretrain` (even deferred)."""
-    importers = {module for module, path, is_package in _modules()
+    """Records are prepared by the prepare job, not from inside `pretrain` (even deferred)."""
+    importers = {module for module, path, is_package in _modules(PACKAGE)
                  for name, _ in _imports(module, path, is_package)
-                 if name == "albert_keras.data.prepare"}
-    assert "albert_keras.training.pretrain" not in importers
+                 if (name + ".").startswith("albert_keras.data.prepare.")}
+    assert "albert_keras.jobs.pretrain" not in importers
     # The prepare job (`prepare_records`: task text, then records), which the CLI,
     # `prepare_and_pretrain` and `compare` call.
-    assert "albert_keras.tasks.task_corpus" in importers
+    assert "albert_keras.jobs.task_corpus" in importers

@@ -137,8 +137,8 @@ def test_sequence_lengths_must_fit_the_encoder_in_the_jobs_that_use_them(tmp_pat
 
 
 def test_direct_configs_refuse_non_finite_rates():
-    from albert_keras.training.finetune_config import FinetuneConfig
-    from albert_keras.training.train_config import TrainConfig
+    from albert_keras.jobs.finetune_config import FinetuneConfig
+    from albert_keras.jobs.train_config import TrainConfig
 
     with pytest.raises(ValueError, match=r"train.learning_rate=inf"):
         TrainConfig(learning_rate=float("inf"))

@@ -2,7 +2,7 @@
 
 Every phase trains on records of its own sequence length (all made with the comparison's one
 tokenizer), continuing the weights and heads of the phase before with a fresh optimizer and a
-schedule of its own, as `pretrain` does (`training/pretrain_phases.py`). The held-out scores,
+schedule of its own, as `pretrain` does (`jobs/pretrain_phases.py`). The held-out scores,
 every `compare.eval_every` steps, always come from the last phase's held-out records, so the
 learning curve is one curve over the whole run, its steps counted from the first phase.
 
@@ -27,13 +27,13 @@ import tensorflow as tf
 
 from albert_keras.compare.compare_config import ArmConfig
 from albert_keras.data.pretraining_dataset import pretraining_dataset_from_config
+from albert_keras.jobs.pretrain_phases import Phase, phase_name, phases
 from albert_keras.models.encoder import Encoder
 from albert_keras.models.pretrainer import Pretrainer
 from albert_keras.training.atomic_backup import AtomicBackupAndRestore, ResumeRefused
 from albert_keras.training.continued_pretraining import continued_pretrainer
 from albert_keras.training.precision import dtype_policy
-from albert_keras.training.pretrain import compile_pretrainer, distribute
-from albert_keras.training.pretrain_phases import Phase, phase_name, phases
+from albert_keras.training.pretraining import compile_pretrainer, distribute
 from albert_keras.utils import file_io
 from albert_keras.utils.atomic_files import write_json_atomic
 

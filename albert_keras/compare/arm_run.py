@@ -29,20 +29,20 @@ from albert_keras.compare.arm_pretraining import (CURVE, arm_pretrainer, batches
                                                   dataset_fn, delete_backups, evaluate,
                                                   held_out_dataset, phase_backups,
                                                   pretrain_arm, resume_step, resumed_curve)
+from albert_keras.compare.compare_config import ArmConfig, CompareConfig
 from albert_keras.compare.finished_arms import (ARM_RESULT, ARM_SETTINGS, arm_settings,
                                                 finished_result, settings_digest)
-from albert_keras.compare.compare_config import ArmConfig, CompareConfig
 from albert_keras.data.tokenizers import load_tokenizer
 from albert_keras.export.export_for_serving import export_for_serving
+from albert_keras.jobs.downstream_protocol import (choose_learning_rate, paired_gain,
+                                                   rate_key, summary)
+from albert_keras.jobs.finetune import finetune
+from albert_keras.jobs.pretrain_phases import phases
 from albert_keras.models.dtype_copy import save_float32
 from albert_keras.models.model_config import ModelConfig
 from albert_keras.tasks.registry import task_named
-from albert_keras.training.downstream_protocol import (choose_learning_rate, paired_gain,
-                                                        rate_key, summary)
-from albert_keras.training.finetune import finetune
-from albert_keras.training.pretrain import most_frequent_token_accuracy
-from albert_keras.training.pretrain_phases import phases
 from albert_keras.training.precision import resolve_precision
+from albert_keras.training.pretraining import most_frequent_token_accuracy
 from albert_keras.training.strategy import make_strategy
 from albert_keras.utils import file_io
 from albert_keras.utils.atomic_files import write_json_atomic

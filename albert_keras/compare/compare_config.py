@@ -74,7 +74,7 @@ class CompareConfig:
         downstream: bool. Fine-tune each arm and its random-init twin. Defaults to True.
         downstream_seeds: list of int. One pretrained and one random-init run per seed (and
             learning rate); the report gives the paired gain per seed, its median and range,
-            and a verdict (`training/downstream_protocol.py`). Defaults to `[0, 1, 2, 3, 4]`.
+            and a verdict (`jobs/downstream_protocol.py`). Defaults to `[0, 1, 2, 3, 4]`.
         downstream_workers: int. Fine-tuning runs at once, each in a process of its own with
             an equal share of the CPU cores (small models use one core poorly, and tracing is
             single-threaded). Keep 1 on one accelerator: each process would claim its memory.

@@ -33,13 +33,13 @@ from albert_keras.compare.compare_config import (arm_checkpoints, check_compare_
                                                  check_compare_pipeline)
 from albert_keras.compare.report_markdown import report_markdown
 from albert_keras.compare.speed_rounds import speed_in_process, with_speed
-from albert_keras.data.records_manifest import RecordsManifest, read_manifest
 from albert_keras.data.corpus import read_documents
 from albert_keras.data.prepare import HELD_OUT_DIR, TOKENIZER_DIR
 from albert_keras.data.records_check import check_records
-from albert_keras.tasks.task_corpus import prepare_records
+from albert_keras.data.records_manifest import RecordsManifest, read_manifest
+from albert_keras.jobs.pretrain_phases import phases, records_order
+from albert_keras.jobs.task_corpus import prepare_records
 from albert_keras.training.continued_pretraining import check_tokenizer
-from albert_keras.training.pretrain_phases import phases, records_order
 from albert_keras.training.precision import resolve_precision
 from albert_keras.utils import file_io
 from albert_keras.utils.atomic_files import write_json_atomic, write_text_atomic

@@ -46,7 +46,7 @@ from albert_keras.compare.arm_pretraining import arm_pretrainer, dataset_fn
 from albert_keras.compare.finished_arms import settings_digest
 from albert_keras.data.tokenizers import load_tokenizer
 from albert_keras.training.precision import resolve_precision
-from albert_keras.training.pretrain import compile_pretrainer
+from albert_keras.training.pretraining import compile_pretrainer
 from albert_keras.training.strategy import make_strategy
 from albert_keras.utils import file_io
 from albert_keras.utils.atomic_files import write_json_atomic

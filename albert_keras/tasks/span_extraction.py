@@ -36,9 +36,9 @@ from albert_keras.data.sequence_layout import MIN_CONTEXT_TOKENS, PAIR_SPECIAL_T
 from albert_keras.data.span_packing import encode_span_examples, pack_question_context
 from albert_keras.data.tokenizers import special_token_ids
 from albert_keras.models.span_extractor import SpanExtractor, best_spans
+from albert_keras.tasks import finetune_metrics
 from albert_keras.tasks.fine_tuning_task import FineTuningTask
 from albert_keras.tasks.serving_settings import ServingSettings
-from albert_keras.training import finetune_metrics
 from albert_keras.utils import file_io
 
 

@@ -31,8 +31,8 @@ from albert_keras.data.text_preprocessor import WHITESPACE, clean_text
 from albert_keras.data.tokenizers import special_token_ids
 from albert_keras.data.word_packing import pack_words
 from albert_keras.models.token_classifier import TokenClassifier
+from albert_keras.tasks import finetune_metrics
 from albert_keras.tasks.fine_tuning_task import FineTuningTask
-from albert_keras.training import finetune_metrics
 from albert_keras.training.masked_lm_loss import MaskedLMLoss
 from albert_keras.utils import file_io
 

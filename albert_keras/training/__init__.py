@@ -1,14 +1,14 @@
-"""Training: pipeline sections, optimizers, schedule, losses, strategies and callbacks.
+"""Training machinery, reusable by every job: optimizers, schedule, losses, strategies, precision,
+gradient accumulation, callbacks and backups, and compiling and feeding a `Pretrainer`.
 
-`albert_keras.training.pretrain.pretrain(config)` runs a whole pretraining job (imported from its
-module, not here, to keep this package light).
+The jobs that use it (`pretrain`, `finetune`, and their configs such as `TrainConfig`) live one
+layer up, in `albert_keras.jobs`.
 """
 
 from albert_keras.utils.lazy_exports import lazy_exports
 
 __all__ = ["AdamW", "AtomicBackupAndRestore", "make_callbacks", "CrossReplicaClipping", "Lamb",
-           "MaskedLMLoss", "make_optimizer", "make_strategy", "TrainConfig",
-           "WarmupPolynomialDecay"]
+           "MaskedLMLoss", "make_optimizer", "make_strategy", "WarmupPolynomialDecay"]
 lazy_exports(__name__, {
     "AdamW": ".adamw",
     "AtomicBackupAndRestore": ".atomic_backup",
@@ -18,6 +18,5 @@ lazy_exports(__name__, {
     "MaskedLMLoss": ".masked_lm_loss",
     "make_optimizer": ".optimizers",
     "make_strategy": ".strategy",
-    "TrainConfig": ".train_config",
     "WarmupPolynomialDecay": ".warmup_polynomial_decay",
 })

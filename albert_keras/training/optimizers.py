@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 
 from albert_keras.training.adamw import AdamW
 from albert_keras.training.lamb import Lamb
 from albert_keras.training.time_budget import TimeFittedSchedule
-from albert_keras.training.train_config import TrainConfig
 from albert_keras.training.warmup_polynomial_decay import WarmupPolynomialDecay
 
 
-def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
+def make_optimizer(config: Any) -> keras.optimizers.Optimizer:
     """`Lamb` or `AdamW` with a warmup + polynomial decay schedule over `config.steps` (or
     over `config.max_minutes` of training time).
 
     Under `precision="mixed_float16"` the optimizer is wrapped in a
     `keras.optimizers.LossScaleOptimizer` (dynamic loss scaling). Call it inside
     `strategy.scope()`.
+
+    Args:
+        config: `TrainConfig` (`albert_keras.jobs.train_config`), or anything with its fields
+            `optimizer, learning_rate, warmup_steps, steps, end_learning_rate, decay_power,
+            max_minutes, beta_1, beta_2, epsilon, weight_decay, global_clipnorm, precision`.
     """
     schedule = WarmupPolynomialDecay(
         config.learning_rate, warmup_steps=config.warmup_steps, decay_steps=config.steps,

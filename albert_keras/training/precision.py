@@ -18,7 +18,7 @@ import os
 
 import tensorflow as tf
 
-from albert_keras.training.train_config import PRECISIONS
+from albert_keras.training.choices import PRECISIONS
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 
 

@@ -9,8 +9,8 @@ from typing import Iterator
 
 import tensorflow as tf
 
+from albert_keras.training.choices import STRATEGIES
 from albert_keras.training.cluster_environment import cluster_environment, tpu_address
-from albert_keras.training.train_config import STRATEGIES
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:

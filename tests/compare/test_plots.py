@@ -27,7 +27,7 @@ def _curve(scale, nan_at=None):
 
 
 def _downstream(pretrained, random_init):
-    from albert_keras.training.downstream_protocol import paired_gain, summary
+    from albert_keras.jobs.downstream_protocol import paired_gain, summary
 
     values = [pretrained - 0.01, pretrained + 0.01]
     return {"metric": "accuracy",

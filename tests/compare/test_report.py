@@ -31,7 +31,7 @@ def _arm(name, share, encoder, seconds_per_step, losses, pair, downstream):
 
 def _downstream(pretrained, random_init):
     """A `downstream` entry as `downstream_twins` makes it, from per-seed test scores."""
-    from albert_keras.training.downstream_protocol import paired_gain, summary
+    from albert_keras.jobs.downstream_protocol import paired_gain, summary
 
     return {"metric": "accuracy", "split": "test", "selection_split": "validation",
             "seeds": list(range(len(pretrained))), "learning_rates": [1e-4, 5e-4],

@@ -5,8 +5,8 @@ import tensorflow as tf
 from albert_keras.data import labeled
 from albert_keras.data.encoded_split import EncodedSplit
 from albert_keras.data.labeled_batches import make_dataset, num_batches
+from albert_keras.jobs.finetune_config import FinetuneConfig
 from albert_keras.tasks import read_examples
-from albert_keras.training.finetune_config import FinetuneConfig
 from tests.helpers import finetune_data
 
 CLS, SEP = 2, 3

@@ -25,7 +25,7 @@ def _config(tmp_path, ram_dir, runner):
 
 def _accepted(config):
     """What `pretrain` checks before any training (raises when it refuses the records)."""
-    from albert_keras.training.pretrain_records import checked_records
+    from albert_keras.jobs.pretrain_records import checked_records
 
     return checked_records(config)
 

@@ -4,10 +4,10 @@ import os
 import numpy as np
 import pytest
 
-from albert_keras.tasks import read_examples
 from albert_keras.data.stdlib_topics import (DEFAULT_PACKAGES, StdlibTopicTask, _passages,
                                              _split_by_file, write_stdlib_topic_task)
-from albert_keras.training.finetune_config import FinetuneConfig
+from albert_keras.jobs.finetune_config import FinetuneConfig
+from albert_keras.tasks import read_examples
 
 
 @pytest.fixture(scope="module")

@@ -58,7 +58,7 @@ def synthetic_dataset_fn(global_batch_size: int, repeat: bool = True):
 
 
 def tiny_train_config(**overrides):
-    from albert_keras.training.train_config import TrainConfig
+    from albert_keras.jobs.train_config import TrainConfig
 
     values = dict(global_batch_size=8, steps=6, steps_per_epoch=2, warmup_steps=1,
                   learning_rate=0.01, verbose=0, eval_batches=0)
@@ -72,7 +72,7 @@ def build(strategy, train, seed=1, accumulation=1):
 
     from albert_keras.models.encoder import Encoder
     from albert_keras.models.pretrainer import Pretrainer
-    from albert_keras.training.pretrain import compile_pretrainer
+    from albert_keras.training.pretraining import compile_pretrainer
 
     keras.utils.set_random_seed(seed)
     with strategy.scope():
@@ -98,7 +98,7 @@ def _two_logical_cpus() -> None:
 
 def run_mirrored(out_path: str) -> None:
     _two_logical_cpus()
-    from albert_keras.training.pretrain import distribute
+    from albert_keras.training.pretraining import distribute
 
     # Clip at a norm the gradients exceed, so that per-replica clipping would show.
     train = tiny_train_config(global_clipnorm=0.05, steps=4, steps_per_epoch=4)
@@ -134,7 +134,7 @@ def run_mirrored_buckets(records: str, out_path: str) -> None:
     """MirroredStrategy(2 CPUs) on length-bucketed batches: replicas get different shapes."""
     _two_logical_cpus()
     from albert_keras.data.pretraining_dataset import ReaderOptions, pretraining_dataset
-    from albert_keras.training.pretrain import distribute
+    from albert_keras.training.pretraining import distribute
 
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     train = tiny_train_config(steps=6, steps_per_epoch=6)
@@ -160,7 +160,7 @@ def run_mirrored_buckets(records: str, out_path: str) -> None:
 
 
 def run_multi_worker(out_path: str, accumulation: int = 1) -> None:
-    from albert_keras.training.pretrain import distribute
+    from albert_keras.training.pretraining import distribute
     from albert_keras.training.strategy import make_strategy
 
     strategy = make_strategy("multi_worker")
@@ -230,7 +230,8 @@ class _CountSteps:
 
 
 def run_resume(run_dir: str, out_path: str, kill_after_epoch: int | None) -> None:
-    from albert_keras.training.pretrain import distribute, fit_pretrainer
+    from albert_keras.jobs.pretrain import fit_pretrainer
+    from albert_keras.training.pretraining import distribute
 
     strategy = tf.distribute.get_strategy()
     train = tiny_train_config()

@@ -101,7 +101,7 @@ def encode(examples, task: str, tokenizer, labels, max_sequence_length: int,
     from albert_keras.data.span_packing import encode_span_examples
     from albert_keras.data.tokenizers import special_token_ids
     from albert_keras.tasks import task_named
-    from albert_keras.training.finetune_config import FinetuneConfig
+    from albert_keras.jobs.finetune_config import FinetuneConfig
 
     if task == "span_extraction":
         return encode_span_examples(examples, tokenizer, special_token_ids(tokenizer),

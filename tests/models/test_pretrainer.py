@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from albert_keras.jobs.train_config import TrainConfig
 from albert_keras.models.encoder import Encoder
 from albert_keras.models.pretrainer import Pretrainer
-from albert_keras.training.pretrain import compile_pretrainer
-from albert_keras.training.train_config import TrainConfig
+from albert_keras.training.pretraining import compile_pretrainer
 from tests.helpers import assert_keras_file_round_trip, tiny_inputs
 
 VOCABULARY, PREDICTIONS = 50, 3

@@ -2,8 +2,8 @@
 
 import pytest
 
+from albert_keras.jobs.finetune_config import FinetuneConfig
 from albert_keras.tasks import ServingSettings, task_named
-from albert_keras.training.finetune_config import FinetuneConfig
 
 
 def test_multi_label_needs_classification_and_query_needs_room():

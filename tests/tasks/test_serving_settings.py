@@ -5,8 +5,8 @@ import json
 import pytest
 
 from albert_keras.data.sequence_layout import default_doc_stride
+from albert_keras.jobs.finetune_config import FinetuneConfig
 from albert_keras.tasks import ServingSettings
-from albert_keras.training.finetune_config import FinetuneConfig
 
 
 def test_round_trip_through_labels_json(tmp_path):

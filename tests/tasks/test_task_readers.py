@@ -8,8 +8,8 @@ import tensorflow as tf
 
 from albert_keras.data import labeled
 from albert_keras.data.labeled import LabeledDataError
+from albert_keras.jobs.finetune_config import FinetuneConfig
 from albert_keras.tasks import read_examples, task_named
-from albert_keras.training.finetune_config import FinetuneConfig
 from tests.helpers import finetune_data
 
 

@@ -5,8 +5,8 @@ import keras
 import numpy as np
 import pytest
 
+from albert_keras.jobs.train_config import TrainConfig
 from albert_keras.training.optimizers import build_optimizer, make_optimizer
-from albert_keras.training.train_config import TrainConfig
 
 
 def _traced_steps(build_first: bool, optimizer_name: str) -> tuple[int, keras.Model]:

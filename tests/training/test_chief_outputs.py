@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from albert_keras.jobs.pretrain import check_shards_per_worker
+from albert_keras.jobs.pretrain_report import initial_scores, weights_digest
 from albert_keras.training.callbacks import backup_directory, make_callbacks
-from albert_keras.training.pretrain import check_shards_per_worker
-from albert_keras.training.pretrain_report import initial_scores, weights_digest
 from albert_keras.training.strategy import is_chief, num_workers, output_directory
 
 

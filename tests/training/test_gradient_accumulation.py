@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from albert_keras.jobs.pretrain import check_batch_size
 from albert_keras.models.encoder import Encoder
 from albert_keras.models.token_classifier import TokenClassifier
 from albert_keras.pipeline import ConfigError, pipeline_from_dict
 from albert_keras.training.gradient_accumulation import use_gradient_accumulation
 from albert_keras.training.masked_lm_loss import MaskedLMLoss
-from albert_keras.training.pretrain import check_batch_size
 from tests.helpers.distributed_worker import (build, synthetic_dataset_fn, tiny_train_config,
                                                weights_of)
 

@@ -74,7 +74,7 @@ def test_two_indexed_job_workers_train_alike_and_leave_one_set_of_outputs(tmp_pa
 
     import keras
 
-    from albert_keras.training.pretrain_report import weights_digest
+    from albert_keras.jobs.pretrain_report import weights_digest
 
     saved = keras.saving.load_model(run / "pretrainer.keras", compile=False)
     assert weights_digest(saved) == digests[0]  # The chief saved the weights both trained.

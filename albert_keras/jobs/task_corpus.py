@@ -28,17 +28,14 @@ from __future__ import annotations
 
 import collections
 import re
-from typing import TYPE_CHECKING
 
 from albert_keras.data import labeled
 from albert_keras.data.corpus import split_long_line
 from albert_keras.data.data_config import task_text_path
+from albert_keras.jobs.finetune_config import FinetuneConfig
 from albert_keras.tasks.registry import task_named
 from albert_keras.utils import file_io
 from albert_keras.utils.atomic_files import write_text_atomic
-
-if TYPE_CHECKING:
-    from albert_keras.training.finetune_config import FinetuneConfig
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -113,7 +110,7 @@ def write_task_corpus(finetune_config: FinetuneConfig, path: str) -> dict[str, i
     Example:
     ```python
     import pathlib
-    from albert_keras.training.finetune_config import FinetuneConfig
+    from albert_keras.jobs.finetune_config import FinetuneConfig
 
     pathlib.Path("reviews.csv").write_text('text,label\\n"A fine film.\\nSee it.",pos\\n')
     counts = write_task_corpus(FinetuneConfig(train="reviews.csv"), "corpus.txt")

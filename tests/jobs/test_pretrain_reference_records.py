@@ -67,8 +67,8 @@ def test_pretrain_trains_on_reference_records_and_writes_its_run(tmp_path, capsy
 
 
 def test_settings_of_reference_records_come_from_the_records(tmp_path):
-    from albert_keras.training.pretrain import resume_settings
-    from albert_keras.training.pretrain_records import checked_records
+    from albert_keras.jobs.pretrain import resume_settings
+    from albert_keras.jobs.pretrain_records import checked_records
 
     config, files = _reference_run(tmp_path)
     found = checked_records(config)
@@ -87,7 +87,7 @@ def test_settings_of_reference_records_come_from_the_records(tmp_path):
     ("max_predictions", 5, "data.max_predictions=5 but the records have 4")])
 def test_other_lengths_than_the_records_are_one_line_before_any_work(tmp_path, key, value,
                                                                       message):
-    from albert_keras.training.pretrain import pretrain
+    from albert_keras.jobs.pretrain import pretrain
 
     config, files = _reference_run(tmp_path, **{key: value})
     with pytest.raises(ValueError, match=f"{files[0]}.*{message}") as error:
@@ -97,7 +97,7 @@ def test_other_lengths_than_the_records_are_one_line_before_any_work(tmp_path, k
 
 
 def test_a_vocabulary_smaller_than_the_records_ids_is_named(tmp_path):
-    from albert_keras.training.pretrain import pretrain
+    from albert_keras.jobs.pretrain import pretrain
 
     config, files = _reference_run(tmp_path, "wordpiece", vocabulary_size=60, shards=1)
     with pytest.raises(ValueError, match=f"{files[0]}.*holds token id 5[0-9].*vocab.txt.*"
@@ -107,7 +107,7 @@ def test_a_vocabulary_smaller_than_the_records_ids_is_named(tmp_path):
 
 
 def test_a_corrupt_reference_shard_is_named(tmp_path):
-    from albert_keras.training.pretrain import pretrain
+    from albert_keras.jobs.pretrain import pretrain
 
     config, files = _reference_run(tmp_path)
     data = open(files[1], "rb").read()
@@ -118,7 +118,7 @@ def test_a_corrupt_reference_shard_is_named(tmp_path):
 
 
 def test_reference_records_need_a_tokenizer_and_train_records(tmp_path):
-    from albert_keras.training.pretrain import find_records
+    from albert_keras.jobs.pretrain import find_records
 
     config, _ = _reference_run(tmp_path, tokenizer_path=None)
     with pytest.raises(ValueError, match="set data.tokenizer_path.*Received: "

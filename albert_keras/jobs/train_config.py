@@ -1,4 +1,4 @@
-"""`TrainConfig`: the `train` section of a pipeline (owned by the training stage)."""
+"""`TrainConfig`: the `train` section of a pipeline (owned by the pretrain job)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import dataclasses
 import math
 from typing import Literal
 
-STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
-PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+from albert_keras.training.choices import PRECISIONS, STRATEGIES
+
 _CHOICES = {"strategy": STRATEGIES, "optimizer": ("lamb", "adamw"), "precision": PRECISIONS}
 
 

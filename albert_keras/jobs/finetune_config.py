@@ -1,4 +1,4 @@
-"""`FinetuneConfig`: the `finetune` section of a pipeline (owned by the fine-tuning stage)."""
+"""`FinetuneConfig`: the `finetune` section of a pipeline (owned by the finetune job)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from albert_keras.data.labeled_file_config import LabeledFileConfig
 from albert_keras.data.sequence_layout import (MAX_QUERY_LENGTH, PAIR_SPECIAL_TOKENS,
                                                default_doc_stride)
 from albert_keras.tasks.registry import TASKS
-from albert_keras.training.train_config import PRECISIONS
+from albert_keras.training.choices import PRECISIONS
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,10 +17,10 @@ from typing import Any
 
 import keras
 
+from albert_keras.jobs.downstream_protocol import choose_learning_rate, rate_key
+from albert_keras.jobs.finetune import finetune
+from albert_keras.tasks import finetune_metrics
 from albert_keras.tasks.registry import task_named
-from albert_keras.training import finetune_metrics
-from albert_keras.training.downstream_protocol import choose_learning_rate, rate_key
-from albert_keras.training.finetune import finetune
 from albert_keras.utils import file_io
 from albert_keras.utils.published_run import publish_run, published_record
 from albert_keras.utils.tokenizer_beside import TOKENIZER_DIR

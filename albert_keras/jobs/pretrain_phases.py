@@ -105,7 +105,7 @@ def pretrain_in_phases(config, prepare_missing: Callable[[Any], None]) -> dict[s
         prepare_missing: makes a phase's records when they are missing (the job's
             prepare-if-missing), called for every phase in `records_order` before training.
     """
-    from albert_keras.training.pretrain import pretrain
+    from albert_keras.jobs.pretrain import pretrain
 
     run = phases(config)
     for phase in records_order(run):
@@ -132,7 +132,7 @@ def pretrain_in_phases(config, prepare_missing: Callable[[Any], None]) -> dict[s
 def phase_settings(phase: Phase, continue_from: dict | None) -> dict[str, Any]:
     """What makes a phase's result: its whole config and the weights it starts from (recorded
     in its summary, compared by `finished_phase`)."""
-    from albert_keras.training.pretrain_report import json_safe
+    from albert_keras.jobs.pretrain_report import json_safe
 
     return json_safe({"index": phase.index, "count": phase.count,
                       "config": dataclasses.asdict(phase.config),

@@ -13,7 +13,6 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from albert_keras.models.dtype_copy import save_float32
 from albert_keras.models.pretrainer import Pretrainer
@@ -21,18 +20,6 @@ from albert_keras.utils import file_io
 from albert_keras.utils.atomic_files import write_json_atomic
 from albert_keras.utils.published_run import publish_run
 from albert_keras.utils.tokenizer_beside import TOKENIZER_DIR
-
-
-def most_frequent_token_accuracy(dataset: tf.data.Dataset) -> float:
-    """MLM accuracy of always predicting the most frequent masked token of these batches."""
-    counts: dict[int, float] = {}
-    for _, y, sample_weight in dataset.as_numpy_iterator():
-        ids = y["mlm"].reshape(-1)
-        weights = sample_weight["mlm"].reshape(-1)
-        for token, weight in zip(ids[weights > 0], weights[weights > 0]):
-            counts[int(token)] = counts.get(int(token), 0.0) + float(weight)
-    total = sum(counts.values())
-    return max(counts.values()) / total if total else 0.0
 
 
 def format_summary(summary: dict[str, Any]) -> str:

@@ -4,7 +4,8 @@ import os
 import pytest
 
 from albert_keras.data.tokenizers import save_tokenizer
-from albert_keras.export import export_pipeline, read_models_config
+from albert_keras.export import read_models_config
+from albert_keras.jobs.export_pipeline import export_pipeline
 from albert_keras.pipeline import ConfigError, pipeline_from_dict
 from tests.helpers import wordpiece
 from tests.helpers.export_models import tiny_classifier, tiny_encoder

@@ -7,8 +7,8 @@ import keras
 import numpy as np
 import pytest
 
+from albert_keras.jobs.finetune_grid import finetune_with_grid
 from albert_keras.pipeline import ConfigError, pipeline_from_dict
-from albert_keras.training.finetune_grid import finetune_with_grid
 from tests.helpers import finetune_data
 
 

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 
 from albert_keras.data import labeled
 from albert_keras.data.corpus import MAX_LINE_CHARS, read_documents
-from albert_keras.tasks.registry import TASKS, task_named
+from albert_keras.jobs.finetune_config import FinetuneConfig
+from albert_keras.jobs.task_corpus import task_documents, write_task_corpus
 from albert_keras.tasks.fine_tuning_task import FineTuningTask
-from albert_keras.tasks.task_corpus import task_documents, write_task_corpus
-from albert_keras.training.finetune_config import FinetuneConfig
+from albert_keras.tasks.registry import TASKS, task_named
 
 # Every line boundary of `str.splitlines`, written out here rather than taken from it.
 LINE_BREAK = re.compile(r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")

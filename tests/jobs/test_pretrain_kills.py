@@ -20,7 +20,7 @@ import os, signal, sys
 sys.path.insert(0, {repo!r})
 import keras
 from albert_keras.cli import main
-from albert_keras.training import pretrain as pretrain_module
+from albert_keras.jobs import pretrain as pretrain_module
 
 def die():
     os.kill(os.getpid(), signal.SIGKILL)

@@ -3,8 +3,9 @@
 The job is a few visible steps: check the config against the strategy and the records (before any
 work), build and compile the model in `strategy.scope()`, score a fixed set of batches, `fit`,
 score them again, save, summarize (the scores and the summary: `pretrain_report.py`).
-The pieces (`build_pretrainer`, `compile_pretrainer`, `distribute`, `fit_pretrainer`) are usable
-on their own, with any dataset of `(x, y, sample_weight)` batches. Records are prepared by the
+The pieces (`build_pretrainer`, `fit_pretrainer`, and `compile_pretrainer`, `distribute` of
+`albert_keras/training/pretraining.py`) are usable on their own, with any dataset of
+`(x, y, sample_weight)` batches. Records are prepared by the
 caller (`albert-keras prepare`, or `albert_keras.pipeline.prepare_and_pretrain`), not here.
 """
 
@@ -13,36 +14,32 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from typing import Any, Callable
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from albert_keras.jobs.pretrain_phases import add_phases
+from albert_keras.jobs.pretrain_records import (  # noqa: F401 (find_records: re-exported)
+    checked_records, find_records, records_digest)
+from albert_keras.jobs.pretrain_report import (format_summary, initial_scores, json_safe, save_run,
+                                               scores, weights_digest)
+from albert_keras.jobs.train_config import TrainConfig
 from albert_keras.models.pretrainer import Pretrainer
 from albert_keras.models.task import make_encoder
 from albert_keras.training.atomic_backup import AtomicBackupAndRestore
 from albert_keras.training.callbacks import (agreed_resume_epoch, backup_directory,
                                               make_callbacks)
 from albert_keras.training.continued_pretraining import continued_pretrainer
-from albert_keras.training.gradient_accumulation import use_gradient_accumulation
 from albert_keras.training.precision import dtype_policy, resolve_precision
-from albert_keras.training.pretrain_phases import add_phases
-from albert_keras.training.pretrain_records import (  # noqa: F401 (find_records: re-exported)
-    checked_records, find_records, records_digest)
-from albert_keras.training.masked_lm_loss import MaskedLMLoss
-from albert_keras.training.optimizers import build_optimizer, make_optimizer
-from albert_keras.training.pretrain_report import (format_summary, initial_scores, json_safe,
-                                                   most_frequent_token_accuracy, save_run, scores,
-                                                   weights_digest)
+from albert_keras.training.pretraining import (DatasetFn, compile_pretrainer, distribute,
+                                               most_frequent_token_accuracy)
 from albert_keras.training.strategy import (is_chief, make_strategy, num_workers,
                                             output_directory)
 from albert_keras.training.time_budget import TimeBudget, time_fitted_schedule
-from albert_keras.training.train_config import TrainConfig
 from albert_keras.utils import file_io
 from albert_keras.utils.atomic_files import write_json_atomic
-
-DatasetFn = Callable[[tf.distribute.InputContext | None], tf.data.Dataset]
 
 
 def pretrain(config, continue_from: dict[str, Any] | None = None,
@@ -279,30 +276,6 @@ def check_batch_size(global_batch_size: int, num_replicas: int,
             "`train.gradient_accumulation_steps`. Received: train.global_batch_size="
             f"{global_batch_size}, replicas={num_replicas}, "
             f"train.gradient_accumulation_steps={gradient_accumulation_steps}")
-
-
-def compile_pretrainer(pretrainer: Pretrainer, train: TrainConfig) -> None:
-    """Compiles with the optimizer, MLM + pair losses and their accuracies (call in scope)."""
-    pretrainer.compile(
-        optimizer=make_optimizer(train),
-        loss={"mlm": MaskedLMLoss(),
-              "pair": keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
-        weighted_metrics={"mlm": [keras.metrics.SparseCategoricalAccuracy("accuracy")]},
-        metrics={"pair": [keras.metrics.SparseCategoricalAccuracy("accuracy")]},
-        jit_compile=train.jit_compile, steps_per_execution=train.steps_per_execution)
-    build_optimizer(pretrainer)  # The train step traced once, not twice.
-    use_gradient_accumulation(pretrainer, train.gradient_accumulation_steps)
-
-
-def distribute(strategy: tf.distribute.Strategy, dataset_fn: DatasetFn):
-    """`dataset_fn(input_context)` per worker under a strategy; `dataset_fn(None)` otherwise.
-
-    `dataset_fn` returns batches of the per-replica size when given an input context
-    (`context.get_per_replica_batch_size(global_batch_size)`) and of the global size when not.
-    """
-    if strategy.num_replicas_in_sync == 1 and strategy.cluster_resolver is None:
-        return dataset_fn(None)
-    return strategy.distribute_datasets_from_function(dataset_fn)
 
 
 def fit_pretrainer(pretrainer: Pretrainer, dataset, train: TrainConfig, run_dir: str,

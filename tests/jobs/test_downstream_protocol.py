@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from albert_keras.training.downstream_protocol import (choose_learning_rate, paired_gain,
+from albert_keras.jobs.downstream_protocol import (choose_learning_rate, paired_gain,
                                                        rate_key, summary)
 
 scores = st.floats(0.0, 1.0, allow_nan=False)

@@ -27,12 +27,12 @@ from albert_keras.data.labeled_batches import make_dataset, num_batches
 from albert_keras.data.tokenizers import load_tokenizer, save_tokenizer, tokenizer_fingerprint
 from albert_keras.models.dtype_copy import save_float32
 from albert_keras.models.task import make_encoder
+from albert_keras.tasks import finetune_metrics
 from albert_keras.tasks.registry import task_named
 from albert_keras.tasks.serving_settings import LABELS_FILE
-from albert_keras.training import finetune_metrics
 from albert_keras.training.atomic_backup import AtomicBackupAndRestore
 from albert_keras.training.callbacks import (BestEpoch, backup_directory, best_epoch,
-                                              stopped_early)
+                                             stopped_early)
 from albert_keras.training.gradient_accumulation import use_gradient_accumulation
 from albert_keras.training.layer_decay_adamw import LayerDecayAdamW, layer_decay_multipliers
 from albert_keras.training.optimizers import build_optimizer

@@ -9,9 +9,9 @@ import signal
 import keras
 import pytest
 
+from albert_keras.jobs.finetune import finetune
 from albert_keras.models.encoder import Encoder
 from albert_keras.pipeline import pipeline_from_dict
-from albert_keras.training.finetune import finetune
 from tests.helpers import finetune_data
 from tests.helpers.processes import run_cli
 

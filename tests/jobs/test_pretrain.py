@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from albert_keras.pipeline import pipeline_from_dict
-from albert_keras.training.pretrain import most_frequent_token_accuracy
 from tests.helpers import tiny_inputs, tiny_pretraining_config
 
 
@@ -47,15 +46,6 @@ def test_pretrain_prepares_trains_and_saves(tmp_path, capsys):
                                pretrainer.encoder(inputs)["pooled_output"], atol=1e-6)
 
 
-def test_most_frequent_token_accuracy_counts_weighted_targets():
-    import tensorflow as tf
-
-    y = {"mlm": np.array([[7, 7, 3], [3, 7, 9]], "int32"), "pair": np.zeros(2, "int32")}
-    w = {"mlm": np.array([[1, 1, 0], [1, 1, 0]], "float32")}
-    dataset = tf.data.Dataset.from_tensors(({"token_ids": np.zeros((2, 4), "int32")}, y, w))
-    assert most_frequent_token_accuracy(dataset) == pytest.approx(3 / 4)
-
-
 def _bucketed_dataset(directory, batch_size=4, seed=1):
     from albert_keras.data.pretraining_dataset import ReaderOptions, pretraining_dataset
 
@@ -66,7 +56,7 @@ def _bucketed_dataset(directory, batch_size=4, seed=1):
 def _tiny_pretrainer(train_config):
     from albert_keras.models.encoder import Encoder
     from albert_keras.models.pretrainer import Pretrainer
-    from albert_keras.training.pretrain import compile_pretrainer
+    from albert_keras.jobs.pretrain import compile_pretrainer
 
     keras.utils.set_random_seed(2)
     encoder = Encoder(vocabulary_size=300, num_layers=2, num_heads=2, hidden_dim=16,
@@ -78,7 +68,7 @@ def _tiny_pretrainer(train_config):
 
 
 def test_length_bucketed_batches_give_the_loss_of_padded_ones_and_train_under_jit(tmp_path):
-    from albert_keras.training.train_config import TrainConfig
+    from albert_keras.jobs.train_config import TrainConfig
     from tests.helpers import write_varied_length_records
 
     directory = write_varied_length_records(tmp_path)
@@ -127,7 +117,7 @@ def test_scores_are_held_out_when_the_records_have_held_out_documents(tmp_path, 
 
 
 def test_pair_task_verdict_counts_standard_errors():
-    from albert_keras.training.pretrain_report import pair_task_verdict
+    from albert_keras.jobs.pretrain_report import pair_task_verdict
 
     assert pair_task_verdict(0.56, 400).startswith("learned")  # 2.4 standard errors
     assert pair_task_verdict(0.54, 400).startswith("not learned")  # 1.6

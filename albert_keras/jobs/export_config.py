@@ -1,4 +1,4 @@
-"""`ExportConfig`: the `export` section of a pipeline (owned by the export stage)."""
+"""`ExportConfig`: the `export` section of a pipeline (owned by the export job)."""
 
 from __future__ import annotations
 

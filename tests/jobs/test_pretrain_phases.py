@@ -6,8 +6,8 @@ import os
 
 import pytest
 
+from albert_keras.jobs.pretrain_phases import phases, records_order
 from albert_keras.pipeline import ConfigError, output_places, pipeline_from_dict
-from albert_keras.training.pretrain_phases import phases, records_order
 from tests.helpers import tiny_pretraining_config
 
 TWO_PHASES = [{"steps": 2, "max_sequence_length": 16, "max_predictions": 3},
@@ -141,7 +141,7 @@ import os, signal, sys
 sys.path.insert(0, {repo!r})
 import keras
 from albert_keras.cli import main
-from albert_keras.training import pretrain as pretrain_module
+from albert_keras.jobs import pretrain as pretrain_module
 
 class KillInThePhase2SecondEpoch(keras.callbacks.Callback):
     batches = 0

@@ -8,11 +8,11 @@ import pytest
 
 from albert_keras import Encoder
 from albert_keras.data.tokenizers import load_tokenizer
+from albert_keras.jobs.finetune import finetune
+from albert_keras.jobs.finetune_grid import finetune_with_grid
 from albert_keras.models.text_classifier import TextClassifier
 from albert_keras.pipeline import pipeline_from_dict
 from albert_keras.tasks import ServingSettings
-from albert_keras.training.finetune import finetune
-from albert_keras.training.finetune_grid import finetune_with_grid
 from albert_keras.training.layer_decay_adamw import LayerDecayAdamW, layer_decay_multipliers
 from tests.helpers import finetune_data, tiny_inputs
 

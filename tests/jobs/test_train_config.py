@@ -4,9 +4,9 @@ import importlib
 
 import pytest
 
+from albert_keras.jobs import pretrain as pretrain_module
+from albert_keras.jobs.train_config import TrainConfig
 from albert_keras.pipeline import ConfigError, pipeline_from_dict, prepare_and_pretrain
-from albert_keras.training import pretrain as pretrain_module
-from albert_keras.training.train_config import TrainConfig
 
 
 def test_defaults_are_valid_and_published_lamb_settings():

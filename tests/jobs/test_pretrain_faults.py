@@ -20,7 +20,7 @@ def _raw(tmp_path, **train):
 @pytest.mark.large
 def test_a_nan_run_exits_nonzero_records_the_failure_and_keeps_the_good_model(tmp_path, capsys):
     from albert_keras.pipeline import prepare_and_pretrain
-    from albert_keras.training.pretrain import TrainingFailed, pretrain
+    from albert_keras.jobs.pretrain import TrainingFailed, pretrain
 
     keras.utils.set_random_seed(0)
     prepare_and_pretrain(pipeline_from_dict(_raw(tmp_path)))
@@ -55,7 +55,7 @@ def test_a_nan_run_exits_nonzero_records_the_failure_and_keeps_the_good_model(tm
 @pytest.mark.large
 def test_records_that_do_not_match_their_tokenizer_or_the_config_are_refused(tmp_path):
     from albert_keras.data.prepare import prepare
-    from albert_keras.training.pretrain import pretrain
+    from albert_keras.jobs.pretrain import pretrain
 
     prepare(pipeline_from_dict(_raw(tmp_path)), progress=False)
     records = tmp_path / "records" / "tiny"
@@ -90,7 +90,7 @@ class _StopAfterFirstEpoch(keras.callbacks.Callback):
 def test_a_resumed_run_trains_on_the_batches_of_the_uninterrupted_one(tmp_path, monkeypatch,
                                                                         accumulation):
     from albert_keras.data.prepare import prepare
-    from albert_keras.training import pretrain as pretrain_module
+    from albert_keras.jobs import pretrain as pretrain_module
 
     prepare(pipeline_from_dict(_raw(tmp_path)), progress=False)
     records = str(tmp_path / "records" / "tiny" / "*.tfrecord")

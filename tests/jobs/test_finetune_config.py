@@ -3,8 +3,8 @@ import os
 
 import pytest
 
+from albert_keras.jobs.finetune_config import FinetuneConfig
 from albert_keras.pipeline import ConfigError, load_pipeline, pipeline_from_dict
-from albert_keras.training.finetune_config import FinetuneConfig
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
