@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--venv", default=os.path.join(REPO, ".venv-latest"),
                         help="scratch virtual environment, made anew (default: .venv-latest)")
     parser.add_argument("pytest_args", nargs="*",
-                        help="more pytest arguments (after --), e.g. -- -x tests/data")
+                        help="more pytest arguments (after --), e.g. -- -x tests/pretraining_data")
     args = parser.parse_args(argv)
     if args.mode == "refresh" and args.pytest_args:
         parser.error("refresh runs the whole suite as the README does; pytest arguments are "

@@ -22,12 +22,12 @@ import yaml
 
 from albert_keras.compare.compare_config import (CompareConfig, arm_checkpoints,
                                                  check_compare_pipeline, check_compare_paths)
-from albert_keras.data.data_config import TASK_TEXT, DataConfig, task_text_path
 from albert_keras.jobs.export_config import MODEL_NAME_PATTERN, ExportConfig
 from albert_keras.jobs.finetune_config import FinetuneConfig
 from albert_keras.jobs.pretrain_phases import phases, records_order
 from albert_keras.jobs.train_config import TrainConfig
 from albert_keras.models.model_config import ModelConfig
+from albert_keras.pretraining_data.data_config import TASK_TEXT, DataConfig, task_text_path
 from albert_keras.utils.run_lock import RunLock
 from albert_keras.utils.storage import check_path
 
@@ -400,7 +400,7 @@ def prepare_and_pretrain(config: PipelineConfig) -> dict[str, Any]:
     """`albert-keras pretrain`: prepares the records when they are missing (and
     `train.prepare_if_missing`, the default), then pretrains. Returns the run's summary.
 
-    The two stages stay apart: `albert_keras.data.prepare.prepare` writes records,
+    The two stages stay apart: `albert_keras.pretraining_data.prepare.prepare` writes records,
     `albert_keras.jobs.pretrain.pretrain` reads them; this job runs them in order. The run
     directory (and the records it may prepare) are locked for the job: a second `pretrain`
     of the same name fails at once.

@@ -108,8 +108,8 @@ def serving_latencies(config_name: str, args: argparse.Namespace, result: Benchm
     import tensorflow as tf
 
     from albert_keras import Encoder, EncoderConfig
-    from albert_keras.data.tokenizers import train_tokenizer
     from albert_keras.export import export_for_serving
+    from albert_keras.tokenizers.tokenizer_training import train_tokenizer
 
     for gpu in tf.config.list_physical_devices("GPU"):
         tf.config.experimental.set_memory_growth(gpu, True)

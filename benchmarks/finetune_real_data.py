@@ -41,13 +41,13 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from albert_keras.data import labeled  # noqa: E402
-from albert_keras.data.labeled_batches import make_dataset  # noqa: E402
 from albert_keras.jobs.finetune import finetune, read_splits  # noqa: E402
 from albert_keras.jobs.finetune_config import FinetuneConfig  # noqa: E402
 from albert_keras.pipeline import pipeline_from_dict  # noqa: E402
 from albert_keras.tasks import read_examples, task_named  # noqa: E402
 from albert_keras.tasks.finetune_metrics import classification_metrics  # noqa: E402
+from albert_keras.tasks.inputs import labeled  # noqa: E402
+from albert_keras.tasks.inputs.labeled_batches import make_dataset  # noqa: E402
 
 FETCH = os.path.join(REPO, "..", "shared", "data", "fetch.sh")
 SPLIT_SEED = 0
@@ -185,8 +185,8 @@ def precision_gate(minilm: str, train: str, test: str, work: str, epochs: int,
 
 def bucketing_speedup(config, num_examples: int = 320, epochs: int = 2) -> dict:
     """Seconds for one steady-state training epoch, bucketed vs padded to max length."""
-    from albert_keras.models.task import load_pretrained_encoder
     from albert_keras.jobs.finetune import load_finetune_tokenizer
+    from albert_keras.models.task import load_pretrained_encoder
 
     ft = config.finetune
     tokenizer = load_finetune_tokenizer(config)

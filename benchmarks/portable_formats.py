@@ -92,10 +92,10 @@ def main(argv=None) -> int:
         return 1
     import keras
 
-    from albert_keras.data.labeled_batches import make_dataset
-    from albert_keras.data.tokenizers import load_tokenizer
-    from albert_keras.tasks import task_named
     from albert_keras.jobs.finetune import finetune
+    from albert_keras.tasks import task_named
+    from albert_keras.tasks.inputs.labeled_batches import make_dataset
+    from albert_keras.tokenizers.tokenizer_files import load_tokenizer
     from benchmarks.harness import BenchmarkResult, run_rounds
 
     result = BenchmarkResult("portable_formats", rounds=args.rounds, settings={

@@ -37,10 +37,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf  # noqa: E402,F401
 
-from albert_keras.data.corpus import read_documents  # noqa: E402
-from albert_keras.data.prepare import prepare  # noqa: E402
-from albert_keras.data.tokenizers import save_tokenizer, train_tokenizer  # noqa: E402
 from albert_keras.pipeline import pipeline_from_dict  # noqa: E402
+from albert_keras.pretraining_data.corpus import read_documents  # noqa: E402
+from albert_keras.pretraining_data.prepare import prepare  # noqa: E402
+from albert_keras.tokenizers.tokenizer_files import save_tokenizer  # noqa: E402
+from albert_keras.tokenizers.tokenizer_training import train_tokenizer  # noqa: E402
 from benchmarks.harness import BenchmarkResult, run_rounds  # noqa: E402
 
 
@@ -54,7 +55,8 @@ def fetch_data() -> str:
 def worker_start_seconds() -> float:
     """Wall time of a fresh Python process importing what a Beam worker imports."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import tensorflow, albert_keras.data.beam_stages"],
+    subprocess.run([sys.executable, "-c",
+                    "import tensorflow, albert_keras.pretraining_data.runners.beam_stages"],
                    check=True, capture_output=True, cwd=REPO, timeout=600)
     return time.perf_counter() - start
 

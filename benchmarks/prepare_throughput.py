@@ -31,10 +31,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf  # noqa: E402,F401
 
-from albert_keras.data.corpus import read_documents  # noqa: E402
-from albert_keras.data.prepare import prepare  # noqa: E402
-from albert_keras.data.tokenizers import save_tokenizer, train_tokenizer  # noqa: E402
 from albert_keras.pipeline import pipeline_from_dict  # noqa: E402
+from albert_keras.pretraining_data.corpus import read_documents  # noqa: E402
+from albert_keras.pretraining_data.prepare import prepare  # noqa: E402
+from albert_keras.tokenizers.tokenizer_files import save_tokenizer  # noqa: E402
+from albert_keras.tokenizers.tokenizer_training import train_tokenizer  # noqa: E402
 from benchmarks.harness import BenchmarkResult, run_rounds  # noqa: E402
 
 

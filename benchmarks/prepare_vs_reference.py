@@ -63,8 +63,9 @@ def corpus_tokenizer(data_dir: str, corpus: str) -> str:
     """The cached 1,000-piece model trained on the corpus (trained here the first time)."""
     directory = os.path.join(data_dir, "spm", "shakespeare_albert_unigram_1000")
     if not os.path.isfile(os.path.join(directory, "spiece.model")):
-        from albert_keras.data.corpus import read_documents
-        from albert_keras.data.tokenizers import save_tokenizer, train_tokenizer
+        from albert_keras.pretraining_data.corpus import read_documents
+        from albert_keras.tokenizers.tokenizer_files import save_tokenizer
+        from albert_keras.tokenizers.tokenizer_training import train_tokenizer
 
         print("training the 1,000-piece SentencePiece model (once, not timed)", file=sys.stderr)
         sentences = [s for d in read_documents(corpus) for s in d]
@@ -187,9 +188,9 @@ def stage_profile(corpus: str, spm_model: str, output_dir: str) -> dict:
     times = {"import tensorflow": time.perf_counter() - start}
     import importlib
 
-    # By module path: `albert_keras.data.prepare` is also the name of the function it exports.
-    prepare_module = importlib.import_module("albert_keras.data.prepare")
-    writer = importlib.import_module("albert_keras.data.writer")
+    # The local runner's stages (`prepare` with data.runner=local), timed where it calls them.
+    runner = importlib.import_module("albert_keras.pretraining_data.runners.local_runner")
+    writer = importlib.import_module("albert_keras.pretraining_data.records.writer")
     from albert_keras.pipeline import load_pipeline
 
     def timed(module, name, label):
@@ -204,14 +205,14 @@ def stage_profile(corpus: str, spm_model: str, output_dir: str) -> dict:
         setattr(module, name, wrapper)
 
     for name, label in _STAGES.items():
-        timed(prepare_module, name, label)
+        timed(runner, name, label)
     timed(writer, "write_shards", "write shards")
     config = load_pipeline(os.path.join(REPO, "pipelines", "albert_tiny.yaml"), [
         f"data.corpus={corpus}", f"data.tokenizer_path={spm_model}",
         f"data.output_dir={output_dir}", "data.num_shards=1",
         *[f"data.{k}={v}" for k, v in SETTINGS.items()]])
     begin = time.perf_counter()
-    prepare_module.prepare(config, static_masking=True, progress=False)
+    runner.prepare_locally(config, static_masking=True, progress=False)
     total = time.perf_counter() - begin
     times["other (tokenizer save, manifest)"] = total - sum(
         v for k, v in times.items() if k != "import tensorflow")

@@ -38,10 +38,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 
 from albert_keras import Encoder  # noqa: E402
-from albert_keras.data.prepare import prepare  # noqa: E402
-from albert_keras.data.pretraining_dataset import ReaderOptions, pretraining_dataset  # noqa: E402
-from albert_keras.data.records_manifest import read_manifest  # noqa: E402
 from albert_keras.pipeline import pipeline_from_dict  # noqa: E402
+from albert_keras.pretraining_data.prepare import prepare  # noqa: E402
+from albert_keras.pretraining_data.reader.pretraining_dataset import (  # noqa: E402
+    ReaderOptions, pretraining_dataset)
+from albert_keras.pretraining_data.records.records_manifest import read_manifest  # noqa: E402
 from benchmarks.harness import BenchmarkResult, default_device, run_rounds  # noqa: E402
 
 
@@ -73,9 +74,9 @@ def reader_speed(directory: str, mode: str, batch_size: int, batches: int) -> fl
 def train_timer(directory: str, vocabulary_size: int, batch_size: int, steps: int,
                 warmup_steps: int):
     """Builds and warms up the albert_base Pretrainer once; returns a timer of `steps` steps."""
+    from albert_keras.jobs.train_config import TrainConfig
     from albert_keras.models.pretrainer import Pretrainer
     from albert_keras.training.pretraining import compile_pretrainer
-    from albert_keras.jobs.train_config import TrainConfig
 
     batch = next(iter(pretraining_dataset(directory, batch_size,
                                           masking=_masking(directory, "ngram"))))

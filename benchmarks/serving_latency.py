@@ -48,9 +48,9 @@ import tensorflow as tf  # noqa: E402
 import tensorflow_text  # noqa: E402,F401
 
 from albert_keras import Encoder, EncoderConfig  # noqa: E402
-from albert_keras.data.corpus import read_documents  # noqa: E402
-from albert_keras.data.tokenizers import train_tokenizer  # noqa: E402
 from albert_keras.export import export_for_serving  # noqa: E402
+from albert_keras.pretraining_data.corpus import read_documents  # noqa: E402
+from albert_keras.tokenizers.tokenizer_training import train_tokenizer  # noqa: E402
 from benchmarks.harness import BenchmarkResult, run_rounds  # noqa: E402
 
 MODELS = ("ours", "keras_hub")

@@ -39,7 +39,7 @@ SETTINGS = {"max_sequence_length": 128, "dupe_factor": 2, "max_predictions": 20,
 
 def write_corpus(path: str, documents: int) -> dict:
     """The first `documents` documents of the built-in corpus, one sentence a line."""
-    from albert_keras.data.corpus import read_documents
+    from albert_keras.pretraining_data.corpus import read_documents
 
     docs = list(read_documents("stdlib", max_documents=documents))
     with open(path, "w", encoding="utf-8") as f:
@@ -49,8 +49,9 @@ def write_corpus(path: str, documents: int) -> dict:
 
 
 def train_spm(corpus: str, directory: str, vocabulary_size: int) -> str:
-    from albert_keras.data.corpus import read_documents
-    from albert_keras.data.tokenizers import save_tokenizer, train_tokenizer
+    from albert_keras.pretraining_data.corpus import read_documents
+    from albert_keras.tokenizers.tokenizer_files import save_tokenizer
+    from albert_keras.tokenizers.tokenizer_training import train_tokenizer
 
     sentences = [s for doc in read_documents(corpus) for s in doc]
     save_tokenizer(train_tokenizer(sentences, "sentencepiece", vocabulary_size), directory)
@@ -89,8 +90,8 @@ def main() -> int:
     args = parser.parse_args()
     from prepare_vs_reference import run_reference
 
-    from albert_keras.data.reference_records import read_layout
     from albert_keras.pipeline import pipeline_from_dict, prepare_and_pretrain
+    from albert_keras.pretraining_data.records.reference_records import read_layout
 
     os.makedirs(args.work, exist_ok=True)
     corpus = os.path.join(args.work, "corpus.txt")

@@ -308,7 +308,8 @@ def _record_batches(args, batches: str, steps: int, skip: int = 100):
     import numpy as np
     import tensorflow as tf
 
-    from albert_keras.data.pretraining_dataset import ReaderOptions, pretraining_dataset
+    from albert_keras.pretraining_data.reader.pretraining_dataset import (ReaderOptions,
+                                                                          pretraining_dataset)
 
     buckets = [int(b) for b in args.length_buckets.split(",")] if batches == "bucketed" else ()
     stream = pretraining_dataset(args.records, args.batch_size, options=ReaderOptions(

@@ -21,6 +21,14 @@ def _default_dtype_policy():
 
 
 @pytest.fixture(scope="session")
+def stdlib_documents():
+    """The first 60 documents of the built-in corpus (the standard library's docstrings)."""
+    from albert_keras.pretraining_data.corpus import read_documents
+
+    return list(read_documents("stdlib", max_documents=60))
+
+
+@pytest.fixture(scope="session")
 def shared_data():
     """The directory `../shared/data/fetch.sh` fills with real data; skips when it cannot."""
     script = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "fetch.sh")

@@ -83,7 +83,7 @@ def test_config_errors_fail_before_tensorflow_is_imported(entry, tmp_path):
 def test_public_names_still_import_from_the_package():
     import albert_keras
     from albert_keras import Encoder, SharedTransformerLayer
-    from albert_keras.data import pretraining_dataset
+    from albert_keras.pretraining_data import pretraining_dataset
     from albert_keras.training import Lamb
 
     assert Encoder.__name__ == "Encoder" and callable(pretraining_dataset)

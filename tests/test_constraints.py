@@ -63,4 +63,4 @@ def test_constraints_text_from_a_freeze():
 
 def test_refresh_refuses_a_partial_suite():
     with pytest.raises(SystemExit):
-        _script().main(["refresh", "tests/data"])
+        _script().main(["refresh", "tests/tokenizers"])

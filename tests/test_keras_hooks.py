@@ -13,7 +13,7 @@ one cannot be used without a line here and a test below):
 | `Model._maybe_symbolic_build`, `Model._distribute_strategy` | `models/task.py` | Keras builds from a batch merged with `strategy.reduce`, which fails for dict batches under MultiWorkerMirroredStrategy (keras-team/keras#20585) |
 | `Model._initial_epoch` | `training/atomic_backup.py` | the epoch `fit` starts at, as Keras' own `BackupAndRestore` sets it |
 | `MultiHeadAttention._compute_attention` (documented as overridable), `_dropout_layer` | `layers/float32_softmax_attention.py` | the softmax in float32 under mixed precision; reusing the layer's dropout keeps its variables |
-| `Layer._convert_input_args`, `_allow_non_tensor_positional_args` | `data/text_preprocessor.py` | a layer that takes strings and returns int dicts must not be converted or autocast |
+| `Layer._convert_input_args`, `_allow_non_tensor_positional_args` | `tasks/inputs/text_preprocessor.py` | a layer that takes strings and returns int dicts must not be converted or autocast |
 | `tensorflow.python.distribute.cluster_resolver.slurm_cluster_resolver.expand_tasks_per_node` | `training/cluster_environment.py` | Slurm's `2(x3),1` task counts, expanded as TensorFlow's own `SlurmClusterResolver` does |
 """
 

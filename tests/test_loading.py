@@ -88,8 +88,8 @@ def _flat(outputs) -> list[np.ndarray]:
 
 def _trained_mixed_pretrainer() -> Pretrainer:
     """A `Pretrainer` as `pretrain` makes it under `precision: mixed_bfloat16`, one step on."""
-    from albert_keras.training.pretraining import compile_pretrainer
     from albert_keras.jobs.train_config import TrainConfig
+    from albert_keras.training.pretraining import compile_pretrainer
 
     keras.utils.set_random_seed(1)
     pretrainer = Pretrainer(Encoder(**TINY, dtype="mixed_bfloat16"))
@@ -103,8 +103,8 @@ def _trained_mixed_pretrainer() -> Pretrainer:
 
 def _finetune_run(directory: pathlib.Path) -> dict:
     """A tiny `finetune` run under `precision: mixed_bfloat16` (one epoch of 32 reviews)."""
-    from albert_keras.pipeline import pipeline_from_dict
     from albert_keras.jobs.finetune import finetune
+    from albert_keras.pipeline import pipeline_from_dict
 
     rng = np.random.default_rng(0)
     rows = ["text,label"] + [f"the film was {rng.choice(['good', 'great'])},pos" if i % 2 else
@@ -126,9 +126,9 @@ def _finetune_run(directory: pathlib.Path) -> dict:
 def saved(tmp_path_factory):
     """Every kind of `.keras` file the package writes, with the inputs to run each on and the
     float32 outputs expected; `files.json` lists them for the fresh process."""
-    from albert_keras.data.text_preprocessor import TextPreprocessor
-    from albert_keras.data.tokenizers import load_tokenizer
     from albert_keras.jobs.pretrain_report import save_run
+    from albert_keras.tasks.inputs.text_preprocessor import TextPreprocessor
+    from albert_keras.tokenizers.tokenizer_files import load_tokenizer
 
     directory = tmp_path_factory.mktemp("saved")
     (directory / "vocab.txt").write_text("\n".join(VOCABULARY) + "\n")

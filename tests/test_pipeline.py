@@ -198,7 +198,7 @@ def test_two_exports_at_once_never_publish_the_same_version(tmp_path):
 
     import yaml
 
-    from albert_keras.data.tokenizers import save_tokenizer
+    from albert_keras.tokenizers.tokenizer_files import save_tokenizer
     from tests.helpers.export_models import tiny_encoder
     from tests.helpers import wordpiece
 

@@ -21,8 +21,8 @@ _TRIP = """
 import json, os, sys
 import tensorflow as tf
 from albert_keras.cli import main
-from albert_keras.data.corpus import read_documents
-from albert_keras.data.records_manifest import read_manifest
+from albert_keras.pretraining_data.corpus import read_documents
+from albert_keras.pretraining_data.records.records_manifest import read_manifest
 
 root, config = sys.argv[1], sys.argv[2]
 documents = list(read_documents("stdlib", max_documents=12))

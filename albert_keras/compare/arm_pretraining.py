@@ -26,10 +26,10 @@ import keras
 import tensorflow as tf
 
 from albert_keras.compare.compare_config import ArmConfig
-from albert_keras.data.pretraining_dataset import pretraining_dataset_from_config
 from albert_keras.jobs.pretrain_phases import Phase, phase_name, phases
 from albert_keras.models.encoder import Encoder
 from albert_keras.models.pretrainer import Pretrainer
+from albert_keras.pretraining_data.reader.pretraining_dataset import pretraining_dataset_from_config
 from albert_keras.training.atomic_backup import AtomicBackupAndRestore, ResumeRefused
 from albert_keras.training.continued_pretraining import continued_pretrainer
 from albert_keras.training.precision import dtype_policy

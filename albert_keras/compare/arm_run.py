@@ -32,7 +32,6 @@ from albert_keras.compare.arm_pretraining import (CURVE, arm_pretrainer, batches
 from albert_keras.compare.compare_config import ArmConfig, CompareConfig
 from albert_keras.compare.finished_arms import (ARM_RESULT, ARM_SETTINGS, arm_settings,
                                                 finished_result, settings_digest)
-from albert_keras.data.tokenizers import load_tokenizer
 from albert_keras.export.export_for_serving import export_for_serving
 from albert_keras.jobs.downstream_protocol import (choose_learning_rate, paired_gain,
                                                    rate_key, summary)
@@ -41,6 +40,7 @@ from albert_keras.jobs.pretrain_phases import phases
 from albert_keras.models.dtype_copy import save_float32
 from albert_keras.models.model_config import ModelConfig
 from albert_keras.tasks.registry import task_named
+from albert_keras.tokenizers.tokenizer_files import load_tokenizer
 from albert_keras.training.precision import resolve_precision
 from albert_keras.training.pretraining import most_frequent_token_accuracy
 from albert_keras.training.strategy import make_strategy

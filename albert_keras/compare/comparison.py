@@ -33,17 +33,18 @@ from albert_keras.compare.compare_config import (arm_checkpoints, check_compare_
                                                  check_compare_pipeline)
 from albert_keras.compare.report_markdown import report_markdown
 from albert_keras.compare.speed_rounds import speed_in_process, with_speed
-from albert_keras.data.corpus import read_documents
-from albert_keras.data.prepare import HELD_OUT_DIR, TOKENIZER_DIR
-from albert_keras.data.records_check import check_records
-from albert_keras.data.records_manifest import RecordsManifest, read_manifest
 from albert_keras.jobs.pretrain_phases import phases, records_order
 from albert_keras.jobs.task_corpus import prepare_records
+from albert_keras.pretraining_data.corpus import read_documents
+from albert_keras.pretraining_data.records.records_check import check_records
+from albert_keras.pretraining_data.records.records_manifest import (HELD_OUT_DIR, RecordsManifest,
+                                                                    read_manifest)
 from albert_keras.training.continued_pretraining import check_tokenizer
 from albert_keras.training.precision import resolve_precision
 from albert_keras.utils import file_io
 from albert_keras.utils.atomic_files import write_json_atomic, write_text_atomic
 from albert_keras.utils.run_lock import RunLock
+from albert_keras.utils.tokenizer_beside import TOKENIZER_DIR
 
 _LATENCY_TEXTS = 256
 
@@ -180,7 +181,7 @@ def _check_arm_tokenizers(config) -> None:
     """Arms that start from checkpoints must all use the records' tokenizer (before any work)."""
     checkpoints = arm_checkpoints(config.compare)
     if checkpoints and config.data.tokenizer_path:
-        from albert_keras.data.tokenizers import load_tokenizer
+        from albert_keras.tokenizers.tokenizer_files import load_tokenizer
 
         tokenizer = load_tokenizer(config.data.tokenizer_path)
         for path in checkpoints:
@@ -249,7 +250,7 @@ def downstream_task(config, run_dir: str):
 
 def _write_builtin_task(config, directory: str):
     """The built-in downstream task written as CSV files in `directory` (a path or a URL)."""
-    from albert_keras.data.stdlib_topics import write_stdlib_topic_task
+    from albert_keras.tasks.inputs.stdlib_topics import write_stdlib_topic_task
 
     return write_stdlib_topic_task(
         directory, examples_per_label=config.compare.downstream_examples_per_label,

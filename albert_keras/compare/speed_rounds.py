@@ -44,7 +44,7 @@ import tensorflow as tf
 from albert_keras.compare import arm_process
 from albert_keras.compare.arm_pretraining import arm_pretrainer, dataset_fn
 from albert_keras.compare.finished_arms import settings_digest
-from albert_keras.data.tokenizers import load_tokenizer
+from albert_keras.tokenizers.tokenizer_files import load_tokenizer
 from albert_keras.training.precision import resolve_precision
 from albert_keras.training.pretraining import compile_pretrainer
 from albert_keras.training.strategy import make_strategy

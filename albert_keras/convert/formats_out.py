@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 
+from albert_keras import tokenizers
 from albert_keras.convert import pretrained
 from albert_keras.convert.hugging_face_export import save_hugging_face
 from albert_keras.convert.keras_hub_export import save_keras_hub_preset
-from albert_keras.data import tokenizers
 from albert_keras.utils.published_run import check_tokenizer_matches
 from albert_keras.utils.tokenizer_beside import tokenizer_beside
 

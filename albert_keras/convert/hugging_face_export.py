@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from albert_keras import tokenizers
 from albert_keras.convert import hugging_face
 from albert_keras.convert import model_weights as mw
-from albert_keras.data import tokenizers
 from albert_keras.models.encoder import Encoder
 from albert_keras.models.encoder_config import EncoderConfig
 from albert_keras.models.pretrainer import Pretrainer
@@ -88,7 +88,7 @@ def save_hugging_face(model, directory: str, tokenizer=None, overwrite: bool = F
     ```python
     # needs: a pretraining run's `encoder.keras` and its `tokenizer/`
     encoder = keras.saving.load_model("runs/albert_tiny/encoder.keras")
-    tokenizer = albert_keras.data.tokenizers.load_tokenizer("runs/albert_tiny/tokenizer")
+    tokenizer = albert_keras.tokenizers.load_tokenizer("runs/albert_tiny/tokenizer")
     save_hugging_face(encoder, "out/albert_tiny_hf", tokenizer)
     # transformers.AlbertModel.from_pretrained("out/albert_tiny_hf") loads it.
     ```

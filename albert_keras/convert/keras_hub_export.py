@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from albert_keras import tokenizers
 from albert_keras.convert import keras_hub_preset
 from albert_keras.convert import model_weights as mw
-from albert_keras.data import tokenizers
 from albert_keras.models.encoder import Encoder
 from albert_keras.models.encoder_config import EncoderConfig
 from albert_keras.utils.output_directory import write_output_directory
@@ -99,7 +99,7 @@ def save_keras_hub_preset(model, directory: str, tokenizer=None, overwrite: bool
     ```python
     # needs: a pretraining run's `encoder.keras` and its `tokenizer/`
     encoder = keras.saving.load_model("runs/albert_tiny/encoder.keras")
-    tokenizer = albert_keras.data.tokenizers.load_tokenizer("runs/albert_tiny/tokenizer")
+    tokenizer = albert_keras.tokenizers.load_tokenizer("runs/albert_tiny/tokenizer")
     save_keras_hub_preset(encoder, "out/albert_tiny_preset", tokenizer)
     # keras_hub.models.AlbertBackbone.from_preset("out/albert_tiny_preset") loads it.
     ```

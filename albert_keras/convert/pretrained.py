@@ -178,7 +178,7 @@ def save_pretrained_tokenizer(path: str, directory: str) -> str:
     WordPiece `vocab.txt` keeps the checkpoint's lower-casing and accent stripping;
     SentencePiece `.model` files are copied as they are. Returns `directory`.
     """
-    from albert_keras.data.tokenizers import TOKENIZER_CONFIG, save_tokenizer
+    from albert_keras.tokenizers.tokenizer_files import TOKENIZER_CONFIG, save_tokenizer
 
     files = tokenizer_files(path)
     save_tokenizer(_keras_hub_tokenizer(files), directory)
@@ -195,7 +195,7 @@ def save_pretrained_tokenizer(path: str, directory: str) -> str:
 
 def load_pretrained_tokenizer(path: str):
     """The checkpoint's tokenizer as our keras-hub tokenizer (see `save_pretrained_tokenizer`)."""
-    from albert_keras.data.tokenizers import load_tokenizer
+    from albert_keras.tokenizers.tokenizer_files import load_tokenizer
 
     with tempfile.TemporaryDirectory() as directory:
         return load_tokenizer(save_pretrained_tokenizer(path, directory))

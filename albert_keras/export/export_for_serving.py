@@ -28,15 +28,15 @@ from typing import Sequence
 import keras
 import numpy as np
 
-from albert_keras.data.text_preprocessor import TextPreprocessor
-from albert_keras.data.tokenizers import save_tokenizer
 from albert_keras.export import warmup
-from albert_keras.models.dtype_copy import copy_with_dtype
-from albert_keras.utils import file_io
-from albert_keras.utils.atomic_files import process_alive, publish_tree
 from albert_keras.export.models_config import list_versions, write_models_config
 from albert_keras.export.serving_signatures import complete_settings, serving_signatures
+from albert_keras.models.dtype_copy import copy_with_dtype
+from albert_keras.tasks.inputs.text_preprocessor import TextPreprocessor
 from albert_keras.tasks.serving_settings import ServingSettings
+from albert_keras.tokenizers.tokenizer_files import save_tokenizer
+from albert_keras.utils import file_io
+from albert_keras.utils.atomic_files import process_alive, publish_tree
 
 
 SAVED_MODEL_FILE = "saved_model.pb"  # Its presence makes a version loadable.

@@ -4,7 +4,7 @@ Keras's own `model.export(format="onnx" | "litert")` does the conversion (tf2onn
 converter with built-in ops only, so the file needs no Flex delegate); batch and sequence
 length stay dynamic. These formats take token ids, not text: the tensorflow-text tokenizer ops
 of the TF Serving export exist in neither ONNX Runtime nor LiteRT, so the tokenizer travels as
-files (`tokenizer/`, readable by `albert_keras.data.tokenizers.load_tokenizer`, and the
+files (`tokenizer/`, readable by `albert_keras.tokenizers.load_tokenizer`, and the
 vocabulary any WordPiece or SentencePiece library reads) and the app tokenizes. The directory:
 
     model.onnx | model.tflite   inputs token_ids, segment_ids, padding_mask int32 [batch, seq]
@@ -21,9 +21,9 @@ from typing import Any, Sequence
 import keras
 import tensorflow as tf
 
-from albert_keras.data.features import INPUT_FEATURES
-from albert_keras.data.tokenizers import save_tokenizer
 from albert_keras.models.dtype_copy import copy_with_dtype
+from albert_keras.pretraining_data.records.features import INPUT_FEATURES
+from albert_keras.tokenizers.tokenizer_files import save_tokenizer
 from albert_keras.utils import file_io
 from albert_keras.utils.output_directory import write_output_directory
 from albert_keras.utils.tokenizer_beside import TOKENIZER_DIR

@@ -5,7 +5,7 @@ Inputs:
   optional (leave it out, or send `[]`, for single texts);
 - `serve_ids`: `token_ids`, `segment_ids`, `padding_mask` int32 `[batch, seq]`;
 - `serve_examples`: `examples` string `[batch]`, serialized `tf.train.Example`s with the record
-  spec of `albert_keras.data.features`.
+  spec of `albert_keras.pretraining_data.records.features`.
 
 `serving_default` and `serve_examples` drop the padding columns that no row of the batch uses
 (`trim_padding`), so `seq` in their sequence outputs is the batch's longest row; `serve_ids`
@@ -36,12 +36,12 @@ from typing import Callable
 import keras
 import tensorflow as tf
 
-from albert_keras.data import features
-from albert_keras.data.padding import trim_padding
 from albert_keras.models.task import input_names
+from albert_keras.pretraining_data.records import features
 from albert_keras.tasks.fine_tuning_task import serve_texts
-from albert_keras.tasks.serving_settings import ServingSettings
+from albert_keras.tasks.inputs.padding import trim_padding
 from albert_keras.tasks.registry import task_of_model
+from albert_keras.tasks.serving_settings import ServingSettings
 
 TEXT_INPUTS = ("text", "text_pair")
 ID_INPUTS = features.INPUT_FEATURES  # token_ids, segment_ids, padding_mask

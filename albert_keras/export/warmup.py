@@ -13,8 +13,8 @@ from typing import Sequence
 import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
 
-from albert_keras.data import features
 from albert_keras.export import client
+from albert_keras.pretraining_data.records import features
 from albert_keras.utils import file_io
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")

@@ -8,12 +8,12 @@ import shlex
 
 import keras
 
-from albert_keras.data.tokenizers import load_tokenizer, tokenizer_fingerprint
 from albert_keras.export.export_for_serving import export_for_serving
 from albert_keras.export.models_config import MODELS_CONFIG
 from albert_keras.export.portable_export import export_portable
 from albert_keras.export.serving_signatures import SIGNATURE_NAMES
 from albert_keras.tasks.serving_settings import LABELS_FILE, ServingSettings
+from albert_keras.tokenizers.tokenizer_files import load_tokenizer, tokenizer_fingerprint
 from albert_keras.utils import file_io
 from albert_keras.utils.published_run import RUN_RECORD, check_tokenizer_matches, published_record
 from albert_keras.utils.tokenizer_beside import tokenizer_beside

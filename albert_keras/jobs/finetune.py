@@ -22,14 +22,15 @@ from typing import Any
 
 import keras
 
-from albert_keras.data import labeled
-from albert_keras.data.labeled_batches import make_dataset, num_batches
-from albert_keras.data.tokenizers import load_tokenizer, save_tokenizer, tokenizer_fingerprint
 from albert_keras.models.dtype_copy import save_float32
 from albert_keras.models.task import make_encoder
 from albert_keras.tasks import finetune_metrics
+from albert_keras.tasks.inputs import labeled
+from albert_keras.tasks.inputs.labeled_batches import make_dataset, num_batches
 from albert_keras.tasks.registry import task_named
 from albert_keras.tasks.serving_settings import LABELS_FILE
+from albert_keras.tokenizers.tokenizer_files import (load_tokenizer, save_tokenizer,
+                                                     tokenizer_fingerprint)
 from albert_keras.training.atomic_backup import AtomicBackupAndRestore
 from albert_keras.training.callbacks import (BestEpoch, backup_directory, best_epoch,
                                              stopped_early)

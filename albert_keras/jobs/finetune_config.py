@@ -6,10 +6,10 @@ import dataclasses
 import math
 from typing import Literal
 
-from albert_keras.data.labeled_file_config import LabeledFileConfig
-from albert_keras.data.sequence_layout import (MAX_QUERY_LENGTH, PAIR_SPECIAL_TOKENS,
-                                               default_doc_stride)
+from albert_keras.tasks.inputs.labeled_file_config import LabeledFileConfig
 from albert_keras.tasks.registry import TASKS
+from albert_keras.tokenizers.sequence_layout import (MAX_QUERY_LENGTH, PAIR_SPECIAL_TOKENS,
+                                                     default_doc_stride)
 from albert_keras.training.choices import PRECISIONS
 
 
@@ -18,7 +18,7 @@ class FinetuneConfig(LabeledFileConfig):
     """Which task, which labelled data, and how `finetune` trains on it.
 
     The task and how its files are read (`task`, `format`, `header`, `column_names`, the
-    column names, `multi_label`, `label_separator`) are the data stage's `LabeledFileConfig`;
+    column names, `multi_label`, `label_separator`) are the fine-tuning inputs' `LabeledFileConfig`;
     this class adds where the data is and how the model trains on it.
 
     The encoder comes from the pipeline's `model` section: `model.pretrained` (a `.keras`

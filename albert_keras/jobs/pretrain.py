@@ -133,7 +133,7 @@ def _evaluation(config, records: str, tokenizer, masking: str, strategy) -> Eval
     """The held-out records' first `train.eval_batches` batches (unshuffled, masks fixed by
     the seed) when the records have them and one process reads them; else the training
     records' (a multi-worker run keeps those: every worker must score as many batches)."""
-    from albert_keras.data.records_manifest import HELD_OUT_DIR
+    from albert_keras.pretraining_data.records.records_manifest import HELD_OUT_DIR
 
     train = config.train
     held_out = os.path.join(os.path.dirname(file_io.glob(records)[0]), HELD_OUT_DIR)
@@ -256,7 +256,7 @@ def training_failure(model: keras.Model, history: keras.callbacks.History) -> st
 def check_shards_per_worker(records: str, workers: int) -> None:
     """Each worker of a multi-worker run reads shards of its own (the reader shards by file
     and turns off `tf.data`'s auto-sharding), so there must be at least one per worker."""
-    from albert_keras.data.shards import match_files
+    from albert_keras.pretraining_data.records.shards import match_files
 
     files, _ = match_files(records)
     if workers > 1 and len(files) < workers:
@@ -332,7 +332,8 @@ def build_pretrainer(config, tokenizer, precision: str, pair_task: str,
 
 def _records_dataset_fn(config, records: str, tokenizer, **kwargs) -> DatasetFn:
     """Batches of `(x, y, sample_weight)` from the records, masked on the fly by the reader."""
-    from albert_keras.data.pretraining_dataset import pretraining_dataset_from_config
+    from albert_keras.pretraining_data.reader.pretraining_dataset import (
+        pretraining_dataset_from_config)
 
     def dataset_fn(context):
         return pretraining_dataset_from_config(

@@ -14,7 +14,7 @@ import hashlib
 import os
 from typing import Any
 
-from albert_keras.data.records_manifest import MANIFEST
+from albert_keras.pretraining_data.records.records_manifest import MANIFEST
 from albert_keras.utils import file_io
 from albert_keras.utils.tokenizer_beside import TOKENIZER_DIR
 
@@ -88,7 +88,7 @@ def checked_records(config) -> PretrainRecords:
     """The run's records, checked to belong together with their manifest and tokenizer and to
     this config's data section (ours), or to the config's lengths and the tokenizer's
     vocabulary (reference records; reads every shard once)."""
-    from albert_keras.data.tokenizers import load_tokenizer
+    from albert_keras.tokenizers.tokenizer_files import load_tokenizer
 
     records, tokenizer_path = find_records(config)
     if records is None:
@@ -100,7 +100,7 @@ def checked_records(config) -> PretrainRecords:
     files = file_io.glob(records)
     if config.train.records and _is_reference(files, config.data.records_format):
         tokenizer = load_tokenizer(tokenizer_path)
-        from albert_keras.data import reference_records
+        from albert_keras.pretraining_data.records import reference_records
 
         layout = reference_records.read_layout(files)
         reference_records.check_lengths(layout, config.data.max_sequence_length,
@@ -113,7 +113,7 @@ def checked_records(config) -> PretrainRecords:
               f"{config.data.pair_task.upper()} labels as data.pair_task says, tokenizer "
               f"{tokenizer_path}")
         return PretrainRecords(records, tokenizer_path, tokenizer, "static", verified=True)
-    from albert_keras.data.records_check import check_records
+    from albert_keras.pretraining_data.records.records_check import check_records
 
     # The manifest first: a set without one (a `prepare` that did not finish) is refused by
     # name before its tokenizer is read.
@@ -149,6 +149,7 @@ def _is_reference(files: list[str], records_format: str) -> bool:
     if records_format == "auto" and file_io.isfile(
             os.path.join(os.path.dirname(files[0]), MANIFEST)):
         return False
-    from albert_keras.data.reference_records import records_format as detect_format
+    from albert_keras.pretraining_data.records.reference_records import (
+        records_format as detect_format)
 
     return detect_format(files, records_format) == "reference"

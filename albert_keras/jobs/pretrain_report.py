@@ -104,7 +104,7 @@ def save_run(run_dir: str, pretrainer: Pretrainer, tokenizer_dir: str,
     also written to the record.
     `tokenizer_dir` is a saved tokenizer directory (copied as it is) or any other path
     `load_tokenizer` reads, e.g. the `vocab.txt` of reference records (saved as one)."""
-    from albert_keras.data import tokenizers
+    from albert_keras import tokenizers
 
     if not tokenizers.is_saved_tokenizer(tokenizer_dir):
         with tempfile.TemporaryDirectory() as scratch:

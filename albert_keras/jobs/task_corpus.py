@@ -29,10 +29,10 @@ from __future__ import annotations
 import collections
 import re
 
-from albert_keras.data import labeled
-from albert_keras.data.corpus import split_long_line
-from albert_keras.data.data_config import task_text_path
 from albert_keras.jobs.finetune_config import FinetuneConfig
+from albert_keras.pretraining_data.corpus import split_long_line
+from albert_keras.pretraining_data.data_config import task_text_path
+from albert_keras.tasks.inputs import labeled
 from albert_keras.tasks.registry import task_named
 from albert_keras.utils import file_io
 from albert_keras.utils.atomic_files import write_text_atomic
@@ -126,14 +126,14 @@ def prepare_records(config, static_masking: bool = False, progress: bool = True)
     """`prepare` for a pipeline, after writing its task text when `data.corpus` is `finetune`.
 
     The `prepare` job (CLI `prepare`, `pretrain`'s prepare-if-missing, `compare`) calls this
-    rather than `albert_keras.data.prepare.prepare`, which reads corpus files only.
+    rather than `albert_keras.pretraining_data.prepare.prepare`, which reads corpus files only.
 
     Args:
         config: `PipelineConfig`.
         static_masking: bool. As in `prepare`. Defaults to False.
         progress: bool. As in `prepare`. Defaults to True.
     """
-    from albert_keras.data.prepare import prepare
+    from albert_keras.pretraining_data.prepare import prepare
 
     data = config.data
     if config.finetune.train and data.corpus == task_text_path(data.output_dir, config.name):

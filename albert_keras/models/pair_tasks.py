@@ -1,7 +1,7 @@
 """The sentence-pair tasks of pretraining: `"sop"` (ALBERT) and `"nsp"` (BERT).
 
-One definition for the `Pretrainer` and for the pair records (`data/pairs.py`). It imports
-nothing, so checking a name loads neither Keras nor TensorFlow.
+One definition for the `Pretrainer` and for the pair records
+(`pretraining_data/pairs/create_pairs.py`). It imports nothing, so checking a name loads neither Keras nor TensorFlow.
 """
 
 from __future__ import annotations

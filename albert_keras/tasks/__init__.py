@@ -1,5 +1,6 @@
 """Fine-tuning tasks, one module each: reader, preprocessor, model, compile settings, decoding
-and serving outputs of text classification, token classification and span extraction."""
+and serving outputs of text classification, token classification and span extraction. The
+inputs they share (labelled files, the TF-op text preprocessor, batches) are in `inputs/`."""
 
 from albert_keras.utils.lazy_exports import lazy_exports
 

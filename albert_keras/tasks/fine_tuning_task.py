@@ -12,9 +12,9 @@ from typing import Any, Callable, Sequence
 import keras
 import tensorflow as tf
 
-from albert_keras.data import labeled
-from albert_keras.data.encoded_split import EncodedSplit
-from albert_keras.data.padding import trim_padding
+from albert_keras.tasks.inputs import labeled
+from albert_keras.tasks.inputs.encoded_split import EncodedSplit
+from albert_keras.tasks.inputs.padding import trim_padding
 from albert_keras.tasks.serving_settings import ServingSettings
 
 

@@ -14,8 +14,8 @@ import dataclasses
 import json
 from typing import Any
 
-from albert_keras.data.sequence_layout import MAX_QUERY_LENGTH, default_doc_stride
 from albert_keras.tasks.registry import TASKS
+from albert_keras.tokenizers.sequence_layout import MAX_QUERY_LENGTH, default_doc_stride
 from albert_keras.utils import file_io
 
 LABELS_FILE = "labels.json"  # Beside a fine-tuned `model.keras`.

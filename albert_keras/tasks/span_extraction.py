@@ -28,17 +28,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from albert_keras.data.encoded_split import EncodedSpans
-from albert_keras.data.features import INPUT_FEATURES
-from albert_keras.data.labeled import LabeledDataError, as_text, extension, json_lines
-from albert_keras.data.padding import trim_padding
-from albert_keras.data.sequence_layout import MIN_CONTEXT_TOKENS, PAIR_SPECIAL_TOKENS
-from albert_keras.data.span_packing import encode_span_examples, pack_question_context
-from albert_keras.data.tokenizers import special_token_ids
 from albert_keras.models.span_extractor import SpanExtractor, best_spans
+from albert_keras.pretraining_data.records.features import INPUT_FEATURES
 from albert_keras.tasks import finetune_metrics
 from albert_keras.tasks.fine_tuning_task import FineTuningTask
+from albert_keras.tasks.inputs.encoded_split import EncodedSpans
+from albert_keras.tasks.inputs.labeled import LabeledDataError, as_text, extension, json_lines
+from albert_keras.tasks.inputs.padding import trim_padding
+from albert_keras.tasks.inputs.span_packing import encode_span_examples, pack_question_context
 from albert_keras.tasks.serving_settings import ServingSettings
+from albert_keras.tokenizers.sequence_layout import MIN_CONTEXT_TOKENS, PAIR_SPECIAL_TOKENS
+from albert_keras.tokenizers.special_tokens import special_token_ids
 from albert_keras.utils import file_io
 
 

@@ -15,13 +15,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from albert_keras.data.encoded_split import CHUNK, EncodedSplit
-from albert_keras.data.labeled import (LabeledDataError, as_text, delimited_rows, extension,
-                                       json_lines, tfds_value)
-from albert_keras.data.text_preprocessor import TextPreprocessor
 from albert_keras.models.text_classifier import TextClassifier
 from albert_keras.tasks import finetune_metrics
 from albert_keras.tasks.fine_tuning_task import FineTuningTask
+from albert_keras.tasks.inputs.encoded_split import CHUNK, EncodedSplit
+from albert_keras.tasks.inputs.labeled import (LabeledDataError, as_text, delimited_rows, extension,
+                                               json_lines, tfds_value)
+from albert_keras.tasks.inputs.text_preprocessor import TextPreprocessor
 
 _FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
 _PREPROCESSORS = weakref.WeakKeyDictionary()  # tokenizer -> {sequence_length: TextPreprocessor}

@@ -23,16 +23,17 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from albert_keras.data.encoded_split import CHUNK, EncodedWords
-from albert_keras.data.labeled import LabeledDataError, as_text, extension, json_lines, tfds_value
-from albert_keras.data.padding import trim_padding
-from albert_keras.data.sequence_layout import SINGLE_SPECIAL_TOKENS
-from albert_keras.data.text_preprocessor import WHITESPACE, clean_text
-from albert_keras.data.tokenizers import special_token_ids
-from albert_keras.data.word_packing import pack_words
 from albert_keras.models.token_classifier import TokenClassifier
 from albert_keras.tasks import finetune_metrics
 from albert_keras.tasks.fine_tuning_task import FineTuningTask
+from albert_keras.tasks.inputs.encoded_split import CHUNK, EncodedWords
+from albert_keras.tasks.inputs.labeled import (LabeledDataError, as_text, extension, json_lines,
+                                               tfds_value)
+from albert_keras.tasks.inputs.padding import trim_padding
+from albert_keras.tasks.inputs.text_preprocessor import WHITESPACE, clean_text
+from albert_keras.tasks.inputs.word_packing import pack_words
+from albert_keras.tokenizers.sequence_layout import SINGLE_SPECIAL_TOKENS
+from albert_keras.tokenizers.special_tokens import special_token_ids
 from albert_keras.training.masked_lm_loss import MaskedLMLoss
 from albert_keras.utils import file_io
 

@@ -80,7 +80,7 @@ def continued_pretrainer(path: str, tokenizer, pair_task: str, dtype: str | None
 def check_tokenizer(path: str, tokenizer, tokenizer_dir: str | None = None) -> None:
     """Raises `ValueError`, naming both, when `tokenizer` is not the one of the model at
     `path`; does nothing when that model comes without a tokenizer."""
-    from albert_keras.data.tokenizers import describe_difference, load_tokenizer
+    from albert_keras.tokenizers.tokenizer_files import describe_difference, load_tokenizer
 
     try:
         own = load_tokenizer(path)

@@ -50,8 +50,8 @@ def _write_corpus(path, documents=40, sentences=8, seed=0):
 @pytest.fixture(scope="module")
 def records(tmp_path_factory):
     """Tiny records and tokenizer, as `compare` prepares them."""
-    from albert_keras.data.prepare import TOKENIZER_DIR
     from albert_keras.jobs.task_corpus import prepare_records
+    from albert_keras.utils.tokenizer_beside import TOKENIZER_DIR
 
     tmp_path = tmp_path_factory.mktemp("speed")
     config = _config(tmp_path, **{"data.corpus": _write_corpus(tmp_path / "corpus.txt"),

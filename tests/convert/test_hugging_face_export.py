@@ -8,9 +8,9 @@ from albert_keras import Encoder
 from albert_keras.convert import load_encoder, load_pretrainer
 from albert_keras.convert.hugging_face_export import save_hugging_face
 from albert_keras.convert.model_weights import pretrainer_variables
-from albert_keras.data.text_preprocessor import TextPreprocessor
 from albert_keras.models import SpanExtractor, TextClassifier, TokenClassifier
 from albert_keras.models.pretrainer import Pretrainer
+from albert_keras.tasks.inputs.text_preprocessor import TextPreprocessor
 from tests.helpers.convert_models import assert_close, torch_inputs
 from tests.helpers import sentencepiece, wordpiece
 
@@ -138,7 +138,7 @@ def test_an_existing_directory_is_not_overwritten(tmp_path):
 
 def test_cli_writes_a_keras_model_and_its_tokenizer(tmp_path):
     from albert_keras.cli import main
-    from albert_keras.data.tokenizers import save_tokenizer
+    from albert_keras.tokenizers.tokenizer_files import save_tokenizer
 
     tokenizer = sentencepiece()
     pretrainer = _model("albert", tokenizer, with_heads=True, seed=5)

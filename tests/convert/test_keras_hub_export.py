@@ -10,9 +10,9 @@ from albert_keras.cli import main
 from albert_keras.convert import load_encoder
 from albert_keras.convert.keras_hub_export import save_keras_hub_preset
 from albert_keras.convert.model_weights import encoder_variables
-from albert_keras.data.text_preprocessor import TextPreprocessor
-from albert_keras.data.tokenizers import save_tokenizer
 from albert_keras.models.pretrainer import Pretrainer
+from albert_keras.tasks.inputs.text_preprocessor import TextPreprocessor
+from albert_keras.tokenizers.tokenizer_files import save_tokenizer
 from tests.helpers import sentencepiece, wordpiece
 
 ATOL = 1e-5

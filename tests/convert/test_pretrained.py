@@ -9,7 +9,8 @@ import pytest
 
 from albert_keras.convert import (checkpoint_format, convert, load_encoder,
                                   load_pretrained_tokenizer)
-from albert_keras.data.tokenizers import load_tokenizer, train_tokenizer
+from albert_keras.tokenizers.tokenizer_files import load_tokenizer
+from albert_keras.tokenizers.tokenizer_training import train_tokenizer
 from tests.helpers.convert_models import TINY_HF, assert_close, randomize, torch_inputs
 from tests.helpers import tiny_inputs
 

@@ -7,9 +7,9 @@ import pytest
 import tensorflow as tf
 
 from albert_keras.export import export_for_serving, read_models_config
-from albert_keras.data.padding import trim_padding
 from albert_keras.export.warmup import WARMUP_FILE, read_warmup_file
 from albert_keras.tasks import ServingSettings
+from albert_keras.tasks.inputs.padding import trim_padding
 from tests.helpers import wordpiece
 from tests.helpers.export_models import LABELS, tiny_classifier, tiny_encoder
 

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from albert_keras.data import features
+from albert_keras.pretraining_data.records import features
 from tests.helpers.export_models import PAIRS, TEXTS, keras_outputs, run_model_server_check
 
 pytestmark = pytest.mark.large
@@ -144,9 +144,9 @@ def test_a_model_trained_in_bfloat16_is_served_in_float32(tmp_path):
     import tensorflow as tf
 
     from albert_keras import Encoder, TextClassifier
-    from albert_keras.data.text_preprocessor import TextPreprocessor
     from albert_keras.export import export_for_serving
     from albert_keras.models.dtype_copy import copy_with_dtype
+    from albert_keras.tasks.inputs.text_preprocessor import TextPreprocessor
     from tests.helpers import wordpiece
     from tests.helpers.export_models import LABELS
 

@@ -15,14 +15,14 @@ import pytest
 import tensorflow as tf
 
 from albert_keras import Encoder
-from albert_keras.data.labeled_batches import make_dataset
-from albert_keras.data.text_preprocessor import TextPreprocessor
 from albert_keras.export import export_for_serving
 from albert_keras.export.serving_signatures import serving_signatures
 from albert_keras.jobs.finetune_config import FinetuneConfig
 from albert_keras.models import SpanExtractor, TextClassifier, TokenClassifier
 from albert_keras.models.span_extractor import best_spans
 from albert_keras.tasks import ServingSettings, task_named
+from albert_keras.tasks.inputs.labeled_batches import make_dataset
+from albert_keras.tasks.inputs.text_preprocessor import TextPreprocessor
 from tests.helpers import sentencepiece, wordpiece
 
 LENGTH = 24

@@ -14,12 +14,12 @@ import pytest
 import tensorflow as tf
 
 from albert_keras import Encoder
-from albert_keras.data.span_packing import MAX_CONTEXT_SEQUENCES
-from albert_keras.data.tokenizers import special_token_ids
 from albert_keras.export import export_for_serving
 from albert_keras.models import SpanExtractor, TokenClassifier
 from albert_keras.models.span_extractor import best_spans
 from albert_keras.tasks import ServingSettings
+from albert_keras.tasks.inputs.span_packing import MAX_CONTEXT_SEQUENCES
+from albert_keras.tokenizers.special_tokens import special_token_ids
 from tests.helpers import BAD_TEXTS, sentencepiece, wordpiece
 from tests.helpers.export_models import run_model_server_check
 

@@ -133,7 +133,8 @@ def run_mirrored(out_path: str) -> None:
 def run_mirrored_buckets(records: str, out_path: str) -> None:
     """MirroredStrategy(2 CPUs) on length-bucketed batches: replicas get different shapes."""
     _two_logical_cpus()
-    from albert_keras.data.pretraining_dataset import ReaderOptions, pretraining_dataset
+    from albert_keras.pretraining_data.reader.pretraining_dataset import (ReaderOptions,
+                                                                          pretraining_dataset)
     from albert_keras.training.pretraining import distribute
 
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])

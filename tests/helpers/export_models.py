@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from albert_keras import Encoder
-from albert_keras.data.text_preprocessor import TextPreprocessor
+from albert_keras.tasks.inputs.text_preprocessor import TextPreprocessor
 from tests.helpers.tiny_tokenizers import BAD_TEXTS
 
 MODEL_SERVER = os.path.join(os.path.dirname(__file__), "model_server.py")

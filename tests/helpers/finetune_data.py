@@ -98,10 +98,10 @@ def encode(examples, task: str, tokenizer, labels, max_sequence_length: int,
     of these fields. Span extraction goes straight to the task's packer,
     `encode_span_examples`, which also takes what a config refuses (a sequence shorter than
     `max_query_length`) and `doc_stride=None` (no windows: the context cut to one sequence)."""
-    from albert_keras.data.span_packing import encode_span_examples
-    from albert_keras.data.tokenizers import special_token_ids
-    from albert_keras.tasks import task_named
     from albert_keras.jobs.finetune_config import FinetuneConfig
+    from albert_keras.tasks import task_named
+    from albert_keras.tasks.inputs.span_packing import encode_span_examples
+    from albert_keras.tokenizers.special_tokens import special_token_ids
 
     if task == "span_extraction":
         return encode_span_examples(examples, tokenizer, special_token_ids(tokenizer),

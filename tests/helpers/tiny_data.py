@@ -42,9 +42,10 @@ def write_varied_length_records(directory, count=400, sequence_length=32, vocabu
     Rows are `[CLS] A [SEP] B [SEP]` then padding, with SentencePiece-style special ids
     (pad 0, unk 1, [CLS] 2, [SEP] 3, [MASK] 4) and token masking in the manifest.
     """
-    from albert_keras.data.masking_config import MaskingConfig
-    from albert_keras.data.records_manifest import RecordsManifest, write_manifest
-    from albert_keras.data.writer import write_shards
+    from albert_keras.pretraining_data.masking.masking_config import MaskingConfig
+    from albert_keras.pretraining_data.records.records_manifest import (RecordsManifest,
+                                                                        write_manifest)
+    from albert_keras.pretraining_data.records.writer import write_shards
 
     rng = np.random.default_rng(seed)
     lengths = rng.integers(5, sequence_length + 1, count)

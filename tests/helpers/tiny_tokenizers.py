@@ -34,7 +34,7 @@ def sentencepiece():
 @functools.lru_cache(maxsize=1)
 def sentencepiece_proto() -> bytes:
     """The serialized SentencePiece model of `sentencepiece()` (trained once per process)."""
-    from albert_keras.data.tokenizers import train_tokenizer
+    from albert_keras.tokenizers.tokenizer_training import train_tokenizer
 
     rng = np.random.default_rng(0)
     sentences = [" ".join(rng.choice(WORDS, size=12)) for _ in range(300)]

@@ -3,10 +3,10 @@ import os
 
 import pytest
 
-from albert_keras.data.tokenizers import save_tokenizer
 from albert_keras.export import read_models_config
 from albert_keras.jobs.export_pipeline import export_pipeline
 from albert_keras.pipeline import ConfigError, pipeline_from_dict
+from albert_keras.tokenizers.tokenizer_files import save_tokenizer
 from tests.helpers import wordpiece
 from tests.helpers.export_models import tiny_classifier, tiny_encoder
 

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from albert_keras import Encoder
-from albert_keras.data.tokenizers import load_tokenizer
 from albert_keras.jobs.finetune import finetune
 from albert_keras.jobs.finetune_grid import finetune_with_grid
 from albert_keras.models.text_classifier import TextClassifier
 from albert_keras.pipeline import pipeline_from_dict
 from albert_keras.tasks import ServingSettings
+from albert_keras.tokenizers.tokenizer_files import load_tokenizer
 from albert_keras.training.layer_decay_adamw import LayerDecayAdamW, layer_decay_multipliers
 from tests.helpers import finetune_data, tiny_inputs
 
@@ -51,7 +51,7 @@ def test_classification_learns_and_writes_a_reloadable_run(tmp_path):
     model = keras.saving.load_model(os.path.join(run_dir, "model.keras"))
     assert isinstance(model, TextClassifier) and model.labels == ("neg", "pos")
     tokenizer = load_tokenizer(os.path.join(run_dir, "tokenizer"))
-    from albert_keras.data.text_preprocessor import TextPreprocessor
+    from albert_keras.tasks.inputs.text_preprocessor import TextPreprocessor
     x = TextPreprocessor(tokenizer, 32)(np.array(["the film was great", "a very awful movie"]))
     assert list(np.argmax(model(x), -1)) == [1, 0]
 
@@ -179,7 +179,7 @@ def test_layer_decay_optimizer_scales_each_update():
 
 def test_cli_fine_tunes_our_own_albert_checkpoint(tmp_path, capsys):
     from albert_keras.cli import main
-    from albert_keras.data.tokenizers import save_tokenizer
+    from albert_keras.tokenizers.tokenizer_files import save_tokenizer
 
     # The layout `pretrain` writes: encoder.keras with tokenizer/ beside it.
     keras.utils.set_random_seed(0)

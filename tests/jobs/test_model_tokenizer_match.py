@@ -9,9 +9,9 @@ import pytest
 
 from albert_keras import Encoder
 from albert_keras.convert.formats_out import convert_out
-from albert_keras.data.tokenizers import save_tokenizer, tokenizer_fingerprint
 from albert_keras.jobs.export_pipeline import check_model_tokenizer, export_pipeline
 from albert_keras.pipeline import pipeline_from_dict
+from albert_keras.tokenizers.tokenizer_files import save_tokenizer, tokenizer_fingerprint
 from albert_keras.utils.published_run import publish_run
 from tests.helpers import sentencepiece, wordpiece
 

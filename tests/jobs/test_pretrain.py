@@ -47,16 +47,17 @@ def test_pretrain_prepares_trains_and_saves(tmp_path, capsys):
 
 
 def _bucketed_dataset(directory, batch_size=4, seed=1):
-    from albert_keras.data.pretraining_dataset import ReaderOptions, pretraining_dataset
+    from albert_keras.pretraining_data.reader.pretraining_dataset import (ReaderOptions,
+                                                                          pretraining_dataset)
 
     return pretraining_dataset(directory, batch_size,
                                options=ReaderOptions(length_buckets=(8, 16, 24), seed=seed))
 
 
 def _tiny_pretrainer(train_config):
+    from albert_keras.jobs.pretrain import compile_pretrainer
     from albert_keras.models.encoder import Encoder
     from albert_keras.models.pretrainer import Pretrainer
-    from albert_keras.jobs.pretrain import compile_pretrainer
 
     keras.utils.set_random_seed(2)
     encoder = Encoder(vocabulary_size=300, num_layers=2, num_heads=2, hidden_dim=16,

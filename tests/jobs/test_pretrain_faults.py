@@ -19,8 +19,8 @@ def _raw(tmp_path, **train):
 
 @pytest.mark.large
 def test_a_nan_run_exits_nonzero_records_the_failure_and_keeps_the_good_model(tmp_path, capsys):
-    from albert_keras.pipeline import prepare_and_pretrain
     from albert_keras.jobs.pretrain import TrainingFailed, pretrain
+    from albert_keras.pipeline import prepare_and_pretrain
 
     keras.utils.set_random_seed(0)
     prepare_and_pretrain(pipeline_from_dict(_raw(tmp_path)))
@@ -41,8 +41,8 @@ def test_a_nan_run_exits_nonzero_records_the_failure_and_keeps_the_good_model(tm
     assert "failed: the loss became nan" in capsys.readouterr().err
     assert (run / "encoder.keras").read_bytes() == good
     # The export refuses a model whose weights are not finite, naming the first bad one.
-    from albert_keras.data.tokenizers import load_tokenizer
     from albert_keras.export import export_for_serving
+    from albert_keras.tokenizers.tokenizer_files import load_tokenizer
 
     encoder = keras.saving.load_model(run / "encoder.keras")
     weights = encoder.token_embedding.embeddings
@@ -54,8 +54,8 @@ def test_a_nan_run_exits_nonzero_records_the_failure_and_keeps_the_good_model(tm
 
 @pytest.mark.large
 def test_records_that_do_not_match_their_tokenizer_or_the_config_are_refused(tmp_path):
-    from albert_keras.data.prepare import prepare
     from albert_keras.jobs.pretrain import pretrain
+    from albert_keras.pretraining_data.prepare import prepare
 
     prepare(pipeline_from_dict(_raw(tmp_path)), progress=False)
     records = tmp_path / "records" / "tiny"
@@ -89,8 +89,8 @@ class _StopAfterFirstEpoch(keras.callbacks.Callback):
 @pytest.mark.parametrize("accumulation", [1, 2])
 def test_a_resumed_run_trains_on_the_batches_of_the_uninterrupted_one(tmp_path, monkeypatch,
                                                                         accumulation):
-    from albert_keras.data.prepare import prepare
     from albert_keras.jobs import pretrain as pretrain_module
+    from albert_keras.pretraining_data.prepare import prepare
 
     prepare(pipeline_from_dict(_raw(tmp_path)), progress=False)
     records = str(tmp_path / "records" / "tiny" / "*.tfrecord")

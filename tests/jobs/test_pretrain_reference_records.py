@@ -46,8 +46,8 @@ def _reference_run(tmp_path, kind="sentencepiece", vocabulary_size=None, shards=
 
 @pytest.mark.parametrize("kind", ["sentencepiece", "wordpiece"])
 def test_pretrain_trains_on_reference_records_and_writes_its_run(tmp_path, capsys, kind):
-    from albert_keras.data.tokenizers import load_tokenizer
     from albert_keras.pipeline import prepare_and_pretrain
+    from albert_keras.tokenizers.tokenizer_files import load_tokenizer
 
     config, _ = _reference_run(tmp_path, kind)
     summary = prepare_and_pretrain(config)

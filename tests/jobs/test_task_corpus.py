@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from albert_keras.data import labeled
-from albert_keras.data.corpus import MAX_LINE_CHARS, read_documents
 from albert_keras.jobs.finetune_config import FinetuneConfig
 from albert_keras.jobs.task_corpus import task_documents, write_task_corpus
+from albert_keras.pretraining_data.corpus import MAX_LINE_CHARS, read_documents
 from albert_keras.tasks.fine_tuning_task import FineTuningTask
+from albert_keras.tasks.inputs import labeled
 from albert_keras.tasks.registry import TASKS, task_named
 
 # Every line boundary of `str.splitlines`, written out here rather than taken from it.
@@ -330,8 +330,8 @@ def test_data_corpus_finetune_prepares_the_task_text(tmp_path, capsys):
     import yaml
 
     from albert_keras.cli import main
-    from albert_keras.data.records_check import check_records
     from albert_keras.pipeline import ConfigError, load_pipeline, pipeline_from_dict
+    from albert_keras.pretraining_data.records.records_check import check_records
 
     rng = __import__("random").Random(4)
     words = "the river ran past old mills and quiet farms under grey skies".split()

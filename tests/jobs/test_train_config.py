@@ -63,7 +63,7 @@ def test_batch_not_divisible_by_replicas_fails_before_any_work(monkeypatch, tmp_
 
 
 def test_missing_records_are_named(monkeypatch, tmp_path):
-    prepare_module = importlib.import_module("albert_keras.data.prepare")
+    prepare_module = importlib.import_module("albert_keras.pretraining_data.prepare")
     monkeypatch.setattr(prepare_module, "prepare", _no_work)
     pattern = str(tmp_path / "nothing-*.tfrecord")
     config = pipeline_from_dict({"name": "x", "train": {"records": pattern,

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from albert_keras.data.sequence_layout import default_doc_stride
 from albert_keras.jobs.finetune_config import FinetuneConfig
 from albert_keras.tasks import ServingSettings
+from albert_keras.tokenizers.sequence_layout import default_doc_stride
 
 
 def test_round_trip_through_labels_json(tmp_path):

@@ -6,10 +6,10 @@ import json
 import pytest
 import tensorflow as tf
 
-from albert_keras.data import labeled
-from albert_keras.data.labeled import LabeledDataError
 from albert_keras.jobs.finetune_config import FinetuneConfig
 from albert_keras.tasks import read_examples, task_named
+from albert_keras.tasks.inputs import labeled
+from albert_keras.tasks.inputs.labeled import LabeledDataError
 from tests.helpers import finetune_data
 
 

@@ -5,10 +5,10 @@ import keras
 import numpy as np
 
 from albert_keras import Encoder
-from albert_keras.data.labeled_batches import make_dataset
 from albert_keras.jobs.finetune_config import FinetuneConfig
 from albert_keras.models.token_classifier import TokenClassifier
 from albert_keras.tasks import task_named
+from albert_keras.tasks.inputs.labeled_batches import make_dataset
 from tests.helpers import finetune_data
 
 TINY = dict(vocabulary_size=80, num_layers=2, num_heads=2, hidden_dim=8, intermediate_dim=16,

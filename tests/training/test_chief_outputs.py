@@ -118,8 +118,8 @@ def test_weights_digest_follows_the_weights():
 
 
 def test_fine_tuning_batches_state_their_auto_shard_policy():
-    from albert_keras.data.encoded_split import EncodedSplit
-    from albert_keras.data.labeled_batches import make_dataset
+    from albert_keras.tasks.inputs.encoded_split import EncodedSplit
+    from albert_keras.tasks.inputs.labeled_batches import make_dataset
 
     rows = [np.array([2, 7, 3], "int32"), np.array([2, 8, 9, 3], "int32")]
     split = EncodedSplit(token_ids=rows, segment_ids=[np.zeros_like(r) for r in rows],

@@ -23,8 +23,8 @@ def bert_checkpoint(tmp_path_factory):
     """(directory, transformers model) of a random `BertForPreTraining` with a real vocab.txt."""
     transformers = pytest.importorskip("transformers")
     torch = pytest.importorskip("torch")
-    from albert_keras.data.corpus import read_documents
-    from albert_keras.data.tokenizers import train_tokenizer
+    from albert_keras.pretraining_data.corpus import read_documents
+    from albert_keras.tokenizers.tokenizer_training import train_tokenizer
 
     sentences = [s for d in read_documents("stdlib", max_documents=40) for s in d]
     vocabulary = train_tokenizer(sentences, "wordpiece", 150).get_vocabulary()
@@ -80,9 +80,10 @@ def _transformers_scores(model, batch) -> tuple[float, float]:
 
 @pytest.mark.large
 def test_pretrain_starts_from_the_checkpoints_own_mlm_loss(tmp_path, bert_checkpoint, capsys):
-    from albert_keras.data.pretraining_dataset import pretraining_dataset_from_config
-    from albert_keras.data.tokenizers import load_tokenizer
     from albert_keras.pipeline import prepare_and_pretrain
+    from albert_keras.pretraining_data.reader.pretraining_dataset import (
+        pretraining_dataset_from_config)
+    from albert_keras.tokenizers.tokenizer_files import load_tokenizer
 
     directory, model = bert_checkpoint
     config = _config(tmp_path, directory)
@@ -114,7 +115,7 @@ def test_pretrain_starts_from_the_checkpoints_own_mlm_loss(tmp_path, bert_checkp
 def test_heads_are_loaded_where_the_checkpoint_has_them(tmp_path, bert_checkpoint):
     import transformers
 
-    from albert_keras.data.tokenizers import load_tokenizer
+    from albert_keras.tokenizers.tokenizer_files import load_tokenizer
     from albert_keras.training.continued_pretraining import continued_pretrainer
 
     directory, model = bert_checkpoint
@@ -144,7 +145,7 @@ def test_heads_are_loaded_where_the_checkpoint_has_them(tmp_path, bert_checkpoin
 
 
 def test_a_keras_pretrainer_brings_its_heads(tmp_path, bert_checkpoint):
-    from albert_keras.data.tokenizers import load_tokenizer, save_tokenizer
+    from albert_keras.tokenizers.tokenizer_files import load_tokenizer, save_tokenizer
     from albert_keras.training.continued_pretraining import continued_pretrainer
 
     directory, _ = bert_checkpoint
@@ -165,7 +166,8 @@ def test_a_keras_pretrainer_brings_its_heads(tmp_path, bert_checkpoint):
 
 def test_a_tokenizer_other_than_the_checkpoints_is_an_error_naming_both(tmp_path,
                                                                         bert_checkpoint):
-    from albert_keras.data.tokenizers import load_tokenizer, save_tokenizer, train_tokenizer
+    from albert_keras.tokenizers.tokenizer_files import load_tokenizer, save_tokenizer
+    from albert_keras.tokenizers.tokenizer_training import train_tokenizer
     from albert_keras.training.continued_pretraining import continued_pretrainer
 
     directory, _ = bert_checkpoint

@@ -22,8 +22,8 @@ def _entrypoint():
 
 @pytest.mark.large
 def test_two_indexed_job_workers_train_alike_and_leave_one_set_of_outputs(tmp_path):
-    from albert_keras.data.prepare import prepare
     from albert_keras.pipeline import pipeline_from_dict
+    from albert_keras.pretraining_data.prepare import prepare
 
     config = tiny_pretraining_config(tmp_path, strategy="multi_worker", eval_batches=1,
                                      precision="float32")
