@@ -16,7 +16,6 @@ HELPERS = "tests.helpers"
 # module -> why. Each must still be needed (`test_waiting_entries_are_still_needed`).
 WAITING = {
     "tests.compare.sleeping_arm": "imported by tests/compare/test_arm_process.py",
-    "tests.training.kill_when": "run by path by tests/compare/test_arm_resume.py",
 }
 
 

@@ -7,41 +7,23 @@ runs again, without training the first phase again.
 """
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-KILL_WHEN = os.path.join(REPO, "tests", "training", "kill_when.py")
-ARM = ("[{name: albert, preset: albert_tiny, embedding_dim: 8, num_layers: 2, hidden_dim: 16, "
-       "num_heads: 2, intermediate_dim: 32}]")
+from tests.helpers.compare_runs import (COMPARE_YAML, fake_backup, run_compare,
+                                        tiny_compare_overrides)
+
 PHASES = "[{steps: 10, max_sequence_length: 16, max_predictions: 3}, {steps: 10}]"
 
 
-def _overrides(tmp_path, **changes):
-    return {
-        "name": "phased", "compare.arms": ARM, "compare.downstream": "false",
-        "data.max_documents": 40, "data.vocabulary_size": 200, "data.max_sequence_length": 32,
-        "data.length_buckets": "[]", "data.dupe_factor": 1, "data.held_out_fraction": 0.2,
-        "data.max_predictions": 5, "data.num_workers": 1,
-        "data.output_dir": str(tmp_path / "records"),
-        "compare.output_dir": str(tmp_path / "runs"), "compare.eval_every": 5,
-        "compare.eval_batches": 1, "compare.latency_iterations": 1, "compare.speed_rounds": 3,
-        "compare.speed_steps": 1, "train.steps": 20, "train.phases": PHASES,
-        "train.steps_per_epoch": 5, "train.warmup_steps": 2, "train.global_batch_size": 4,
-        **changes,
-    }
+def _overrides(tmp_path):
+    return tiny_compare_overrides(tmp_path, name="phased") | {
+        "train.steps": 20, "train.phases": PHASES, "compare.speed_rounds": 3,
+        "compare.speed_steps": 1}
 
 
-def _compare(tmp_path, kill_when="/nothing/matches", **changes):
-    args = [sys.executable, KILL_WHEN, kill_when, "compare", "--config",
-            os.path.join(REPO, "pipelines", "compare.yaml")]
-    for key, value in _overrides(tmp_path, **changes).items():
-        args += ["--set", f"{key}={value}"]
-    return subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=REPO,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+def _compare(tmp_path, kill_when=None):
+    return run_compare(_overrides(tmp_path), kill_when)
 
 
 @pytest.mark.large
@@ -82,22 +64,11 @@ def test_an_arm_in_phases_is_one_curve_and_resumes_in_its_second_phase(tmp_path)
     assert not (arm / "backup").exists() and not (arm / "backup.phase1").exists()
 
 
-def _fake_backup(backup_dir, settings, epoch):
-    import h5py
-
-    folder = backup_dir / f"epoch-{epoch:05d}"
-    folder.mkdir(parents=True)
-    with h5py.File(folder / "latest.weights.h5", "w") as f:
-        f.create_dataset("w", data=[1.0, 2.0])
-    (folder / "training_metadata.json").write_text(json.dumps(
-        {"epoch": epoch, "history": {}, "train_seconds": 1.0, "settings": settings}))
-
-
 def test_a_later_phase_never_resumes_on_an_unfinished_one(tmp_path, capsys):
     from albert_keras.compare import arm_pretraining
     from albert_keras.pipeline import load_pipeline
 
-    config = load_pipeline(os.path.join(REPO, "pipelines", "compare.yaml"), [
+    config = load_pipeline(COMPARE_YAML, [
         f"{key}={value}" for key, value in _overrides(tmp_path).items()])
     [arm] = config.compare.arms
 
@@ -110,8 +81,8 @@ def test_a_later_phase_never_resumes_on_an_unfinished_one(tmp_path, capsys):
                                                      str(tmp_path / "backup"))
     assert first.settings["data"]["max_sequence_length"] == 16
     assert first.settings["phase"] == {"index": 1, "count": 2, "steps": [10, 10]}
-    _fake_backup(tmp_path / "backup.phase1", first.settings, epoch=2)  # Phase 1 done.
-    _fake_backup(tmp_path / "backup", second.settings, epoch=1)
+    fake_backup(tmp_path / "backup.phase1", first.settings, epoch=2)  # Phase 1 done.
+    fake_backup(tmp_path / "backup", second.settings, epoch=1)
     assert arm_pretraining.resume_step(config, backups()) == 15
 
     (tmp_path / "backup.phase1" / "epoch-00002").rename(tmp_path / "backup.phase1" / "epoch-00001")

@@ -1,41 +1,20 @@
 """An arm of `compare` killed while pretraining resumes from its backup when compare runs again.
 
 The kill is a real SIGKILL of the arm's own (spawned) process, the moment its second backup
-appears (`tests/training/kill_when.py`); the rerun goes on from that backup with the learning
+appears (`tests/helpers/kill_when.py`); the rerun goes on from that backup with the learning
 curve recorded so far, instead of starting the arm again.
 """
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-KILL_WHEN = os.path.join(REPO, "tests", "training", "kill_when.py")
-ARM = ("[{name: albert, preset: albert_tiny, embedding_dim: 8, num_layers: 2, hidden_dim: 16, "
-       "num_heads: 2, intermediate_dim: 32}]")
+from tests.helpers.compare_runs import (COMPARE_YAML, fake_backup, run_compare,
+                                        tiny_compare_overrides)
 
 
-def _compare(tmp_path, kill_when="/nothing/matches", **changes):
-    overrides = {
-        "name": "resumed", "compare.arms": ARM, "compare.downstream": "false",
-        "data.max_documents": 40, "data.vocabulary_size": 200, "data.max_sequence_length": 32,
-        "data.length_buckets": "[]", "data.dupe_factor": 1, "data.held_out_fraction": 0.2,
-        "data.max_predictions": 5, "data.num_workers": 1,
-        "data.output_dir": str(tmp_path / "records"),
-        "compare.output_dir": str(tmp_path / "runs"), "compare.eval_every": 5,
-        "compare.eval_batches": 1, "compare.latency_iterations": 1, "train.steps": 15,
-        "train.steps_per_epoch": 5, "train.warmup_steps": 2, "train.global_batch_size": 4,
-        **changes,
-    }
-    args = [sys.executable, KILL_WHEN, kill_when, "compare", "--config",
-            os.path.join(REPO, "pipelines", "compare.yaml")]
-    for key, value in overrides.items():
-        args += ["--set", f"{key}={value}"]
-    return subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=REPO,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+def _compare(tmp_path, kill_when=None):
+    return run_compare(tiny_compare_overrides(tmp_path, name="resumed"), kill_when)
 
 
 @pytest.mark.large
@@ -62,23 +41,12 @@ def test_an_arm_killed_while_pretraining_resumes_from_its_backup(tmp_path):
     assert not (arm / "backup").exists()  # Deleted once the arm's result was written.
 
 
-def _fake_backup(backup_dir, settings, epoch=1):
-    import h5py
-
-    folder = backup_dir / f"epoch-{epoch:05d}"
-    folder.mkdir(parents=True)
-    with h5py.File(folder / "latest.weights.h5", "w") as f:
-        f.create_dataset("w", data=[1.0, 2.0])
-    (folder / "training_metadata.json").write_text(json.dumps(
-        {"epoch": epoch, "history": {}, "train_seconds": 1.0, "settings": settings}))
-
-
 def test_a_backup_made_with_other_settings_is_set_aside_and_the_arm_starts_again(tmp_path,
                                                                                    capsys):
     from albert_keras.compare import arm_pretraining
     from albert_keras.pipeline import load_pipeline
 
-    config = load_pipeline(os.path.join(REPO, "pipelines", "compare.yaml"))
+    config = load_pipeline(COMPARE_YAML)
     arm = config.compare.arms[1]
 
     def backups():
@@ -88,7 +56,7 @@ def test_a_backup_made_with_other_settings_is_set_aside_and_the_arm_starts_again
     [backup] = backups()
     assert backup.backups() == [] and backup.backup_dir == str(tmp_path / "backup")
 
-    _fake_backup(tmp_path / "backup", backup.settings)  # The same settings: resumed.
+    fake_backup(tmp_path / "backup", backup.settings)  # The same settings: resumed.
     (tmp_path / "curve.json").write_text("[]")
     [same] = backups()
     assert same.resume_epoch() == 1 and (tmp_path / "curve.json").exists()
@@ -97,7 +65,7 @@ def test_a_backup_made_with_other_settings_is_set_aside_and_the_arm_starts_again
     other = json.loads(json.dumps(backup.settings))
     other["train"]["learning_rate"], other["precision"] = 0.001, "bfloat16"
     (tmp_path / "backup" / "epoch-00001" / "training_metadata.json").unlink()
-    _fake_backup(tmp_path / "backup", other, epoch=2)
+    fake_backup(tmp_path / "backup", other, epoch=2)
     [fresh] = backups()
     printed = capsys.readouterr().out
     assert "[compare] albert: starting again, not resuming: Cannot resume" in printed

@@ -13,25 +13,15 @@ import pytest
 from albert_keras.compare import arm_process, speed_rounds
 from albert_keras.pipeline import ConfigError, load_pipeline
 from albert_keras.utils.rounds import VERDICT_RULE
+from tests.helpers.compare_runs import COMPARE_YAML, TWO_ARMS, tiny_compare_overrides
 
-REPO = os.path.join(os.path.dirname(__file__), "..", "..")
-COMPARE_YAML = os.path.join(REPO, "pipelines", "compare.yaml")
-ARMS = ("[{name: bert, preset: albert_tiny, share: none, embedding_dim: 16, num_layers: 2, "
-        "hidden_dim: 16, num_heads: 2, intermediate_dim: 32}, {name: albert, preset: albert_tiny, "
-        "embedding_dim: 8, num_layers: 2, hidden_dim: 16, num_heads: 2, intermediate_dim: 32}]")
 MANIFEST = {"sequences": 10, "seconds": 1.5}
 
 
 def _config(tmp_path, **changes):
-    overrides = {
-        "name": "speed", "compare.arms": ARMS, "compare.downstream": "false",
-        "data.max_documents": 40, "data.vocabulary_size": 200, "data.max_sequence_length": 32,
-        "data.length_buckets": "[16]", "data.dupe_factor": 1, "data.held_out_fraction": 0.2,
-        "data.max_predictions": 5, "data.num_workers": 1,
-        "data.output_dir": str(tmp_path / "records"),
-        "compare.output_dir": str(tmp_path / "runs"), "train.steps": 10,
-        "train.steps_per_epoch": 5, "compare.eval_every": 5, "train.warmup_steps": 2,
-        "train.global_batch_size": 4, "compare.speed_steps": 3, **changes}
+    overrides = tiny_compare_overrides(tmp_path, **{
+        "name": "speed", "compare.arms": TWO_ARMS, "data.length_buckets": "[16]",
+        "train.steps": 10, "compare.speed_steps": 3, **changes})
     return load_pipeline(COMPARE_YAML, [f"{k}={v}" for k, v in overrides.items()])
 
 

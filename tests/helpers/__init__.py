@@ -4,9 +4,12 @@ another (`tests/test_test_layout.py`).
 - `round_trips`: config, `.keras` and SavedModel round-trips, outputs close;
 - `tiny_data`, `tiny_tokenizers`: tiny encoder inputs, pipelines, records and tokenizers;
 - `processes`: free ports, scripts loaded by path, CLI runs killed at a chosen moment;
+- `compare_runs`: tiny comparisons (in process or the CLI, killed at a chosen moment) and
+  planted backups;
 - `finetune_data`, `pipeline_records`, `export_models`, `convert_models`, `deploy_manifests`:
   the labelled files, records, exports, checkpoints and launchers of one stage's tests;
-- `distributed_worker.py`, `model_server.py`: scripts the tests run in fresh processes.
+- `distributed_worker.py`, `model_server.py`, `kill_when.py`: scripts the tests run in fresh
+  processes.
 
 The names of the first four are also importable from here (`from tests.helpers import
 wordpiece`).

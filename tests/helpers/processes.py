@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-# Run by path (tests/compare/test_arm_resume.py starts it there too).
-KILL_WHEN = os.path.join(REPO, "tests", "training", "kill_when.py")
+# Run by path.
+KILL_WHEN = os.path.join(REPO, "tests", "helpers", "kill_when.py")
 
 
 def run_cli(args: list[str], kill_when: list[str] | None = None) -> subprocess.CompletedProcess:

@@ -6,7 +6,7 @@ the `fnmatch` patterns kills the process right after it appears, so a test hits 
 every time, whatever writes it. Patterns use `*` across `/`. Processes it spawns with
 `multiprocessing` (compare's arms) re-import this file as `__mp_main__` and are watched too.
 
-    python tests/training/kill_when.py 'PATTERN[|PATTERN...]' pretrain --config x.yaml
+    python tests/helpers/kill_when.py 'PATTERN[|PATTERN...]' pretrain --config x.yaml
 """
 
 import builtins
