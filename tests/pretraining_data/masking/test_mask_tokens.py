@@ -89,15 +89,23 @@ def test_selection_and_replacement_statistics(mode):
     assert (np.diff(positions, axis=1) > 0)[weights[:, 1:]].all()
 
 
-def test_whole_word_never_splits_a_word():
-    ids, padding = _batch(seed=1)
-    out = _mask(ids, padding, "whole_word")
+def _words_masked(mode: str, seed: int):
+    """Masks a batch in `mode`; returns per word (row-major over rows and positions) its
+    `size` in tokens and how many of them were `chosen`, plus the per-token `selected` and
+    `maskable` arrays."""
+    ids, padding = _batch(seed=seed)
+    out = _mask(ids, padding, mode)
     maskable = (padding > 0) & ~np.isin(ids, SPECIAL)
     words, _ = _word_ids(ids, maskable, _continuation_table())
     selected = _selected(out, ids.shape)
     key = (np.arange(len(ids))[:, None] * SEQ + words)[maskable]
     size = np.bincount(key, minlength=len(ids) * SEQ)
     chosen = np.bincount(key, weights=selected[maskable], minlength=len(ids) * SEQ)
+    return size, chosen, selected, maskable
+
+
+def test_whole_word_never_splits_a_word():
+    size, chosen, _, _ = _words_masked("whole_word", seed=1)
     assert ((chosen == 0) | (chosen == size)).all()
     assert (size >= 2).sum() > 1000 and ((chosen == size) & (size >= 2)).sum() > 1000
 
@@ -125,14 +133,7 @@ def test_ngram_span_lengths_follow_one_over_n():
 
 
 def test_ngram_spans_are_whole_words_and_respect_the_budget():
-    ids, padding = _batch(seed=3)
-    out = _mask(ids, padding, "ngram")
-    maskable = (padding > 0) & ~np.isin(ids, SPECIAL)
-    words, _ = _word_ids(ids, maskable, _continuation_table())
-    selected = _selected(out, ids.shape)
-    key = (np.arange(len(ids))[:, None] * SEQ + words)[maskable]
-    size = np.bincount(key, minlength=len(ids) * SEQ)
-    chosen = np.bincount(key, weights=selected[maskable], minlength=len(ids) * SEQ)
+    size, chosen, selected, maskable = _words_masked("ngram", seed=3)
     assert ((chosen == 0) | (chosen == size)).all()
     budget = np.clip(np.round(maskable.sum(1) * 0.15), 1, 20)
     assert (selected.sum(1) <= budget).all()
