@@ -4,11 +4,13 @@ two packages import each other.
 `utils` < `layers` < `models` < `tokenizers` < `pretraining_data`, `convert` < `training`
 (reusable machinery) < `tasks` (with the fine-tuning inputs, `tasks/inputs/`) < `export` <
 `jobs` (prepare, pretrain, finetune, export and their configs) < `compare` (the jobs side by
-side) < `pipeline`, `disk_space` < `cli`. Read from the source with `ast`, so nothing is
-imported: every `import` and `from ... import` counts, relative ones included. Imports deferred
-into a function are allowed upward only where listed below with the reason. The package graph
-(an edge `a -> b` for each module of `a` that imports `b` at module level) has no cycle, so
-packages on one level (`pretraining_data`, `convert`) cannot lean on each other either.
+side) < `pipeline_fields` (YAML values -> typed dataclass fields) < `pipeline_config` (the whole
+config) < `pipeline` (the jobs of one config), `disk_space` < `cli`. Read from the source with
+`ast`, so nothing is imported: every `import` and `from ... import` counts, relative ones
+included. Imports deferred into a function are allowed upward only where listed below with the
+reason. The package graph (an edge `a -> b` for each module of `a` that imports `b` at module
+level) has no cycle, so packages on one level (`pretraining_data`, `convert`) cannot lean on
+each other either. Every file of the package has at most `MAX_LINES` lines.
 """
 
 import ast
@@ -17,7 +19,8 @@ import pathlib
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "albert_keras"
 LEVELS = {"utils": 0, "layers": 1, "models": 2, "tokenizers": 3, "pretraining_data": 4,
           "convert": 4, "training": 5, "tasks": 6, "export": 7, "jobs": 8, "compare": 9,
-          "pipeline": 10, "disk_space": 10, "cli": 11}
+          "pipeline_fields": 10, "pipeline_config": 11, "pipeline": 12, "disk_space": 12, "cli": 13}
+MAX_LINES = 300  # Per file of the package (STYLE.md: aim under ~250 lines).
 # Facades that defer-import a higher stage inside a method (module -> imported package).
 DEFERRED_UPWARD = {
     # `Encoder/Pretrainer/Task.from_pretrained` load checkpoints through the converters.
@@ -153,6 +156,16 @@ def cycles(graph: dict) -> list:
     return found
 
 
+def long_files(package: pathlib.Path, limit: int = MAX_LINES) -> list:
+    """`path: N lines` for each `.py` file of `package` (a folder) with more than `limit`."""
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        count = len(path.read_text(encoding="utf-8").splitlines())
+        if count > limit:
+            found.append(f"{path.relative_to(package.parent).as_posix()}: {count} lines")
+    return found
+
+
 def test_every_subpackage_and_module_has_a_level():
     assert unranked(PACKAGE, LEVELS) == set(), "give it a level in LEVELS and in DESIGN.md"
     assert set(LEVELS) == {path.stem if path.is_file() else path.name
@@ -178,6 +191,11 @@ def test_deferred_upward_entries_are_still_needed():
             for module, path, is_package in _modules(PACKAGE)
             for name, deferred in _imports(module, path, is_package) if deferred}
     assert DEFERRED_UPWARD <= used
+
+
+def test_every_file_is_at_most_max_lines():
+    assert long_files(PACKAGE) == [], (
+        f"split each into cohesive modules of at most {MAX_LINES} lines")
 
 
 def _plant(tmp_path, files: dict) -> pathlib.Path:
@@ -222,6 +240,17 @@ def test_the_checks_see_a_package_cycle(tmp_path):
         ["albert_keras.data.a", "albert_keras.data.b", "albert_keras.data.c"]]
     (fake / "data" / "__init__.py").write_text("")  # Deferred imports make no cycle.
     assert cycles(package_graph(fake)) == []
+
+
+def test_the_line_check_sees_a_long_file(tmp_path):
+    """The check above can fail: a planted 301-line module is named with its count; 300 lines,
+    and a long file outside the package, pass."""
+    fake = _plant(tmp_path, {"layers/__init__.py": "", "layers/long.py": "x = 1\n" * 301,
+                             "layers/full.py": "x = 1\n" * 300})
+    (tmp_path / "outside.py").write_text("x = 1\n" * 400)
+    assert long_files(fake) == ["albert_keras/layers/long.py: 301 lines"]
+    (fake / "layers" / "long.py").write_text("x = 1\n" * 300)
+    assert long_files(fake) == []
 
 
 def test_pretrain_does_not_prepare_records():

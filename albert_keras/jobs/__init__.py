@@ -1,8 +1,9 @@
 """The jobs, one layer above the machinery they use: `prepare` (`task_corpus.prepare_records`),
-`pretrain` (`pretrain.py`, in phases: `pretrain_phases.py`), `finetune` (`finetune.py`, a grid
-of learning rates: `finetune_grid.py`), `export` (`export_pipeline.py`), and their configs (the
-`train`, `finetune` and `export` sections of a pipeline). `compare` (the package above) runs
-them side by side; `albert_keras.pipeline` loads their YAML and `albert_keras.cli` calls them.
+`pretrain` (`pretrain.py`, its fit and save: `pretrain_fit.py`, in phases: `pretrain_phases.py`),
+`finetune` (`finetune.py`, its inputs: `finetune_data.py`, a grid of learning rates:
+`finetune_grid.py`), `export` (`export_pipeline.py`), and their configs (the `train`,
+`finetune` and `export` sections of a pipeline). `compare` (the package above) runs them side by
+side; `albert_keras.pipeline_config` loads their YAML and `albert_keras.cli` calls them.
 
 The job functions are imported from their modules (`from albert_keras.jobs.pretrain import
 pretrain`): a public name equal to its module's name would hide the module here.

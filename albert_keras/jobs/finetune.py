@@ -1,13 +1,13 @@
 """`finetune`: a pretrained encoder + a task head, trained on labelled data with `model.fit`.
 
-Data -> tokenizer and labels -> model in `strategy.scope()` -> `fit` (AdamW, warmup then linear
-decay, optional layer-wise decay, early stopping, best-checkpoint restore, TensorBoard) ->
-metrics on every split -> `{finetune.output_dir}/{name}/`: model.keras, labels.json,
-tokenizer/, report.json, report.md, published as one unit (`publish_run`). A run killed
-part-way resumes from its backup (`backup/`, which also holds the best weights so far) when
-started again with the same settings; the previous run's outputs stay until the new ones
-replace them whole. In a multi-worker run only the chief writes them (and the logs); the other
-workers write theirs into a temporary folder and delete it.
+Data -> tokenizer and labels (`finetune_data.py`) -> model in `strategy.scope()` -> `fit`
+(AdamW, warmup then linear decay, optional layer-wise decay, early stopping, best-checkpoint
+restore, TensorBoard) -> metrics on every split -> `{finetune.output_dir}/{name}/`:
+model.keras, labels.json, tokenizer/, report.json, report.md, published as one unit
+(`publish_run`). A run killed part-way resumes from its backup (`backup/`, which also holds the
+best weights so far) when started again with the same settings; the previous run's outputs
+stay until the new ones replace them whole. In a multi-worker run only the chief writes them
+(and the logs); the other workers write theirs into a temporary folder and delete it.
 """
 
 from __future__ import annotations
@@ -16,21 +16,20 @@ import dataclasses
 import importlib.util
 import json
 import os
-import sys
 import warnings
 from typing import Any
 
 import keras
 
+from albert_keras.jobs.finetune_data import (encode_splits, finetune_tokenizer_path,
+                                             load_finetune_tokenizer, read_splits)
 from albert_keras.models.dtype_copy import save_float32
 from albert_keras.models.task import make_encoder
 from albert_keras.tasks import finetune_metrics
-from albert_keras.tasks.inputs import labeled
 from albert_keras.tasks.inputs.labeled_batches import make_dataset, num_batches
 from albert_keras.tasks.registry import task_named
 from albert_keras.tasks.serving_settings import LABELS_FILE
-from albert_keras.tokenizers.tokenizer_files import (load_tokenizer, save_tokenizer,
-                                                     tokenizer_fingerprint)
+from albert_keras.tokenizers.tokenizer_files import save_tokenizer, tokenizer_fingerprint
 from albert_keras.training.atomic_backup import AtomicBackupAndRestore
 from albert_keras.training.callbacks import (BestEpoch, backup_directory, best_epoch,
                                              stopped_early)
@@ -43,7 +42,11 @@ from albert_keras.training.warmup_polynomial_decay import WarmupPolynomialDecay
 from albert_keras.utils import file_io
 from albert_keras.utils.atomic_files import file_sha256
 from albert_keras.utils.published_run import check_tokenizer_matches, publish_run
-from albert_keras.utils.tokenizer_beside import TOKENIZER_DIR, tokenizer_beside
+from albert_keras.utils.tokenizer_beside import TOKENIZER_DIR
+
+# `read_splits` and `load_finetune_tokenizer` (`finetune_data.py`) are imported from here too.
+__all__ = ["finetune", "evaluate_split", "save_run", "resume_settings", "read_splits",
+           "load_finetune_tokenizer"]
 
 
 def finetune(config) -> dict[str, Any]:
@@ -134,29 +137,6 @@ def finetune(config) -> dict[str, Any]:
     return report
 
 
-def encode_splits(task, ft, tokenizer):
-    """`(splits, skipped rows, labels, encoded)`: every split read, labels learned from train
-    and checked on the others, each split encoded by the task's preprocessor."""
-    skipped_rows: list[str] = []
-    splits = read_splits(ft, skipped_rows)
-    if skipped_rows:
-        print(f"[finetune] left out {len(skipped_rows)} row(s) with empty text: "
-              f"{', '.join(skipped_rows[:5])}{' ...' if len(skipped_rows) > 5 else ''}",
-              file=sys.stderr)
-    labels = None
-    if task.has_labels:
-        labels = task.label_vocabulary(splits["train"])
-        for split in ("validation", "test"):
-            if splits.get(split):
-                task.check_labels(splits[split], labels, ft.label_column)
-    encoded = {split: task.encode(examples, tokenizer, labels, ft, training=split == "train")
-               for split, examples in splits.items() if examples}
-    if not encoded["train"].token_ids:
-        raise ValueError(f"{ft.train}: no training example fits max_sequence_length="
-                         f"{ft.max_sequence_length} with its answer")
-    return splits, skipped_rows, labels, encoded
-
-
 def _fit(model, task, ft, datasets, run_dir: str, backup: AtomicBackupAndRestore):
     """`model.fit` with backups (resume after a kill), early stopping, best-epoch restore and
     TensorBoard; returns `(history of every epoch, train seconds, best epoch, tensorboard log
@@ -194,17 +174,6 @@ def _fit(model, task, ft, datasets, run_dir: str, backup: AtomicBackupAndRestore
         best = best_epoch(history[monitor], mode)
         model.load_weights(best_path)  # Best-epoch restore.
     return history, backup.train_seconds, best, tensorboard
-
-
-def read_splits(ft, skipped: list[str] | None = None) -> dict[str, list[dict]]:
-    """Train, validation and test examples (validation held out of train when asked); rows
-    with empty text are left out and named in `skipped`."""
-    read = task_named(ft.task).read_examples
-    train, validation = labeled.split_training(read(ft.train, ft, "train", skipped), ft)
-    if ft.validation:
-        validation = read(ft.validation, ft, "validation", skipped)
-    test = read(ft.test, ft, "test", skipped) if ft.test else None
-    return {"train": train, "validation": validation, "test": test}
 
 
 def evaluate_split(model, task, ft, encoded, dataset, labels) -> dict[str, Any]:
@@ -271,41 +240,6 @@ def _encoder(config, tokenizer, precision: str, tokenizer_path: str | None) -> k
             f"{encoder.max_sequence_length}. Received: finetune.max_sequence_length="
             f"{ft.max_sequence_length}")
     return encoder
-
-
-def load_finetune_tokenizer(config):
-    """`finetune.tokenizer`, or the tokenizer stored with `model.pretrained`.
-
-    A `.keras` encoder's tokenizer is the `tokenizer/` directory beside it (what `pretrain`
-    and `convert` write); an imported checkpoint's is its own `vocab.txt` / `.model`.
-    """
-    path = finetune_tokenizer_path(config)
-    if path:
-        return load_tokenizer(path)
-    pretrained = config.model.pretrained
-    if pretrained and not pretrained.endswith(".keras"):
-        from albert_keras.convert import load_pretrained_tokenizer
-
-        try:
-            return load_pretrained_tokenizer(pretrained)
-        except FileNotFoundError:
-            pass
-    raise ValueError("No tokenizer: set finetune.tokenizer (a tokenizer directory, .model or "
-                     "vocab.txt), or use a model.pretrained that has one beside it. Received: "
-                     f"finetune.tokenizer=None, model.pretrained={pretrained!r}")
-
-
-def finetune_tokenizer_path(config) -> str | None:
-    """`finetune.tokenizer`, or the `tokenizer/` directory beside a `.keras` `model.pretrained`;
-    None otherwise (an imported checkpoint's tokenizer is its own vocabulary file)."""
-    if config.finetune.tokenizer:
-        return config.finetune.tokenizer
-    pretrained = config.model.pretrained
-    if pretrained and pretrained.endswith(".keras"):
-        directory = tokenizer_beside(pretrained)
-        if file_io.isdir(directory):
-            return directory
-    return None
 
 
 def _fingerprint(tokenizer_path: str) -> str | None:

@@ -2,7 +2,8 @@
 
 The job is a few visible steps: check the config against the strategy and the records (before any
 work), build and compile the model in `strategy.scope()`, score a fixed set of batches, `fit`,
-score them again, save, summarize (the scores and the summary: `pretrain_report.py`).
+score them again, save, summarize (`fit_and_save` of `pretrain_fit.py`, given the run's
+`PretrainRun`; the scores and the summary: `pretrain_report.py`).
 The pieces (`build_pretrainer`, `fit_pretrainer`, and `compile_pretrainer`, `distribute` of
 `albert_keras/training/pretraining.py`) are usable on their own, with any dataset of
 `(x, y, sample_weight)` batches. Records are prepared by the
@@ -13,33 +14,25 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import time
 from typing import Any
 
-import keras
-import numpy as np
-import tensorflow as tf
-
-from albert_keras.jobs.pretrain_phases import add_phases
-from albert_keras.jobs.pretrain_records import (  # noqa: F401 (find_records: re-exported)
-    checked_records, find_records, records_digest)
-from albert_keras.jobs.pretrain_report import (format_summary, initial_scores, json_safe, save_run,
-                                               scores, weights_digest)
-from albert_keras.jobs.train_config import TrainConfig
+from albert_keras.jobs.pretrain_fit import (Evaluation, PretrainRun, TrainingFailed, fit_and_save,
+                                            fit_pretrainer)
+from albert_keras.jobs.pretrain_records import checked_records, find_records, records_digest
 from albert_keras.models.pretrainer import Pretrainer
 from albert_keras.models.task import make_encoder
 from albert_keras.training.atomic_backup import AtomicBackupAndRestore
-from albert_keras.training.callbacks import (agreed_resume_epoch, backup_directory,
-                                              make_callbacks)
+from albert_keras.training.callbacks import agreed_resume_epoch, backup_directory
 from albert_keras.training.continued_pretraining import continued_pretrainer
 from albert_keras.training.precision import dtype_policy, resolve_precision
 from albert_keras.training.pretraining import (DatasetFn, compile_pretrainer, distribute,
                                                most_frequent_token_accuracy)
-from albert_keras.training.strategy import (is_chief, make_strategy, num_workers,
-                                            output_directory)
-from albert_keras.training.time_budget import TimeBudget, time_fitted_schedule
+from albert_keras.training.strategy import make_strategy, num_workers, output_directory
 from albert_keras.utils import file_io
-from albert_keras.utils.atomic_files import write_json_atomic
+
+# `find_records`, `fit_pretrainer` and `TrainingFailed` are imported from here too.
+__all__ = ["pretrain", "build_pretrainer", "resume_settings", "check_batch_size",
+           "check_shards_per_worker", "find_records", "fit_pretrainer", "TrainingFailed"]
 
 
 def pretrain(config, continue_from: dict[str, Any] | None = None,
@@ -106,27 +99,11 @@ def pretrain(config, continue_from: dict[str, Any] | None = None,
     evaluation = _evaluation(config, records, tokenizer, masking, strategy)
     # Only the chief's files stay; the other workers write theirs into a temporary folder.
     with output_directory(run_dir, strategy) as out_dir:
-        return _fit_and_save(config, strategy, pretrainer, train_data, evaluation, backup, skip,
-                             records, tokenizer_dir, precision, precision_reason, run_dir,
-                             out_dir, phase, earlier_phases)
-
-
-@dataclasses.dataclass(frozen=True)
-class Evaluation:
-    """The fixed batches a run is scored on before and after training.
-
-    Args:
-        data: the batches, distributed for the strategy.
-        steps: int. How many (at most `train.eval_batches`).
-        source: str. `"held_out"` (pairs from documents never trained on, `held_out/`) or
-            `"training"` (the first batches of the training records).
-        baseline: float. Most-frequent-token accuracy on those batches.
-    """
-
-    data: Any
-    steps: int
-    source: str
-    baseline: float
+        return fit_and_save(PretrainRun(
+            config=config, strategy=strategy, pretrainer=pretrainer, train_data=train_data,
+            evaluation=evaluation, backup=backup, skip=skip, records=records,
+            tokenizer_dir=tokenizer_dir, precision=precision, precision_reason=precision_reason,
+            run_dir=run_dir, out_dir=out_dir, phase=phase, earlier_phases=earlier_phases))
 
 
 def _evaluation(config, records: str, tokenizer, masking: str, strategy) -> Evaluation:
@@ -157,63 +134,6 @@ def _evaluation(config, records: str, tokenizer, masking: str, strategy) -> Eval
                       most_frequent_token_accuracy(eval_fn(None)))
 
 
-def _fit_and_save(config, strategy, pretrainer, train_data, evaluation: Evaluation, backup,
-                  skip, records, tokenizer_dir, precision, precision_reason, run_dir, out_dir,
-                  phase=None, earlier_phases=None):
-    """`fit` between the initial and final scores, then the summary and the models, written
-    to `out_dir` (`run_dir` on the chief)."""
-    train, encoder, pair_task = config.train, pretrainer.encoder, pretrainer.pair_task
-    eval_data = evaluation.data
-    initial = initial_scores(pretrainer, eval_data, evaluation.steps, out_dir, resumed=skip > 0)
-    start = time.time()
-    history = fit_pretrainer(pretrainer, train_data, train, out_dir, strategy, backup=backup)
-    seconds = backup.train_seconds or time.time() - start  # The whole run's, resumed or not.
-    failure = training_failure(pretrainer, history)
-    final = scores(pretrainer, eval_data, evaluation.steps) if failure is None else None
-
-    summary = {
-        "status": "completed" if failure is None else "failed", "failure": failure,
-        "name": config.name, "run_dir": run_dir, "pair_task": pair_task,
-        "encoder_config": encoder.encoder_config.to_dict(),
-        "encoder_parameters": int(encoder.count_params()),
-        "strategy": train.strategy, "replicas": int(strategy.num_replicas_in_sync),
-        "steps": train.steps, "steps_run": int(pretrainer.optimizer.iterations.numpy()),
-        "max_minutes": train.max_minutes,
-        "stopped_by_time_budget": bool(getattr(history, "time_budget", None)),
-        "global_batch_size": train.global_batch_size,
-        "precision": precision, "precision_reason": precision_reason,
-        "gradient_accumulation_steps": train.gradient_accumulation_steps, "train_seconds": round(seconds, 1),
-        "records": records, "eval_batches": evaluation.steps,
-        "eval_source": evaluation.source,
-        "eval_pairs": evaluation.steps * train.global_batch_size,
-        "initial": initial, "final": final,
-        "most_frequent_token_accuracy": evaluation.baseline,
-        "resumed_from_epoch": skip // train.steps_per_epoch,
-        "weights_sha256": weights_digest(pretrainer),
-        "history": backup.history or {k: [float(v) for v in values]
-                                      for k, values in history.history.items()},
-    }
-    if phase is not None:
-        summary["phase"] = phase
-        if earlier_phases:
-            add_phases(summary, earlier_phases)
-    if failure is not None:  # The failure is recorded; the models of a good run stay.
-        write_json_atomic(os.path.join(out_dir, "summary.json"), json_safe(summary))
-        raise TrainingFailed(f"Pretraining {config.name!r} failed: {failure}. Nothing was saved "
-                             f"over the models in {run_dir}/; its backups hold the last good "
-                             "epoch (lower train.learning_rate or set train.global_clipnorm, "
-                             "then run again to resume).")
-    save_run(out_dir, pretrainer, tokenizer_dir, summary)
-    backup.delete()  # Only now: the outputs are durable.
-    if is_chief(strategy):
-        print(format_summary(summary))
-    if num_workers(strategy) > 1:  # Workers that stayed in step print the same digest.
-        resolver = strategy.cluster_resolver
-        print(f"[pretrain] {resolver.task_type} {resolver.task_id}: weights sha256 "
-              f"{summary['weights_sha256']}")
-    return summary
-
-
 def resume_settings(config, records: str, tokenizer, precision: str,
                     pair_task: str) -> dict[str, Any]:
     """What shapes the training of a run, recorded in its backups: a run resumes only from
@@ -236,21 +156,6 @@ _TRAINING_FIELDS = ("global_batch_size", "steps", "steps_per_epoch", "max_minute
                     "gradient_accumulation_steps", "seed")
 _READER_FIELDS = ("masking", "mask_rate", "max_predictions", "max_ngram",
                   "shuffle_buffer_size", "length_buckets", "seed")
-
-
-class TrainingFailed(RuntimeError):
-    """Training stopped without finishing (a NaN or infinite loss)."""
-
-
-def training_failure(model: keras.Model, history: keras.callbacks.History) -> str | None:
-    """Why a `fit` that returned did not finish, or None: a non-finite loss stopped it."""
-    losses = history.history.get("loss", [])
-    for epoch, loss in zip(history.epoch, losses):
-        if not np.isfinite(loss):
-            return f"the loss became {loss} in epoch {epoch + 1} (TerminateOnNaN stopped it)"
-    if model.stop_training:
-        return "training was stopped before its last step (TerminateOnNaN or a callback)"
-    return None
 
 
 def check_shards_per_worker(records: str, workers: int) -> None:
@@ -276,39 +181,6 @@ def check_batch_size(global_batch_size: int, num_replicas: int,
             "`train.gradient_accumulation_steps`. Received: train.global_batch_size="
             f"{global_batch_size}, replicas={num_replicas}, "
             f"train.gradient_accumulation_steps={gradient_accumulation_steps}")
-
-
-def fit_pretrainer(pretrainer: Pretrainer, dataset, train: TrainConfig, run_dir: str,
-                   strategy: tf.distribute.Strategy, callbacks=(),
-                   backup: AtomicBackupAndRestore | None = None) -> keras.callbacks.History:
-    """`model.fit` for `train.steps` steps in epochs of `train.steps_per_epoch`, with backups.
-
-    `dataset` repeats (or has at least `train.steps` batches). Restarted with the same
-    `run_dir` after a kill, `AtomicBackupAndRestore` (`backup`, or one made here) restores the
-    weights, the optimizer state and the epoch, and training goes on from there; a dataset
-    made with `skip_batches=backup.resume_epoch() * train.steps_per_epoch` then continues
-    with the very batches the stopped run would have seen next.
-
-    With `train.max_minutes`, training ends when that much training time is spent (the
-    schedule runs over the time); the returned history then has `time_budget` (the
-    `TimeBudget` callback: `reached`, `seconds`).
-    """
-    backup = backup or AtomicBackupAndRestore(backup_directory(run_dir, strategy))
-    budget = []
-    schedule = time_fitted_schedule(pretrainer.optimizer)
-    if train.max_minutes is not None and schedule is not None:
-        budget = [TimeBudget(train.max_minutes, schedule, backup)]  # After the backup's start.
-    history = pretrainer.fit(
-        dataset, epochs=train.steps // train.steps_per_epoch,
-        steps_per_epoch=train.steps_per_epoch,
-        callbacks=[*make_callbacks(run_dir, strategy, backup), *budget, *callbacks],
-        verbose=train.verbose, shuffle=False)
-    if budget and budget[0].reached:  # A finished run: its backups go, as at its last step.
-        pretrainer.stop_training = False
-        history.time_budget = budget[0]
-        if backup.delete_on_finish:
-            backup.delete()
-    return history
 
 
 def build_pretrainer(config, tokenizer, precision: str, pair_task: str,

@@ -27,18 +27,18 @@ e.g. to run the workers of one machine on different ports).
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-import re
 
 import tensorflow as tf
 
-DEFAULT_PORT = 2222
+from albert_keras.training.scheduler_variables import (DEFAULT_PORT, cluster_and_task,
+                                                       indexed_job_workers, integer_variable,
+                                                       jobset_workers)
+
 # Vertex AI's worker pools, in `workerPoolSpecs` order, as TensorFlow task types.
 VERTEX_POOLS = {"workerpool0": "chief", "workerpool1": "worker", "workerpool2": "ps",
                 "workerpool3": "evaluator"}
 TRAINING_TASKS = ("chief", "worker")  # What MultiWorkerMirroredStrategy runs.
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,9 +123,13 @@ def cluster_environment() -> ClusterEnvironment:
     if "CLUSTER_SPEC" in environ:
         return _from_vertex_cluster_spec(environ["CLUSTER_SPEC"])
     if "JOBSET_NAME" in environ:
-        return _from_jobset(environ)
+        hosts, index = jobset_workers(environ)
+        return ClusterEnvironment("kubernetes_jobset", "multi_worker", {"worker": hosts},
+                                  "worker", index)
     if "JOB_COMPLETION_INDEX" in environ:
-        return _from_indexed_job(environ)
+        hosts, index = indexed_job_workers(environ)
+        return ClusterEnvironment("kubernetes_indexed_job", "multi_worker", {"worker": hosts},
+                                  "worker", index)
     if "SLURM_PROCID" in environ:
         return _from_slurm(environ)
     if environ.get("TPU_NAME") or _on_tpu_vm(environ):
@@ -151,24 +155,14 @@ def _on_tpu_vm(environ) -> bool:
     return bool(environ.get("TPU_ACCELERATOR_TYPE")) or os.path.exists("/dev/accel0")
 
 
-def _cluster_and_task(variable: str, text: str) -> tuple[dict, dict]:
-    """The `cluster` and `task` mappings of a TF_CONFIG-shaped JSON variable."""
-    config = _json_object(variable, text)
-    cluster, task = config.get("cluster"), config.get("task")
-    if not isinstance(cluster, dict) or not isinstance(task, dict):
-        raise ValueError(f"`{variable}` must hold a `cluster` mapping and a `task` mapping. "
-                         f"Received: {variable}={text!r}")
-    return cluster, task
-
-
 def _from_tf_config(text: str) -> ClusterEnvironment:
-    cluster, task = _cluster_and_task("TF_CONFIG", text)
+    cluster, task = cluster_and_task("TF_CONFIG", text)
     return _checked("tf_config", "TF_CONFIG", text, cluster, task.get("type"), task.get("index"))
 
 
 def _from_vertex_cluster_spec(text: str) -> ClusterEnvironment:
     """Vertex AI's `CLUSTER_SPEC`: worker pools `workerpool0..3` and this task's pool."""
-    pools, task = _cluster_and_task("CLUSTER_SPEC", text)
+    pools, task = cluster_and_task("CLUSTER_SPEC", text)
     unknown = sorted(set(pools) - set(VERTEX_POOLS))
     if unknown or task.get("type") not in VERTEX_POOLS:
         raise ValueError(f"`CLUSTER_SPEC` worker pools must be among {sorted(VERTEX_POOLS)}. "
@@ -176,51 +170,6 @@ def _from_vertex_cluster_spec(text: str) -> ClusterEnvironment:
     cluster = {VERTEX_POOLS[pool]: addresses for pool, addresses in pools.items() if addresses}
     return _checked("vertex_ai", "CLUSTER_SPEC", text, cluster, VERTEX_POOLS[task["type"]],
                     task.get("index"))
-
-
-def _from_jobset(environ) -> ClusterEnvironment:
-    """A JobSet of one replicated job: `REPLICATED_JOB_REPLICAS` Jobs of
-    `ALBERT_KERAS_PODS_PER_JOB` pods, named `<jobset>-<rjob>-<job>-<pod>.<subdomain>`."""
-    jobset = _dns_name(environ, "JOBSET_NAME")
-    replicated_job = _dns_name(environ, "REPLICATED_JOB_NAME")
-    num_jobs = _integer(environ, "REPLICATED_JOB_REPLICAS", minimum=1)
-    pods_per_job = _integer(environ, "ALBERT_KERAS_PODS_PER_JOB", minimum=1, default=1)
-    job_index = _integer(environ, "JOB_INDEX", minimum=0,
-                         below=(num_jobs, "REPLICATED_JOB_REPLICAS"))
-    pod_index = _integer(environ, "JOB_COMPLETION_INDEX", minimum=0,
-                         below=(pods_per_job, "ALBERT_KERAS_PODS_PER_JOB"))
-    subdomain = (_dns_name(environ, "ALBERT_KERAS_SERVICE") if "ALBERT_KERAS_SERVICE" in environ
-                 else jobset)  # JobSet's default subdomain is the JobSet's name.
-    port = _integer(environ, "ALBERT_KERAS_PORT", minimum=1, default=DEFAULT_PORT)
-    hosts = [f"{jobset}-{replicated_job}-{job}-{pod}.{subdomain}:{port}"
-             for job in range(num_jobs) for pod in range(pods_per_job)]
-    hosts = _explicit_hosts(environ, len(hosts)) or hosts
-    return ClusterEnvironment("kubernetes_jobset", "multi_worker", {"worker": hosts}, "worker",
-                              job_index * pods_per_job + pod_index)
-
-
-def _from_indexed_job(environ) -> ClusterEnvironment:
-    """An Indexed Job with a headless Service: pods `<job>-<index>.<service>`."""
-    num_workers = _integer(environ, "ALBERT_KERAS_NUM_WORKERS", minimum=1)
-    index = _integer(environ, "JOB_COMPLETION_INDEX", minimum=0,
-                     below=(num_workers, "ALBERT_KERAS_NUM_WORKERS"))
-    port = _integer(environ, "ALBERT_KERAS_PORT", minimum=1, default=DEFAULT_PORT)
-    hosts = _explicit_hosts(environ, num_workers)
-    if not hosts:
-        service = _dns_name(environ, "ALBERT_KERAS_SERVICE")
-        if "ALBERT_KERAS_JOB_NAME" in environ:
-            job = _dns_name(environ, "ALBERT_KERAS_JOB_NAME")
-        else:  # An Indexed Job's pod is named `<job>-<index>`.
-            hostname = environ.get("HOSTNAME", "")
-            if not hostname.endswith(f"-{index}"):
-                raise ValueError(
-                    "A Kubernetes Indexed Job needs the Job's name: set ALBERT_KERAS_JOB_NAME "
-                    f"(or run in a pod whose HOSTNAME is `<job>-{index}`). Received: "
-                    f"ALBERT_KERAS_JOB_NAME unset, HOSTNAME={hostname!r}")
-            job = hostname[:-len(f"-{index}")]
-        hosts = [f"{job}-{i}.{service}:{port}" for i in range(num_workers)]
-    return ClusterEnvironment("kubernetes_indexed_job", "multi_worker", {"worker": hosts},
-                              "worker", index)
 
 
 def _from_slurm(environ) -> ClusterEnvironment:
@@ -236,8 +185,8 @@ def _from_slurm(environ) -> ClusterEnvironment:
         raise ValueError(f"A Slurm task needs {', '.join(missing)} (set by `srun` inside a job "
                          f"step; run the training under `srun`). Received: "
                          f"SLURM_PROCID={environ['SLURM_PROCID']!r}, {missing[0]} unset")
-    _integer(environ, "SLURM_PROCID", minimum=0)
-    port = _integer(environ, "ALBERT_KERAS_PORT", minimum=1, default=DEFAULT_PORT)
+    integer_variable(environ, "SLURM_PROCID", minimum=0)
+    port = integer_variable(environ, "ALBERT_KERAS_PORT", minimum=1, default=DEFAULT_PORT)
     slurm = tf.distribute.cluster_resolver.SlurmClusterResolver
     try:
         tasks_per_node = max(
@@ -290,58 +239,3 @@ def _checked(scheduler: str, variable: str, text: str, cluster: dict, task_type,
                          f"{sorted(spec)}, index within the type's list). Received: task type="
                          f"{task_type!r}, index={task_index!r}, {variable}={text!r}")
     return ClusterEnvironment(scheduler, "multi_worker", spec, task_type, task_index)
-
-
-def _json_object(variable: str, text: str) -> dict:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"`{variable}` is not valid JSON ({error}). "
-                         f"Received: {variable}={text!r}") from None
-    if not isinstance(value, dict):
-        raise ValueError(f"`{variable}` must be a JSON object. Received: {variable}={text!r}")
-    return value
-
-
-def _integer(environ, name: str, minimum: int, default: int | None = None,
-             below: tuple[int, str] | None = None) -> int:
-    """The integer variable `name`, at least `minimum` and less than `below[0]` (the value of
-    the variable `below[1]`)."""
-    if name not in environ:
-        if default is not None:
-            return default
-        raise ValueError(f"`{name}` must be set (an integer >= {minimum}). Received: {name} unset")
-    text = environ[name]
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or value < minimum or (below is not None and value >= below[0]):
-        bound = f" and < {below[1]}={below[0]}" if below is not None else ""
-        raise ValueError(f"`{name}` must be an integer >= {minimum}{bound}. "
-                         f"Received: {name}={text!r}")
-    return value
-
-
-def _dns_name(environ, name: str) -> str:
-    """A Kubernetes name (a DNS label: lowercase letters, digits and `-`)."""
-    if name not in environ:
-        raise ValueError(f"`{name}` must be set (a Kubernetes name). Received: {name} unset")
-    value = environ[name]
-    if not _DNS_LABEL.match(value) or len(value) > 63:
-        raise ValueError(f"`{name}` must be a Kubernetes name (lowercase letters, digits and "
-                         f"'-', at most 63 characters). Received: {name}={value!r}")
-    return value
-
-
-def _explicit_hosts(environ, count: int) -> list[str]:
-    """`ALBERT_KERAS_WORKER_HOSTS` as a list of `count` `host:port`, or [] when unset."""
-    text = environ.get("ALBERT_KERAS_WORKER_HOSTS", "")
-    if not text:
-        return []
-    hosts = [host.strip() for host in text.split(",")]
-    if len(hosts) != count or not all(re.fullmatch(r"[^\s:,]+:\d+", host) for host in hosts):
-        raise ValueError(f"`ALBERT_KERAS_WORKER_HOSTS` must list {count} `host:port` addresses "
-                         f"(one per worker, comma-separated). Received: "
-                         f"ALBERT_KERAS_WORKER_HOSTS={text!r}")
-    return hosts

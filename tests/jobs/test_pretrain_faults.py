@@ -90,6 +90,7 @@ class _StopAfterFirstEpoch(keras.callbacks.Callback):
 def test_a_resumed_run_trains_on_the_batches_of_the_uninterrupted_one(tmp_path, monkeypatch,
                                                                         accumulation):
     from albert_keras.jobs import pretrain as pretrain_module
+    from albert_keras.jobs import pretrain_fit  # Where `fit_pretrainer` looks up its callbacks.
     from albert_keras.pretraining_data.prepare import prepare
 
     prepare(pipeline_from_dict(_raw(tmp_path)), progress=False)
@@ -102,12 +103,12 @@ def test_a_resumed_run_trains_on_the_batches_of_the_uninterrupted_one(tmp_path, 
                                        gradient_accumulation_steps=accumulation), "name": name}))
 
     uninterrupted = run("a")
-    make_callbacks = pretrain_module.make_callbacks
-    monkeypatch.setattr(pretrain_module, "make_callbacks", lambda *args: [
+    make_callbacks = pretrain_fit.make_callbacks
+    monkeypatch.setattr(pretrain_fit, "make_callbacks", lambda *args: [
         *make_callbacks(*args), _StopAfterFirstEpoch()])
     with pytest.raises(KeyboardInterrupt):
         run("b")
-    monkeypatch.setattr(pretrain_module, "make_callbacks", make_callbacks)
+    monkeypatch.setattr(pretrain_fit, "make_callbacks", make_callbacks)
     resumed = run("b")
 
     assert resumed["resumed_from_epoch"] == 1 and uninterrupted["resumed_from_epoch"] == 0

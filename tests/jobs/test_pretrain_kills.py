@@ -20,7 +20,7 @@ import os, signal, sys
 sys.path.insert(0, {repo!r})
 import keras
 from albert_keras.cli import main
-from albert_keras.jobs import pretrain as pretrain_module
+from albert_keras.jobs import pretrain_fit  # Where `fit_pretrainer` looks up its callbacks.
 
 def die():
     os.kill(os.getpid(), signal.SIGKILL)
@@ -34,9 +34,9 @@ if {kill!r} == "step":
             if KillInTheSecondEpoch.batches == 4:  # Epoch 2 has trained one of its 2 steps.
                 die()
 
-    make_callbacks = pretrain_module.make_callbacks
-    pretrain_module.make_callbacks = lambda *args: [*make_callbacks(*args),
-                                                    KillInTheSecondEpoch()]
+    make_callbacks = pretrain_fit.make_callbacks
+    pretrain_fit.make_callbacks = lambda *args: [*make_callbacks(*args),
+                                                KillInTheSecondEpoch()]
 if {kill!r} == "final_save":
     save = keras.Model.save
 

@@ -141,7 +141,7 @@ import os, signal, sys
 sys.path.insert(0, {repo!r})
 import keras
 from albert_keras.cli import main
-from albert_keras.jobs import pretrain as pretrain_module
+from albert_keras.jobs import pretrain_fit  # Where `fit_pretrainer` looks up its callbacks.
 
 class KillInThePhase2SecondEpoch(keras.callbacks.Callback):
     batches = 0
@@ -151,9 +151,9 @@ class KillInThePhase2SecondEpoch(keras.callbacks.Callback):
         if KillInThePhase2SecondEpoch.batches == 4 + 3:  # Phase 1's 4, then 2 + 1 of phase 2.
             os.kill(os.getpid(), signal.SIGKILL)
 
-make_callbacks = pretrain_module.make_callbacks
-pretrain_module.make_callbacks = lambda *args: [*make_callbacks(*args),
-                                                KillInThePhase2SecondEpoch()]
+make_callbacks = pretrain_fit.make_callbacks
+pretrain_fit.make_callbacks = lambda *args: [*make_callbacks(*args),
+                                            KillInThePhase2SecondEpoch()]
 sys.exit(main(["pretrain", "--config", {config!r}]))
 """
 
