@@ -76,11 +76,16 @@ def phase_backups(config, arm: ArmConfig, records: list[str], tokenizer: str, ar
             backup.delete()
             backup = AtomicBackupAndRestore(folder, delete_on_finish=False, settings=settings)
             epoch = 0
-        complete = epoch == phase.config.train.steps // config.compare.eval_every
+        complete = epoch == _epochs(config, phase)
         backups.append(backup)
     if not any(backup.backups() for backup in backups):
         file_io.remove(os.path.join(arm_dir, CURVE))
     return backups
+
+
+def _epochs(config, phase: Phase) -> int:
+    """A phase's epochs of `compare.eval_every` steps (one backup and curve point each)."""
+    return phase.config.train.steps // config.compare.eval_every
 
 
 def _backup_settings(config, phase: Phase, arm: ArmConfig, records: str, tokenizer: str,
@@ -105,7 +110,7 @@ def resume_step(config, backups: list[AtomicBackupAndRestore]) -> int:
     for phase, backup in zip(phases(config), backups):
         epoch = backup.resume_epoch()
         step += epoch * config.compare.eval_every
-        if epoch < phase.config.train.steps // config.compare.eval_every:
+        if epoch < _epochs(config, phase):
             break
     return step
 
@@ -139,7 +144,7 @@ def pretrain_arm(config, arm: ArmConfig, pretrainer: Pretrainer, strategy, recor
         entries.append(entry)
         resumed = backup.resume_epoch()
         if phase.count > 1:
-            finished = resumed == steps // compare.eval_every
+            finished = resumed == _epochs(config, phase)
             print(f"[compare] {arm.name}: {phase.describe()}"
                   + (": finished before, its weights restored" if finished else ""), flush=True)
         data = distribute(strategy, dataset_fn(phase.config, phase_records, tokenizer,
@@ -149,7 +154,7 @@ def pretrain_arm(config, arm: ArmConfig, pretrainer: Pretrainer, strategy, recor
         # The recorder before the backup: a kill between them leaves a curve one point ahead
         # of its backup, which a resumed arm cuts, never one behind. A finished phase's `fit`
         # trains nothing: it restores the weights the phase ended with.
-        pretrainer.fit(data, epochs=steps // compare.eval_every,
+        pretrainer.fit(data, epochs=_epochs(config, phase),
                        steps_per_epoch=compare.eval_every, validation_data=held_out[0],
                        validation_steps=held_out[1],
                        callbacks=[recorder, backup, keras.callbacks.TerminateOnNaN()],

@@ -26,8 +26,8 @@ import keras
 
 from albert_keras.compare import arm_process, measures
 from albert_keras.compare.arm_pretraining import (CURVE, arm_pretrainer, batches_fingerprint,
-                                                  dataset_fn, delete_backups, evaluate,
-                                                  held_out_dataset, phase_backups,
+                                                  dataset_fn, delete_backups, held_out_dataset,
+                                                  phase_backups,
                                                   pretrain_arm, resume_step, resumed_curve)
 from albert_keras.compare.compare_config import ArmConfig, CompareConfig
 from albert_keras.compare.finished_arms import (ARM_RESULT, ARM_SETTINGS, arm_settings,
@@ -130,7 +130,8 @@ def run_arm(config, arm: ArmConfig, plan: ArmPlan) -> dict[str, Any]:
 
     started = time.perf_counter()
     train = config.train
-    last = phases(config)[-1].config  # Its records are the held-out set, export and latency's.
+    run = phases(config)
+    first, last = run[0].config, run[-1].config  # The last's: held-out set, export, latency.
     keras.utils.set_random_seed(train.seed)  # The same seed for every arm.
     tokenizer = load_tokenizer(plan.tokenizer)
     strategy = make_strategy(train.strategy)
@@ -140,7 +141,6 @@ def run_arm(config, arm: ArmConfig, plan: ArmPlan) -> dict[str, Any]:
     curve_path = os.path.join(plan.arm_dir, CURVE)
     skip = resume_step(config, backups)
     held_out, held_out_batches = held_out_dataset(last, plan.held_out, tokenizer)
-    first = phases(config)[0].config
     fingerprints = {"first_batches": batches_fingerprint(
                         dataset_fn(first, records[0], tokenizer)(None), batches=2),
                     "held_out_batches": batches_fingerprint(held_out, batches=None),

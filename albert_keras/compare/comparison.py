@@ -143,6 +143,7 @@ def build_report(config, manifest: RecordsManifest, arms: list[dict], task: dict
     """The report dict from the arms' results and their speed rounds (`speed_rounds`): shared
     inputs, views, the paper's claims."""
     train, data = config.train, config.data
+    run = phases(config)
     report = {
         "name": config.name,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -152,10 +153,10 @@ def build_report(config, manifest: RecordsManifest, arms: list[dict], task: dict
                    "eval_every": config.compare.eval_every,
                    "eval_batches": config.compare.eval_batches,
                    "max_minutes_per_arm": config.compare.max_minutes_per_arm,
-                   "max_sequence_length": phases(config)[-1].config.data.max_sequence_length,
+                   "max_sequence_length": run[-1].config.data.max_sequence_length,
                    "phases": [{"steps": phase.config.train.steps,
                                "max_sequence_length": phase.config.data.max_sequence_length}
-                              for phase in phases(config)] if train.phases else []},
+                              for phase in run] if train.phases else []},
         "shared": {
             "records": manifest.output_dir, "sequences": manifest.sequences,
             "held_out": manifest.held_out, "tokenizer": manifest.tokenizer_kind,
