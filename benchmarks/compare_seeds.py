@@ -1,0 +1,188 @@
+"""`compare` over pretraining seeds: its scores as medians over ≥ 5 pretraining runs (issue 24).
+
+One `albert-keras compare` run pretrains each arm once (`train.seed`) and fine-tunes it over
+several seeds (`compare.downstream_seeds`): its downstream verdict says how sure we are about
+*that* pretrained encoder, not about the recipe. This script runs the same comparison once per
+pretraining seed (`--set train.seed=S --set name=<name>_seed<S>`; the records are the same for
+every seed: `data.seed` is not touched) and summarises per arm:
+
+- held-out MLM loss and accuracy and the pair task's accuracy at the last step: median
+  [min, max] over pretraining seeds, against the goals of issue 24 (MLM accuracy ≥ 0.14,
+  ALBERT's SOP ≥ 0.65);
+- the downstream paired gain (pretrained − random-init twin, test split): per pretraining
+  seed its median over the fine-tuning seeds, then over pretraining seeds the median [min,
+  max] of those, with the verdict of `albert_keras/jobs/downstream_protocol.py` ("gain" when
+  the median is above 0 and at least 80% of pretraining seeds gain); and the same rule over
+  every (pretraining seed, fine-tuning seed) pair pooled.
+
+    .venv/bin/python benchmarks/compare_seeds.py --seeds 0 1 2 3 4          # runs what is missing
+    .venv/bin/python benchmarks/compare_seeds.py --runs runs/compare runs/compare_seed1 ...
+
+Runs whose `report.json` exists are not run again (the scores are deterministic for a seed),
+so an interrupted series goes on where it stopped. The runs must differ in `train.seed` only:
+any other difference in budget or shared settings is an error naming the run. Writes JSON to
+`--out` (default `benchmarks/out/compare_seeds.json`) and prints a markdown table. Precision:
+the pipeline's (`auto`: bfloat16 on CPUs with avx512_bf16/amx_bf16).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from typing import Any, Mapping, Sequence
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from albert_keras.jobs.downstream_protocol import paired_gain, summary  # noqa: E402
+
+SCORES = ("mlm_loss", "mlm_accuracy", "pair_accuracy")
+GOALS = {"mlm_accuracy": 0.14, "pair_accuracy": 0.65}  # issue 24 (SOP: the ALBERT arm)
+# What may differ between the runs of one series: their names, times, machines and seeds.
+_PER_RUN_SHARED = ("seed", "records")
+
+
+def run_name(name: str, seed: int) -> str:
+    """The run folder's name for one pretraining seed (seed 0 keeps the pipeline's name)."""
+    return name if seed == 0 else f"{name}_seed{seed}"
+
+
+def launch(config: str, seed: int, name: str, output_dir: str, overrides: Sequence[str]) -> str:
+    """Runs one `compare` for a pretraining seed unless its report exists; returns its folder."""
+    folder = os.path.join(output_dir, run_name(name, seed))
+    if os.path.exists(os.path.join(folder, "report.json")):
+        print(f"seed {seed}: {folder}/report.json exists, kept", flush=True)
+        return folder
+    command = [sys.executable, "-m", "albert_keras.cli", "compare", "--config", config,
+               "--set", f"train.seed={seed}", "--set", f"name={run_name(name, seed)}",
+               "--set", f"compare.output_dir={output_dir}"]
+    for override in overrides:
+        command += ["--set", override]
+    print("$ " + " ".join(command), flush=True)
+    subprocess.run(command, check=True, cwd=REPO)
+    return folder
+
+
+def load_reports(folders: Sequence[str]) -> list[dict]:
+    """The runs' `report.json`, checked to differ only in `train.seed`."""
+    reports = []
+    for folder in folders:
+        path = os.path.join(folder, "report.json")
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"No report.json in run folder {folder!r}: is the compare "
+                                    "run finished?")
+        with open(path, encoding="utf-8") as f:
+            reports.append(json.load(f))
+    first = reports[0]
+    for folder, report in zip(folders, reports):
+        for key in ("budget", "pair_task"):
+            if report[key] != first[key]:
+                raise ValueError(f"Run {folder!r} differs from {folders[0]!r} in `{key}`: "
+                                 f"{report[key]} vs {first[key]}")
+        for key, value in report["shared"].items():
+            if key not in _PER_RUN_SHARED and value != first["shared"].get(key):
+                raise ValueError(f"Run {folder!r} differs from {folders[0]!r} in shared "
+                                 f"setting `{key}`: {value!r} vs {first['shared'].get(key)!r}")
+        if [a["name"] for a in report["arms"]] != [a["name"] for a in first["arms"]]:
+            raise ValueError(f"Run {folder!r} has other arms than {folders[0]!r}")
+    seeds = [r["shared"]["seed"] for r in reports]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"The runs must have distinct train.seed values. Received: {seeds}")
+    return reports
+
+
+def summarize_arms(reports: Sequence[Mapping[str, Any]]) -> dict[str, dict]:
+    """Per arm: each score and the downstream gains over pretraining seeds (module docstring)."""
+    arms = {}
+    for index, first_arm in enumerate(reports[0]["arms"]):
+        runs = [report["arms"][index] for report in reports]
+        arm: dict[str, Any] = {"pretraining_seeds": [r["shared"]["seed"] for r in reports]}
+        for score in SCORES:
+            values = [run["final"][score] for run in runs]
+            arm[score] = {"values": values, **summary(values)}
+        if all(run.get("downstream") for run in runs):
+            per_seed = [run["downstream"]["gain"]["median"] for run in runs]
+            pooled_pretrained = [v for run in runs for v in run["downstream"]["pretrained"]["values"]]
+            pooled_twin = [v for run in runs for v in run["downstream"]["random_init"]["values"]]
+            arm["downstream"] = {
+                "fine_tuning_seeds": runs[0]["downstream"]["seeds"],
+                "pretrained_test": summary(pooled_pretrained),
+                "random_init_test": summary(pooled_twin),
+                # The rule over pretraining seeds: each seed's median gain is one value.
+                "gain_over_pretraining_seeds": paired_gain(per_seed, [0.0] * len(per_seed)),
+                "gain_pooled": paired_gain(pooled_pretrained, pooled_twin),
+                "verdicts_per_pretraining_seed": [run["downstream"]["gain"]["verdict"]
+                                                  for run in runs],
+            }
+        arms[first_arm["name"]] = arm
+    return arms
+
+
+def markdown(arms: Mapping[str, Mapping[str, Any]]) -> str:
+    """One table row per arm: medians [min, max] over pretraining seeds."""
+    def cell(stats: Mapping[str, float], digits: int = 3) -> str:
+        return f"{stats['median']:.{digits}f} [{stats['min']:.{digits}f}, {stats['max']:.{digits}f}]"
+
+    def gain(stats: Mapping[str, Any]) -> str:
+        return (f"{stats['median']:+.3f} [{stats['min']:+.3f}, {stats['max']:+.3f}], "
+                f"{stats['positive_seeds']}/{len(stats['values'])} ({stats['verdict']})")
+
+    lines = ["| arm | seeds | MLM loss | MLM acc. | pair acc. | gain per pretraining seed "
+             "| gain, every pair pooled |", "|---|---|---|---|---|---|---|"]
+    for name, arm in arms.items():
+        down = arm.get("downstream")
+        lines.append(
+            f"| {name} | {len(arm['pretraining_seeds'])} | {cell(arm['mlm_loss'])} | "
+            f"{cell(arm['mlm_accuracy'])} | {cell(arm['pair_accuracy'])} | "
+            f"{gain(down['gain_over_pretraining_seeds']) if down else '—'} | "
+            f"{gain(down['gain_pooled']) if down else '—'} |")
+    return "\n".join(lines)
+
+
+def goal_lines(arms: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Each issue-24 goal, reached or not, on the medians."""
+    lines = []
+    for name, arm in arms.items():
+        for score, goal in GOALS.items():
+            median = arm[score]["median"]
+            lines.append(f"{name}: held-out {score} median {median:.3f} "
+                         f"{'>=' if median >= goal else '<'} {goal} "
+                         f"({'reached' if median >= goal else 'not reached'})")
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", default=os.path.join(REPO, "pipelines", "compare.yaml"))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--name", default="compare", help="the pipeline's `name` (run folders "
+                        "<name>, <name>_seed1, ...)")
+    parser.add_argument("--output-dir", default=os.path.join(REPO, "runs"))
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        help="more `--set` overrides for every run")
+    parser.add_argument("--runs", nargs="+", help="summarise these finished run folders "
+                        "instead of running --seeds")
+    parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "out",
+                                                      "compare_seeds.json"))
+    args = parser.parse_args(argv)
+    folders = args.runs or [launch(args.config, seed, args.name, args.output_dir, args.overrides)
+                            for seed in args.seeds]
+    reports = load_reports(folders)
+    arms = summarize_arms(reports)
+    result = {"runs": list(folders), "budget": reports[0]["budget"],
+              "shared": {k: v for k, v in reports[0]["shared"].items()
+                         if k not in _PER_RUN_SHARED},
+              "goals": GOALS, "arms": arms}
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=2)
+    print(markdown(arms))
+    print("\n".join(goal_lines(arms)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""`benchmarks/compare_seeds.py`: `compare`'s scores summarised over pretraining seeds, on
+planted reports (the real runs take 20 minutes each)."""
+
+import json
+import os
+import statistics
+
+import numpy as np
+import pytest
+
+from tests.helpers import load_script
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+compare_seeds = load_script(os.path.join(REPO, "benchmarks", "compare_seeds.py"), "compare_seeds")
+
+FT_SEEDS = [0, 1, 2, 3, 4]
+
+
+def _arm(name: str, rng: np.random.Generator) -> dict:
+    pretrained = rng.uniform(0.2, 0.5, len(FT_SEEDS)).tolist()
+    twin = rng.uniform(0.15, 0.45, len(FT_SEEDS)).tolist()
+    gains = [p - t for p, t in zip(pretrained, twin)]
+    return {"name": name,
+            "final": {"mlm_loss": float(rng.uniform(5, 6)),
+                      "mlm_accuracy": float(rng.uniform(0.1, 0.16)),
+                      "pair_accuracy": float(rng.uniform(0.5, 0.8))},
+            "downstream": {"seeds": FT_SEEDS,
+                           "pretrained": {"values": pretrained},
+                           "random_init": {"values": twin},
+                           "gain": {"median": statistics.median(gains), "verdict": "gain"}}}
+
+
+def _plant(tmp_path, seed: int, rng, **changes) -> str:
+    report = {"budget": {"steps": 1000, "global_batch_size": 32}, "pair_task": "sop",
+              "shared": {"records": f"tf_records/run{seed}", "seed": seed, "corpus": "pydocs",
+                         "learning_rate": 0.005},
+              "arms": [_arm("bert", rng), _arm("albert", rng)]}
+    for key, value in changes.items():
+        report[key] = value
+    folder = tmp_path / f"run{seed}"
+    folder.mkdir()
+    (folder / "report.json").write_text(json.dumps(report))
+    return str(folder)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_summaries_are_the_medians_over_pretraining_seeds(tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    folders = [_plant(tmp_path, s, rng) for s in range(5)]
+    reports = compare_seeds.load_reports(folders)
+    arms = compare_seeds.summarize_arms(reports)
+    for index, name in enumerate(["bert", "albert"]):
+        runs = [r["arms"][index] for r in reports]
+        for score in compare_seeds.SCORES:
+            values = [run["final"][score] for run in runs]
+            assert arms[name][score]["median"] == pytest.approx(statistics.median(values))
+            assert arms[name][score]["min"] == min(values)
+        down = arms[name]["downstream"]
+        per_seed = [run["downstream"]["gain"]["median"] for run in runs]
+        assert down["gain_over_pretraining_seeds"]["values"] == pytest.approx(per_seed)
+        assert down["gain_over_pretraining_seeds"]["positive_seeds"] == sum(g > 0 for g in per_seed)
+        pooled = [p - t for run in runs for p, t in zip(run["downstream"]["pretrained"]["values"],
+                                                       run["downstream"]["random_init"]["values"])]
+        assert len(down["gain_pooled"]["values"]) == 25
+        assert down["gain_pooled"]["median"] == pytest.approx(statistics.median(pooled))
+    table = compare_seeds.markdown(arms)
+    assert table.count("\n") == 3 and "| albert | 5 |" in table
+
+
+def test_verdict_over_pretraining_seeds_needs_four_of_five(tmp_path):
+    rng = np.random.default_rng(7)
+    folders = [_plant(tmp_path, s, rng) for s in range(5)]
+    reports = compare_seeds.load_reports(folders)
+    for report, gain in zip(reports, [0.05, 0.02, -0.01, 0.03, -0.02]):
+        report["arms"][0]["downstream"]["gain"]["median"] = gain
+    verdict = compare_seeds.summarize_arms(reports)["bert"]["downstream"]
+    assert verdict["gain_over_pretraining_seeds"]["verdict"] == "no difference"  # 3 of 5
+    reports[2]["arms"][0]["downstream"]["gain"]["median"] = 0.01
+    verdict = compare_seeds.summarize_arms(reports)["bert"]["downstream"]
+    assert verdict["gain_over_pretraining_seeds"]["verdict"] == "gain"  # 4 of 5
+
+
+def test_runs_that_differ_in_more_than_the_seed_are_refused(tmp_path):
+    rng = np.random.default_rng(0)
+    first = _plant(tmp_path, 0, rng)
+    other = _plant(tmp_path, 1, rng, shared={"records": "x", "seed": 1, "corpus": "stdlib",
+                                             "learning_rate": 0.005})
+    with pytest.raises(ValueError, match=r"run1.*shared setting `corpus`: 'stdlib' vs 'pydocs'"):
+        compare_seeds.load_reports([first, other])
+    longer = _plant(tmp_path, 2, rng, budget={"steps": 2000, "global_batch_size": 32})
+    with pytest.raises(ValueError, match=r"run2.*`budget`"):
+        compare_seeds.load_reports([first, longer])
+
+
+def test_repeated_seeds_and_missing_reports_are_refused(tmp_path):
+    rng = np.random.default_rng(0)
+    first = _plant(tmp_path, 0, rng)
+    with pytest.raises(ValueError, match=r"distinct train.seed values. Received: \[0, 0\]"):
+        compare_seeds.load_reports([first, first])
+    with pytest.raises(FileNotFoundError, match="No report.json in run folder"):
+        compare_seeds.load_reports([str(tmp_path / "missing")])
+
+
+def test_launch_runs_only_what_is_missing(tmp_path, monkeypatch):
+    commands = []
+    monkeypatch.setattr(compare_seeds.subprocess, "run",
+                        lambda command, **kwargs: commands.append(command))
+    (tmp_path / "compare").mkdir()
+    (tmp_path / "compare" / "report.json").write_text("{}")
+    kept = compare_seeds.launch("c.yaml", 0, "compare", str(tmp_path), ["train.steps=10"])
+    made = compare_seeds.launch("c.yaml", 3, "compare", str(tmp_path), ["train.steps=10"])
+    assert kept == str(tmp_path / "compare") and made == str(tmp_path / "compare_seed3")
+    assert len(commands) == 1
+    command = " ".join(commands[0])
+    assert "--set train.seed=3 --set name=compare_seed3" in command
+    assert f"--set compare.output_dir={tmp_path}" in command and "--set train.steps=10" in command
