@@ -59,3 +59,25 @@ def ram_dir():
     yield path
     if tf.io.gfile.exists(path):
         tf.io.gfile.rmtree(path)
+
+
+# The suite's own profile (issue 27, item 7): time per test file, summed over its tests'
+# setup, call and teardown, printed after every run so the slowest files are always in view.
+# Under pytest-xdist the reports reach the controller, so this sees every worker's tests.
+_FILE_SECONDS: dict[str, float] = {}
+SLOWEST_FILES = 12
+
+
+def pytest_runtest_logreport(report):
+    path = report.nodeid.split("::", 1)[0]
+    _FILE_SECONDS[path] = _FILE_SECONDS.get(path, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _FILE_SECONDS:
+        return
+    total = sum(_FILE_SECONDS.values())
+    terminalreporter.section(f"slowest {SLOWEST_FILES} test files (seconds summed over their "
+                             f"tests; all files: {total:.0f} s)")
+    for path, seconds in sorted(_FILE_SECONDS.items(), key=lambda item: -item[1])[:SLOWEST_FILES]:
+        terminalreporter.write_line(f"{seconds:8.1f} s  {100 * seconds / total:4.1f}%  {path}")
