@@ -130,3 +130,22 @@ def test_full_accelerator_grid_needs_an_accelerator(monkeypatch):
     assert run_all.needs_accelerator(argparse.Namespace(quick=True)) is None
     monkeypatch.setattr(harness, "default_device", lambda: "GPU:0 (NVIDIA H100 80GB HBM3)")
     assert run_all.needs_accelerator(argparse.Namespace(quick=False)) is None
+
+
+def test_only_measures_again_and_the_tables_keep_the_others(tmp_path, monkeypatch):
+    _document(tmp_path, monkeypatch, name="serving_latency")
+    _document(tmp_path, monkeypatch, name="train_step_throughput")
+    measured = []
+
+    def fake_run(benchmark, args, out_dir):
+        measured.append(benchmark.name)
+        return json.load(open(os.path.join(out_dir, f"{benchmark.name}.json"), encoding="utf-8"))
+
+    monkeypatch.setattr(run_all, "run_benchmark", fake_run)
+    results = tmp_path / "RESULTS.md"
+    results.write_text(f"{run_all.BEGIN}\n{run_all.END}\n")
+    assert run_all.main(["--full", "--only", "serving_latency", "--out-dir", str(tmp_path),
+                         "--results", str(results)]) == 0
+    assert measured == ["serving_latency"]
+    text = results.read_text()
+    assert "### serving_latency" in text and "### train_step_throughput" in text
