@@ -78,7 +78,7 @@ def uncertainty_split(data_dir: str, out_dir: str) -> tuple[str, str]:
         with open(path, "w", encoding="utf-8", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(["label", "text"])
-            writer.writerows((e["label"], e["text"]) for e in rows)
+            writer.writerows((e.label, e.text) for e in rows)
         paths.append(path)
     return paths[0], paths[1]
 
@@ -92,7 +92,7 @@ def pos_split(data_dir: str, out_dir: str) -> tuple[str, str]:
     for name, rows in (("pos_train.txt", train), ("pos_test.txt", test)):
         path = os.path.join(out_dir, name)
         with open(path, "w", encoding="utf-8") as f:
-            f.writelines(" ".join(f"{w}/{t}" for w, t in zip(e["words"], e["tags"])) + "\n"
+            f.writelines(" ".join(f"{w}/{t}" for w, t in zip(e.words, e.tags)) + "\n"
                          for e in rows)
         paths.append(path)
     return paths[0], paths[1]
@@ -123,8 +123,8 @@ def bag_of_words_baseline(config, test_path: str, max_epochs: int = 60) -> dict:
     index = {label: i for i, label in enumerate(labels)}
 
     def data(examples):
-        texts = tf.constant([e["text"] for e in examples])
-        return texts, np.array([index[e["label"]] for e in examples], np.int32)
+        texts = tf.constant([e.text for e in examples])
+        return texts, np.array([index[e.label] for e in examples], np.int32)
 
     (train_x, train_y), (val_x, val_y), (test_x, test_y) = (
         data(splits["train"]), data(splits["validation"]), data(test))

@@ -8,7 +8,8 @@ side) < `pipeline_fields` (YAML values -> typed dataclass fields) < `pipeline_co
 config) < `pipeline` (the jobs of one config), `disk_space` < `cli`. Read from the source with
 `ast`, so nothing is imported: every `import` and `from ... import` counts, relative ones
 included. Imports deferred into a function are allowed upward only where listed below with the
-reason. The package graph (an edge `a -> b` for each module of `a` that imports `b` at module
+reason. Imports under `if TYPE_CHECKING:` (for annotations only, never run) do not count.
+The package graph (an edge `a -> b` for each module of `a` that imports `b` at module
 level) has no cycle, so packages on one level (`pretraining_data`, `convert`) cannot lean on
 each other either. Every file of the package has at most `MAX_LINES` lines.
 """
@@ -45,8 +46,13 @@ def _imports(module: str, path: pathlib.Path, is_package: bool):
     yields `a.b`, which names a module or, when `b` is not one, a name inside `a`."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     top_level = {id(node) for node in tree.body}
+    typing_only = {id(inner) for node in ast.walk(tree) if isinstance(node, ast.If)
+                   and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+                   for statement in node.body for inner in ast.walk(statement)}
     package = module if is_package else module.rpartition(".")[0]
     for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         deferred = id(node) not in top_level
         if isinstance(node, ast.Import):
             for alias in node.names:

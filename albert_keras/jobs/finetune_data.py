@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 
 from albert_keras.tasks.inputs import labeled
+from albert_keras.tasks.inputs.labeled_examples import LabeledExample
 from albert_keras.tasks.registry import task_named
 from albert_keras.tokenizers.tokenizer_files import load_tokenizer
 from albert_keras.utils import file_io
@@ -53,9 +54,11 @@ def finetune_tokenizer_path(config) -> str | None:
     return None
 
 
-def read_splits(ft, skipped: list[str] | None = None) -> dict[str, list[dict]]:
-    """Train, validation and test examples (validation held out of train when asked); rows
-    with empty text are left out and named in `skipped`."""
+def read_splits(ft, skipped: list[str] | None = None
+                ) -> dict[str, list[LabeledExample] | None]:
+    """Train, validation and test examples (the task's example dataclass; validation held out
+    of train when asked, None when there is none); rows with empty text are left out and named
+    in `skipped`."""
     read = task_named(ft.task).read_examples
     train, validation = labeled.split_training(read(ft.train, ft, "train", skipped), ft)
     if ft.validation:

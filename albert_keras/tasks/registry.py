@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 
+from albert_keras.tasks.inputs.labeled_examples import LabeledExample
+
 # finetune.task -> (module, class)
 TASKS = {
     "text_classification": ("albert_keras.tasks.text_classification", "TextClassification"),
@@ -39,6 +41,7 @@ def task_of_model(model):
 
 
 def read_examples(source: str, config, split: str = "train",
-                  skipped: list[str] | None = None) -> list[dict]:
-    """`config.task`'s reader on `source` (see `FineTuningTask.read_examples`)."""
+                  skipped: list[str] | None = None) -> list[LabeledExample]:
+    """`config.task`'s reader on `source` (see `FineTuningTask.read_examples`): a list of that
+    task's example dataclass (`ClassificationExample`, `TaggingExample`, `SpanExample`)."""
     return task_named(config.task).read_examples(source, config, split, skipped)

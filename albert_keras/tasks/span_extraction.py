@@ -1,10 +1,11 @@
 """Span extraction (extractive question answering, SQuAD style).
 
 Files: SQuAD JSON, JSON lines with `id`, `question`, `context` and `answers` (a list of
-`{"text", "answer_start"}`), or the TFDS `squad` dataset; examples `{"id", "question", "context",
-"answers"}`. Preprocessor: `span_packing.pack_question_context` (`[CLS] question [SEP] context
-[SEP]`, the context split on whitespace into words as in BERT's SQuAD code, a long context read
-in windows `doc_stride` tokens apart), in training and in the serving signature. Targets:
+`{"text", "answer_start"}`), or the TFDS `squad` dataset; examples `SpanExample(id, question,
+context, answers)`, each answer a `SpanAnswer(text, answer_start)`. Preprocessor:
+`span_packing.pack_question_context` (`[CLS] question [SEP] context [SEP]`, the context split
+on whitespace into words as in BERT's SQuAD code, a long context read in windows `doc_stride`
+tokens apart), in training and in the serving signature. Targets:
 `{"start_logits", "end_logits"}` token positions of the first answer; training keeps the
 windows that hold it whole, evaluation reads every window and answers with the best span.
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
@@ -34,6 +35,8 @@ from albert_keras.tasks import finetune_metrics
 from albert_keras.tasks.fine_tuning_task import FineTuningTask
 from albert_keras.tasks.inputs.encoded_split import EncodedSpans
 from albert_keras.tasks.inputs.labeled import LabeledDataError, as_text, extension, json_lines
+from albert_keras.tasks.inputs.labeled_examples import SpanAnswer, SpanExample
+from albert_keras.tasks.inputs.labeled_file_config import LabeledFileConfig
 from albert_keras.tasks.inputs.padding import trim_padding
 from albert_keras.tasks.inputs.span_packing import encode_span_examples, pack_question_context
 from albert_keras.tasks.serving_settings import ServingSettings
@@ -41,8 +44,11 @@ from albert_keras.tokenizers.sequence_layout import MIN_CONTEXT_TOKENS, PAIR_SPE
 from albert_keras.tokenizers.special_tokens import special_token_ids
 from albert_keras.utils import file_io
 
+if TYPE_CHECKING:  # Types only: the jobs rank above the tasks.
+    from albert_keras.jobs.finetune_config import FinetuneConfig
 
-class SpanExtraction(FineTuningTask):
+
+class SpanExtraction(FineTuningTask[SpanExample]):
     """Extractive question answering; see the module docstring."""
 
     name = "span_extraction"
@@ -52,10 +58,10 @@ class SpanExtraction(FineTuningTask):
     score = "f1"
     shared_texts = True  # A context per question.
 
-    def corpus_texts(self, example: dict) -> list[str]:
-        return [example["context"]]  # Questions are the query segment, not prose.
+    def corpus_texts(self, example: SpanExample) -> list[str]:
+        return [example.context]  # Questions are the query segment, not prose.
 
-    def check_config(self, ft) -> None:
+    def check_config(self, ft: FinetuneConfig) -> None:
         super().check_config(ft)
         longest = ft.max_sequence_length - PAIR_SPECIAL_TOKENS - MIN_CONTEXT_TOKENS
         if ft.max_query_length > longest:
@@ -64,12 +70,13 @@ class SpanExtraction(FineTuningTask):
                 f"(at most max_sequence_length - 4 = {longest}). "
                 f"Received: finetune.max_query_length={ft.max_query_length}")
 
-    def file_format(self, path: str, config) -> str:
+    def file_format(self, path: str, config: LabeledFileConfig) -> str:
         if config.format != "auto":
             return config.format
         return "squad" if extension(path) == ".json" else "jsonl"
 
-    def read_file(self, path: str, file_format: str, config) -> list[dict]:
+    def read_file(self, path: str, file_format: str,
+                  config: LabeledFileConfig) -> list[SpanExample]:
         if file_format == "squad":
             return _read_squad(path)
         if file_format != "jsonl":
@@ -86,7 +93,8 @@ class SpanExtraction(FineTuningTask):
                 path, row, where))
         return examples
 
-    def read_tfds_record(self, record, features, where, row, config) -> dict:
+    def read_tfds_record(self, record: dict, features, where: str, row: int,
+                         config: LabeledFileConfig) -> SpanExample:
         answers = record.get("answers", {})
         return _example(as_text(record.get("id", row)), as_text(record["question"]),
                         as_text(record["context"]),
@@ -94,34 +102,39 @@ class SpanExtraction(FineTuningTask):
                                                               answers.get("answer_start", []))],
                         where, row, f"{where} row {row}")
 
-    def example_labels(self, example):
+    def example_labels(self, example: SpanExample) -> tuple[str, ...]:
         return ()
 
-    def encode(self, examples, tokenizer, labels, ft, training=True) -> EncodedSpans:
+    def encode(self, examples: list[SpanExample], tokenizer, labels: tuple[str, ...] | None,
+               ft: FinetuneConfig, training: bool = True) -> EncodedSpans:
         return encode_span_examples(examples, tokenizer, special_token_ids(tokenizer),
                                     ft.max_sequence_length, ft.max_query_length, training,
                                     ft.context_stride())
 
-    def build_model(self, ft, encoder, labels) -> keras.Model:
+    def build_model(self, ft: FinetuneConfig, encoder: keras.Model,
+                    labels: tuple[str, ...] | None) -> keras.Model:
         return SpanExtractor(encoder, max_answer_length=ft.max_answer_length)
 
-    def compile_arguments(self, ft) -> dict[str, Any]:
+    def compile_arguments(self, ft: FinetuneConfig) -> dict[str, Any]:
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         return {"loss": {"start_logits": loss, "end_logits": loss},
                 "loss_weights": {"start_logits": 0.5, "end_logits": 0.5},
                 "metrics": {"start_logits": [keras.metrics.SparseCategoricalAccuracy("accuracy")],
                             "end_logits": [keras.metrics.SparseCategoricalAccuracy("accuracy")]}}
 
-    def metrics(self, outputs, encoded, labels, ft) -> dict[str, Any]:
+    def metrics(self, outputs: list, encoded: EncodedSpans, labels: tuple[str, ...] | None,
+                ft: FinetuneConfig) -> dict[str, Any]:
         answers = span_answers(outputs, encoded, ft.max_answer_length)
         return finetune_metrics.span_metrics(
-            answers, [[a["text"] for a in e["answers"]] for e in encoded.examples])
+            answers, [[a.text for a in e.answers] for e in encoded.examples])
 
-    def report_fields(self, ft, encoded) -> dict[str, Any]:
+    def report_fields(self, ft: FinetuneConfig,
+                      encoded: dict[str, EncodedSpans]) -> dict[str, Any]:
         return {"answers_lost": {split: data.answers_lost for split, data in encoded.items()},
                 "doc_stride": ft.context_stride()}
 
-    def serving_settings(self, ft, labels) -> ServingSettings:
+    def serving_settings(self, ft: FinetuneConfig,
+                         labels: tuple[str, ...] | None) -> ServingSettings:
         return dataclasses.replace(
             super().serving_settings(ft, labels), max_query_length=ft.max_query_length,
             max_answer_length=ft.max_answer_length, doc_stride=ft.context_stride())
@@ -163,7 +176,7 @@ def span_answers(outputs: list[dict], encoded: EncodedSpans, max_answer_length: 
                     or not score > best[example]:
                 continue
             best[example] = score
-            context = examples[example]["context"]
+            context = examples[example].context
             answers[example] = context[offsets[token_to_word[start]][0]:
                                        offsets[token_to_word[end]][1]]
         row += size
@@ -216,7 +229,7 @@ def answer_questions(run, preprocessor, question, context, max_query_length: int
     return named
 
 
-def _read_squad(path: str) -> list[dict]:
+def _read_squad(path: str) -> list[SpanExample]:
     with file_io.open_text(path, "utf-8-sig") as f:
         text = f.read()
     if not text.strip():
@@ -243,7 +256,8 @@ def _read_squad(path: str) -> list[dict]:
     return examples
 
 
-def _example(example_id, question, context, answers, source, row, where) -> dict:
+def _example(example_id: str, question: str, context: str, answers: list[tuple[Any, Any]],
+             source: str, row: int, where: str) -> SpanExample:
     checked = []
     for answer_text, start in answers:
         if not isinstance(answer_text, str) or not isinstance(start, int) or start < 0:
@@ -252,6 +266,6 @@ def _example(example_id, question, context, answers, source, row, where) -> dict
         if context[start:start + len(answer_text)] != answer_text:
             raise LabeledDataError(f"{where}: answer {answer_text!r} is not at answer_start={start} "
                                    "of the context")
-        checked.append({"text": answer_text, "answer_start": start})
-    return {"id": str(example_id), "question": question, "context": context,
-            "answers": tuple(checked), "source": source, "row": row}
+        checked.append(SpanAnswer(text=answer_text, answer_start=start))
+    return SpanExample(id=str(example_id), question=question, context=context,
+                       answers=tuple(checked), source=source, row=row)

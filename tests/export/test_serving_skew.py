@@ -22,6 +22,8 @@ from albert_keras.models import SpanExtractor, TextClassifier, TokenClassifier
 from albert_keras.models.span_extractor import best_spans
 from albert_keras.tasks import ServingSettings, task_named
 from albert_keras.tasks.inputs.labeled_batches import make_dataset
+from albert_keras.tasks.inputs.labeled_examples import (ClassificationExample, SpanAnswer,
+                                                     SpanExample, TaggingExample)
 from albert_keras.tasks.inputs.text_preprocessor import TextPreprocessor
 from tests.helpers import sentencepiece, wordpiece
 
@@ -98,8 +100,9 @@ def test_text_classification(make_tokenizer, pairs):
              "a lazy dog", "the river"]
     others = ["over a lazy dog", "the fox", "and then it runs far away from every river " * 3,
               "birds"]
-    examples = [{"text": t, "text_pair": p if pairs else None, "label": label}
-                for t, p, label in zip(texts, others, ["yes", "no", "no", "yes"])]
+    examples = [ClassificationExample(text=t, text_pair=p if pairs else None, label=label,
+                                      source="mem", row=i + 1)
+                for i, (t, p, label) in enumerate(zip(texts, others, ["yes", "no", "no", "yes"]))]
     model = TextClassifier(_encoder(tokenizer), labels=("no", "yes"))
     ft = _config("text_classification")
     _, trained = _training_batch(examples, ft, tokenizer, ("no", "yes"))
@@ -117,7 +120,8 @@ def test_token_classification(make_tokenizer):
     sentences = [["the", "quick", "brown", "fox", "jumps", "."],
                  ["birds", "sing", "songs", "about", "old", "stone", "bridges"] * 3,  # cut
                  ["a", "lazy", "dog", "'s", "river"]]
-    examples = [{"words": words, "tags": ["X"] * len(words)} for words in sentences]
+    examples = [TaggingExample(words=tuple(words), tags=("X",) * len(words), source="mem",
+                               row=i + 1) for i, words in enumerate(sentences)]
     model = TokenClassifier(_encoder(tokenizer), labels=("X", "Y"))
     ft = _config("token_classification")
     _, trained = _training_batch(examples, ft, tokenizer, ("X", "Y"))
@@ -128,8 +132,9 @@ def test_token_classification(make_tokenizer):
 
 
 def _span_examples(rows):
-    return [{"id": str(i), "question": q, "context": c,
-             "answers": [{"text": a, "answer_start": c.index(a)}] if a else []}
+    return [SpanExample(id=str(i), question=q, context=c,
+                        answers=(SpanAnswer(text=a, answer_start=c.index(a)),) if a else (),
+                        source="mem", row=i + 1)
             for i, (q, c, a) in enumerate(rows)]
 
 

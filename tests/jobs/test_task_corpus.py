@@ -20,6 +20,8 @@ from albert_keras.jobs.task_corpus import task_documents, write_task_corpus
 from albert_keras.pretraining_data.corpus import MAX_LINE_CHARS, read_documents
 from albert_keras.tasks.fine_tuning_task import FineTuningTask
 from albert_keras.tasks.inputs import labeled
+from albert_keras.tasks.inputs.labeled_examples import (ClassificationExample, SpanExample,
+                                                     TaggingExample)
 from albert_keras.tasks.registry import TASKS, task_named
 
 # Every line boundary of `str.splitlines`, written out here rather than taken from it.
@@ -151,8 +153,8 @@ def test_examples_finetune_holds_out_or_leaves_out_are_not_text(tmp_path):
     documents, counts = task_documents(config)
     examples = task_named("text_classification").read_examples(str(path), config)
     trained, held_out = labeled.split_examples(examples[:16], 0.25, 3)
-    assert documents == [[e["text"]] for e in trained]
-    assert not {e["text"] for e in held_out} & {d[0] for d in documents}
+    assert documents == [[e.text] for e in trained]
+    assert not {e.text for e in held_out} & {d[0] for d in documents}
     assert counts["examples"] == 20 and counts["left_out"] == 4 + len(held_out)
     # A validation file of its own: then nothing of train is held out.
     validation, _ = _held_out_files(str(tmp_path))
@@ -290,10 +292,12 @@ def test_a_missing_training_file_is_an_error_naming_it(tmp_path):
 def test_every_task_has_corpus_text():
     for name in TASKS:
         assert task_named(name).corpus_texts is not FineTuningTask.corpus_texts, name
-    assert task_named("text_classification").corpus_texts(
-        {"text": "a", "text_pair": "b"}) == ["a", "b"]
-    assert task_named("token_classification").corpus_texts({"words": ["a", "b"]}) == ["a b"]
-    assert task_named("span_extraction").corpus_texts({"context": "c", "question": "q"}) == ["c"]
+    assert task_named("text_classification").corpus_texts(ClassificationExample(
+        text="a", text_pair="b", label="x", source="m", row=1)) == ["a", "b"]
+    assert task_named("token_classification").corpus_texts(TaggingExample(
+        words=("a", "b"), tags=("X", "X"), source="m", row=1)) == ["a b"]
+    assert task_named("span_extraction").corpus_texts(SpanExample(
+        id="1", context="c", question="q", source="m", row=1)) == ["c"]
     assert task_named("span_extraction").shared_texts
 
 

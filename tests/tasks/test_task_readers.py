@@ -10,6 +10,7 @@ from albert_keras.jobs.finetune_config import FinetuneConfig
 from albert_keras.tasks import read_examples, task_named
 from albert_keras.tasks.inputs import labeled
 from albert_keras.tasks.inputs.labeled import LabeledDataError
+from albert_keras.tasks.inputs.labeled_examples import SpanAnswer
 from tests.helpers import finetune_data
 
 
@@ -25,7 +26,7 @@ def test_csv_with_header_pair_column_and_quotes(tmp_path):
     path.write_text('premise,hypothesis,gold\n"a, b",c,yes\nd,"e ""f""",no\n', encoding="utf-8")
     config = _config(text_column="premise", text_pair_column="hypothesis", label_column="gold")
     examples = read_examples(str(path), config)
-    assert [(e["text"], e["text_pair"], e["label"], e["row"]) for e in examples] == [
+    assert [(e.text, e.text_pair, e.label, e.row) for e in examples] == [
         ("a, b", "c", "yes", 2), ("d", 'e "f"', "no", 3)]
 
 
@@ -34,14 +35,14 @@ def test_headerless_csv_with_byte_order_mark(tmp_path):
     path.write_text('\ufeff"1","First sentence."\n"-1","Second one."\n', encoding="utf-8")
     config = _config(header=False, column_names=("label", "text"))
     examples = read_examples(str(path), config)
-    assert [(e["label"], e["text"]) for e in examples] == [("1", "First sentence."), ("-1", "Second one.")]
+    assert [(e.label, e.text) for e in examples] == [("1", "First sentence."), ("-1", "Second one.")]
     assert task_named("text_classification").label_vocabulary(examples) == ("-1", "1")
 
 
 def test_tsv_and_jsonl_multi_label(tmp_path):
     tsv = finetune_data.write_csv(tmp_path, "a.tsv", [("x y", "a|b"), ("z", "b")], delimiter="\t")
     config = _config(multi_label=True)
-    assert [e["label"] for e in read_examples(tsv, config)] == [("a", "b"), ("b",)]
+    assert [e.label for e in read_examples(tsv, config)] == [("a", "b"), ("b",)]
     jsonl = tmp_path / "a.jsonl"
     jsonl.write_text('{"text": "x", "label": ["c", "a"]}\n\n{"text": "y", "label": ["a"]}\n')
     examples = read_examples(str(jsonl), config)
@@ -54,8 +55,8 @@ def test_csv_and_tsv_cells_over_the_csv_module_default_limit_are_read(tmp_path):
         path = finetune_data.write_csv(tmp_path, name, [(long_text, "a"), ("short", "b")],
                                        delimiter=delimiter)
         examples = read_examples(path, _config())
-        assert [len(e["text"]) for e in examples] == [200_000, 5]
-        assert [e["label"] for e in examples] == ["a", "b"]
+        assert [len(e.text) for e in examples] == [200_000, 5]
+        assert [e.label for e in examples] == ["a", "b"]
 
 
 def test_labelled_files_are_read_from_urls(ram_dir):
@@ -65,9 +66,9 @@ def test_labelled_files_are_read_from_urls(ram_dir):
     file_io.write_text(f"{ram_dir}/tags.txt", "Has/VBZ the/DT\n\nits/PRP$\n")
     examples = read_examples(f"{ram_dir}/pairs.csv", _config(text_column="premise",
                                                               label_column="gold"))
-    assert [(e["text"], e["label"]) for e in examples] == [("a,\r\nb", "yes"), ("c", "no")]
+    assert [(e.text, e.label) for e in examples] == [("a,\r\nb", "yes"), ("c", "no")]
     tagged = read_examples(f"{ram_dir}/tags.txt", _config(task="token_classification"))
-    assert [e["tags"] for e in tagged] == [("VBZ", "DT"), ("PRP$",)]
+    assert [e.tags for e in tagged] == [("VBZ", "DT"), ("PRP$",)]
     with pytest.raises(LabeledDataError, match=r"train='ram://.*/missing.csv'"):
         labeled.check_file(f"{ram_dir}/missing.csv", "train")
 
@@ -76,8 +77,8 @@ def test_tagged_file_splits_on_the_last_slash(tmp_path):
     path = tmp_path / "pos.txt"
     path.write_text("Has/VBZ 1/2/CD the/DT\n\nits/PRP$ ./.\n")
     examples = read_examples(str(path), _config(task="token_classification"))
-    assert examples[0]["words"] == ("Has", "1/2", "the") and examples[0]["tags"] == ("VBZ", "CD", "DT")
-    assert examples[1]["row"] == 3 and examples[1]["tags"] == ("PRP$", ".")
+    assert examples[0].words == ("Has", "1/2", "the") and examples[0].tags == ("VBZ", "CD", "DT")
+    assert examples[1].row == 3 and examples[1].tags == ("PRP$", ".")
 
 
 def test_squad_json(tmp_path):
@@ -85,8 +86,8 @@ def test_squad_json(tmp_path):
     examples = read_examples(path, _config(task="span_extraction"))
     assert len(examples) == 3
     for example in examples:
-        answer = example["answers"][0]
-        assert example["context"][answer["answer_start"]:].startswith(answer["text"])
+        answer = example.answers[0]
+        assert example.context[answer.answer_start:].startswith(answer.text)
 
 
 # --- Bad input ------------------------------------------------------------------------------
@@ -166,8 +167,8 @@ def test_tfds_classification_uses_class_names():
     with tfds.testing.mock_data(num_examples=6):
         examples = read_examples("tfds:glue/sst2", config, "validation")
     assert len(examples) == 6
-    assert {e["label"] for e in examples} <= {"negative", "positive"}
-    assert all(isinstance(e["text"], str) for e in examples)
+    assert {e.label for e in examples} <= {"negative", "positive"}
+    assert all(isinstance(e.text, str) for e in examples)
 
 
 def _mock_rows(rows):
@@ -192,8 +193,8 @@ def test_tfds_tagging_maps_tag_ids_to_names():
     config = _config(task="token_classification", text_column="tokens", label_column="ner")
     with tfds.testing.mock_data(as_dataset_fn=_mock_rows(rows)):
         examples = read_examples("tfds:conll2003", config)
-    assert examples[0]["words"] == ("EU", "rejects", "German")
-    assert examples[0]["tags"] == ("B-ORG", "O", "B-MISC")
+    assert examples[0].words == ("EU", "rejects", "German")
+    assert examples[0].tags == ("B-ORG", "O", "B-MISC")
 
 
 def test_tfds_squad():
@@ -202,5 +203,5 @@ def test_tfds_squad():
              "answers": {"text": ["The fox"], "answer_start": [0]}}] * 3
     with tfds.testing.mock_data(as_dataset_fn=_mock_rows(rows)):
         examples = read_examples("tfds:squad", _config(task="span_extraction"), "validation")
-    assert examples[0]["answers"] == ({"text": "The fox", "answer_start": 0},)
-    assert examples[0]["question"] == "Who ran?"
+    assert examples[0].answers == (SpanAnswer(text="The fox", answer_start=0),)
+    assert examples[0].question == "Who ran?"

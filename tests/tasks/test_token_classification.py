@@ -9,6 +9,7 @@ from albert_keras.jobs.finetune_config import FinetuneConfig
 from albert_keras.models.token_classifier import TokenClassifier
 from albert_keras.tasks import task_named
 from albert_keras.tasks.inputs.labeled_batches import make_dataset
+from albert_keras.tasks.inputs.labeled_examples import TaggingExample
 from tests.helpers import finetune_data
 
 TINY = dict(vocabulary_size=80, num_layers=2, num_heads=2, hidden_dim=8, intermediate_dim=16,
@@ -21,8 +22,8 @@ def _tagger(**kwargs):
 
 
 def _encoded(sentences, max_sequence_length=16):
-    examples = [{"words": tuple(w for w, _ in s), "tags": tuple(t for _, t in s),
-                 "source": "mem", "row": i + 1} for i, s in enumerate(sentences)]
+    examples = [TaggingExample(words=tuple(w for w, _ in s), tags=tuple(t for _, t in s),
+                               source="mem", row=i + 1) for i, s in enumerate(sentences)]
     return finetune_data.encode(examples, "token_classification", finetune_data.tokenizer(), TAGS,
                                 max_sequence_length)
 

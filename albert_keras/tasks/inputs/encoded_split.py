@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from albert_keras.tasks.inputs.labeled_examples import LabeledExample
+
 CHUNK = 2048  # Examples packed per graph call when encoding.
 
 
@@ -18,7 +20,7 @@ class EncodedSplit:
         token_ids, segment_ids: list of int32 arrays, one per row.
         y: the targets: an array with one entry per row, a list of per-token arrays (tagging), or
             a dict of arrays named like the model's outputs (span extraction).
-        examples: list of dict. The examples kept, in order.
+        examples: list of the task's examples (`labeled_examples`). Those kept, in order.
         sample_weight: list of float32 arrays or None. Per-token weights (tagging).
         dropped: int. Examples left out (span training examples with no window that holds
             their answer).
@@ -28,7 +30,7 @@ class EncodedSplit:
     token_ids: list[np.ndarray]
     segment_ids: list[np.ndarray]
     y: Any
-    examples: list[dict]
+    examples: list[LabeledExample]
     sample_weight: list[np.ndarray] | None = None
     dropped: int = 0
     truncated: int = 0

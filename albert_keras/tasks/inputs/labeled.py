@@ -1,8 +1,8 @@
 """What every fine-tuning task's labelled-file reader shares: errors, JSON lines, TFDS, splits.
 
-Each task (`albert_keras.tasks`) reads its own formats into plain-dict examples, each with the
-`source` and `row` it came from so that errors can name them; the pieces here are the same
-for all of them.
+Each task (`albert_keras.tasks`) reads its own formats into its own frozen example dataclass
+(`labeled_examples`), each with the `source` and `row` it came from so that errors can name
+them; the pieces here are the same for all of them.
 """
 
 from __future__ import annotations
@@ -10,20 +10,25 @@ from __future__ import annotations
 import csv
 import json
 import os
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, TypeVar
 
 import numpy as np
 
 from albert_keras.utils import file_io
+
+if TYPE_CHECKING:  # Types only: the jobs rank above the fine-tuning inputs.
+    from albert_keras.jobs.finetune_config import FinetuneConfig
 
 TFDS_PREFIX = "tfds:"
 # Python's csv module refuses cells over 131,072 characters by default; a long text is cut to
 # the sequence length later (as for JSON lines), so any cell a file holds is read.
 _CSV_FIELD_LIMIT = 2**31 - 1
 _DEFAULT_TFDS_SPLITS = {"train": "train", "validation": "validation", "test": "test"}
+Example = TypeVar("Example")  # Any task's example dataclass (`labeled_examples`).
 
 
-def split_training(train: list[dict], ft) -> tuple[list[dict], list[dict] | None]:
+def split_training(train: list[Example],
+                   ft: FinetuneConfig) -> tuple[list[Example], list[Example] | None]:
     """`(examples trained on, validation held out of them or None)`: the first
     `ft.max_train_examples`, then, without a `ft.validation` file, `ft.validation_fraction` of
     them held out with `ft.seed` (`split_examples`). `ft`: the `finetune` section."""
@@ -113,7 +118,8 @@ def as_text(value: Any) -> str:
     return str(value)
 
 
-def split_examples(examples: list[dict], fraction: float, seed: int) -> tuple[list, list]:
+def split_examples(examples: list[Example], fraction: float,
+                   seed: int) -> tuple[list[Example], list[Example]]:
     """A fixed, seeded `(1 - fraction, fraction)` split of `examples`."""
     order = np.random.default_rng(seed).permutation(len(examples))
     held_out = max(1, int(round(len(examples) * fraction)))

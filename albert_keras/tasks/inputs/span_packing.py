@@ -12,6 +12,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from albert_keras.tasks.inputs.encoded_split import CHUNK, EncodedSpans
+from albert_keras.tasks.inputs.labeled_examples import SpanExample
 from albert_keras.tasks.inputs.text_preprocessor import WHITESPACE, clean_text, word_spans
 from albert_keras.tokenizers.sequence_layout import MIN_CONTEXT_TOKENS, PAIR_SPECIAL_TOKENS
 
@@ -122,7 +123,7 @@ def _ragged(tokens, special) -> tf.RaggedTensor:
     return tf.cast(tokens, tf.int32)
 
 
-def encode_span_examples(examples: list[dict], tokenizer, special: dict[str, int],
+def encode_span_examples(examples: list[SpanExample], tokenizer, special: dict[str, int],
                          max_sequence_length: int, max_query_length: int, training: bool,
                          doc_stride: int | None) -> EncodedSpans:
     """Rows and answer positions of SQuAD-style examples, packed by `pack_question_context`
@@ -139,8 +140,8 @@ def encode_span_examples(examples: list[dict], tokenizer, special: dict[str, int
                        y={"start_logits": [], "end_logits": []})
     for begin in range(0, len(examples), CHUNK):
         chunk = examples[begin:begin + CHUNK]
-        packed = pack(tf.constant([e["question"] for e in chunk], tf.string),
-                      tf.constant([e["context"] for e in chunk], tf.string))
+        packed = pack(tf.constant([e.question for e in chunk], tf.string),
+                      tf.constant([e.context for e in chunk], tf.string))
         lengths = packed["padding_mask"].numpy().sum(axis=1)
         arrays = {name: packed[name].numpy() for name in
                   ("token_ids", "segment_ids", "token_words", "window_example")}
@@ -148,7 +149,7 @@ def encode_span_examples(examples: list[dict], tokenizer, special: dict[str, int
         rows_of = [np.flatnonzero(arrays["window_example"] == i) for i in range(len(chunk))]
         for i, example in enumerate(chunk):
             # Character offsets of the same words (the graph's are bytes of the cleaned text).
-            offsets = word_spans(example["context"])
+            offsets = word_spans(example.context)
             out.truncated += int(len(rows_of[i]) > 1)  # Read in several windows.
             windows = []
             for row in rows_of[i]:
@@ -156,7 +157,7 @@ def encode_span_examples(examples: list[dict], tokenizer, special: dict[str, int
                 start, end = _answer_tokens(example, offsets, token_words, word_tokens[i])
                 if start is not None or not training:
                     windows.append((row, token_words, start, end))
-            if example["answers"] and not any(start is not None for *_, start, _ in windows):
+            if example.answers and not any(start is not None for *_, start, _ in windows):
                 out.answers_lost += 1
             if not windows:
                 out.dropped += 1
@@ -173,13 +174,14 @@ def encode_span_examples(examples: list[dict], tokenizer, special: dict[str, int
     return out
 
 
-def _answer_tokens(example, offsets, token_words, word_tokens):
+def _answer_tokens(example: SpanExample, offsets: list[tuple[int, int]],
+                   token_words: np.ndarray, word_tokens: np.ndarray):
     """Token positions of the first answer's first and last word in this window; None when the
     answer is absent or not whole in it (a window's edges may cut a word part-way)."""
-    if not example["answers"]:
+    if not example.answers:
         return None, None
-    answer = example["answers"][0]
-    begin, finish = answer["answer_start"], answer["answer_start"] + len(answer["text"])
+    answer = example.answers[0]
+    begin, finish = answer.answer_start, answer.answer_end
     inside = [i for i, (s, t) in enumerate(offsets) if s < finish and t > begin]
     if not inside or inside[-1] >= len(word_tokens):
         return None, None

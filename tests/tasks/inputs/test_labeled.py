@@ -7,6 +7,7 @@ from albert_keras.tasks import read_examples
 from albert_keras.tasks.inputs import labeled
 from albert_keras.tasks.inputs.encoded_split import EncodedSplit
 from albert_keras.tasks.inputs.labeled_batches import make_dataset, num_batches
+from albert_keras.tasks.inputs.labeled_examples import ClassificationExample
 from tests.helpers import finetune_data
 
 CLS, SEP = 2, 3
@@ -17,18 +18,19 @@ def _config(**kwargs):
 
 
 def test_held_out_split_is_fixed_and_disjoint():
-    examples = [{"row": i} for i in range(100)]
+    examples = [ClassificationExample(text=f"t{i}", label="a", source="m", row=i)
+                for i in range(100)]
     train, held_out = labeled.split_examples(examples, 0.2, seed=3)
     again = labeled.split_examples(examples, 0.2, seed=3)
     assert (train, held_out) == again
-    assert len(held_out) == 20 and not {e["row"] for e in train} & {e["row"] for e in held_out}
+    assert len(held_out) == 20 and not {e.row for e in train} & {e.row for e in held_out}
 
 
 # --- Encoding and batching ------------------------------------------------------------------
 
 def test_classification_rows_are_unpadded_and_batches_pad_to_the_longest():
     rows = finetune_data.reviews(40, seed=0)
-    examples = [{"text": t, "text_pair": None, "label": l, "source": "m", "row": i}
+    examples = [ClassificationExample(text=t, label=l, source="m", row=i)
                 for i, (t, l) in enumerate(rows)]
     encoded = finetune_data.encode(examples, "text_classification", finetune_data.tokenizer(),
                               ("neg", "pos"), max_sequence_length=32)
@@ -69,7 +71,7 @@ def test_span_encoding_maps_answers_to_tokens_and_drops_cut_answers(tmp_path):
     for i, example in enumerate(encoded.examples):
         ids = encoded.token_ids[i]
         start, end = encoded.y["start_logits"][i], encoded.y["end_logits"][i]
-        assert vocabulary[ids[start]] == example["answers"][0]["text"] and start == end
+        assert vocabulary[ids[start]] == example.answers[0].text and start == end
         assert encoded.segment_ids[i][start] == 1
     short = finetune_data.encode(examples, "span_extraction", tokenizer, None, max_sequence_length=9)
     assert short.dropped > 0 and short.dropped + len(short.token_ids) == 10
@@ -94,7 +96,7 @@ def test_span_windows_keep_every_answer_that_fits_a_window(tmp_path):
     for row, ids in enumerate(windows.token_ids):
         example = windows.examples[windows.window_example[row]]
         start, end = windows.y["start_logits"][row], windows.y["end_logits"][row]
-        assert vocabulary[ids[start]] == example["answers"][0]["text"] and start == end
+        assert vocabulary[ids[start]] == example.answers[0].text and start == end
     evaluation = finetune_data.encode(examples, "span_extraction", tokenizer, None,
                                  max_sequence_length=9, doc_stride=2, training=False)
     # Every window is kept for evaluation, each example's in order, without gaps.

@@ -103,8 +103,8 @@ def test_readable_by_the_labelled_data_reader(task):
     train = read_examples(task.train, config, "train")
     validation = read_examples(task.validation, config, "validation")
     assert (len(train), len(validation)) == (task.train_examples, task.validation_examples)
-    assert {example["label"] for example in train} == set(task.labels)
-    assert all(example["text_pair"] is None for example in train)
+    assert {example.label for example in train} == set(task.labels)
+    assert all(example.text_pair is None for example in train)
 
 
 @pytest.mark.parametrize("arguments, message", [

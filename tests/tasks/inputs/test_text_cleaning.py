@@ -15,6 +15,7 @@ import tensorflow_text as tf_text
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from albert_keras.tasks.inputs.labeled_examples import TaggingExample
 from albert_keras.tasks.inputs.text_preprocessor import (WHITESPACE, TextPreprocessor, clean_text,
                                                          word_spans)
 from tests.helpers import finetune_data, sentencepiece, wordpiece
@@ -103,8 +104,8 @@ def test_tagged_training_words_are_cleaned_as_served():
     sentences += [["good\x00", "\x00"], ["a\x00b", "bad"]]
 
     def ids(sentences):
-        examples = [{"words": tuple(words), "tags": ("X",) * len(words), "source": "mem",
-                     "row": i + 1} for i, words in enumerate(sentences)]
+        examples = [TaggingExample(words=tuple(words), tags=("X",) * len(words), source="mem",
+                                   row=i + 1) for i, words in enumerate(sentences)]
         return finetune_data.encode(examples, "token_classification", finetune_data.tokenizer(),
                                     ("X",), 16).token_ids
 
