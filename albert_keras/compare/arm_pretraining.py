@@ -256,7 +256,8 @@ def held_out_dataset(config, held_out: str, tokenizer) -> tuple[tf.data.Dataset,
     """The same masked batches for every arm and every evaluation (no shuffle, fixed seed).
 
     Padded to the full length rather than length-bucketed: bucketing drops each bucket's last
-    partial batch, and the loss of a padded row equals that of the cut one.
+    partial batch, and the loss of a padded row equals that of the cut one. Unshuffled, in the
+    records' order: `held_out_intervals` reads each row's document in that order.
     """
     dataset = pretraining_dataset_from_config(
         config, held_out, tokenizer, config.train.global_batch_size, shuffle=False, repeat=False,

@@ -32,6 +32,7 @@ from albert_keras.compare.arm_pretraining import (CURVE, arm_pretrainer, batches
 from albert_keras.compare.compare_config import ArmConfig, CompareConfig
 from albert_keras.compare.finished_arms import (ARM_RESULT, ARM_SETTINGS, arm_settings,
                                                 finished_result, settings_digest)
+from albert_keras.compare.held_out_intervals import held_out_intervals
 from albert_keras.export.export_for_serving import export_for_serving
 from albert_keras.jobs.downstream_protocol import (choose_learning_rate, paired_gain,
                                                    rate_key, summary)
@@ -186,6 +187,9 @@ def run_arm(config, arm: ArmConfig, plan: ArmPlan) -> dict[str, Any]:
         "steps_run": steps_run, "train_seconds": train_seconds,
         "tokens_per_second": tokens / train_seconds if train_seconds > 0 else float("nan"),
         "latency_ms": latency, "curve": curve, "final": curve[-1],
+        # The final held-out accuracies with bootstrap intervals over held-out documents.
+        "held_out_intervals": held_out_intervals(pretrainer, held_out, held_out_batches,
+                                                 plan.held_out, step=steps_run, seed=train.seed),
         "most_frequent_token_accuracy": most_frequent_token_accuracy(held_out),
         "fingerprints": fingerprints, "downstream": None,
         # With `train.phases`: each phase's sequence length and the run's steps it covers.

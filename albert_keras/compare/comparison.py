@@ -61,7 +61,8 @@ def compare(config, progress: bool = True) -> dict[str, Any]:
 
     Returns:
         The report dict, also written to `{compare.output_dir}/{config.name}/report.json`:
-        `arms` (each arm's entry; its `downstream`: `arm_run.downstream_twins`), `speed` (the
+        `arms` (each arm's entry; its `downstream`: `arm_run.downstream_twins`; its
+        `held_out_intervals`: `held_out_intervals.py`), `speed` (the
         alternated speed rounds, and each arm's `tokens_per_second*` names:
         `speed_rounds.py`), `views`, `paper` and `wall_seconds` (`records`, `speed`, `total`).
 

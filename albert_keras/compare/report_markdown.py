@@ -46,7 +46,7 @@ def report_markdown(report: dict[str, Any]) -> str:
         "is the peak resident memory of the arm's process during training minus that before the "
         "model was built. Latency is "
         "the exported raw-text SavedModel, loaded the way TensorFlow Serving loads it, at 1 "
-        "and 32 texts per request.", "",
+        "and 32 texts per request." + _interval_sentence(report), "",
         "## Parameters", "", _parameters_table(report), "",
         "## Equal steps and equal time", "", _views_table(report), "",
     ]
@@ -81,6 +81,24 @@ def report_markdown(report: dict[str, Any]) -> str:
               f"{row['why']} |" for row in report["paper"]]
     lines += ["", f"{pair} accuracy of a model that learned nothing is 0.5.", ""]
     return "\n".join(lines)
+
+
+def _interval_sentence(report: dict) -> str:
+    """How the held-out accuracies' intervals were made (" ..."), or "" without any."""
+    entries = [arm["held_out_intervals"] for arm in report["arms"]
+               if arm.get("held_out_intervals")]
+    if not entries:
+        return ""
+    first = entries[0]
+    said = (f" Held-out accuracies read value [low, high]: a {first['confidence']:.0%} "
+            f"percentile-bootstrap interval ({first['resamples']} resamples) over ")
+    if first["interval_grouping"] == "document":
+        return said + (f"the {first['num_documents']} held-out documents the "
+                       f"{first['num_pairs']} scored pairs come from, resampled whole: pairs "
+                       "of one document are alike, not independent draws.")
+    return said + (f"the {first['num_pairs']} scored pairs, each on its own: these records "
+                   "carry no document ids, so the interval is too narrow when pairs of one "
+                   "document are alike.")
 
 
 def _speed_source(report: dict) -> str:

@@ -241,3 +241,37 @@ def test_markdown_gives_speed_as_median_and_range_of_alternated_rounds(report):
     assert "Tokens/s counts real (non-padding) tokens: one training run per arm." in old
     assert "Speed comes from alternated rounds" not in old
     assert "| bert | none | 256 | 4.00M | 15.3 | 2000 | 400 |" in old
+
+
+def _intervals(mlm, pair, grouping="document"):
+    """A `held_out_intervals` entry: (value, low, high) for MLM and pair accuracy."""
+    return {"step": 100, "interval_grouping": grouping,
+            "num_documents": 37 if grouping == "document" else None, "num_pairs": 320,
+            "num_masked_tokens": 3000.0, "confidence": 0.95, "resamples": 1000, "seed": 0,
+            **{f"{name}{suffix}": value for name, values in (("mlm_accuracy", mlm),
+                                                              ("pair_accuracy", pair))
+               for suffix, value in zip(("", "_low", "_high"), values)}}
+
+
+def test_held_out_accuracies_show_their_interval_over_documents(report):
+    """With intervals, the summary gives `value [low, high]` and says over how many documents
+    they resample; an arm recorded without one keeps its plain value."""
+    bert, albert = report["arms"]
+    bert["held_out_intervals"] = _intervals((0.13, 0.121, 0.139), (0.7, 0.64, 0.75))
+    text = report_markdown(report)
+    assert "| 5.000 | 0.130 [0.121, 0.139] | 0.700 [0.640, 0.750] |" in text
+    assert "| 5.500 | 0.182 | 0.550 |" in text  # albert: no intervals recorded.
+    assert ("a 95% percentile-bootstrap interval (1000 resamples) over the 37 held-out "
+            "documents the 320 scored pairs come from") in text
+    claims = {row["claim"]: row for row in report_lib.paper_claims(report)}
+    assert "SOP accuracy 0.700 [0.640, 0.750] after 100 steps" in claims[
+        "Table 5: SOP is learnable (bert)"]["measured"]
+
+    bert["held_out_intervals"] = _intervals((0.13, 0.125, 0.135), (0.7, 0.66, 0.74), "pair")
+    text = report_markdown(report)
+    assert "over the 320 scored pairs, each on its own: these records carry no document ids" \
+        in text
+
+
+def test_no_intervals_no_interval_sentence(report):
+    assert "percentile-bootstrap" not in report_markdown(report)

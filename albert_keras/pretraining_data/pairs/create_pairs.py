@@ -97,7 +97,8 @@ def create_pairs(documents: Sequence[Sequence[Sequence[int]]], *, max_sequence_l
     Returns:
         Dict of numpy arrays: `token_ids`, `segment_ids`, `padding_mask` int32
         `[num_pairs, max_sequence_length]`, `pair_label` int32 `[num_pairs]` and
-        `document_index` int32 `[num_pairs]` (the document segment A comes from).
+        `document_id` int32 `[num_pairs]` (the document segment A comes from, numbered as in
+        `documents`; written into the records as the feature of the same name).
     """
     options = PairOptions(  # Checks the settings.
         max_sequence_length=max_sequence_length, pair_task=pair_task, cls_id=cls_id,
@@ -217,4 +218,4 @@ def _pack_rows(token_ids: np.ndarray, table: np.ndarray,
             "segment_ids": ((position >= b_first) & (position <= b_first + b_length)).astype(np.int32),
             "padding_mask": (position <= b_first + b_length).astype(np.int32),
             "pair_label": table[:, 4].astype(np.int32),
-            "document_index": table[:, 5].astype(np.int32)}
+            "document_id": table[:, 5].astype(np.int32)}

@@ -21,6 +21,7 @@ import dataclasses
 import functools
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from albert_keras.pretraining_data.masking.mask_tokens import mask_tokens
@@ -36,7 +37,7 @@ from albert_keras.pretraining_data.records.reference_records import records_form
 from albert_keras.pretraining_data.records.shards import compression, match_files, verify_shards
 
 __all__ = ["ReaderOptions", "match_files", "pretraining_dataset",
-           "pretraining_dataset_from_config", "verify_shards"]
+           "pretraining_dataset_from_config", "record_document_ids", "verify_shards"]
 
 
 def pretraining_dataset(file_pattern: str, global_batch_size: int,
@@ -151,6 +152,30 @@ def pretraining_dataset_from_config(config, file_pattern: str, tokenizer, global
     return pretraining_dataset(file_pattern, global_batch_size, input_context, masking=settings,
                                static_masking=static_masking, tokenizer=tokenizer,
                                options=reader_options)
+
+
+def record_document_ids(file_pattern: str, num_records: int) -> np.ndarray | None:
+    """The `document_id` of the first `num_records` records, in the order in which
+    `pretraining_dataset` reads them unshuffled (`ReaderOptions(shuffle=False)`, one input
+    pipeline): the i-th id is that of the i-th row of its batches.
+
+    Args:
+        file_pattern: str. As for `pretraining_dataset`.
+        num_records: int. How many records (e.g. batches x batch size).
+
+    Returns:
+        int64 array `[min(num_records, records)]`, or None when a record has no
+        `document_id` (records written before it, or by a reference
+        `create_pretraining_data.py`).
+    """
+    files, _ = match_files(file_pattern)
+    records = _records(files, ReaderOptions(shuffle=False, repeat=False), record_shard=None)
+    spec = features.document_id_spec()
+    ids = [np.zeros([0], np.int64)]
+    for batch in records.take(num_records).batch(4096):
+        ids.append(tf.io.parse_example(batch, spec)[features.DOCUMENT_FEATURE].numpy())
+    ids = np.concatenate(ids)
+    return None if (ids == features.NO_DOCUMENT).any() else ids
 
 
 def _records(files: list[str], options: ReaderOptions,

@@ -51,6 +51,8 @@ class RecordsManifest:
         data_config: dict. The `DataConfig` of the run, as written.
         tensorflow_version: str or None.
         runner: str. The `data.runner` that wrote the records. Defaults to `"local"`.
+        document_ids: bool. The records carry `document_id` (each pair's document), as both
+            runners write them now. Defaults to False: manifests written before it.
 
     What was written (counts of the run):
 
@@ -88,6 +90,7 @@ class RecordsManifest:
     data_config: dict[str, Any] = dataclasses.field(default_factory=dict)
     tensorflow_version: str | None = None
     runner: str = "local"
+    document_ids: bool = False
     name: str | None = None
     output_dir: str | None = None
     documents: int | None = None

@@ -31,7 +31,8 @@ def write_shards(rows: Mapping[str, np.ndarray], output_dir: str, *, num_shards:
                  progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
     """Writes `rows` (columns of the record spec, same first dimension) into shards.
 
-    Columns not in the record spec (e.g. `document_index`) are not written. Returns one
+    The columns of `features.RECORD_FEATURES` that `rows` has are written (`document_id`
+    included: the rows of `create_pairs` carry it); others are not. Returns one
     `{"file", "num_sequences", "num_bytes"}` per shard (file names relative to `output_dir`).
     """
     if compression not in COMPRESSIONS:
@@ -41,8 +42,7 @@ def write_shards(rows: Mapping[str, np.ndarray], output_dir: str, *, num_shards:
         raise ValueError(f"`num_shards` must be >= 1. Received: num_shards={num_shards}")
     import tensorflow as tf
 
-    names = [n for n in (*features.INPUT_FEATURES, features.PAIR_FEATURE, *features.MASK_FEATURES)
-             if n in rows]
+    names = [n for n in features.RECORD_FEATURES if n in rows]
     count = len(rows["token_ids"])
     num_shards = max(1, min(num_shards, count))
     file_io.makedirs(output_dir)

@@ -187,7 +187,7 @@ def _finish(config, output_dir: str, directory: str, tokenizer, tokenizer_dir: s
         tokenizer_kind=tokenizers.tokenizer_kind(tokenizer),
         vocabulary_size=int(tokenizer.vocabulary_size()), special_token_ids=dict(special),
         seed=data.seed, data_config=dataclasses.asdict(data), tensorflow_version=tf.__version__,
-        runner="beam", **summary, shard_files=train_shards,
+        runner="beam", document_ids=True, **summary, shard_files=train_shards,
         tokenizer_fingerprint=tokenizers.tokenizer_fingerprint(tokenizer_dir))
     write_manifest(directory, manifest)
     if summary["held_out"] is not None:

@@ -12,8 +12,8 @@ stays free of Beam. Each stage is the local runner's, cut by document instead of
 3. `TokenizeDocuments`: token ids of batches of documents (the saved tokenizer, loaded once
    per worker in `setup`).
 4. `MakePairs`: rows of each (pass, document) with `create_pairs.document_pairs` and the seed
-   `(seed, pass, index)`; NSP reads random other documents from a side input holding every
-   tokenized document of the group.
+   `(seed, pass, index)`, each row's `document_id` being `index`; NSP reads random other
+   documents from a side input holding every tokenized document of the group.
 5. `MaskChunk` (static masking): rows grouped by `static_masks.mask_chunk` and masked as the
    local runner masks them.
 6. `KeyRowsByShard` + `WriteShard`: each row goes to shard `row_key(...) % num_shards` (a
@@ -41,7 +41,7 @@ from albert_keras.pretraining_data.runners.shared_steps import split_documents
 
 TRAIN, HELD_OUT = "train", "held_out"
 STATS, FILE_COUNTS = "stats", "file_counts"
-ROW_FEATURES = (*features.INPUT_FEATURES, features.PAIR_FEATURE)
+ROW_FEATURES = (*features.INPUT_FEATURES, features.PAIR_FEATURE, features.DOCUMENT_FEATURE)
 _FILE_STATS = ("files", "empty_files", "empty_documents", "invalid_utf8_lines",
                "long_lines_split")
 

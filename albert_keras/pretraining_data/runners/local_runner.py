@@ -81,7 +81,7 @@ def prepare_locally(config, static_masking: bool = False,
     masking = data.masking_config()
     if static_masking:  # Batched by document chunk: the Beam runner's masks.
         rows.update(static_masks(rows["token_ids"], rows["padding_mask"],
-                                 rows["document_index"], seed=data.seed,
+                                 rows["document_id"], seed=data.seed,
                                  masking=masking.with_tokenizer(tokenizer)))
     compression = "GZIP" if data.compression == "gzip" else None
     summary = _summary(config.name, output_dir, stats, tokenized, rows)
@@ -159,7 +159,7 @@ def _manifest(data: DataConfig, tokenizer, special, masking: MaskingConfig,
         tokenizer=TOKENIZER_DIR, tokenizer_kind=tokenizers.tokenizer_kind(tokenizer),
         vocabulary_size=int(tokenizer.vocabulary_size()), special_token_ids=dict(special),
         seed=data.seed, data_config=dataclasses.asdict(data),
-        tensorflow_version=tf.__version__)
+        tensorflow_version=tf.__version__, document_ids=True)
 
 
 def _write_records(directory: str, tokenizer, rows, held_out, data: DataConfig, compression,

@@ -73,7 +73,7 @@ def test_labels_are_balanced_and_every_document_contributes(task, documents, sop
     pairs = sop_pairs if task == "sop" else nsp_pairs
     assert len(pairs["pair_label"]) >= 10_000
     assert abs(pairs["pair_label"].mean() - 0.5) < 0.02
-    assert set(pairs["document_index"].tolist()) == set(range(len(documents)))
+    assert set(pairs["document_id"].tolist()) == set(range(len(documents)))
     assert pairs["token_ids"].shape == (len(pairs["pair_label"]), 64)
     lengths = pairs["padding_mask"].sum(1)
     assert lengths.max() == 64 and (pairs["token_ids"][pairs["padding_mask"] == 0] == PAD).all()
@@ -87,7 +87,7 @@ def test_sop_negative_is_its_positive_with_segments_swapped(documents, sop_pairs
         a, b = _segments(row)
         for segment in (a, b):  # Each segment: consecutive text of the document.
             np.testing.assert_array_equal(np.diff(segment), 1)
-        assert set(owner[a]) == set(owner[b]) == {row["document_index"]}
+        assert set(owner[a]) == set(owner[b]) == {row["document_id"]}
         if row["pair_label"] == 1:
             assert b[-1] < a[0], "label 1 must be the swapped order"
         else:
@@ -98,11 +98,11 @@ def test_nsp_negative_comes_from_another_document(documents, nsp_pairs):
     owner = _owner(documents)
     for row in _rows(nsp_pairs)[:3000]:
         a, b = _segments(row)
-        assert set(owner[a]) == {row["document_index"]}
+        assert set(owner[a]) == {row["document_id"]}
         if row["pair_label"] == 1:
-            assert row["document_index"] not in set(owner[b])
+            assert row["document_id"] not in set(owner[b])
         else:
-            assert set(owner[b]) == {row["document_index"]} and a[-1] < b[0]
+            assert set(owner[b]) == {row["document_id"]} and a[-1] < b[0]
 
 
 def test_same_seed_same_pairs_whatever_the_workers(documents):
@@ -171,7 +171,7 @@ def test_tokenized_corpus_gives_the_same_pairs_as_lists(documents):
     one = document_pairs(with_empty, 5, dupe=1, **{k: v for k, v in options.items()
                                                    if k not in ("dupe_factor", "num_workers")})
     first_pass = len(create_pairs(with_empty, **{**options, "dupe_factor": 1})["pair_label"])
-    rows = (from_corpus["document_index"][first_pass:] == 5).nonzero()[0] + first_pass
+    rows = (from_corpus["document_id"][first_pass:] == 5).nonzero()[0] + first_pass
     assert len(rows) and len(one["token_ids"]) == len(rows)
     np.testing.assert_array_equal(one["token_ids"], from_corpus["token_ids"][rows])
 

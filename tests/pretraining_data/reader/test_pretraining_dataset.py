@@ -260,3 +260,45 @@ def test_bad_length_buckets_are_named_with_their_value(prepared, buckets):
     with pytest.raises(ConfigError, match=r"data\.length_buckets"):
         pipeline_from_dict({"name": "x", "data": {"max_sequence_length": 32,
                                                    "length_buckets": list(buckets)}})
+
+
+def test_document_ids_come_in_the_order_of_the_unshuffled_batches(prepared, tmp_path):
+    """`record_document_ids` names the document of each row of the unshuffled batches (3
+    shards, interleaved); records without the feature give None."""
+    from albert_keras.pretraining_data.reader.pretraining_dataset import record_document_ids
+    from tests.helpers.pipeline_records import write_reference_records
+
+    summary, directory = prepared
+    documents = collections.defaultdict(set)  # Original row -> its documents.
+    for name in sorted(os.listdir(directory)):
+        if name.endswith(".tfrecord"):
+            for batch in tf.data.TFRecordDataset(os.path.join(directory, name)).batch(256):
+                parsed = parse_examples(batch, 32, with_document_id=True)
+                for ids, label, document in zip(parsed["token_ids"].numpy(),
+                                                parsed["pair_label"].numpy(),
+                                                parsed["document_id"].numpy()):
+                    documents[tuple(ids) + (int(label),)].add(int(document))
+    batches = list(pretraining_dataset(directory, 8, options=ReaderOptions(
+        shuffle=False, repeat=False)).take(20))
+    ids = record_document_ids(directory, 8 * len(batches))
+    assert ids.dtype == np.int64 and len(ids) == 8 * len(batches) == 160
+    ordered = []  # The batches' rows with their masked tokens put back, in order.
+    for x, y, weights in batches:
+        token_ids = x["token_ids"].numpy().copy()
+        positions = x["mask_positions"].numpy()
+        labels = np.where(weights["mlm"].numpy() > 0, y["mlm"].numpy(),
+                          np.take_along_axis(token_ids, positions, axis=1))
+        np.put_along_axis(token_ids, positions, labels, axis=1)
+        ordered += [tuple(row) + (int(label),) for row, label in zip(token_ids, y["pair"].numpy())]
+    assert all(int(document) in documents[row] for row, document in zip(ordered, ids))
+    assert len(set(ids.tolist())) > 10 and 0 <= ids.min() and ids.max() < summary["documents"]
+    assert len(record_document_ids(directory, 10**9)) == summary["sequences"]
+
+    old = tmp_path / "old"  # Written before the feature: no `document_id` column.
+    x, y, _ = batches[0]
+    write_shards({"token_ids": x["token_ids"].numpy(), "segment_ids": x["segment_ids"].numpy(),
+                  "padding_mask": x["padding_mask"].numpy(), "pair_label": y["pair"].numpy()},
+                 str(old), num_shards=1)
+    assert record_document_ids(str(old), 8) is None
+    write_reference_records(tmp_path / "reference.tfrecord")
+    assert record_document_ids(str(tmp_path / "reference.tfrecord"), 12) is None

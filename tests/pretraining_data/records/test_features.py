@@ -45,3 +45,18 @@ def test_any_width_and_small_values(width):
     for row, record in enumerate(features.serialize_examples(columns)):
         one = features.serialize_example({name: value[row] for name, value in columns.items()})
         assert example_pb2.Example.FromString(record) == example_pb2.Example.FromString(one)
+
+
+def test_document_id_is_read_when_asked_and_optional():
+    """Records with `document_id` give it back; records without it (older ones, or made
+    elsewhere) parse as before, and with `NO_DOCUMENT` when it is asked for."""
+    columns = _columns(num_rows=6, seq=8, max_predictions=2, seed=2)
+    del columns["mask_positions"], columns["mask_ids"], columns["mask_weights"]
+    with_ids = features.serialize_examples({**columns, "document_id": np.array([0, 0, 3, 3, 3, 9])})
+    without = features.serialize_examples(columns)
+    parsed = features.parse_examples(with_ids, 8, with_document_id=True)
+    np.testing.assert_array_equal(parsed["document_id"].numpy(), [0, 0, 3, 3, 3, 9])
+    assert "document_id" not in features.parse_examples(with_ids, 8)  # The reader's default.
+    old = features.parse_examples(without, 8, with_document_id=True)
+    np.testing.assert_array_equal(old["document_id"].numpy(), [features.NO_DOCUMENT] * 6)
+    np.testing.assert_array_equal(old["token_ids"].numpy(), parsed["token_ids"].numpy())

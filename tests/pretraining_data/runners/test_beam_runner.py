@@ -55,7 +55,7 @@ def _rows(directory, max_predictions=None):
 
     files = sorted(glob.glob(os.path.join(directory, "*.tfrecord")))
     parsed = parse_examples(tf.constant(list(tf.data.TFRecordDataset(files).as_numpy_iterator())),
-                            48, max_predictions)
+                            48, max_predictions, with_document_id=True)
     names = sorted(parsed)
     arrays = [parsed[name].numpy().reshape(len(parsed[name]), -1) for name in names]
     rows = sorted(b"|".join(a[i].tobytes() for a in arrays) for i in range(len(arrays[0])))

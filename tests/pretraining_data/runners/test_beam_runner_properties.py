@@ -66,7 +66,8 @@ def _rows(directory: str, max_sequence_length: int, max_predictions: int | None)
     records = list(tf.data.TFRecordDataset(files).as_numpy_iterator())
     if not records:
         return []
-    parsed = parse_examples(tf.constant(records), max_sequence_length, max_predictions)
+    parsed = parse_examples(tf.constant(records), max_sequence_length, max_predictions,
+                            with_document_id=True)
     arrays = [parsed[name].numpy().reshape(len(records), -1) for name in sorted(parsed)]
     return sorted(b"|".join(a[i].tobytes() for a in arrays) for i in range(len(records)))
 
