@@ -20,14 +20,14 @@ What a document is, per task (each task's `corpus_texts`):
   short, not prose, and read by the model only as the query segment.
 A document's sentences are the lines of its texts (split on line breaks) with whitespace
 collapsed; blank lines are dropped, lines longer than `corpus.MAX_LINE_CHARS` are cut as the
-corpus reader cuts them, and lone UTF-16 surrogates (JSON `"\\ud800"`) become U+FFFD, so that
+corpus reader cuts them (lone UTF-16 surrogates, JSON `"\\ud800"`, are U+FFFD already: the
+readers' `labeled.as_text`), so that
 `corpus.read_documents(path)` reads back exactly the documents of `task_documents`.
 """
 
 from __future__ import annotations
 
 import collections
-import re
 
 from albert_keras.jobs.finetune_config import FinetuneConfig
 from albert_keras.pretraining_data.corpus import split_long_line
@@ -36,8 +36,6 @@ from albert_keras.tasks.inputs import labeled
 from albert_keras.tasks.registry import task_named
 from albert_keras.utils import file_io
 from albert_keras.utils.atomic_files import write_text_atomic
-
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 def task_documents(finetune_config: FinetuneConfig) -> tuple[list[list[str]], dict[str, int]]:
     """The documents of the pretraining corpus made from `finetune.train`.
@@ -149,5 +147,5 @@ def prepare_records(config, static_masking: bool = False, progress: bool = True)
 
 def _sentences(text: str, stats: collections.Counter) -> list[str]:
     """The non-blank lines of `text`, whitespace collapsed, cut like the corpus reader cuts."""
-    lines = (" ".join(line.split()) for line in _LONE_SURROGATE.sub("\ufffd", text).splitlines())
+    lines = (" ".join(line.split()) for line in text.splitlines())
     return [piece for line in lines if line for piece in split_long_line(line, stats)]

@@ -258,8 +258,11 @@ def _read_squad(path: str) -> list[SpanExample]:
 
 def _example(example_id: str, question: str, context: str, answers: list[tuple[Any, Any]],
              source: str, row: int, where: str) -> SpanExample:
+    # Lone surrogates become U+FFFD (`as_text`): one character for one, so offsets still hold.
+    question, context = as_text(question), as_text(context)
     checked = []
     for answer_text, start in answers:
+        answer_text = as_text(answer_text) if isinstance(answer_text, str) else answer_text
         if not isinstance(answer_text, str) or not isinstance(start, int) or start < 0:
             raise LabeledDataError(f"{where}: each answer needs 'text' and an integer "
                                    f"'answer_start'. Received: {answer_text!r}, {start!r}")
@@ -267,5 +270,5 @@ def _example(example_id: str, question: str, context: str, answers: list[tuple[A
             raise LabeledDataError(f"{where}: answer {answer_text!r} is not at answer_start={start} "
                                    "of the context")
         checked.append(SpanAnswer(text=answer_text, answer_start=start))
-    return SpanExample(id=str(example_id), question=question, context=context,
+    return SpanExample(id=as_text(example_id), question=question, context=context,
                        answers=tuple(checked), source=source, row=row)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, TypeVar
 
 import numpy as np
@@ -23,6 +24,7 @@ TFDS_PREFIX = "tfds:"
 # Python's csv module refuses cells over 131,072 characters by default; a long text is cut to
 # the sequence length later (as for JSON lines), so any cell a file holds is read.
 _CSV_FIELD_LIMIT = 2**31 - 1
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _DEFAULT_TFDS_SPLITS = {"train": "train", "validation": "validation", "test": "test"}
 Example = TypeVar("Example")  # Any task's example dataclass (`labeled_examples`).
 
@@ -110,12 +112,14 @@ def tfds_value(features, key: str, value):
 
 
 def as_text(value: Any) -> str:
-    """`value` as str: bytes decoded as UTF-8 (invalid bytes replaced), numbers formatted."""
+    """`value` as str: bytes decoded as UTF-8 (invalid bytes replaced), numbers formatted,
+    lone UTF-16 surrogates (JSON `"\\ud800"`; a pair is one character once parsed) replaced
+    by U+FFFD: such a str has no UTF-8 form, and TensorFlow refuses it."""
     if isinstance(value, (bytes, np.bytes_)):
         return bytes(value).decode("utf-8", errors="replace")
     if isinstance(value, np.generic):
         value = value.item()
-    return str(value)
+    return _LONE_SURROGATE.sub("\ufffd", str(value))
 
 
 def split_examples(examples: list[Example], fraction: float,

@@ -125,3 +125,27 @@ def test_label_checks_and_left_out_rows_name_the_example_source_and_row(tmp_path
     assert skipped == [f"{path} row 3"] and [e.row for e in examples] == [2, 4]
     with pytest.raises(LabeledDataError, match=r"val\.csv row 4, column 'label': unknown label"):
         task_named("text_classification").check_labels(examples, ("neg", "pos"), "label")
+
+
+# --- Lone surrogates (JSON "\ud800") reach no tensor ------------------------------------------
+
+
+@pytest.mark.parametrize("task, record", [
+    ("text_classification", {"text": "a \ud800 b", "text_pair": "\udfff", "label": "x\udc00"}),
+    ("token_classification", {"tokens": ["a", "\ud800"], "tags": ["O", "B\udfff"]}),
+    ("span_extraction", {"id": "q\ud800", "question": "who \udbff", "context": "c \ud800 d",
+                         "answers": [{"text": "c", "answer_start": 0}]}),
+])
+def test_lone_surrogates_become_replacement_characters_in_every_reader(tmp_path, task, record):
+    path = tmp_path / "rows.jsonl"
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")  # json writes "\ud800" escaped
+    columns = {"text_classification": {"text_pair_column": "text_pair"},
+               "token_classification": {"text_column": "tokens", "label_column": "tags"}}
+    config = FinetuneConfig(task=task, **columns.get(task, {}))
+    [example] = read_examples(str(path), config)
+    texts = [v for v in dataclasses.astuple(example) if isinstance(v, str)]
+    texts += [w for v in dataclasses.astuple(example) if isinstance(v, tuple)
+              for w in v if isinstance(w, str)]
+    assert any("\ufffd" in text for text in texts)
+    for text in texts:
+        text.encode("utf-8")  # Raises on a lone surrogate: TensorFlow would refuse the str.
