@@ -15,7 +15,8 @@ default worker choice and with explicit `data.num_workers` values. Measured thro
 `benchmarks.harness`: `--rounds` alternated rounds (reference, ours... | ...ours, reference),
 each figure the median and min-max of its rounds, each speed-up (sequences/s ours / reference)
 taken within a round, then summarised with the harness' verdict; one more run of ours times each
-stage. `--quick` runs two plays. Writes `benchmarks/out/prepare_vs_reference.json` (the
+stage. `--quick` runs two plays; `--copies 10` the 42 plays ten times over (50 MB, where the
+start-up of either tool no longer dominates). Writes `benchmarks/out/prepare_vs_reference.json` (the
 harness' schema) and prints the table.
 
 The tokenizer: a 1,000-piece unigram SentencePiece model trained on the corpus with ALBERT's
@@ -72,6 +73,20 @@ def corpus_tokenizer(data_dir: str, corpus: str) -> str:
         save_tokenizer(train_tokenizer(sentences, "sentencepiece", 1000), directory + ".tmp")
         os.replace(directory + ".tmp", directory)
     return os.path.join(directory, "spiece.model")
+
+
+def copy_corpus(corpus: str, directory: str, copies: int) -> str:
+    """Writes every file of `corpus` (comma-separated globs) `copies` times into `directory`,
+    each copy under its own file name (the same documents again: a throughput test, the work
+    per document is what it was); returns the glob of the copies."""
+    os.makedirs(directory, exist_ok=True)
+    files = sorted(p for pattern in corpus.split(",") for p in glob.glob(pattern))
+    if not files:
+        raise FileNotFoundError(f"No corpus file matches {corpus!r}")
+    for copy in range(copies):
+        for path in files:
+            shutil.copyfile(path, os.path.join(directory, f"{copy:03d}_{os.path.basename(path)}"))
+    return os.path.join(directory, "*")
 
 
 def run_timed(command: list[str], log_path: str, env: dict | None = None) -> dict:
@@ -244,6 +259,9 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", "--repeats", dest="rounds", type=int, default=3,
                         help="alternated rounds: one run of each tool per round")
     parser.add_argument("--quick", action="store_true", help="two plays instead of 42")
+    parser.add_argument("--copies", type=int, default=1,
+                        help="the corpus this many times over, each copy its own files (e.g. "
+                        "10: the 42 plays make 50 MB, where start-up no longer dominates)")
     parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "out",
                                                       "prepare_vs_reference.json"))
     parser.add_argument("--stages", nargs=3, metavar=("CORPUS", "MODEL", "OUTPUT_DIR"),
@@ -260,12 +278,18 @@ def main(argv=None) -> int:
     plays = os.path.join(data_dir, "corpus", "shakespeare")
     corpus = (",".join(os.path.join(plays, p) for p in ("hamlet*.txt", "macbeth*.txt"))
               if args.quick else os.path.join(plays, "*.txt"))
-    corpus_bytes = sum(os.path.getsize(p) for pattern in corpus.split(",")
-                       for p in glob.glob(pattern))
+    if args.copies < 1:
+        parser.error(f"--copies must be at least 1. Received: {args.copies}")
     spm_model = args.spm_model or corpus_tokenizer(data_dir, os.path.join(plays, "*.txt"))
     work = tempfile.mkdtemp(prefix="prepare_vs_reference_")
-    result = BenchmarkResult("prepare_vs_reference", rounds=args.rounds, settings={
-        "corpus": "shakespeare (hamlet, macbeth)" if args.quick else "shakespeare (42 plays)",
+    if args.copies > 1:
+        corpus = copy_corpus(corpus, os.path.join(work, "corpus"), args.copies)
+    corpus_bytes = sum(os.path.getsize(p) for pattern in corpus.split(",")
+                       for p in glob.glob(pattern))
+    name = "shakespeare (hamlet, macbeth)" if args.quick else "shakespeare (42 plays)"
+    benchmark = "prepare_vs_reference" + (f"_{args.copies}_copies" if args.copies > 1 else "")
+    result = BenchmarkResult(benchmark, rounds=args.rounds, settings={
+        "corpus": name if args.copies == 1 else f"{name}, {args.copies} copies",
         "corpus_bytes": corpus_bytes, **SETTINGS, "workers": args.workers,
         "spm_model": os.path.basename(os.path.dirname(spm_model)) + "/spiece.model"
         if not args.spm_model else os.path.basename(spm_model)})

@@ -90,12 +90,15 @@ class Benchmark:
         full: sequence of str. Arguments in `--full` mode.
         needs: callable or None. Given the parsed arguments, returns why the benchmark cannot
             run here (a str), or None when it can. Defaults to None.
+        script: str or None. The script under `benchmarks/` when it is not `name` (one script
+            measured at two sizes, each with its own JSON). Defaults to None.
     """
 
     name: str
     quick: Sequence[str] | None
     full: Sequence[str]
     needs: Callable[[argparse.Namespace], str | None] | None = None
+    script: str | None = None
 
 
 BENCHMARKS = (
@@ -111,6 +114,9 @@ BENCHMARKS = (
               needs=needs_shakespeare),
     Benchmark("prepare_vs_reference", quick=["--quick", "--rounds", "3"],
               full=["--rounds", "3"], needs=needs_reference),
+    # The 42 plays ten times over (50 MB): about 15 minutes a reference run on 2 cores.
+    Benchmark("prepare_vs_reference_10_copies", quick=None, full=["--rounds", "3", "--copies", "10"],
+              needs=needs_reference, script="prepare_vs_reference"),
     Benchmark("prepare_throughput", quick=["--quick", "--lengths", "128,512", "--rounds", "3"],
               full=["--rounds", "3"], needs=needs_shakespeare),
     Benchmark("reader_throughput", quick=["--quick", "--batch-size", "8", "--rounds", "3"],
@@ -131,9 +137,10 @@ def run_benchmark(benchmark: Benchmark, args: argparse.Namespace, out_dir: str) 
         result.skip(reason)
         print(f"{benchmark.name}: skipped: {reason}", flush=True)
         return result.write(path, matmul=False)
-    command = [sys.executable, os.path.join(ROOT, "benchmarks", f"{benchmark.name}.py"),
+    script = benchmark.script or benchmark.name
+    command = [sys.executable, os.path.join(ROOT, "benchmarks", f"{script}.py"),
                *(benchmark.quick if args.quick else benchmark.full), "--out", path]
-    if benchmark.name == "prepare_vs_reference":
+    if script == "prepare_vs_reference":
         command += ["--reference", args.reference]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": os.pathsep.join(
         p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)}

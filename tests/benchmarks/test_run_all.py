@@ -85,7 +85,8 @@ def test_quick_skips_what_needs_data_with_the_reason(tmp_path, monkeypatch):
 
 def test_every_benchmark_script_exists_and_modes_are_set():
     for benchmark in run_all.BENCHMARKS:
-        assert os.path.isfile(os.path.join(run_all.ROOT, "benchmarks", f"{benchmark.name}.py"))
+        script = benchmark.script or benchmark.name
+        assert os.path.isfile(os.path.join(run_all.ROOT, "benchmarks", f"{script}.py"))
         assert "--out" not in (benchmark.quick or []) and "--out" not in benchmark.full
 
 
