@@ -78,10 +78,15 @@ def load_reports(folders: Sequence[str]) -> list[dict]:
             reports.append(json.load(f))
     first = reports[0]
     for folder, report in zip(folders, reports):
-        for key in ("budget", "pair_task"):
-            if report[key] != first[key]:
-                raise ValueError(f"Run {folder!r} differs from {folders[0]!r} in `{key}`: "
-                                 f"{report[key]} vs {first[key]}")
+        if report["pair_task"] != first["pair_task"]:
+            raise ValueError(f"Run {folder!r} differs from {folders[0]!r} in `pair_task`: "
+                             f"{report['pair_task']} vs {first['pair_task']}")
+        for key in set(report["budget"]) | set(first["budget"]):
+            # A setting an older report lacks counts as unset (`budget.phases`: []).
+            mine, theirs = report["budget"].get(key), first["budget"].get(key)
+            if mine != theirs and (mine or theirs):
+                raise ValueError(f"Run {folder!r} differs from {folders[0]!r} in `budget.{key}`: "
+                                 f"{mine!r} vs {theirs!r}")
         for key, value in report["shared"].items():
             if key not in _PER_RUN_SHARED and value != first["shared"].get(key):
                 raise ValueError(f"Run {folder!r} differs from {folders[0]!r} in shared "

@@ -88,8 +88,15 @@ def test_runs_that_differ_in_more_than_the_seed_are_refused(tmp_path):
     with pytest.raises(ValueError, match=r"run1.*shared setting `corpus`: 'stdlib' vs 'pydocs'"):
         compare_seeds.load_reports([first, other])
     longer = _plant(tmp_path, 2, rng, budget={"steps": 2000, "global_batch_size": 32})
-    with pytest.raises(ValueError, match=r"run2.*`budget`"):
+    with pytest.raises(ValueError, match=r"run2.*`budget.steps`: 2000 vs 1000"):
         compare_seeds.load_reports([first, longer])
+    # A report from before `budget.phases` existed: unset, as [] is.
+    newer = _plant(tmp_path, 3, rng, budget={"steps": 1000, "global_batch_size": 32, "phases": []})
+    assert len(compare_seeds.load_reports([first, newer])) == 2
+    phased = _plant(tmp_path, 4, rng, budget={"steps": 1000, "global_batch_size": 32,
+                                              "phases": [{"steps": 500}]})
+    with pytest.raises(ValueError, match=r"run4.*`budget.phases`"):
+        compare_seeds.load_reports([first, phased])
 
 
 def test_repeated_seeds_and_missing_reports_are_refused(tmp_path):
