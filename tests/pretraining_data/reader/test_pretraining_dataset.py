@@ -27,16 +27,22 @@ def _unmasked_rows(dataset, width=32):
     Rows of length-bucketed batches are padded back to `width` with zeros (the padding id).
     """
     rows = collections.Counter()
-    for x, y, weights in dataset:
-        token_ids = x["token_ids"].numpy().copy()
-        positions = x["mask_positions"].numpy()
-        labels = np.where(weights["mlm"].numpy() > 0, y["mlm"].numpy(),
-                          np.take_along_axis(token_ids, positions, axis=1))
-        np.put_along_axis(token_ids, positions, labels, axis=1)
-        token_ids = np.pad(token_ids, [(0, 0), (0, width - token_ids.shape[1])])
-        for ids, label in zip(token_ids, y["pair"].numpy()):
-            rows[tuple(ids) + (int(label),)] += 1
+    for batch in dataset:
+        rows.update(_batch_rows(*batch, width=width))
     return rows
+
+
+def _batch_rows(x, y, weights, width=None) -> list[tuple]:
+    """One batch's rows in order, masked tokens put back (padded to `width` when given), each
+    a tuple of token ids and the pair label."""
+    token_ids = x["token_ids"].numpy().copy()
+    positions = x["mask_positions"].numpy()
+    labels = np.where(weights["mlm"].numpy() > 0, y["mlm"].numpy(),
+                      np.take_along_axis(token_ids, positions, axis=1))
+    np.put_along_axis(token_ids, positions, labels, axis=1)
+    if width is not None:
+        token_ids = np.pad(token_ids, [(0, 0), (0, width - token_ids.shape[1])])
+    return [tuple(ids) + (int(label),) for ids, label in zip(token_ids, y["pair"].numpy())]
 
 
 def _shard_counts(directory):
@@ -283,13 +289,8 @@ def test_document_ids_come_in_the_order_of_the_unshuffled_batches(prepared, tmp_
     ids = record_document_ids(directory, 8 * len(batches))
     assert ids.dtype == np.int64 and len(ids) == 8 * len(batches) == 160
     ordered = []  # The batches' rows with their masked tokens put back, in order.
-    for x, y, weights in batches:
-        token_ids = x["token_ids"].numpy().copy()
-        positions = x["mask_positions"].numpy()
-        labels = np.where(weights["mlm"].numpy() > 0, y["mlm"].numpy(),
-                          np.take_along_axis(token_ids, positions, axis=1))
-        np.put_along_axis(token_ids, positions, labels, axis=1)
-        ordered += [tuple(row) + (int(label),) for row, label in zip(token_ids, y["pair"].numpy())]
+    for batch in batches:
+        ordered += _batch_rows(*batch)
     assert all(int(document) in documents[row] for row, document in zip(ordered, ids))
     assert len(set(ids.tolist())) > 10 and 0 <= ids.min() and ids.max() < summary["documents"]
     assert len(record_document_ids(directory, 10**9)) == summary["sequences"]
