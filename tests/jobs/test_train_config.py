@@ -54,7 +54,7 @@ def _no_work(*args, **kwargs):
 
 def test_batch_not_divisible_by_replicas_fails_before_any_work(monkeypatch, tmp_path):
     monkeypatch.setattr(pretrain_module, "make_strategy", lambda name: _FourReplicas())
-    monkeypatch.setattr(pretrain_module, "find_records", _no_work)
+    monkeypatch.setattr(pretrain_module, "checked_records", _no_work)
     config = pipeline_from_dict({"name": "x", "train": {"global_batch_size": 10,
                                                         "output_dir": str(tmp_path)}})
     with pytest.raises(ValueError, match="train.global_batch_size=10, replicas=4"):
