@@ -97,7 +97,9 @@ def test_pretrain_killed_mid_epoch_and_mid_save_loses_nothing(tmp_path):
     from albert_keras.pipeline import pipeline_from_dict
     from albert_keras.pipeline import prepare_and_pretrain
 
-    # Under the other precision: the encoder is copied under the run's policy, not kept in its own.
+    # Under the other precision (float32 and bfloat16 each way, by the CPU's `auto`): trained
+    # in that precision (the copy itself: test_continued_pretraining.py), saved in float32
+    # either way, with the training precision recorded beside the file.
     other = "float32" if summary["precision"] != "float32" else "mixed_bfloat16"
     more = tiny_pretraining_config(tmp_path, eval_batches=1, steps=2, precision=other)
     more["name"], more["model"] = "more", {"pretrained": str(run / "encoder.keras")}
@@ -105,6 +107,5 @@ def test_pretrain_killed_mid_epoch_and_mid_save_loses_nothing(tmp_path):
     assert summary["status"] == "completed" and summary["steps"] == 2
     assert summary["precision"] == other
     continued = keras.saving.load_model(os.path.join(summary["run_dir"], "encoder.keras"))
-    assert continued.dtype_policy.name == other
     assert {block.self_attention.dtype_policy.name for block in continued.layers
-            if hasattr(block, "self_attention")} == {other}
+            if hasattr(block, "self_attention")} == {"float32"}
