@@ -48,6 +48,8 @@ from albert_keras.utils.rounds import (  # noqa: F401
     summarize, verdict)
 
 SCHEMA = "albert_keras.benchmark/1"
+# The repository root: commands are recorded relative to it (no paths of the machine that ran).
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # CPU flags that bear on matmul speed and precision (the full list is long and mostly noise).
 _FLAG_PREFIXES = ("avx", "amx", "fma", "f16c", "sse4", "neon", "asimd", "sve")
 REQUIRED_KEYS = ("schema", "benchmark", "command", "started", "finished", "wall_seconds",
@@ -254,7 +256,7 @@ class BenchmarkResult:
 
     def to_dict(self, matmul: bool = True) -> dict[str, Any]:
         """The JSON document (`REQUIRED_KEYS`), fingerprint taken now."""
-        return {"schema": SCHEMA, "benchmark": self.benchmark, "command": list(sys.argv),
+        return {"schema": SCHEMA, "benchmark": self.benchmark, "command": repo_relative(sys.argv),
                 "started": self.started, "finished": _now(),
                 "wall_seconds": round(time.perf_counter() - self._start, 2),
                 "rounds": self.rounds, "settings": self.settings, "verdict_rule": VERDICT_RULE,
@@ -304,6 +306,20 @@ def check_result(document: Mapping[str, Any]) -> None:
         if comparison["verdict"] not in VERDICTS:
             raise ValueError(f"Comparison {name!r}: `verdict` must be one of {VERDICTS}. "
                              f"Received: {comparison['verdict']!r}")
+
+
+def repo_relative(command: Sequence[str]) -> list[str]:
+    """`command` as run from the repository root: each absolute path inside the repository, or
+    beside it (`../albert-reference`), written relative to the root; other parts as they are."""
+    def relative(part: str) -> str:
+        if not os.path.isabs(part):
+            return part
+        path = os.path.normpath(part)
+        parent = os.path.dirname(REPO)
+        if path == REPO or path.startswith(REPO + os.sep) or path.startswith(parent + os.sep):
+            return os.path.relpath(path, REPO)
+        return part
+    return [relative(part) for part in command]
 
 
 def _now() -> str:

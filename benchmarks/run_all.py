@@ -32,7 +32,8 @@ from typing import Any, Callable, Mapping, Sequence
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from benchmarks.harness import VERDICT_RULE, BenchmarkResult, check_result  # noqa: E402
+from benchmarks.harness import (VERDICT_RULE, BenchmarkResult, check_result,  # noqa: E402
+                                repo_relative)
 
 BEGIN, END = "<!-- run_all: begin generated tables -->", "<!-- run_all: end generated tables -->"
 
@@ -210,7 +211,7 @@ def tables(documents: Sequence[Mapping[str, Any]], failures: Sequence[Mapping] =
     for document in documents:
         lines.append(f"### {document['benchmark']}")
         lines.append("")
-        command = " ".join(_command(document["command"]))
+        command = " ".join(repo_relative(document["command"]))
         lines.append(f"`python {command}` · {document['started']} · "
                      f"{document['rounds']} alternated rounds · {document['wall_seconds']:.0f} s")
         lines.append("")
@@ -319,12 +320,6 @@ def _mode(args: argparse.Namespace) -> str:
 
 def _load(values: Sequence[float]) -> str:
     return "/".join(f"{v:.2f}" for v in values) if values else "?"
-
-
-def _command(command: Sequence[str]) -> list[str]:
-    """The command as run from the repository root (no absolute paths of this machine)."""
-    return [os.path.relpath(part, ROOT) if os.path.isabs(part) and part.startswith(ROOT)
-            else part for part in command]
 
 
 if __name__ == "__main__":

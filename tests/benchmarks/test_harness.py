@@ -79,6 +79,21 @@ def _keys(value):
             yield from _keys(item)
 
 
+def test_recorded_command_holds_no_path_of_the_machine(tmp_path, monkeypatch):
+    repo, parent = harness.REPO, os.path.dirname(harness.REPO)
+    argv = [os.path.join(repo, "benchmarks", "demo.py"), "--rounds", "3",
+            "--out", os.path.join(repo, "benchmarks", "out", "full", "demo.json"),
+            "--reference", os.path.join(repo, "..", "albert-reference"), "--data", "/elsewhere/x"]
+    assert harness.repo_relative(argv) == [
+        os.path.join("benchmarks", "demo.py"), "--rounds", "3",
+        "--out", os.path.join("benchmarks", "out", "full", "demo.json"),
+        "--reference", os.path.join("..", "albert-reference"), "--data", "/elsewhere/x"]
+    monkeypatch.setattr(harness, "matmul_limits", lambda: {"float32": {"median": 1.0}})
+    monkeypatch.setattr(harness.sys, "argv", argv)
+    document = harness.BenchmarkResult("demo", rounds=3).write(str(tmp_path / "demo.json"))
+    assert not [part for part in document["command"] if part.startswith((repo, parent + os.sep))]
+
+
 def test_check_result_names_what_is_wrong():
     document = harness.BenchmarkResult("demo").to_dict(matmul=False)
     harness.check_result(document)
