@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import datetime
 import importlib.metadata
-import json
 import os
 import platform
 import sys
@@ -43,6 +42,7 @@ import time
 from typing import Any, Callable, Mapping, Sequence
 
 # The rounds rule has one definition, in the package; re-exported here for the scripts.
+from albert_keras.utils.atomic_files import write_json_atomic
 from albert_keras.utils.rounds import (  # noqa: F401
     BETTER, MIN_ROUNDS, VERDICT_RULE, VERDICTS, alternated_order, run_rounds, speed_ratios,
     summarize, verdict)
@@ -279,9 +279,8 @@ class BenchmarkResult:
         """Writes the JSON document to `path` (folders made) and returns it."""
         document = self.to_dict(matmul=matmul)
         check_result(document)
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(document, f, indent=2)
+        # Atomically: the committed results (`benchmarks/out/full/`) stay whole if a run dies.
+        write_json_atomic(path, document)
         return document
 
 
@@ -311,11 +310,12 @@ def check_result(document: Mapping[str, Any]) -> None:
 def repo_relative(command: Sequence[str]) -> list[str]:
     """`command` as run from the repository root: each absolute path inside the repository, or
     beside it (`../albert-reference`), written relative to the root; other parts as they are."""
+    parent = os.path.dirname(REPO)
+
     def relative(part: str) -> str:
         if not os.path.isabs(part):
             return part
         path = os.path.normpath(part)
-        parent = os.path.dirname(REPO)
         if path == REPO or path.startswith(REPO + os.sep) or path.startswith(parent + os.sep):
             return os.path.relpath(path, REPO)
         return part

@@ -94,6 +94,18 @@ def test_recorded_command_holds_no_path_of_the_machine(tmp_path, monkeypatch):
     assert not [part for part in document["command"] if part.startswith((repo, parent + os.sep))]
 
 
+def test_a_write_that_fails_leaves_the_previous_result_whole(tmp_path, monkeypatch):
+    monkeypatch.setattr(harness, "matmul_limits", lambda: {"float32": {"median": 1.0}})
+    path = str(tmp_path / "demo.json")
+    harness.BenchmarkResult("demo", settings={"size": 4}, rounds=3).write(path)
+    before = open(path, encoding="utf-8").read()
+    broken = harness.BenchmarkResult("demo", settings={"size": object()}, rounds=3)
+    with pytest.raises(TypeError):  # Not JSON: fails while writing.
+        broken.write(path)
+    assert open(path, encoding="utf-8").read() == before
+    assert os.listdir(tmp_path) == ["demo.json"]
+
+
 def test_check_result_names_what_is_wrong():
     document = harness.BenchmarkResult("demo").to_dict(matmul=False)
     harness.check_result(document)
