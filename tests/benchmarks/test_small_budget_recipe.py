@@ -43,6 +43,22 @@ def test_variants_that_change_the_steps_run_one_phase():
             assert recipe.ONE_PHASE in overrides, variant
 
 
+def test_each_requested_variant_runs_with_the_one_it_is_compared_with():
+    recipe = load_script(SCRIPT, "small_budget_recipe")
+    # Equal time: the time-budget reference, not the (longer) equal-steps baseline.
+    assert recipe.with_references(["narrow_minutes_3.5", "wide_minutes_3.5"]) == [
+        "minutes_3.5", "narrow_minutes_3.5", "wide_minutes_3.5"]
+    assert recipe.with_references(["lamb_1e-2"]) == ["baseline", "lamb_1e-2"]
+    assert recipe.with_references(["minutes_3.5"]) == ["baseline", "minutes_3.5"]
+    assert recipe.with_references(["baseline"]) == ["baseline"]
+    every = recipe.with_references(list(recipe.VARIANTS))
+    assert sorted(every) == sorted(recipe.VARIANTS) and len(every) == len(set(every))
+    for variant in recipe.VARIANTS:  # Every reference runs before the runs compared with it.
+        chosen = recipe.with_references([variant])
+        versus = recipe.reference(variant)
+        assert versus is None or chosen.index(versus) < chosen.index(variant)
+
+
 @pytest.mark.large
 def test_a_run_in_phases_counts_every_phase_and_leaves_nothing(tmp_path):
     phases = ["train.steps=4", "train.steps_per_epoch=2", "train.warmup_steps=1",
