@@ -50,6 +50,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 SETTINGS = {"max_sequence_length": 128, "dupe_factor": 1, "max_predictions": 20,
             "mask_rate": 0.15, "max_ngram": 3, "short_seq_prob": 0.1, "seed": 12345}
+# Ours only: the pipeline file holds 5% of the documents out (written apart, not counted in
+# the manifest's sequences); the reference holds nothing out, so neither does ours here.
+OURS_SETTINGS = {"held_out_fraction": 0.0}
 _LOG_TIME = re.compile(r"^[IWEF]\d{4} (\d\d):(\d\d):(\d\d\.\d+) ")
 
 
@@ -165,6 +168,18 @@ def run_reference(reference: str, corpus: str, spm_model: str, work: str,
     return result
 
 
+def our_overrides(corpus: str, spm_model: str, output_dir: str,
+                  num_workers: int | None = None) -> list[str]:
+    """`--set` overrides of `pipelines/albert_tiny.yaml` for our `prepare`: the reference's
+    settings, one record set (no phases), nothing held out."""
+    overrides = {"data.corpus": corpus, "data.tokenizer_path": spm_model,
+                 "data.output_dir": output_dir, "data.num_shards": 1,
+                 "data.num_workers": "null" if num_workers is None else num_workers,
+                 "data.masking": "ngram", "data.pair_task": "sop", "train.phases": "[]",
+                 **{f"data.{k}": v for k, v in {**SETTINGS, **OURS_SETTINGS}.items()}}
+    return [f"{key}={value}" for key, value in overrides.items()]
+
+
 def run_ours(corpus: str, spm_model: str, work: str, num_workers: int | None) -> dict:
     label = "auto" if num_workers is None else str(num_workers)
     output_dir = os.path.join(work, f"ours_{label}")
@@ -172,15 +187,10 @@ def run_ours(corpus: str, spm_model: str, work: str, num_workers: int | None) ->
     command = [executable if os.path.isfile(executable) else sys.executable]
     if command[0] == sys.executable:
         command += ["-m", "albert_keras.cli"]
-    overrides = {"data.corpus": corpus, "data.tokenizer_path": spm_model,
-                 "data.output_dir": output_dir, "data.num_shards": 1,
-                 "data.num_workers": "null" if num_workers is None else num_workers,
-                 "data.masking": "ngram", "data.pair_task": "sop",
-                 **{f"data.{k}": v for k, v in SETTINGS.items()}}
     command += ["prepare", "--config", os.path.join(REPO, "pipelines", "albert_tiny.yaml"),
-                "--static-masking", "--set", "train.phases=[]"]  # One record set, not one a phase.
-    for key, value in overrides.items():
-        command += ["--set", f"{key}={value}"]
+                "--static-masking"]
+    for override in our_overrides(corpus, spm_model, output_dir, num_workers):
+        command += ["--set", override]
     result = run_timed(command, os.path.join(work, f"ours_{label}.log"),
                        {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     with open(os.path.join(output_dir, "albert_tiny", "manifest.json"), encoding="utf-8") as f:
@@ -222,10 +232,8 @@ def stage_profile(corpus: str, spm_model: str, output_dir: str) -> dict:
     for name, label in _STAGES.items():
         timed(runner, name, label)
     timed(writer, "write_shards", "write shards")
-    config = load_pipeline(os.path.join(REPO, "pipelines", "albert_tiny.yaml"), [
-        f"data.corpus={corpus}", f"data.tokenizer_path={spm_model}",
-        f"data.output_dir={output_dir}", "data.num_shards=1",
-        *[f"data.{k}={v}" for k, v in SETTINGS.items()]])
+    config = load_pipeline(os.path.join(REPO, "pipelines", "albert_tiny.yaml"),
+                           our_overrides(corpus, spm_model, output_dir))
     begin = time.perf_counter()
     runner.prepare_locally(config, static_masking=True, progress=False)
     total = time.perf_counter() - begin

@@ -32,3 +32,17 @@ def test_copies_hold_every_file_of_every_glob_once_per_copy(tmp_path, copies):
 def test_copies_of_nothing_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="No corpus file matches"):
         script.copy_corpus(str(tmp_path / "none*.txt"), str(tmp_path / "copies"), 2)
+
+
+def test_our_prepare_has_the_reference_settings_and_holds_nothing_out(tmp_path):
+    from albert_keras.pipeline import load_pipeline
+
+    for workers in (None, 2):
+        overrides = script.our_overrides("plays/*.txt", "spm/spiece.model", str(tmp_path), workers)
+        config = load_pipeline(os.path.join(REPO, "pipelines", "albert_tiny.yaml"), overrides)
+        # The reference writes pairs from every document; so must ours, or it is undercounted.
+        assert config.data.held_out_fraction == 0.0
+        assert not config.train.phases  # One record set: the one the manifest counts.
+        assert config.data.num_workers == workers
+        for key, value in script.SETTINGS.items():
+            assert getattr(config.data, key) == value, key
