@@ -46,6 +46,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from albert_keras.jobs.downstream_protocol import paired_gain  # noqa: E402
+from albert_keras.utils.atomic_files import write_json_atomic  # noqa: E402
 
 # name -> (what it tries, --set overrides on top of the pipeline file). Variants whose name
 # ends in "_minutes_3.5" run for a time budget and are compared with `minutes_3.5` (equal time);
@@ -315,9 +316,7 @@ def main() -> None:
             result["machine"] = {"cpu": platform.processor() or platform.machine(),
                                  "cores": os.cpu_count(), "load_average": os.getloadavg()}
             result["summary"] = summarize(result["runs"], variants)
-            os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-            with open(args.out, "w") as f:
-                json.dump(result, f, indent=1)
+            write_json_atomic(args.out, result, indent=1)  # A kill keeps the finished runs.
     print(markdown(summarize(result["runs"], variants)))
 
 
