@@ -97,7 +97,7 @@ def main(argv=None) -> int:
 
     from benchmarks.harness import BenchmarkResult, default_device, matmul_limits, run_rounds
 
-    precisions = [_resolved(p) for p in args.precisions.split(",")]
+    precisions, merged = _precision_rows(args.precisions.split(","))
     accumulations = [int(a) for a in args.accumulation.split(",")]
     result = BenchmarkResult("train_step_throughput", rounds=args.rounds, settings={
         k: getattr(args, k) for k in ("models", "batch_size", "sequence_length", "predictions",
@@ -150,6 +150,8 @@ def main(argv=None) -> int:
                               precision=precision, device=device,
                               real_token_share=first["real_token_share"])
     _comparisons(result, contenders, args.tolerance)
+    for note in merged:
+        result.note(note)
     result.note("Each measurement runs in its own process (peak memory is its own); every "
                 "contender once per round, the order reversed every other round.")
     if args.jit_compile:
@@ -201,12 +203,25 @@ def _comparisons(result, contenders: list[tuple], tolerance: float) -> None:
                         f"{name} useful tokens/s", f"{padded} useful tokens/s", tolerance)
 
 
-def _resolved(precision: str) -> str:
-    if precision != "auto":
-        return precision
-    from albert_keras.training.precision import resolve_precision
+def _precision_rows(requested: list[str], resolve=None) -> tuple[list[str], list[str]]:
+    """The Keras dtype policies to measure, each once, and a note for each request merged.
 
-    return resolve_precision("auto")[0]
+    `auto` becomes the policy it resolves to on this machine (`float32` on a CPU without native
+    bfloat16); a precision already listed is measured once, not twice under two names.
+    """
+    if resolve is None:
+        from albert_keras.training.precision import resolve_precision as resolve
+
+    rows, notes = [], []
+    for precision in requested:
+        policy, reason = resolve(precision) if precision == "auto" else (precision, "")
+        reason = reason.removeprefix("auto: ")
+        if policy in rows:
+            notes.append(f"`{precision}` is {policy} on this machine ({reason or 'as listed'}): "
+                         f"its rows are the {policy} rows, measured once.")
+        else:
+            rows.append(policy)
+    return rows, notes
 
 
 def _child(extra: list[str], args, precision: str = "float32", accumulation: int = 1) -> dict:

@@ -99,3 +99,15 @@ def test_serving_consistency_check_explains_a_residual():
     _figure(result, "long_texts/1 keras_hub p50", [16.0, 17.0, 16.5], better="lower")
     script._consistency(result, [1])
     assert not result.notes
+
+
+def test_train_step_measures_each_precision_once():
+    script = _script("train_step_throughput")
+    no_bf16 = lambda precision: ("float32", "auto: no native bfloat16")  # noqa: E731
+    rows, notes = script._precision_rows(["float32", "auto"], resolve=no_bf16)
+    assert rows == ["float32"]
+    assert len(notes) == 1 and "`auto` is float32" in notes[0] and "no native" in notes[0]
+    native = lambda precision: ("mixed_bfloat16", "auto: the CPU has amx_bf16")  # noqa: E731
+    assert script._precision_rows(["float32", "auto"], resolve=native) == (
+        ["float32", "mixed_bfloat16"], [])
+    assert script._precision_rows(["float32", "float32"], resolve=native)[0] == ["float32"]
