@@ -2,9 +2,10 @@
 
 Every variant is the quickstart pipeline (`--config`, default `pipelines/albert_tiny.yaml`) with a
 few `--set` overrides: the optimizer and its learning rate, warmup and decay, a time budget with
-the schedule fitted to it, dropout, the mask rate, the corpus, the model width at equal time,
-phases. Overrides apply to the pipeline file as it is now: variants written against an earlier
-default say so, and those that change `train.steps` run one phase (`train.phases=[]`).
+the schedule fitted to it (and, against it, the step schedule of as many steps as that time
+gave), dropout, the mask rate, the corpus, the model width at equal time, phases. Overrides
+apply to the pipeline file as it is now: variants written against an earlier default say so,
+and those that change `train.steps` run one phase (`train.phases=[]`).
 Each variant runs once per seed as its own `albert-keras pretrain` process (records prepared
 by that process, so a variant may change data settings), and is scored on the held-out records:
 documents no run trained on. Runs go seed by seed through the variants (round-robin), so a
@@ -105,7 +106,14 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "wide_minutes_3.5": ("width 384 (6 heads, FFN 1536) for 3.5 minutes",
                          [*TIME_BUDGET, "model.hidden_dim=384", "model.num_heads=6",
                           "model.intermediate_dim=1536"]),
+    # Its steps come from `minutes_3.5`'s run at the same seed (`overrides_for`).
+    "step_schedule_minutes_3.5": ("the step schedule of the same minutes: one phase of as many "
+                                  "steps as `minutes_3.5` ran at the same seed, warmup the same "
+                                  "share of them, no time budget (what a user who timed their "
+                                  "machine first would set)", [ONE_PHASE]),
 }
+# Variants whose step count is the one their reference ran at the same seed (on this machine).
+STEPS_OF_REFERENCE = {"step_schedule_minutes_3.5"}
 
 def reference(variant: str) -> str | None:
     """The variant that `variant` is compared with: equal time or equal steps."""
@@ -121,6 +129,29 @@ def with_references(requested: list[str]) -> list[str]:
     when it is asked for or is the reference of a requested variant."""
     references = [reference(v) for v in requested]
     return list(dict.fromkeys([r for r in references if r] + list(requested)))
+
+
+def overrides_for(variant: str, seed: int, runs: list[dict], config: str,
+                  extra: list[str]) -> list[str]:
+    """`variant`'s `--set` overrides at `seed`, `extra` (every variant's) included. For
+    `STEPS_OF_REFERENCE`, last (so `extra` cannot undo them): `train.steps` is the steps its
+    reference ran at that seed (one epoch of them), and the warmup the same share of them as the
+    reference's schedule (`config` with the reference's and `extra` overrides)."""
+    overrides = [*VARIANTS[variant][1], *extra]
+    if variant not in STEPS_OF_REFERENCE:
+        return overrides
+    from albert_keras.pipeline import load_pipeline
+
+    versus = reference(variant)
+    ran = [r for r in runs if (r["variant"], r["seed"]) == (versus, seed)]
+    if not ran:
+        raise RuntimeError(f"{variant} at seed {seed} takes its steps from {versus}'s run at "
+                           f"that seed, and there is none: run {versus} first")
+    train = load_pipeline(os.path.join(REPO, config), [*VARIANTS[versus][1], *extra]).train
+    steps = ran[0]["steps_run"]
+    warmup = max(1, round(steps * train.warmup_steps / train.steps))
+    return [*overrides, f"train.steps={steps}", f"train.steps_per_epoch={steps}",
+            f"train.warmup_steps={warmup}"]
 
 
 METRICS = ("mlm_loss", "mlm_accuracy", "pair_accuracy")
@@ -144,13 +175,14 @@ def _pretrain(config: str, name: str, seed: int, work: str, overrides: list[str]
         return json.load(f), wall
 
 
-def run_variant(config: str, variant: str, seed: int, work: str, extra: list[str],
+def run_variant(config: str, variant: str, seed: int, work: str, overrides: list[str],
                 downstream_settings=None) -> dict:
-    """`variant` at `seed` (one `pretrain`, in phases or not); its held-out scores and costs,
-    and with `downstream_settings` (`downstream_config`) the downstream gain of its encoder.
-    A run in phases reports the whole run's steps and seconds (`summary.json`)."""
+    """`variant` at `seed` (one `pretrain` with `overrides`, from `overrides_for`; in phases or
+    not); its held-out scores and costs, and with `downstream_settings` (`downstream_config`)
+    the downstream gain of its encoder. A run in phases reports the whole run's steps and
+    seconds (`summary.json`)."""
     name = f"{variant}-s{seed}"
-    summary, wall = _pretrain(config, name, seed, work, [*VARIANTS[variant][1], *extra])
+    summary, wall = _pretrain(config, name, seed, work, overrides)
     scores = {}
     if downstream_settings is not None:
         start = time.perf_counter()
@@ -306,7 +338,8 @@ def main() -> None:
         for variant in variants:
             if (variant, seed) in done:
                 continue
-            run = run_variant(args.config, variant, seed, args.work, args.extra, settings)
+            overrides = overrides_for(variant, seed, result["runs"], args.config, args.extra)
+            run = run_variant(args.config, variant, seed, args.work, overrides, settings)
             result["runs"].append(run)
             print(f"{variant} seed {seed}: MLM acc {run['mlm_accuracy']:.3f} loss "
                   f"{run['mlm_loss']:.3f} pair acc {run['pair_accuracy']:.3f} "

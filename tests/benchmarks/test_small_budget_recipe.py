@@ -59,6 +59,34 @@ def test_each_requested_variant_runs_with_the_one_it_is_compared_with():
         assert versus is None or chosen.index(versus) < chosen.index(variant)
 
 
+def test_the_step_schedule_of_the_same_minutes_takes_its_steps_from_that_seed():
+    recipe = load_script(SCRIPT, "small_budget_recipe")
+    from albert_keras.pipeline import load_pipeline
+
+    variant, config = "step_schedule_minutes_3.5", "pipelines/albert_tiny.yaml"
+    assert recipe.reference(variant) == recipe.EQUAL_TIME
+    # Every variant's overrides, the reference's too; the matched ones cannot be undone by them.
+    extra = ["train.warmup_steps=250", "train.steps_per_epoch=50"]
+    timed = load_pipeline(os.path.join(REPO, config),
+                          [*recipe.VARIANTS[recipe.EQUAL_TIME][1], *extra]).train
+    assert timed.warmup_steps / timed.steps == 0.05
+    runs = [{"variant": recipe.EQUAL_TIME, "seed": seed, "steps_run": steps}
+            for seed, steps in ((0, 230), (1, 237))]
+    for seed, steps in ((0, 230), (1, 237)):
+        overrides = recipe.overrides_for(variant, seed, runs, config, extra)
+        train = load_pipeline(os.path.join(REPO, config), overrides).train
+        assert (train.steps, train.steps_per_epoch, train.max_minutes) == (steps, steps, None)
+        assert train.phases == ()
+        # The warmup is the same share of the steps as in the time-fitted schedule.
+        share = timed.warmup_steps / timed.steps
+        assert train.warmup_steps == max(1, round(steps * share))
+        assert abs(train.warmup_steps / steps - share) <= 0.5 / steps
+    with pytest.raises(RuntimeError, match="minutes_3.5's run at that seed"):
+        recipe.overrides_for(variant, 2, runs, config, [])
+    assert recipe.overrides_for("lamb_1e-2", 0, [], config, ["x=1"]) == [
+        "train.learning_rate=0.01", "x=1"]
+
+
 @pytest.mark.large
 def test_a_run_in_phases_counts_every_phase_and_leaves_nothing(tmp_path):
     phases = ["train.steps=4", "train.steps_per_epoch=2", "train.warmup_steps=1",
