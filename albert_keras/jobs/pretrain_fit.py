@@ -98,6 +98,7 @@ def fit_and_save(run: PretrainRun) -> dict[str, Any]:
     history = fit_pretrainer(pretrainer, run.train_data, train, out_dir, strategy, backup=backup)
     seconds = backup.train_seconds or time.time() - start  # The whole run's, resumed or not.
     failure = training_failure(pretrainer, history)
+    budget = getattr(history, "time_budget", None)
     final = scores(pretrainer, eval_data, evaluation.steps) if failure is None else None
 
     summary = {
@@ -108,7 +109,11 @@ def fit_and_save(run: PretrainRun) -> dict[str, Any]:
         "strategy": train.strategy, "replicas": int(strategy.num_replicas_in_sync),
         "steps": train.steps, "steps_run": int(pretrainer.optimizer.iterations.numpy()),
         "max_minutes": train.max_minutes,
-        "stopped_by_time_budget": bool(getattr(history, "time_budget", None)),
+        "stopped_by_time_budget": bool(budget and budget.reached),
+        # The first step (tracing) is outside the budget (`TimeBudget`); None without one.
+        "time_budget_first_step_seconds": (
+            round(budget.first_step_seconds, 1)
+            if budget and budget.first_step_seconds is not None else None),
         "global_batch_size": train.global_batch_size,
         "precision": run.precision, "precision_reason": run.precision_reason,
         "gradient_accumulation_steps": train.gradient_accumulation_steps, "train_seconds": round(seconds, 1),
@@ -171,7 +176,7 @@ def fit_pretrainer(pretrainer: Pretrainer, dataset, train: TrainConfig, run_dir:
 
     With `train.max_minutes`, training ends when that much training time is spent (the
     schedule runs over the time); the returned history then has `time_budget` (the
-    `TimeBudget` callback: `reached`, `seconds`).
+    `TimeBudget` callback: `reached`, `seconds`, `first_step_seconds`).
     """
     backup = backup or AtomicBackupAndRestore(backup_directory(run_dir, strategy))
     budget = []
@@ -183,9 +188,10 @@ def fit_pretrainer(pretrainer: Pretrainer, dataset, train: TrainConfig, run_dir:
         steps_per_epoch=train.steps_per_epoch,
         callbacks=[*make_callbacks(run_dir, strategy, backup), *budget, *callbacks],
         verbose=train.verbose, shuffle=False)
+    if budget:
+        history.time_budget = budget[0]
     if budget and budget[0].reached:  # A finished run: its backups go, as at its last step.
         pretrainer.stop_training = False
-        history.time_budget = budget[0]
         if backup.delete_on_finish:
             backup.delete()
     return history

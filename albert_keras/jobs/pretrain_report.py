@@ -30,6 +30,9 @@ def format_summary(summary: dict[str, Any]) -> str:
               "training": "training records"}[summary.get("eval_source", "training")]
     budget = (f", the time budget of {summary['max_minutes']} min reached"
               if summary.get("stopped_by_time_budget") else "")
+    if summary.get("time_budget_first_step_seconds") is not None:
+        budget += (f" (the first step, which traces the model, took "
+                   f"{summary['time_budget_first_step_seconds']}s outside the budget)")
     lines = [
         f"[pretrain] {summary['name']}: {summary.get('steps_run', summary['steps'])} steps in "
         f"{summary['train_seconds']}s{budget} (scores on {summary['eval_batches']} fixed "

@@ -5,7 +5,10 @@ and lets the learning-rate schedule run over that time rather than over a step c
 decay ends when the budget does, whatever the machine's speed. Here the schedule of
 `train.steps` (warmup, then decay) is read at `elapsed / budget * steps` instead of at the
 optimizer's step, and training stops when the budget is spent (or at `train.steps`, if that
-comes first). Resumed runs count the time of their earlier parts (`AtomicBackupAndRestore`).
+comes first). The first step of a `fit` call traces and builds the train step (about ten
+steady steps' time for the quickstart's model on a CPU), so it counts toward neither: counted,
+it would use up a short budget's warmup before the second step. Resumed runs count the time of
+their earlier parts as their backup recorded it (`AtomicBackupAndRestore`).
 """
 
 from __future__ import annotations
@@ -57,6 +60,10 @@ class TimeFittedSchedule(keras.optimizers.schedules.LearningRateSchedule):
 class TimeBudget(keras.callbacks.Callback):
     """Moves a `TimeFittedSchedule` with the training time and stops `fit` at the budget.
 
+    The clock starts when the first step of the `fit` call ends: that step traces and builds
+    the train step, and its time (`first_step_seconds`) counts toward neither the budget nor
+    the schedule, which reads the rate of time 0 (the warmup's start) until then.
+
     Args:
         max_minutes: float. The training-time budget.
         schedule: `TimeFittedSchedule`. The optimizer's schedule.
@@ -67,6 +74,8 @@ class TimeBudget(keras.callbacks.Callback):
     Attributes:
         reached: bool. Whether the budget ended training.
         seconds: float. Training seconds counted, earlier parts included.
+        first_step_seconds: float or None. The uncounted first step's time (None before it
+            ends).
     """
 
     def __init__(self, max_minutes: float, schedule: TimeFittedSchedule, backup=None,
@@ -74,25 +83,30 @@ class TimeBudget(keras.callbacks.Callback):
         super().__init__()
         self.budget = 60.0 * max_minutes
         self.schedule, self.backup, self.clock = schedule, backup, clock
-        self.reached, self.seconds, self._offset, self._started = False, 0.0, 0.0, 0.0
+        self.reached, self.seconds, self._offset = False, 0.0, 0.0
+        self.first_step_seconds, self._begun, self._started = None, 0.0, None
 
     def on_train_begin(self, logs=None):
-        self.reached = False
+        self.reached, self.first_step_seconds, self._started = False, None, None
         self._offset = self.backup.train_seconds if self.backup is not None else 0.0
-        self._started = self.clock()
+        self._begun = self.clock()
         self._advance()
 
     def on_train_batch_begin(self, batch, logs=None):
         self._advance()
 
     def on_train_batch_end(self, batch, logs=None):
+        if self._started is None:  # The first step (tracing included) ends: the clock starts.
+            self._started = self.clock()
+            self.first_step_seconds = self._started - self._begun
         if self._advance() >= 1.0:
             self.reached = True
             self.model.stop_training = True
 
     def _advance(self) -> float:
-        """Sets the schedule's step from the time spent; returns the budget's spent share."""
-        self.seconds = self._offset + self.clock() - self._started
+        """Sets the schedule's step from the time counted; returns the budget's spent share."""
+        running = 0.0 if self._started is None else self.clock() - self._started
+        self.seconds = self._offset + running
         share = min(self.seconds / self.budget, 1.0)
         self.schedule.progress.assign(share * self.schedule.steps)
         return share

@@ -34,20 +34,64 @@ def test_the_schedule_is_read_at_the_share_of_time_spent(spent):
     assert isinstance(copy, TimeFittedSchedule) and copy.get_config() == schedule.get_config()
 
 
-def test_fit_stops_when_the_budget_is_spent():
+class _StepTimes(keras.callbacks.Callback):
+    """Moves a fake clock by `first` seconds in the first step and `later` in each other, and
+    records the schedule's progress at each step's start (after `TimeBudget` set it)."""
+
+    def __init__(self, schedule, first: float, later: float):
+        super().__init__()
+        self.now, self.first, self.later, self.schedule = 0.0, first, later, schedule
+        self.progress = []
+
+    def __call__(self):  # The clock.
+        return self.now
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.progress.append(float(self.schedule.progress.numpy()))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.now += self.first if not self.progress[1:] else self.later
+
+
+@pytest.mark.parametrize("first", [0.5, 100.0])
+def test_fit_stops_when_the_budget_is_spent_and_the_first_step_is_not_counted(first):
     base = WarmupPolynomialDecay(1e-2, warmup_steps=2, decay_steps=100)
     schedule = TimeFittedSchedule(base, steps=100)
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=schedule), loss="mse")
-    budget = TimeBudget(max_minutes=0.25, schedule=schedule, clock=_Clock(tick=1.0))  # 15 ticks
+    steps = _StepTimes(schedule, first=first, later=1.0)
+    budget = TimeBudget(max_minutes=0.25, schedule=schedule, clock=steps)  # 15 s
     x, y = np.ones((64, 4), "float32"), np.zeros((64, 1), "float32")
-    model.fit(x, y, batch_size=1, epochs=10, callbacks=[budget], verbose=0)
+    # The clock moves before the budget reads it at a step's end; progress is read after it.
+    model.fit(x, y, batch_size=1, epochs=10, callbacks=[steps, budget], verbose=0)
     assert budget.reached and model.stop_training
-    # Three clock reads a batch (begin, end) after one at the start: 15 s in 7 batches.
-    assert int(model.optimizer.iterations.numpy()) == 7
+    # However long the first step (tracing), the budget buys 15 one-second steps after it.
+    assert budget.first_step_seconds == first
+    assert int(model.optimizer.iterations.numpy()) == 16
+    assert budget.seconds == 15.0
+    # Steps 1 and 2 start at the schedule's start (the warmup's first rate), then one
+    # fifteenth of the schedule a second.
+    assert steps.progress[:2] == [0.0, 0.0]
+    assert steps.progress[2:] == pytest.approx([100.0 * k / 15 for k in range(1, 15)])
     assert float(schedule.progress.numpy()) == 100.0  # The end of the schedule: rate 0.
     assert float(schedule(0)) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_resumed_run_counts_its_earlier_parts():
+    class Backup:
+        train_seconds = 12.0
+
+    schedule = TimeFittedSchedule(WarmupPolynomialDecay(1e-2, 2, 100), steps=100)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=schedule), loss="mse")
+    steps = _StepTimes(schedule, first=30.0, later=1.0)
+    budget = TimeBudget(max_minutes=0.25, schedule=schedule, backup=Backup(), clock=steps)
+    x, y = np.ones((64, 4), "float32"), np.zeros((64, 1), "float32")
+    model.fit(x, y, batch_size=1, epochs=10, callbacks=[steps, budget], verbose=0)
+    # 12 s were spent before: 3 counted steps after the uncounted first one.
+    assert int(model.optimizer.iterations.numpy()) == 4 and budget.seconds == 15.0
+    assert steps.progress[0] == pytest.approx(100.0 * 12 / 15)
 
 
 def test_max_minutes_is_checked_before_any_work():
@@ -66,7 +110,9 @@ def test_pretrain_on_a_time_budget_finishes_early_and_completely(tmp_path, capsy
     assert summary["status"] == "completed" and summary["stopped_by_time_budget"]
     assert 0 < summary["steps_run"] < 2000
     assert summary["train_seconds"] < 60  # 3 s of budget, plus the epoch-end work.
+    assert 0 < summary["time_budget_first_step_seconds"] < summary["train_seconds"]
     run = tmp_path / "runs" / "tiny"
     assert (run / "encoder.keras").exists() and not (run / "backup").exists()
-    assert "the time budget of 0.05 min reached" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "the time budget of 0.05 min reached (the first step, which traces" in printed
     assert os.path.isfile(run / "summary.json")
