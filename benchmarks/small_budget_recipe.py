@@ -16,8 +16,8 @@ drift of the machine over the hours spreads over every variant alike.
 
 For every variant: the median [min, max] of held-out MLM loss and accuracy and of the pair
 task's accuracy, and the per-seed difference from `baseline` (same seed) with the verdict of
-`albert_keras/jobs/downstream_protocol.py` ("gain" needs the median above 0 and at least 80%
-of seeds agreeing).
+`albert_keras/jobs/downstream_protocol.py` ("gain" needs at least 3 seeds, the median above 0
+and at least 80% of them agreeing).
 
 With `--downstream`, each run's encoder also goes through `compare`'s downstream protocol
 (`pipelines/compare.yaml`'s `finetune` and `compare.downstream_*` settings: the built-in task,

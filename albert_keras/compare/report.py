@@ -115,9 +115,10 @@ def paper_claims(report: dict) -> list[dict[str, str]]:
             f"Pretraining helps downstream ({arm['name']})",
             "the premise of the paper (and of BERT): pretrained >> trained from scratch",
             f"paired gain {format_gain(gain)} {downstream['metric']} on "
-            f"{downstream['split']}", gain["verdict"] == "gain",
+            f"{downstream['split']}",
+            None if gain["verdict"] == "cannot conclude" else gain["verdict"] == "gain",
             "Small corpora and short runs give small gains; the verdict asks the median and "
-            "4 of 5 seeds to agree."))
+            "4 of 5 seeds to agree (and at least 3 seeds)."))
     return rows
 
 
@@ -243,7 +244,8 @@ def answer_lines(report: dict) -> list[str]:
             lines.append(f"- **{arm['name']}** ({start}, {steps} steps): no downstream runs.")
             continue
         gain = downstream["gain"]
-        paid = {"gain": "paid", "loss": "cost", "no difference": "made no clear difference"}
+        paid = {"gain": "paid", "loss": "cost", "no difference": "made no clear difference",
+                "cannot conclude": f"cannot be judged on {len(gain['values'])} seed(s)"}
         lines.append(
             f"- **{arm['name']}** ({start}, {steps} of {budget['steps']} steps of "
             f"{budget['global_batch_size']}): pretraining {paid[gain['verdict']]}: paired "

@@ -123,7 +123,7 @@ def test_downstream_scores_each_run_against_its_random_init_twin(tmp_path):
     result = json.loads((tmp_path / "out.json").read_text())
     (run,) = result["runs"]
     gain = run["downstream"]["gain"]
-    assert len(gain["values"]) == 2 and gain["verdict"] in ("gain", "loss", "no difference")
+    assert len(gain["values"]) == 2 and gain["verdict"] == "cannot conclude"  # 2 seeds
     assert gain["values"] == pytest.approx([p - r for p, r in zip(
         run["downstream"]["pretrained"]["values"], run["downstream"]["random_init"]["values"])])
     assert result["summary"]["baseline"]["downstream_gain"]["runs"] == 1

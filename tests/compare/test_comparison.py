@@ -89,7 +89,7 @@ def test_tiny_comparison_writes_a_complete_fair_report(tmp_path, capsys):
         gain = downstream["gain"]
         assert gain["values"] == pytest.approx([p - r for p, r in zip(
             downstream["pretrained"]["values"], downstream["random_init"]["values"])])
-        assert gain["verdict"] in ("gain", "no difference", "loss")
+        assert gain["verdict"] == "cannot conclude"  # 2 seeds: too few for the rule
     bert, albert = report["arms"]
     assert albert["parameters"]["encoder"] < bert["parameters"]["encoder"]
     assert albert["encoder_config"]["vocabulary_size"] == bert["encoder_config"]["vocabulary_size"]

@@ -275,3 +275,13 @@ def test_held_out_accuracies_show_their_interval_over_documents(report):
 
 def test_no_intervals_no_interval_sentence(report):
     assert "percentile-bootstrap" not in report_markdown(report)
+
+
+def test_two_downstream_seeds_are_too_few_for_a_verdict(report):
+    for arm in report["arms"]:
+        arm["downstream"] = _downstream([0.9, 0.8], [0.5, 0.5])  # Both seeds gain, by a lot.
+    rows = {row["claim"]: row for row in report_lib.paper_claims(report)}
+    row = rows["Pretraining helps downstream (bert)"]
+    assert row["verdict"] == "cannot conclude" and "2/2 seeds > 0: cannot conclude" in row["measured"]
+    answer = report_markdown(report).split("## The setup")[0]
+    assert "pretraining cannot be judged on 2 seed(s)" in answer

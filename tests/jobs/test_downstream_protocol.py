@@ -32,11 +32,13 @@ def test_paired_gain_properties(pairs):
     assert gain["positive_seeds"] + gain["negative_seeds"] <= len(pairs)
     # Swapping the sides turns a gain into a loss and back.
     swapped = paired_gain(random_init, pretrained)
-    assert swapped["verdict"] == {"gain": "loss", "loss": "gain",
-                                  "no difference": "no difference"}[gain["verdict"]]
-    # The rule, as written: the median's sign and at least 80% of seeds agree.
+    assert swapped["verdict"] == {"gain": "loss", "loss": "gain", "no difference": "no difference",
+                                  "cannot conclude": "cannot conclude"}[gain["verdict"]]
+    # The rule, as written: at least 3 seeds, the median's sign and at least 80% of seeds agree.
     share = 0.8 * len(pairs)
-    if gain["verdict"] == "gain":
+    if len(pairs) < 3:
+        assert gain["verdict"] == "cannot conclude"
+    elif gain["verdict"] == "gain":
         assert gain["median"] > 0 and gain["positive_seeds"] >= share
     elif gain["verdict"] == "loss":
         assert gain["median"] < 0 and gain["negative_seeds"] >= share
@@ -51,6 +53,10 @@ def test_the_verdicts_of_five_seeds():
     assert paired_gain([0.6, 0.6, 0.6, 0.4, 0.4], base)["verdict"] == "no difference"  # 3 of 5
     assert paired_gain([0.4, 0.4, 0.4, 0.4, 0.6], base)["verdict"] == "loss"
     assert paired_gain(base, base)["verdict"] == "no difference"
+    # Two seeds that agree, or one, are too few for any verdict; three that agree are a gain.
+    assert paired_gain([0.6, 0.7], [0.5, 0.5])["verdict"] == "cannot conclude"
+    assert paired_gain([0.4], [0.5])["verdict"] == "cannot conclude"
+    assert paired_gain([0.6, 0.7, 0.6], [0.5, 0.5, 0.5])["verdict"] == "gain"
     with pytest.raises(ValueError, match="one pretrained and one random-init score per seed"):
         paired_gain([0.5, 0.6], [0.5])
 
