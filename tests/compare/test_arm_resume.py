@@ -69,7 +69,7 @@ def test_a_backup_made_with_other_settings_is_set_aside_and_the_arm_starts_again
     [fresh] = backups()
     printed = capsys.readouterr().out
     assert "[compare] albert: starting again, not resuming: Cannot resume" in printed
-    assert "train.learning_rate 0.001 -> 0.005" in printed
+    assert f"train.learning_rate 0.001 -> {config.train.learning_rate}" in printed
     assert "precision 'bfloat16' -> 'float32'" in printed
     assert fresh.resume_epoch() == 0 and not (tmp_path / "backup").exists()
     assert not (tmp_path / "curve.json").exists()  # A fresh arm's curve starts at step 0.
