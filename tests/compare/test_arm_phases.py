@@ -39,7 +39,10 @@ def test_an_arm_in_phases_is_one_curve_and_resumes_in_its_second_phase(tmp_path)
     rerun = _compare(tmp_path)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert "[compare] albert: resuming at step 15" in rerun.stdout
-    assert "phase 1 of 2: 10 steps of 16-token sequences (warmup 2, peak 0.005): finished " \
+    from albert_keras.pipeline import load_pipeline
+
+    peak = load_pipeline(COMPARE_YAML).train.learning_rate
+    assert f"phase 1 of 2: 10 steps of 16-token sequences (warmup 2, peak {peak}): finished " \
            "before" in rerun.stdout
     # Only phase 2's last 5 steps were trained again.
     assert "step 10/20" not in rerun.stdout and "step 20/20" in rerun.stdout
