@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from albert_keras.jobs.downstream_protocol import MIN_SEEDS
 from albert_keras.utils.rounds import MIN_ROUNDS, verdict
 
 PAPER = "ALBERT (Lan et al., 2020, https://arxiv.org/abs/1909.11942)"
@@ -118,7 +119,7 @@ def paper_claims(report: dict) -> list[dict[str, str]]:
             f"{downstream['split']}",
             None if gain["verdict"] == "cannot conclude" else gain["verdict"] == "gain",
             "Small corpora and short runs give small gains; the verdict asks the median and "
-            "4 of 5 seeds to agree (and at least 3 seeds)."))
+            f"4 of 5 seeds to agree (and at least {MIN_SEEDS} seeds)."))
     return rows
 
 
