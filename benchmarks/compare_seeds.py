@@ -20,9 +20,12 @@ every seed: `data.seed` is not touched) and summarises per arm:
 
 Runs whose `report.json` exists are not run again (the scores are deterministic for a seed),
 so an interrupted series goes on where it stopped. The runs must differ in `train.seed` only:
-any other difference in budget or shared settings is an error naming the run. Writes JSON to
-`--out` (default `benchmarks/out/compare_seeds.json`) and prints a markdown table. Precision:
-the pipeline's (`auto`: bfloat16 on CPUs with avx512_bf16/amx_bf16).
+any other difference in budget or shared settings is an error naming the run. Writes one
+`benchmarks.harness` document to `--out` (default `benchmarks/out/compare_seeds.json`): each
+score a figure over pretraining seeds, each downstream gain with the protocol's verdict, the
+whole summary under `details`; `python -m benchmarks.run_all --full --only compare_seeds` runs
+it and regenerates RESULTS.md's tables from it. Prints a markdown table. Precision: the
+pipeline's (`auto`: bfloat16 on CPUs with avx512_bf16/amx_bf16).
 """
 
 from __future__ import annotations
@@ -38,8 +41,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from albert_keras.jobs.downstream_protocol import paired_gain, summary  # noqa: E402
+from benchmarks.harness import BenchmarkResult, repo_relative  # noqa: E402
 
 SCORES = ("mlm_loss", "mlm_accuracy", "pair_accuracy")
+SCORE_NAMES = {"mlm_loss": "MLM loss", "mlm_accuracy": "MLM accuracy",
+               "pair_accuracy": "pair-task accuracy"}
 GOALS = {"mlm_accuracy": 0.14, "pair_accuracy": 0.65}  # issue 24 (SOP: the ALBERT arm)
 # What may differ between the runs of one series: their names, times, machines and seeds.
 _PER_RUN_SHARED = ("seed", "records")
@@ -112,8 +118,10 @@ def summarize_arms(reports: Sequence[Mapping[str, Any]]) -> dict[str, dict]:
             per_seed = [run["downstream"]["gain"]["median"] for run in runs]
             pooled_pretrained = [v for run in runs for v in run["downstream"]["pretrained"]["values"]]
             pooled_twin = [v for run in runs for v in run["downstream"]["random_init"]["values"]]
+            first = runs[0]["downstream"]
             arm["downstream"] = {
-                "fine_tuning_seeds": runs[0]["downstream"]["seeds"],
+                "unit": f"{first.get('split', 'test')} {first.get('metric', 'accuracy')}",
+                "fine_tuning_seeds": first["seeds"],
                 "pretrained_test": summary(pooled_pretrained),
                 "random_init_test": summary(pooled_twin),
                 # The rule over pretraining seeds: each seed's median gain is one value.
@@ -159,6 +167,50 @@ def goal_lines(arms: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return lines
 
 
+def benchmark_result(folders: Sequence[str], reports: Sequence[Mapping[str, Any]],
+                     arms: Mapping[str, Mapping[str, Any]]) -> BenchmarkResult:
+    """The series as one `benchmarks.harness` document: each score a figure over pretraining
+    seeds, each downstream gain judged by the protocol's rule, the goals and the runs' machine
+    as notes, and `summarize_arms`' whole summary as `details`."""
+    shared = reports[0]["shared"]
+    precision = shared.get("precision", "float32")
+    machine = reports[0].get("machine", {})
+    device = "GPU" if machine.get("gpus") else "CPU"
+    over = "pretraining seeds"
+    result = BenchmarkResult("compare_seeds", rounds=len(reports), settings={
+        "values_over": over, "pretraining_seeds": [r["shared"]["seed"] for r in reports],
+        "budget": reports[0]["budget"], "goals": GOALS,
+        "shared": {k: v for k, v in shared.items() if k not in _PER_RUN_SHARED}})
+    for name, arm in arms.items():
+        for score in SCORES:
+            result.add_figure(f"{name} held-out {SCORE_NAMES[score]}", arm[score]["values"],
+                              unit="", better="lower" if score.endswith("loss") else "higher",
+                              precision=precision, device=device, over=over)
+        down = arm.get("downstream")
+        if down:
+            unit = down["unit"]
+            result.add_gain(f"{name} downstream gain of pretraining",
+                            down["gain_over_pretraining_seeds"]["values"], unit=unit, over=over,
+                            precision=precision, device=device)
+            result.add_gain(f"{name} downstream gain, every seed pair pooled",
+                            down["gain_pooled"]["values"], unit=unit,
+                            over="(pretraining, fine-tuning) seed pairs", precision=precision,
+                            device=device)
+    for line in goal_lines(arms):
+        result.note(line)
+    machines = {json.dumps(r.get("machine", {}), sort_keys=True) for r in reports}
+    created = sorted(r.get("created", "?") for r in reports)
+    result.note(f"The runs' machine (their report.json): {machine.get('cpu', '?')}, "
+                f"{machine.get('cores', '?')} cores, {machine.get('gpus', 0)} GPUs, TensorFlow "
+                f"{machine.get('tensorflow', '?')}"
+                + (f" ({len(machines)} different machines)" if len(machines) > 1 else "")
+                + f"; made {created[0]} to {created[-1]}; the fingerprint is the summarising "
+                "process'. A seed's per-pretraining-seed gain is the median over its "
+                "fine-tuning seeds.")
+    result.details = {"runs": repo_relative(list(folders)), "arms": arms}
+    return result
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", default=os.path.join(REPO, "pipelines", "compare.yaml"))
@@ -177,15 +229,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                             for seed in args.seeds]
     reports = load_reports(folders)
     arms = summarize_arms(reports)
-    result = {"runs": list(folders), "budget": reports[0]["budget"],
-              "shared": {k: v for k, v in reports[0]["shared"].items()
-                         if k not in _PER_RUN_SHARED},
-              "goals": GOALS, "arms": arms}
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2)
+    benchmark_result(folders, reports, arms).write(args.out)
     print(markdown(arms))
     print("\n".join(goal_lines(arms)))
+    print(f"JSON: {args.out}")
     return 0
 
 

@@ -42,6 +42,8 @@ import time
 from typing import Any, Callable, Mapping, Sequence
 
 # The rounds rule has one definition, in the package; re-exported here for the scripts.
+from albert_keras.jobs.downstream_protocol import GAIN_RULE, paired_gain
+from albert_keras.jobs.downstream_protocol import VERDICTS as GAIN_VERDICTS
 from albert_keras.utils.atomic_files import write_json_atomic
 from albert_keras.utils.rounds import (  # noqa: F401
     BETTER, MIN_ROUNDS, VERDICT_RULE, VERDICTS, alternated_order, run_rounds, speed_ratios,
@@ -58,6 +60,10 @@ REQUIRED_KEYS = ("schema", "benchmark", "command", "started", "finished", "wall_
 FIGURE_KEYS = ("unit", "better", "precision", "device", "rounds", "median", "min", "max")
 COMPARISON_KEYS = ("a", "b", "ratio", "speed_ratio_rounds", "median", "min", "max", "tolerance",
                    "verdict")
+# Optional in a document: `gains` (scores over seeds, `add_gain`) and `details` (a script's own
+# summary, kept beside the figures).
+GAIN_KEYS = ("unit", "over", "precision", "device", "values", "median", "min", "max",
+             "positive_seeds", "negative_seeds", "verdict", "rule")
 FINGERPRINT_KEYS = ("cpu_model", "cpu_flags", "cpu_count", "cpu_affinity", "load_average_before",
                     "load_average_after", "python", "versions", "devices", "platform",
                     "matmul_limits")
@@ -212,6 +218,8 @@ class BenchmarkResult:
         self.rounds = rounds
         self.figures: dict[str, dict] = {}
         self.comparisons: dict[str, dict] = {}
+        self.gains: dict[str, dict] = {}
+        self.details: dict[str, Any] | None = None
         self.notes: list[str] = []
         self.skipped: str | None = None
         # Set by a benchmark that measured them itself (for MFU), so they are not measured twice.
@@ -246,6 +254,28 @@ class BenchmarkResult:
         self.comparisons[name] = comparison
         return comparison
 
+    def add_gain(self, name: str, values: Sequence[float], unit: str, over: str,
+                 precision: str = "float32", device: str | None = None, **extra: Any) -> dict:
+        """Records a paired gain over seeds (one difference per seed, e.g. pretrained - its
+        random-init twin) with the downstream protocol's verdict (`GAIN_RULE`).
+
+        Scores over seeds are not speed: their spread is the seeds', and their verdict is
+        "gain", "loss", "no difference" or "cannot conclude" (fewer than 3 seeds).
+
+        Args:
+            name: str. The gain's name in the tables.
+            values: sequence of float. One difference per seed.
+            unit: str. What is compared (e.g. "test accuracy").
+            over: str. What the values run over (e.g. "pretraining seeds").
+            precision: str. The precision the scores were trained in. Defaults to "float32".
+            device: str, or None. None: this machine's default device.
+        """
+        gain = {"unit": unit, "over": over, "precision": precision,
+                "device": device or default_device(),
+                **paired_gain(values, [0.0] * len(values)), "rule": GAIN_RULE, **extra}
+        self.gains[name] = gain
+        return gain
+
     def note(self, text: str) -> None:
         """A sentence the reader needs to read the figures right (a caveat, a residual)."""
         self.notes.append(text)
@@ -263,8 +293,10 @@ class BenchmarkResult:
                 "fingerprint": fingerprint(self.load_before,
                                            matmul=matmul and self.skipped is None,
                                            limits=self.matmul_limits),
-                "figures": self.figures, "comparisons": self.comparisons, "notes": self.notes,
-                "skipped": self.skipped}
+                "figures": self.figures, "comparisons": self.comparisons,
+                **({"gains": self.gains} if self.gains else {}),
+                **({"details": self.details} if self.details is not None else {}),
+                "notes": self.notes, "skipped": self.skipped}
 
     def print_summary(self, comparisons: bool = True) -> None:
         """Prints each figure and (with `comparisons`) each comparison: median (min-max)."""
@@ -274,6 +306,10 @@ class BenchmarkResult:
         for name, comparison in self.comparisons.items() if comparisons else ():
             print(f"  {name}: speed ratio {comparison['median']:.3f} ({comparison['min']:.3f}-"
                   f"{comparison['max']:.3f}): {comparison['verdict']}")
+        for name, gain in self.gains.items():
+            print(f"  {name}: {gain['median']:+.4g} ({gain['min']:+.4g} to {gain['max']:+.4g}), "
+                  f"{gain['positive_seeds']}/{len(gain['values'])} {gain['over']} > 0: "
+                  f"{gain['verdict']}")
 
     def write(self, path: str, matmul: bool = True) -> dict[str, Any]:
         """Writes the JSON document to `path` (folders made) and returns it."""
@@ -305,6 +341,13 @@ def check_result(document: Mapping[str, Any]) -> None:
         if comparison["verdict"] not in VERDICTS:
             raise ValueError(f"Comparison {name!r}: `verdict` must be one of {VERDICTS}. "
                              f"Received: {comparison['verdict']!r}")
+    for name, gain in document.get("gains", {}).items():
+        missing = [key for key in GAIN_KEYS if key not in gain]
+        if missing:
+            raise ValueError(f"Gain {name!r} lacks keys {missing}.")
+        if gain["verdict"] not in GAIN_VERDICTS:
+            raise ValueError(f"Gain {name!r}: `verdict` must be one of {GAIN_VERDICTS}. "
+                             f"Received: {gain['verdict']!r}")
 
 
 def repo_relative(command: Sequence[str]) -> list[str]:

@@ -124,6 +124,9 @@ BENCHMARKS = (
               full=["--rounds", "3"], needs=needs_shakespeare),
     Benchmark("quickstart_precision", quick=None, full=["--rounds", "3"]),
     Benchmark("portable_formats", quick=None, full=["--rounds", "5"], needs=needs_minilm),
+    # `compare`'s default once per pretraining seed: about 20 minutes a seed where bfloat16 is
+    # native, an hour in float32 on an AVX2 CPU; finished seeds' runs are kept (runs/).
+    Benchmark("compare_seeds", quick=None, full=["--seeds", "0", "1", "2", "3", "4"]),
 )
 
 
@@ -183,8 +186,8 @@ def format_value(value: float, unit: str) -> str:
     if unit == "fraction":
         return f"{100 * value:.1f}%"
     if abs(value) >= 1000:
-        return f"{value:,.0f} {unit}"
-    return f"{value:.4g} {unit}"
+        return f"{value:,.0f} {unit}".rstrip()
+    return f"{value:.4g} {unit}".rstrip()
 
 
 def machine_line(fingerprint: Mapping[str, Any]) -> str:
@@ -212,8 +215,9 @@ def tables(documents: Sequence[Mapping[str, Any]], failures: Sequence[Mapping] =
         lines.append(f"### {document['benchmark']}")
         lines.append("")
         command = " ".join(repo_relative(document["command"]))
+        over = document["settings"].get("values_over", "alternated rounds")
         lines.append(f"`python {command}` · {document['started']} · "
-                     f"{document['rounds']} alternated rounds · {document['wall_seconds']:.0f} s")
+                     f"{document['rounds']} {over} · {document['wall_seconds']:.0f} s")
         lines.append("")
         if document["skipped"]:
             lines += [f"Not run: {document['skipped']}", ""]
@@ -221,15 +225,16 @@ def tables(documents: Sequence[Mapping[str, Any]], failures: Sequence[Mapping] =
         lines.append(f"Machine: {machine_line(document['fingerprint'])}")
         lines.append("")
         if document["figures"]:
-            lines += ["| figure | precision | device | median | min-max | rounds |",
+            lines += ["| figure | precision | device | median | min-max | over |",
                       "|---|---|---|---|---|---|"]
             for name, figure in document["figures"].items():
                 unit = figure["unit"]
+                # A figure's values are its rounds, or (scores) its seeds: `over` says which.
                 lines.append(
                     f"| {name} | {figure['precision']} | {figure['device']} | "
                     f"{format_value(figure['median'], unit)} | "
                     f"{format_value(figure['min'], unit)} - {format_value(figure['max'], unit)} "
-                    f"| {len(figure['rounds'])} |")
+                    f"| {len(figure['rounds'])} {figure.get('over', 'rounds')} |")
             lines.append("")
         if document["comparisons"]:
             lines += ["| comparison (A vs B) | speed ratio A/B, median | min-max | verdict |",
@@ -238,6 +243,18 @@ def tables(documents: Sequence[Mapping[str, Any]], failures: Sequence[Mapping] =
                 lines.append(f"| {name} | {comparison['median']:.3f} | "
                              f"{comparison['min']:.3f} - {comparison['max']:.3f} | "
                              f"{comparison['verdict']} |")
+            lines.append("")
+        gains = document.get("gains", {})
+        if gains:
+            lines += [f"Gain rule: {next(iter(gains.values()))['rule']}", "",
+                      "| gain | unit | precision | device | median | min-max | seeds > 0 | "
+                      "verdict |", "|---|---|---|---|---|---|---|---|"]
+            for name, gain in gains.items():
+                lines.append(
+                    f"| {name} | {gain['unit']} | {gain['precision']} | {gain['device']} | "
+                    f"{gain['median']:+.3f} | {gain['min']:+.3f} - {gain['max']:+.3f} | "
+                    f"{gain['positive_seeds']} of {len(gain['values'])} {gain['over']} | "
+                    f"{gain['verdict']} |")
             lines.append("")
         lines += [f"Note: {note}" for note in document["notes"]]
         if document["notes"]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from albert_keras.compare.report import (PAPER, answer_lines, format_gain, markdown_table,
                                          summary_rows)
-from albert_keras.jobs.downstream_protocol import MIN_SEEDS
+from albert_keras.jobs.downstream_protocol import GAIN_RULE
 
 _PLOT_TITLES = {
     "mlm_loss_vs_steps": "Held-out masked-LM loss against steps",
@@ -26,9 +26,7 @@ def report_markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# Comparison `{report['name']}`", "",
         "## The answer", "", *answer_lines(report), "",
-        "Verdict rule: gain when the median paired gain is above 0 and at least 4 of 5 seeds "
-        "(80%) gain, loss when the median is below 0 and 80% of seeds lose, else no "
-        f"difference; cannot conclude with fewer than {MIN_SEEDS} seeds.", "", "## The setup", "",
+        f"Verdict rule: {GAIN_RULE}", "", "## The setup", "",
         f"{len(report['arms'])} arms, each pretrained from random weights or its checkpoint for "
         f"{budget['steps']} steps of {budget['global_batch_size']} sequences "
         f"(≤ {budget['max_sequence_length']} tokens) on the same records "

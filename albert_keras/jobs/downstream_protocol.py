@@ -16,12 +16,19 @@ lose; else "no difference".
 
 from __future__ import annotations
 
+import math
 import statistics
 from typing import Sequence
 
 AGREEING_SHARE = 0.8  # 4 of 5 seeds.
 MIN_SEEDS = 3  # as the benchmark harness' speed verdict asks at least 3 rounds
 VERDICTS = ("gain", "no difference", "loss", "cannot conclude")
+GAIN_RULE = (  # The rule as reports and benchmark tables print it.
+    "Per seed, gain = pretrained's score - the random-init twin's (a score per pretraining "
+    f"seed may itself be a median over fine-tuning seeds). With fewer than {MIN_SEEDS} seeds, "
+    "'cannot conclude'; else 'gain' when the median gain is above 0 and at least "
+    f"{AGREEING_SHARE:.0%} of seeds gain ({math.ceil(AGREEING_SHARE * 5)} of 5), 'loss' when "
+    f"the median is below 0 and {AGREEING_SHARE:.0%} of seeds lose, otherwise 'no difference'.")
 
 
 def rate_key(learning_rate: float) -> str:

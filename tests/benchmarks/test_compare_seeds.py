@@ -24,7 +24,7 @@ def _arm(name: str, rng: np.random.Generator) -> dict:
             "final": {"mlm_loss": float(rng.uniform(5, 6)),
                       "mlm_accuracy": float(rng.uniform(0.1, 0.16)),
                       "pair_accuracy": float(rng.uniform(0.5, 0.8))},
-            "downstream": {"seeds": FT_SEEDS,
+            "downstream": {"seeds": FT_SEEDS, "metric": "accuracy", "split": "test",
                            "pretrained": {"values": pretrained},
                            "random_init": {"values": twin},
                            "gain": {"median": statistics.median(gains), "verdict": "gain"}}}
@@ -121,3 +121,38 @@ def test_launch_runs_only_what_is_missing(tmp_path, monkeypatch):
     command = " ".join(commands[0])
     assert "--set train.seed=3 --set name=compare_seed3" in command
     assert f"--set compare.output_dir={tmp_path}" in command and "--set train.steps=10" in command
+
+
+def test_the_series_is_one_harness_document_that_run_all_tabulates(tmp_path, monkeypatch,
+                                                                   capsys):
+    from benchmarks import harness, run_all
+
+    monkeypatch.setattr(harness, "matmul_limits", lambda: {})
+    rng = np.random.default_rng(3)
+    folders = [_plant(tmp_path, s, rng, machine={"cpu": "AMD EPYC", "cores": 2, "gpus": 0,
+                                                 "tensorflow": "2.21.0"},
+                      created=f"2026-12-0{s + 1}T10:00:00+00:00") for s in range(4)]
+    out = tmp_path / "out" / "compare_seeds.json"
+    assert compare_seeds.main(["--runs", *folders, "--out", str(out)]) == 0
+    document = json.loads(out.read_text())
+    harness.check_result(document)
+    arms = compare_seeds.summarize_arms(compare_seeds.load_reports(folders))
+    assert document["rounds"] == 4 and document["settings"]["pretraining_seeds"] == [0, 1, 2, 3]
+    for name in ("bert", "albert"):
+        accuracy = document["figures"][f"{name} held-out MLM accuracy"]
+        assert accuracy["rounds"] == arms[name]["mlm_accuracy"]["values"]
+        assert accuracy["better"] == "higher" and accuracy["over"] == "pretraining seeds"
+        assert document["figures"][f"{name} held-out MLM loss"]["better"] == "lower"
+        gain = document["gains"][f"{name} downstream gain of pretraining"]
+        expected = arms[name]["downstream"]["gain_over_pretraining_seeds"]
+        assert gain["values"] == pytest.approx(expected["values"])
+        assert gain["verdict"] == expected["verdict"] and gain["unit"] == "test accuracy"
+        pooled = document["gains"][f"{name} downstream gain, every seed pair pooled"]
+        assert len(pooled["values"]) == 4 * len(FT_SEEDS)
+    assert document["details"]["arms"]["bert"]["pretraining_seeds"] == [0, 1, 2, 3]
+    assert any("AMD EPYC, 2 cores" in note and "2026-12-01" in note and "2026-12-04" in note
+               for note in document["notes"])
+    assert any(note.startswith("albert: held-out mlm_accuracy median") for note in document["notes"])
+    text = run_all.tables(run_all.load_documents(str(out.parent)))
+    assert "### compare_seeds" in text and "· 4 pretraining seeds ·" in text
+    assert "| bert downstream gain of pretraining | test accuracy |" in text

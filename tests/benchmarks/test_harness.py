@@ -7,6 +7,7 @@ Properties only, on synthetic rounds: nothing here times anything or asserts a s
 import json
 import os
 
+import numpy as np
 import pytest
 
 from benchmarks import harness
@@ -114,6 +115,30 @@ def test_check_result_names_what_is_wrong():
     document["comparisons"] = {"x": {key: 1 for key in harness.COMPARISON_KEYS}}
     with pytest.raises(ValueError, match="verdict"):
         harness.check_result(document)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_gains_over_seeds_follow_the_downstream_protocol(seed):
+    from albert_keras.jobs.downstream_protocol import paired_gain
+
+    rng = np.random.default_rng(seed)
+    values = rng.normal(0.01, 0.03, int(rng.integers(1, 8))).round(3).tolist()
+    result = harness.BenchmarkResult("demo", settings={"values_over": "seeds"})
+    gain = result.add_gain("g", values, unit="test accuracy", over="seeds", device="CPU")
+    expected = paired_gain(values, [0.0] * len(values))
+    assert {k: gain[k] for k in expected} == expected
+    assert gain["rule"] == harness.GAIN_RULE and gain["over"] == "seeds"
+    document = result.to_dict(matmul=False)
+    harness.check_result(document)
+    assert document["gains"]["g"]["verdict"] in harness.GAIN_VERDICTS
+    document["gains"]["g"]["verdict"] = "faster"  # A speed verdict is not a gain's.
+    with pytest.raises(ValueError, match="Gain 'g'.*verdict.*'faster'"):
+        harness.check_result(document)
+    del document["gains"]["g"]["rule"]
+    with pytest.raises(ValueError, match=r"Gain 'g' lacks keys \['rule'\]"):
+        harness.check_result(document)
+    # Documents without gains (every speed benchmark) carry no `gains` key at all.
+    assert "gains" not in harness.BenchmarkResult("speed").to_dict(matmul=False)
 
 
 def test_cpu_description_reads_model_and_relevant_flags(tmp_path):

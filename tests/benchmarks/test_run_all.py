@@ -36,15 +36,37 @@ def test_tables_come_from_the_json(tmp_path, monkeypatch):
         text = f.read()
     assert text.startswith(run_all.BEGIN) and text.rstrip().endswith(run_all.END)
     assert "### demo" in text
-    assert "| ours p50 | float32 | CPU | 11.25 ms | 10 ms - 12 ms | 3 |" in text
-    assert "| theirs p50 | mixed_bfloat16 | CPU | 20 ms | 19.5 ms - 21 ms | 3 |" in text
-    assert "| peak memory | float32 | CPU | 1,024 MiB | 1,024 MiB - 1,024 MiB | 3 |" in text
+    assert "| ours p50 | float32 | CPU | 11.25 ms | 10 ms - 12 ms | 3 rounds |" in text
+    assert "| theirs p50 | mixed_bfloat16 | CPU | 20 ms | 19.5 ms - 21 ms | 3 rounds |" in text
+    assert "| peak memory | float32 | CPU | 1,024 MiB | 1,024 MiB - 1,024 MiB | 3 rounds |" in text
     # Per-round speed ratios 2.0, 1.75, 1.77...: median 1.773, every round faster.
     assert "| ours vs theirs p50 | 1.773 | 1.750 - 2.000 | faster |" in text
     assert "float32 matmul limit 200.0 GFLOP/s (190.0-210.0, CPU)" in text
     assert "bfloat16 matmul limit 400.0 GFLOP/s" in text
     assert "Note: a residual explained" in text
     assert harness.VERDICT_RULE in text
+
+
+def test_scores_over_seeds_get_their_own_rule_and_table(tmp_path, monkeypatch):
+    monkeypatch.setattr(harness, "matmul_limits", lambda: {})
+    result = harness.BenchmarkResult("seeds", settings={"values_over": "pretraining seeds"},
+                                     rounds=5)
+    result.add_figure("bert held-out MLM accuracy", [0.15, 0.14, 0.16, 0.145, 0.152], unit="",
+                      device="CPU", over="pretraining seeds")
+    result.add_gain("bert downstream gain", [0.05, 0.02, -0.01, 0.03, 0.04],
+                    unit="test accuracy", over="pretraining seeds", device="CPU")
+    result.add_gain("albert downstream gain", [0.05, -0.02], unit="test accuracy",
+                    over="pretraining seeds", device="CPU")
+    result.write(os.path.join(tmp_path, "seeds.json"))
+    text = run_all.tables(run_all.load_documents(str(tmp_path)))
+    assert "· 5 pretraining seeds ·" in text and "alternated rounds" not in text
+    assert ("| bert held-out MLM accuracy | float32 | CPU | 0.15 | 0.14 - 0.16 | "
+            "5 pretraining seeds |") in text
+    assert f"Gain rule: {harness.GAIN_RULE}" in text
+    # 4 of 5 seeds gain, median +0.03: a gain; two seeds cannot decide anything.
+    assert ("| bert downstream gain | test accuracy | float32 | CPU | +0.030 | -0.010 - +0.050 "
+            "| 4 of 5 pretraining seeds | gain |") in text
+    assert "| 1 of 2 pretraining seeds | cannot conclude |" in text
 
 
 def test_tables_show_skips_and_failures(tmp_path):

@@ -7,6 +7,7 @@ import pytest
 from albert_keras.compare import report as report_lib
 from albert_keras.compare.report_markdown import report_markdown
 from albert_keras.compare.speed_rounds import speed_section, with_speed
+from albert_keras.jobs.downstream_protocol import GAIN_RULE
 
 
 def _arm(name, share, encoder, seconds_per_step, losses, pair, downstream):
@@ -148,6 +149,8 @@ def test_markdown_has_the_tables_images_and_paper_section(report):
     assert text.index("## The answer") < text.index("## The setup") < text.index("## Summary")
     answer = text[text.index("## The answer"):text.index("## The setup")]
     assert "**bert** (from random weights, 100 of 100 steps of 32): pretraining paid" in answer
+    # The protocol's one written rule, as the benchmark tables print it too.
+    assert f"Verdict rule: {GAIN_RULE}" in answer and "fewer than 3 seeds" in GAIN_RULE
     assert "+0.200 [-0.040, +0.200], 4/5 seeds > 0: gain" in answer
     assert "**albert**" in answer and "made no clear difference" in answer
     assert "| bert | test | 0.810 [0.790, 0.830] (0.0001) | 0.620 [0.600, 0.850] (0.0005) |" \
