@@ -123,6 +123,7 @@ BENCHMARKS = (
     Benchmark("reader_throughput", quick=["--quick", "--batch-size", "8", "--rounds", "3"],
               full=["--rounds", "3"], needs=needs_shakespeare),
     Benchmark("quickstart_precision", quick=None, full=["--rounds", "3"]),
+    Benchmark("quickstart_time", quick=["--quick", "--rounds", "3"], full=["--rounds", "3"]),
     Benchmark("portable_formats", quick=None, full=["--rounds", "5"], needs=needs_minilm),
     # `compare`'s default once per pretraining seed: about 20 minutes a seed where bfloat16 is
     # native, an hour in float32 on an AVX2 CPU; finished seeds' runs are kept (runs/).

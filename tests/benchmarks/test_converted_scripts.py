@@ -1,7 +1,10 @@
 """The benchmark scripts' own logic on synthetic measurements (no timing, no models built)."""
 
 import argparse
+import json
 import os
+
+import pytest
 
 from benchmarks import harness
 from tests.helpers import load_script
@@ -111,3 +114,40 @@ def test_train_step_measures_each_precision_once():
     assert script._precision_rows(["float32", "auto"], resolve=native) == (
         ["float32", "mixed_bfloat16"], [])
     assert script._precision_rows(["float32", "float32"], resolve=native)[0] == ["float32"]
+
+
+def test_quickstart_time_figures_and_notes_come_from_each_rounds_summary(tmp_path, monkeypatch):
+    script = _script("quickstart_time")
+    monkeypatch.setattr(harness, "matmul_limits", lambda: {})
+    walls = iter([250.0, 240.0, 260.0])
+    seen = []
+
+    def run(work, overrides):
+        seen.append(overrides)
+        return {"wall_seconds": next(walls), "train_seconds": 150.0, "precision": "float32",
+                "precision_reason": "auto: no native bfloat16", "pair_task": "sop",
+                "steps_run": 1000, "phases": [{}, {}], "eval_pairs": 320,
+                "most_frequent_token_accuracy": 0.057,
+                "final": {"mlm_accuracy": 0.116, "pair_accuracy": 0.712}}
+
+    monkeypatch.setattr(script, "run_quickstart", run)
+    out = tmp_path / "quickstart_time.json"
+    assert script.main(["--rounds", "3", "--out", str(out)]) == 0
+    document = json.loads(out.read_text())
+    harness.check_result(document)
+    assert seen == [[], [], []]  # --full: the README's command as it is.
+    wall = document["figures"]["quickstart wall time (records prepared)"]
+    assert (wall["median"], wall["min"], wall["max"]) == (250.0, 240.0, 260.0)
+    assert wall["precision"] == "float32" and wall["better"] == "lower"
+    assert document["figures"]["held-out SOP accuracy"]["median"] == 0.712
+    assert any("1000 steps in 2 phase(s), float32" in note for note in document["notes"])
+    assert any(note.startswith("Pair task: learned") for note in document["notes"])
+    # A round in another precision would mix two quickstarts in one figure.
+    walls = iter([1.0, 1.0, 1.0])
+    precisions = iter(["float32", "mixed_bfloat16", "float32"])
+    monkeypatch.setattr(script, "run_quickstart",
+                        lambda work, overrides: {**run(work, overrides), "wall_seconds": 1.0,
+                                                 "precision": next(precisions)})
+    with pytest.raises(RuntimeError, match="different precisions"):
+        script.main(["--rounds", "3", "--quick", "--out", str(out)])
+    assert seen[-1] == script.QUICK
