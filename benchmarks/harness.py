@@ -330,24 +330,18 @@ def check_result(document: Mapping[str, Any]) -> None:
     missing = [key for key in FINGERPRINT_KEYS if key not in document["fingerprint"]]
     if missing:
         raise ValueError(f"Fingerprint lacks keys {missing}.")
-    for name, figure in document["figures"].items():
-        missing = [key for key in FIGURE_KEYS if key not in figure]
-        if missing:
-            raise ValueError(f"Figure {name!r} lacks keys {missing}.")
-    for name, comparison in document["comparisons"].items():
-        missing = [key for key in COMPARISON_KEYS if key not in comparison]
-        if missing:
-            raise ValueError(f"Comparison {name!r} lacks keys {missing}.")
-        if comparison["verdict"] not in VERDICTS:
-            raise ValueError(f"Comparison {name!r}: `verdict` must be one of {VERDICTS}. "
-                             f"Received: {comparison['verdict']!r}")
-    for name, gain in document.get("gains", {}).items():
-        missing = [key for key in GAIN_KEYS if key not in gain]
-        if missing:
-            raise ValueError(f"Gain {name!r} lacks keys {missing}.")
-        if gain["verdict"] not in GAIN_VERDICTS:
-            raise ValueError(f"Gain {name!r}: `verdict` must be one of {GAIN_VERDICTS}. "
-                             f"Received: {gain['verdict']!r}")
+    # `figures` and `comparisons` are required (above); `gains` is optional.
+    for section, kind, keys, verdicts in (
+            ("figures", "Figure", FIGURE_KEYS, None),
+            ("comparisons", "Comparison", COMPARISON_KEYS, VERDICTS),
+            ("gains", "Gain", GAIN_KEYS, GAIN_VERDICTS)):
+        for name, entry in document.get(section, {}).items():
+            missing = [key for key in keys if key not in entry]
+            if missing:
+                raise ValueError(f"{kind} {name!r} lacks keys {missing}.")
+            if verdicts and entry["verdict"] not in verdicts:
+                raise ValueError(f"{kind} {name!r}: `verdict` must be one of {verdicts}. "
+                                 f"Received: {entry['verdict']!r}")
 
 
 def repo_relative(command: Sequence[str]) -> list[str]:
