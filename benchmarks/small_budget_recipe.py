@@ -25,9 +25,14 @@ the learning-rate grid chosen on validation rows, scored on test rows, 5 fine-tu
 against the same architecture from random weights: per run, the paired gain of pretraining
 (median over the fine-tuning seeds); per variant, its median over pretraining seeds, and the
 paired difference of the pretrained test scores from the reference's (same pretraining seed).
-Runs kept without a downstream entry are trained again (deterministic for a seed). Finished runs are kept in the JSON (`--out`) and not run again, so an
-interrupted ablation goes on where it stopped. Precision: the pipeline's (`auto`, which is
-bfloat16 on CPUs with avx512_bf16/amx_bf16).
+Runs kept without a downstream entry are trained again (deterministic for a seed).
+
+Writes one `benchmarks.harness` document to `--out` after every run: each score a figure over
+pretraining seeds, each paired difference a gain with the downstream protocol's rule, the
+runs under `details`. Finished runs are read back from it (or from the plain JSON of this
+script's earlier versions) and not run again, so an interrupted ablation goes on where it
+stopped. Precision: the pipeline's (`auto`, which is bfloat16 on CPUs with
+avx512_bf16/amx_bf16).
 """
 
 from __future__ import annotations
@@ -36,7 +41,6 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -47,7 +51,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from albert_keras.jobs.downstream_protocol import paired_gain  # noqa: E402
-from albert_keras.utils.atomic_files import write_json_atomic  # noqa: E402
+from benchmarks.harness import SCHEMA, BenchmarkResult  # noqa: E402
 
 # name -> (what it tries, --set overrides on top of the pipeline file). Variants whose name
 # ends in "_minutes_3.5" run for a time budget and are compared with `minutes_3.5` (equal time);
@@ -156,6 +160,8 @@ def overrides_for(variant: str, seed: int, runs: list[dict], config: str,
 
 METRICS = ("mlm_loss", "mlm_accuracy", "pair_accuracy")
 LOWER_IS_BETTER = {"mlm_loss"}
+METRIC_NAMES = {"mlm_loss": "MLM loss", "mlm_accuracy": "MLM accuracy",
+                "pair_accuracy": "pair-task accuracy"}
 
 
 def _pretrain(config: str, name: str, seed: int, work: str, overrides: list[str]) -> tuple:
@@ -295,6 +301,71 @@ def markdown(table: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def benchmark_result(store: dict, variants: list[str]) -> BenchmarkResult:
+    """The ablation as one `benchmarks.harness` document: per variant, each held-out score a
+    figure over its pretraining seeds; against its reference, the per-seed improvement of each
+    score as a gain with the downstream protocol's rule (loss: lower is the improvement); with
+    `--downstream`, the gain of pretraining and the pretrained test score against the
+    reference's. The runs themselves (the resumable store) are its `details`."""
+    table = summarize(store["runs"], variants)
+    over = "pretraining seeds"
+    seeds = sorted({r["seed"] for r in store["runs"]})
+    result = BenchmarkResult("small_budget_recipe", rounds=len(seeds), settings={
+        "values_over": over, "config": store["config"], "config_sha256": store["config_sha256"],
+        "extra": store["extra"], "variants": {v: VARIANTS[v][1] for v in table}})
+    result.started = store.get("started", result.started)
+    for variant, entry in table.items():
+        rows = sorted((r for r in store["runs"] if r["variant"] == variant),
+                      key=lambda r: r["seed"])
+        precision = rows[0]["precision"]
+        for metric in METRICS:
+            result.add_figure(f"{variant} held-out {METRIC_NAMES[metric]}",
+                              [r[metric] for r in rows], unit="",
+                              better="lower" if metric in LOWER_IS_BETTER else "higher",
+                              precision=precision, over=over)
+        for metric in METRICS if entry.get("reference") else ():
+            result.add_gain(f"{variant} vs {entry['reference']}: {METRIC_NAMES[metric]}",
+                            entry[f"{metric}_gain"]["values"], over=over, precision=precision,
+                            unit="held-out " + METRIC_NAMES[metric]
+                            + (" (lower: a gain)" if metric in LOWER_IS_BETTER else ""))
+        if "downstream_gain" in entry:
+            result.add_gain(f"{variant} downstream gain of pretraining",
+                            [r["downstream"]["gain"]["median"] for r in rows
+                             if "downstream" in r], unit="test accuracy", over=over,
+                            precision=precision)
+        if "downstream_vs_reference" in entry:
+            result.add_gain(f"{variant} vs {entry['reference']}: pretrained downstream score",
+                            entry["downstream_vs_reference"]["values"], unit="test accuracy",
+                            over=over, precision=precision)
+    result.note("Each variant is the pipeline file with the --set overrides in "
+                "settings.variants; its reference: equal steps (`baseline`) or equal time "
+                f"(`{EQUAL_TIME}`). Runs and their seconds: details.runs.")
+    result.details = {**store, "summary": table}
+    return result
+
+
+def load_store(path: str, config: str, config_sha256: str, extra: list[str]) -> dict:
+    """The finished runs kept in `path` (this script's harness document, or the plain store of
+    its earlier versions) when they are of the same pipeline file and overrides; else a new
+    store. Runs of another pipeline file or overrides are an error, never mixed in."""
+    store = {"config": config, "config_sha256": config_sha256, "extra": extra, "runs": []}
+    if not os.path.exists(path):
+        return store
+    with open(path) as f:
+        previous = json.load(f)
+    if previous.get("schema") == SCHEMA:
+        previous = previous.get("details") or {}
+    if (previous.get("config"), previous.get("config_sha256"), previous.get("extra")) == (
+            config, config_sha256, extra):
+        return {**store, "runs": previous["runs"],
+                **({"started": previous["started"]} if "started" in previous else {})}
+    if previous.get("runs"):
+        raise SystemExit(f"{path} holds runs of another pipeline file or overrides "
+                         f"({previous.get('config')}, {previous.get('extra')}); give "
+                         f"another --out")
+    return store
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", default="pipelines/albert_tiny.yaml")
@@ -315,42 +386,31 @@ def main() -> None:
     variants = with_references(args.variants)
     with open(os.path.join(REPO, args.config), "rb") as f:
         config_sha256 = hashlib.sha256(f.read()).hexdigest()
-    result = {"config": args.config, "config_sha256": config_sha256, "extra": args.extra,
-              "runs": []}
-    if os.path.exists(args.out):
-        with open(args.out) as f:
-            previous = json.load(f)
-        # Runs of the same pipeline file (same contents) and overrides are kept; others not.
-        if (previous.get("config"), previous.get("config_sha256"), previous.get("extra")) == (
-                args.config, config_sha256, args.extra):
-            result["runs"] = previous["runs"]
-        elif previous.get("runs"):
-            raise SystemExit(f"{args.out} holds runs of another pipeline file or overrides "
-                             f"({previous.get('config')}, {previous.get('extra')}); give "
-                             f"another --out")
+    store = load_store(args.out, args.config, config_sha256, args.extra)
     settings = None
     if args.downstream:  # Runs without a downstream entry are trained again, with one.
-        result["runs"] = [r for r in result["runs"] if "downstream" in r]
+        store["runs"] = [r for r in store["runs"] if "downstream" in r]
         settings = downstream_config(args.work, os.path.join(REPO, args.compare_config),
                                      tuple(args.compare_overrides))
-    done = {(r["variant"], r["seed"]) for r in result["runs"]}
+    done = {(r["variant"], r["seed"]) for r in store["runs"]}
     for seed in args.seeds:
         for variant in variants:
             if (variant, seed) in done:
                 continue
-            overrides = overrides_for(variant, seed, result["runs"], args.config, args.extra)
+            overrides = overrides_for(variant, seed, store["runs"], args.config, args.extra)
+            store.setdefault("started", BenchmarkResult("").started)
             run = run_variant(args.config, variant, seed, args.work, overrides, settings)
-            result["runs"].append(run)
+            store["runs"].append(run)
             print(f"{variant} seed {seed}: MLM acc {run['mlm_accuracy']:.3f} loss "
                   f"{run['mlm_loss']:.3f} pair acc {run['pair_accuracy']:.3f} "
                   f"({run['steps_run']} steps, {run['train_seconds']:.0f} s)"
                   + (f"; downstream gain {run['downstream']['gain']['median']:+.3f}"
                      if "downstream" in run else ""), flush=True)
-            result["machine"] = {"cpu": platform.processor() or platform.machine(),
-                                 "cores": os.cpu_count(), "load_average": os.getloadavg()}
-            result["summary"] = summarize(result["runs"], variants)
-            write_json_atomic(args.out, result, indent=1)  # A kill keeps the finished runs.
-    print(markdown(summarize(result["runs"], variants)))
+            # After every run (a kill keeps the finished ones); the matmul limits at the end.
+            benchmark_result(store, variants).write(args.out, matmul=False)
+    if store["runs"]:
+        benchmark_result(store, variants).write(args.out)
+    print(markdown(summarize(store["runs"], variants)))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 import argparse
 import json
 import os
+import subprocess
 
 from benchmarks import harness, run_all
 
@@ -172,3 +173,26 @@ def test_only_measures_again_and_the_tables_keep_the_others(tmp_path, monkeypatc
     assert measured == ["serving_latency"]
     text = results.read_text()
     assert "### serving_latency" in text and "### train_step_throughput" in text
+
+
+def test_a_resumable_benchmark_finds_its_runs_so_far_and_others_start_clean(tmp_path,
+                                                                           monkeypatch):
+    seen = {}
+
+    def fake_subprocess(command, **kwargs):
+        path = command[command.index("--out") + 1]
+        name = os.path.basename(path)[:-len(".json")]
+        seen[name] = os.path.exists(path)  # What the script finds when it starts.
+        _document(tmp_path, monkeypatch, name=name)
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(run_all.subprocess, "run", fake_subprocess)
+    args = argparse.Namespace(quick=False, full=True, reference=str(tmp_path))
+    for resumable, name in ((True, "recipe"), (False, "latency")):
+        _document(tmp_path, monkeypatch, name=name)  # An earlier run's document.
+        benchmark = run_all.Benchmark(name, quick=None, full=[], resumable=resumable)
+        assert run_all.run_benchmark(benchmark, args, str(tmp_path))["benchmark"] == name
+    assert seen == {"recipe": True, "latency": False}
+    registered = {b.name: b for b in run_all.BENCHMARKS}
+    assert registered["small_budget_recipe"].resumable
+    assert not registered["serving_latency"].resumable

@@ -9,6 +9,7 @@ import sys
 import pytest
 import yaml
 
+from benchmarks import harness
 from tests.helpers import load_script, tiny_pretraining_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -93,9 +94,14 @@ def test_a_run_in_phases_counts_every_phase_and_leaves_nothing(tmp_path):
               "train.phases=[{steps: 2, max_sequence_length: 32}, {steps: 2}]"]
     process = _run(tmp_path, _pipeline(tmp_path), "baseline", extra=phases)
     assert process.returncode == 0, process.stderr[-2000:]
-    result = json.loads((tmp_path / "out.json").read_text())
+    document = json.loads((tmp_path / "out.json").read_text())
+    harness.check_result(document)
+    result = document["details"]
     assert [(r["variant"], r["steps_run"]) for r in result["runs"]] == [("baseline", 4)]
     assert "baseline" in result["summary"] and result["config_sha256"]
+    accuracy = document["figures"]["baseline held-out MLM accuracy"]
+    assert accuracy["rounds"] == [result["runs"][0]["mlm_accuracy"]]
+    assert document["fingerprint"]["matmul_limits"]  # The last write measures them.
     # Each phase's run and records were cleaned up.
     assert not os.listdir(tmp_path / "work" / "runs")
     assert not os.listdir(tmp_path / "work" / "records")
@@ -120,13 +126,16 @@ def test_downstream_scores_each_run_against_its_random_init_twin(tmp_path):
     process = _run(tmp_path, _pipeline(tmp_path), "baseline",
                    flags=["--downstream", *[f"--compare-set={o}" for o in tiny]])
     assert process.returncode == 0, process.stderr[-3000:]
-    result = json.loads((tmp_path / "out.json").read_text())
+    document = json.loads((tmp_path / "out.json").read_text())
+    result = document["details"]
     (run,) = result["runs"]
     gain = run["downstream"]["gain"]
     assert len(gain["values"]) == 2 and gain["verdict"] == "cannot conclude"  # 2 seeds
     assert gain["values"] == pytest.approx([p - r for p, r in zip(
         run["downstream"]["pretrained"]["values"], run["downstream"]["random_init"]["values"])])
     assert result["summary"]["baseline"]["downstream_gain"]["runs"] == 1
+    assert document["gains"]["baseline downstream gain of pretraining"]["values"] == [
+        gain["median"]]
     # Each run's fine-tuning folders are removed; the task's data stays for the next run.
     assert set(os.listdir(tmp_path / "work" / "downstream")) <= {"downstream_data"}
 
@@ -136,3 +145,52 @@ def test_bad_downstream_settings_fail_before_any_run(tmp_path):
         "--downstream", "--compare-set=compare.downstream_examples_per_label=4"])
     assert process.returncode != 0 and "examples_per_label=4" in process.stderr
     assert not os.path.exists(tmp_path / "work" / "runs")
+
+
+def _store(variants_seeds, config="c.yaml", **scores):
+    """A plain store of runs, as the script kept them before it wrote harness documents."""
+    runs = [{"variant": v, "seed": s, "precision": "float32", "steps_run": 400,
+             "train_seconds": 100.0, "mlm_loss": 6.1 - 0.01 * (v != "baseline") - 0.001 * s,
+             "mlm_accuracy": 0.095 + 0.01 * (v != "baseline") + 0.001 * s,
+             "pair_accuracy": 0.56 + 0.002 * s * (-1) ** (v == "baseline")}
+            for v, s in variants_seeds]
+    return {"config": config, "config_sha256": "a" * 64, "extra": [], "runs": runs}
+
+
+def test_the_ablation_is_a_harness_document_with_gains_against_each_reference(monkeypatch):
+    recipe = load_script(SCRIPT, "small_budget_recipe")
+    monkeypatch.setattr(harness, "matmul_limits", lambda: {})
+    store = _store([(v, s) for s in range(5) for v in ("baseline", "lamb_1e-2")])
+    result = recipe.benchmark_result(store, ["baseline", "lamb_1e-2"])
+    document = result.to_dict()
+    harness.check_result(document)
+    assert document["rounds"] == 5 and document["settings"]["values_over"] == "pretraining seeds"
+    assert document["figures"]["lamb_1e-2 held-out MLM loss"]["better"] == "lower"
+    assert document["figures"]["baseline held-out MLM accuracy"]["rounds"] == pytest.approx(
+        [0.095 + 0.001 * s for s in range(5)])
+    # Better by 0.01 at every seed: a gain on accuracy and on loss (lower loss is the gain).
+    for metric in ("MLM accuracy", "MLM loss"):
+        gain = document["gains"][f"lamb_1e-2 vs baseline: {metric}"]
+        assert gain["values"] == pytest.approx([0.01] * 5) and gain["verdict"] == "gain"
+    # The pair task: better at seeds 1-4 only by growing amounts, worse at none: a gain too.
+    pair = document["gains"]["lamb_1e-2 vs baseline: pair-task accuracy"]
+    assert pair["values"] == pytest.approx([0.004 * s for s in range(5)])
+    assert pair["verdict"] == "gain" and pair["positive_seeds"] == 4
+    assert not any(name.startswith("baseline vs") for name in document["gains"])
+    assert document["details"]["runs"] == store["runs"]
+
+
+def test_a_plain_store_of_the_earlier_script_is_resumed_from_its_harness_document(tmp_path,
+                                                                                  monkeypatch):
+    recipe = load_script(SCRIPT, "small_budget_recipe")
+    monkeypatch.setattr(harness, "matmul_limits", lambda: {})
+    plain = _store([("baseline", 0), ("baseline", 1)])
+    path = tmp_path / "out.json"
+    path.write_text(json.dumps(plain))
+    store = recipe.load_store(str(path), "c.yaml", "a" * 64, [])
+    assert store["runs"] == plain["runs"]
+    recipe.benchmark_result(store, ["baseline"]).write(str(path), matmul=False)
+    assert recipe.load_store(str(path), "c.yaml", "a" * 64, [])["runs"] == plain["runs"]
+    assert recipe.load_store(str(tmp_path / "none.json"), "c.yaml", "a" * 64, [])["runs"] == []
+    with pytest.raises(SystemExit, match="holds runs of another pipeline file"):
+        recipe.load_store(str(path), "c.yaml", "b" * 64, [])
