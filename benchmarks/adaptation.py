@@ -12,17 +12,19 @@ ever saw, and the paired gain per seed (adapted - published) is summarised with 
     .venv/bin/python benchmarks/adaptation.py --csv <data>/labeled/uncertainty.csv \\
         --steps 600 --learning-rates 1e-4
 
-The CSV is header-less `label,text`; it is split 60/20/20 (train/validation/test) with
-`--split-seed`. Writes JSON to `--out` (default `benchmarks/out/adaptation_<csv>.json`).
+The CSV is header-less `label,text`; a name that is not a file (`--csv spam.csv`) is one of
+the labelled CSVs `fetch.sh` fetches. It is split 60/20/20 (train/validation/test) with
+`--split-seed`. Writes one `benchmarks.harness` document to `--out` (default
+`benchmarks/out/adaptation_<csv>.json`): each encoder's test score a figure over fine-tuning
+seeds, the paired gain with the protocol's verdict, the adaptation's held-out scores, and the
+whole result under `details`.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -38,8 +40,56 @@ from albert_keras.jobs.downstream_protocol import (choose_learning_rate, paired_
                                                    rate_key, summary)
 from albert_keras.jobs.finetune import finetune  # noqa: E402
 from albert_keras.pipeline import load_pipeline, prepare_and_pretrain  # noqa: E402
+from benchmarks.harness import BenchmarkResult  # noqa: E402
 
 FETCH = os.path.join(REPO, "..", "shared", "data", "fetch.sh")
+
+
+def fetched_data() -> str:
+    """The folder `../shared/data/fetch.sh` fetched its data into (fetching it when missing)."""
+    return subprocess.run(["bash", FETCH], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHON": sys.executable}).stdout.strip() \
+        .splitlines()[-1]
+
+
+def labelled_csv(name: str) -> str:
+    """`name` when it is a file, else the fetched labelled CSV of that name."""
+    if os.path.isfile(name):
+        return name
+    path = os.path.join(fetched_data(), "labeled", name)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"--csv {name!r} is neither a file nor one of the labelled CSVs "
+                                f"fetch.sh fetches (looked for {path})")
+    return path
+
+
+def benchmark_result(name: str, results: dict) -> BenchmarkResult:
+    """The measurement as one `benchmarks.harness` document (module docstring)."""
+    adaptation = results["adaptation"]
+    precision = adaptation["precision"]
+    over = "fine-tuning seeds"
+    result = BenchmarkResult(f"adaptation_{name}", rounds=len(results["seeds"]), settings={
+        "values_over": over, **{k: results[k] for k in (
+            "csv", "model", "seeds", "learning_rates", "metric", "split_seed", "epochs")},
+        "adaptation_steps": adaptation["steps"]})
+    for encoder in ("published", "adapted"):
+        part = results[encoder]
+        result.add_figure(f"{encoder} test {results['metric']}", part["values"], unit="",
+                          precision=precision, over=over, learning_rate=part["learning_rate"])
+    result.add_gain("adapted vs published", results["gain"]["values"],
+                    unit=f"test {results['metric']}", over=over, precision=precision)
+    for score in ("mlm_loss", "mlm_accuracy"):
+        result.add_figure(f"adaptation held-out {score}, before -> after",
+                          [adaptation["held_out_initial"][score],
+                           adaptation["held_out_final"][score]], unit="",
+                          better="lower" if score == "mlm_loss" else "higher",
+                          precision=precision, over="points (before, after)")
+    result.note(f"Adaptation: {adaptation['steps']} steps in {adaptation['seconds']:.0f} s; "
+                f"fine-tuning runs: median {results['finetune_seconds_median']:.0f} s each. "
+                "Each encoder's rate is its best by median validation score; test rows were "
+                "never used for choosing or adapting.")
+    result.details = results
+    return result
 
 
 def split_csv(path: str, directory: str, seed: int) -> dict[str, str]:
@@ -74,11 +124,8 @@ def main() -> None:
     args = parser.parse_args()
     name = os.path.splitext(os.path.basename(args.csv))[0]
     work = os.path.join(args.work, name)
-    model = args.model or os.path.join(
-        subprocess.run(["bash", FETCH], capture_output=True, text=True, check=True,
-                       env={**os.environ, "PYTHON": sys.executable}).stdout.strip()
-        .splitlines()[-1], "minilm")
-    splits = split_csv(args.csv, os.path.join(work, "data"), args.split_seed)
+    model = args.model or os.path.join(fetched_data(), "minilm")
+    splits = split_csv(labelled_csv(args.csv), os.path.join(work, "data"), args.split_seed)
     length = args.max_sequence_length
     overrides = [
         f"name=adapt_{name}", f"model.pretrained={model}",
@@ -132,10 +179,7 @@ def main() -> None:
                               "precision": pretraining["precision"]},
                "seeds": args.seeds, "learning_rates": args.learning_rates, "metric": metric,
                "split_seed": args.split_seed, "epochs": args.epochs,
-               "finetune_seconds_median": float(np.median(finetune_seconds)),
-               "machine": {"cpu": platform.processor() or platform.machine(),
-                           "cores": os.cpu_count(),
-                           "load_average": list(os.getloadavg())}}
+               "finetune_seconds_median": float(np.median(finetune_seconds))}
     for encoder in encoders:
         validation = {rate: scores[encoder][rate]["validation"] for rate in args.learning_rates}
         chosen = choose_learning_rate(validation)
@@ -153,9 +197,7 @@ def main() -> None:
     print(f"  paired gain {gain['median']:+.3f} [{gain['min']:+.3f}, {gain['max']:+.3f}], "
           f"{gain['positive_seeds']}/{len(gain['values'])} seeds > 0: {gain['verdict']}")
     out = args.out or os.path.join(REPO, "benchmarks", "out", f"adaptation_{name}.json")
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out, "w", encoding="utf-8") as f:
-        json.dump(results, f, indent=2)
+    benchmark_result(name, results).write(out)
     print(f"wrote {out}")
 
 

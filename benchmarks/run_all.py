@@ -132,6 +132,13 @@ BENCHMARKS = (
     # `compare`'s default once per pretraining seed: about 20 minutes a seed where bfloat16 is
     # native, an hour in float32 on an AVX2 CPU; finished seeds' runs are kept (runs/).
     Benchmark("compare_seeds", quick=None, full=["--seeds", "0", "1", "2", "3", "4"]),
+    # MiniLM continued on a labelled CSV's training text, then fine-tuned, against MiniLM
+    # fine-tuned directly (issue 24, "Adaptation"): the settings RESULTS shows for each CSV.
+    Benchmark("adaptation_spam", quick=None, full=["--csv", "spam.csv", "--steps", "300"],
+              needs=needs_minilm, script="adaptation"),
+    Benchmark("adaptation_uncertainty", quick=None, full=[
+        "--csv", "uncertainty.csv", "--steps", "300", "--max-sequence-length", "64",
+        "--epochs", "2", "--learning-rates", "1e-4"], needs=needs_minilm, script="adaptation"),
     # The quickstart's recipe ablation (issue 24) at the current defaults, with the downstream
     # protocol per run: about 40 minutes a run on a 2-core AVX2 CPU, 50 runs; finished runs are
     # kept in its JSON, so `--only small_budget_recipe` may be stopped and started again.

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from benchmarks import harness
+from benchmarks import harness, run_all
 from tests.helpers import load_script
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -151,3 +151,40 @@ def test_quickstart_time_figures_and_notes_come_from_each_rounds_summary(tmp_pat
     with pytest.raises(RuntimeError, match="different precisions"):
         script.main(["--rounds", "3", "--quick", "--out", str(out)])
     assert seen[-1] == script.QUICK
+
+
+def test_adaptation_document_pairs_adapted_with_published_by_seed(tmp_path, monkeypatch):
+    script = _script("adaptation")
+    monkeypatch.setattr(harness, "matmul_limits", lambda: {})
+    published = [0.96, 0.94, 0.98, 0.96, 0.92]
+    adapted = [0.98, 0.96, 0.98, 0.97, 0.95]
+    gain = script.paired_gain(adapted, published)
+    results = {"csv": "spam", "model": "minilm", "seeds": [0, 1, 2, 3, 4],
+               "learning_rates": [3e-5, 1e-4], "metric": "accuracy", "split_seed": 0,
+               "epochs": 3, "finetune_seconds_median": 60.0,
+               "adaptation": {"steps": 300, "seconds": 533.0, "precision": "float32",
+                              "held_out_initial": {"mlm_loss": 10.98, "mlm_accuracy": 0.0},
+                              "held_out_final": {"mlm_loss": 4.17, "mlm_accuracy": 0.352}},
+               "published": {"learning_rate": 1e-4, "values": published},
+               "adapted": {"learning_rate": 1e-4, "values": adapted}, "gain": gain}
+    document = script.benchmark_result("spam", results).to_dict()
+    harness.check_result(document)
+    assert document["benchmark"] == "adaptation_spam" and document["rounds"] == 5
+    assert document["figures"]["adapted test accuracy"]["rounds"] == adapted
+    # 4 of 5 seeds gain (one ties), median +0.02: a gain by the protocol's rule.
+    assert document["gains"]["adapted vs published"]["verdict"] == "gain" == gain["verdict"]
+    assert document["figures"]["adaptation held-out mlm_loss, before -> after"]["rounds"] == [
+        10.98, 4.17]
+    assert document["details"] is results
+    registered = {b.name: b for b in run_all.BENCHMARKS}
+    assert registered["adaptation_spam"].script == "adaptation"
+    # A name that is not a file is one of the fetched labelled CSVs; a wrong one says so.
+    (tmp_path / "labeled").mkdir()
+    (tmp_path / "labeled" / "spam.csv").write_text("ham,hello\n")
+    monkeypatch.setattr(script, "fetched_data", lambda: str(tmp_path))
+    assert script.labelled_csv("spam.csv") == str(tmp_path / "labeled" / "spam.csv")
+    own = tmp_path / "mine.csv"
+    own.write_text("a,b\n")
+    assert script.labelled_csv(str(own)) == str(own)
+    with pytest.raises(FileNotFoundError, match="'nope.csv' is neither a file"):
+        script.labelled_csv("nope.csv")
