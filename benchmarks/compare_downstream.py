@@ -16,8 +16,11 @@ on test rows never used for choosing (`jobs/downstream_protocol.py`). A CSV is s
         --set finetune.epochs=3 --out benchmarks/out/downstream_epochs3.json
 
 Prints median [min, max] per arm, the paired gain per seed with its verdict and the wall time
-of each arm's fine-tuning runs; writes JSON to `--out` (default
-`benchmarks/out/compare_downstream.json`).
+of each arm's fine-tuning runs; writes one `benchmarks.harness` document to `--out` (default
+`benchmarks/out/compare_downstream.json`): per arm, the pretrained encoder's and its twin's
+test scores as figures over fine-tuning seeds and the paired gain with the protocol's verdict,
+the whole result under `details` (`python -m benchmarks.run_all --tables DIR` makes its
+tables).
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ from albert_keras.compare.comparison import downstream_task  # noqa: E402
 from albert_keras.compare.report import format_gain  # noqa: E402
 from albert_keras.models.encoder_config import EncoderConfig  # noqa: E402
 from albert_keras.pipeline import load_pipeline  # noqa: E402
+from albert_keras.training.precision import resolve_precision  # noqa: E402
+from benchmarks.harness import BenchmarkResult, repo_relative  # noqa: E402
 
 
 def split_csv(path: str, directory: str, seed: int, test_fraction: float = 0.2) -> tuple[str, str]:
@@ -57,6 +62,44 @@ def split_csv(path: str, directory: str, seed: int, test_fraction: float = 0.2) 
         with open(paths[-1], "w", encoding="utf-8", newline="") as f:
             csv.writer(f).writerows(rows[i] for i in indices)
     return paths[0], paths[1]
+
+
+def records_dir(report: dict, run: str) -> str:
+    """The comparison's records folder. `report.json` names it as `compare` saw it: relative to
+    the folder it ran in, which for the default `compare.output_dir` (`runs/`) is two levels
+    above the run folder; tried as given first."""
+    records = report["shared"]["records"]
+    candidates = [records]
+    if not os.path.isabs(records):
+        candidates.append(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(run))),
+                                       records))
+    for candidate in candidates:
+        if os.path.isdir(candidate):
+            return candidate
+    raise FileNotFoundError(f"The records of the compare run {run!r} are not at "
+                            f"{' or '.join(repr(c) for c in candidates)}: run this from the "
+                            "folder the comparison ran in")
+
+
+def benchmark_result(name: str, results: dict, precision: str) -> BenchmarkResult:
+    """The downstream step again as one `benchmarks.harness` document (module docstring)."""
+    over = "fine-tuning seeds"
+    result = BenchmarkResult(f"compare_downstream_{name}", rounds=len(results["seeds"]),
+                             settings={"values_over": over, "csv": results["csv"],
+                                       "seeds": results["seeds"],
+                                       "finetune": results["finetune"]})
+    for arm, scores in results["arms"].items():
+        unit = f"{scores['split']} {scores['metric']}"
+        for init in ("pretrained", "random_init"):
+            result.add_figure(f"{arm} {init} {unit}", scores[init]["values"], unit="",
+                              precision=precision, over=over,
+                              learning_rate=scores[init]["learning_rate"])
+        result.add_gain(f"{arm} downstream gain of pretraining", scores["gain"]["values"],
+                        unit=unit, over=over, precision=precision)
+        result.note(f"{arm}: {results['seconds'][arm]:.0f} s of fine-tuning runs.")
+    result.note(f"The encoders of the compare run {results['run']!r} (its report.json).")
+    result.details = results
+    return result
 
 
 def main() -> None:
@@ -82,8 +125,8 @@ def main() -> None:
                       "finetune.validation=null", "finetune.validation_fraction=0.2",
                       "finetune.header=false", "finetune.column_names=[label, text]"]
     config, task = downstream_task(load_pipeline(args.config, overrides), work)
-    tokenizer = os.path.join(report["shared"]["records"], "tokenizer")
-    results = {"run": args.run, "csv": name, "seeds": args.seeds, "task": task,
+    tokenizer = os.path.join(records_dir(report, args.run), "tokenizer")
+    results = {"run": repo_relative([os.path.abspath(args.run)])[0], "csv": name, "seeds": args.seeds, "task": task,
                "finetune": {k: v for k, v in dataclasses.asdict(config.finetune).items()
                             if k in ("epochs", "batch_size", "max_sequence_length",
                                      "learning_rates", "dropout", "warmup_fraction")},
@@ -103,9 +146,9 @@ def main() -> None:
               f"{pretrained['max']:.3f}]  random init {random_init['median']:.3f} "
               f"[{random_init['min']:.3f}, {random_init['max']:.3f}]  paired gain "
               f"{format_gain(scores['gain'])}  ({results['seconds'][arm_name]:.0f} s)")
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(results, f, indent=2)
+    precision = resolve_precision(config.finetune.precision)[0]
+    benchmark_result(name, results, precision).write(args.out)
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -188,3 +188,42 @@ def test_adaptation_document_pairs_adapted_with_published_by_seed(tmp_path, monk
     assert script.labelled_csv(str(own)) == str(own)
     with pytest.raises(FileNotFoundError, match="'nope.csv' is neither a file"):
         script.labelled_csv("nope.csv")
+
+
+def test_compare_downstream_document_gives_each_arms_twins_and_gain(monkeypatch):
+    from albert_keras.jobs.downstream_protocol import paired_gain
+
+    script = _script("compare_downstream")
+    monkeypatch.setattr(harness, "matmul_limits", lambda: {})
+    arms = {}
+    for arm, shift in (("bert", 0.1), ("albert", -0.01)):
+        pretrained = [0.40 + 0.01 * s + shift for s in range(5)]
+        twin = [0.40 + 0.02 * s for s in range(5)]
+        arms[arm] = {"metric": "accuracy", "split": "test",
+                     "pretrained": {"learning_rate": 1e-3, "values": pretrained},
+                     "random_init": {"learning_rate": 5e-4, "values": twin},
+                     "gain": paired_gain(pretrained, twin)}
+    results = {"run": "runs/compare", "csv": "built-in", "seeds": [0, 1, 2, 3, 4],
+               "finetune": {"epochs": 4}, "arms": arms, "seconds": {"bert": 700, "albert": 650}}
+    document = script.benchmark_result("built-in", results, "float32").to_dict()
+    harness.check_result(document)
+    assert document["benchmark"] == "compare_downstream_built-in"
+    assert document["figures"]["bert random_init test accuracy"]["learning_rate"] == 5e-4
+    assert document["gains"]["bert downstream gain of pretraining"]["verdict"] == "gain"
+    # albert: -0.01, -0.02, ... per seed: every seed loses.
+    assert document["gains"]["albert downstream gain of pretraining"]["verdict"] == "loss"
+    assert any("runs/compare" in note for note in document["notes"])
+
+
+def test_compare_downstream_finds_the_records_of_a_run_made_elsewhere(tmp_path):
+    script = _script("compare_downstream")
+    (tmp_path / "checkout" / "tf_records" / "compare").mkdir(parents=True)
+    (tmp_path / "checkout" / "runs" / "compare").mkdir(parents=True)
+    report = {"shared": {"records": os.path.join("tf_records", "compare")}}
+    run = str(tmp_path / "checkout" / "runs" / "compare")
+    assert script.records_dir(report, run) == str(tmp_path / "checkout" / "tf_records" /
+                                                  "compare")
+    report["shared"]["records"] = str(tmp_path / "checkout" / "tf_records" / "compare")
+    assert script.records_dir(report, "anywhere") == report["shared"]["records"]
+    with pytest.raises(FileNotFoundError, match="records of the compare run 'elsewhere'"):
+        script.records_dir({"shared": {"records": "tf_records/gone"}}, "elsewhere")
