@@ -1,25 +1,29 @@
 """Fine-tuning on real data, with real pretrained weights (issue 7). One command:
 
-    .venv/bin/python benchmarks/finetune_real_data.py            # everything, ~50 min on 2 cores
+    .venv/bin/python benchmarks/finetune_real_data.py            # everything, ~1.5 h on 2 cores
     .venv/bin/python benchmarks/finetune_real_data.py --skip-pos # classification + bucketing only
     .venv/bin/python benchmarks/finetune_real_data.py --precision-gate --seeds 0,1,2
 
-1. Classification: MiniLM-L6 (Hugging Face BERT, imported with `from_pretrained`; mean pooling,
-   which this sentence-transformers model was trained for) fine-tuned for 3 epochs on a fixed
-   80/20 split of `labeled/uncertainty.csv` (trained on 90% of the 80%; the other 10% is only
-   reported), against a bag-of-words logistic regression (Keras `TextVectorization`, tf-idf of
-   unigrams and bigrams, a softmax layer) trained on the same rows and early-stopped on the 10%.
+1. Classification, once per seed (`--seeds`): MiniLM-L6 (Hugging Face BERT, imported with
+   `from_pretrained`; mean pooling, which this sentence-transformers model was trained for)
+   fine-tuned for 3 epochs on a fixed 80/20 split of `labeled/uncertainty.csv` (trained on 90%
+   of the 80%; the other 10% is only reported), against a bag-of-words logistic regression
+   (Keras `TextVectorization`, tf-idf of unigrams and bigrams, a softmax layer) trained on the
+   same rows and early-stopped on the 10%; the paired gain per seed with the downstream
+   protocol's verdict.
 2. Tagging: MiniLM-L6 fine-tuned for part-of-speech tags on `labeled/pos-oanc.txt`, tested on a
-   fixed held-out 10% (target: token accuracy >= 0.95).
+   fixed held-out 10% (target: token accuracy >= 0.95); one run (seed 0).
 3. Precision (`--precision-gate`, issue 16): the classification run in float32 and in
-   mixed_bfloat16 for several seeds (initial head weights, dropout, shuffling), same split: is
-   the bf16 accuracy within the float32 runs' seed spread?
+   mixed_bfloat16 per seed (initial head weights, dropout, shuffling), same split, the two
+   precisions' order alternated from seed to seed: the paired accuracy difference with the
+   protocol's verdict ("no difference" is the goal), and the speed ratio per seed.
 4. Speed: one training epoch with length-bucketed batches (padded to the batch's longest row)
    against batches padded to `max_sequence_length`, same model and rows (steady state: the
-   second epoch is timed).
+   second epoch is timed), in alternated rounds (`--rounds`).
 
-Data comes from `../shared/data/fetch.sh` (skipped with a message when it fails). Writes JSON
-to `--out` (default benchmarks/out/finetune_real_data.json) and prints the numbers and ratios.
+Data comes from `../shared/data/fetch.sh` (skipped with a message when it fails). Writes one
+`benchmarks.harness` document to `--out` (default benchmarks/out/finetune_real_data.json; the
+raw results under `details`) and prints the numbers.
 """
 
 from __future__ import annotations
@@ -28,7 +32,6 @@ import argparse
 import csv
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -48,9 +51,11 @@ from albert_keras.tasks import read_examples, task_named  # noqa: E402
 from albert_keras.tasks.finetune_metrics import classification_metrics  # noqa: E402
 from albert_keras.tasks.inputs import labeled  # noqa: E402
 from albert_keras.tasks.inputs.labeled_batches import make_dataset  # noqa: E402
+from benchmarks.harness import BenchmarkResult, run_rounds  # noqa: E402
 
 FETCH = os.path.join(REPO, "..", "shared", "data", "fetch.sh")
 SPLIT_SEED = 0
+PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 def fetch_data() -> str | None:
@@ -154,37 +159,29 @@ def bag_of_words_baseline(config, test_path: str, max_epochs: int = 60) -> dict:
 
 
 def precision_gate(minilm: str, train: str, test: str, work: str, epochs: int,
-                   seeds: list[int]) -> dict:
-    """Test accuracy of the classification run per precision and seed, and the verdict."""
-    runs = {}
-    for seed in seeds:
-        for precision in ("float32", "mixed_bfloat16"):  # Alternated, so drift hits both.
+                   seeds: list[int]) -> dict[str, list[dict]]:
+    """The classification run per precision and seed: `{precision: [one row per seed]}`. The
+    order of the two precisions alternates from seed to seed, so drift hits both alike."""
+    runs: dict[str, list[dict]] = {precision: [] for precision in PRECISIONS}
+    for index, seed in enumerate(seeds):
+        for precision in PRECISIONS[::1 if index % 2 == 0 else -1]:
             keras.utils.set_random_seed(seed)  # Head initialization and dropout.
             config = classifier_config(minilm, train, test, work, epochs=epochs, seed=seed,
                                        precision=precision, verbose=0)
             report = finetune(config)
-            runs.setdefault(precision, []).append({
+            runs[precision].append({
                 "seed": seed, "accuracy": report["metrics"]["test"]["accuracy"],
                 "macro_f1": report["metrics"]["test"]["macro_f1"],
                 "train_seconds": report["train_seconds"], "precision": report["precision"]})
             print(f"precision gate: {precision} seed {seed}: {json.dumps(runs[precision][-1])}")
-    summary = {}
-    for precision, rows in runs.items():
-        accuracies = [row["accuracy"] for row in rows]
-        summary[precision] = {"mean_accuracy": float(np.mean(accuracies)),
-                              "min_accuracy": min(accuracies), "max_accuracy": max(accuracies),
-                              "mean_train_seconds": float(np.mean([r["train_seconds"] for r in rows]))}
-    f32, bf16 = summary["float32"], summary["mixed_bfloat16"]
-    spread = f32["max_accuracy"] - f32["min_accuracy"]
-    difference = bf16["mean_accuracy"] - f32["mean_accuracy"]
-    return {"runs": runs, "summary": summary, "float32_seed_spread": spread,
-            "mean_difference": difference,
-            "within_seed_spread": bool(abs(difference) <= spread),
-            "speedup": f32["mean_train_seconds"] / bf16["mean_train_seconds"]}
+    return runs
 
 
-def bucketing_speedup(config, num_examples: int = 320, epochs: int = 2) -> dict:
-    """Seconds for one steady-state training epoch, bucketed vs padded to max length."""
+def bucketing_speedup(config, num_examples: int = 320, epochs: int = 2,
+                      rounds: int = 3) -> dict:
+    """Seconds of one steady-state training epoch (the last of `epochs`), bucketed vs padded to
+    max length, in alternated rounds (a fresh model each time): `{"bucketed": [s per round],
+    "padded": [...], ...}`."""
     from albert_keras.jobs.finetune import load_finetune_tokenizer
     from albert_keras.models.task import load_pretrained_encoder
 
@@ -195,10 +192,8 @@ def bucketing_speedup(config, num_examples: int = 320, epochs: int = 2) -> dict:
     labels = task.label_vocabulary(examples)
     encoded = task.encode(examples, tokenizer, labels, ft)
     lengths = encoded.lengths
-    result = {"examples": len(examples), "batch_size": ft.batch_size,
-              "max_sequence_length": ft.max_sequence_length,
-              "mean_length": float(np.mean(lengths)), "max_length": int(np.max(lengths))}
-    for bucketed in (True, False):
+
+    def epoch_seconds(bucketed: bool) -> float:
         dataset = make_dataset(encoded, ft.batch_size, training=True, bucket_by_length=bucketed,
                                max_sequence_length=ft.max_sequence_length, seed=0)
         model = task.build_model(ft, load_pretrained_encoder(config.model.pretrained), labels)
@@ -206,9 +201,14 @@ def bucketing_speedup(config, num_examples: int = 320, epochs: int = 2) -> dict:
                       **task.compile_arguments(ft))
         times = EpochTimes()
         model.fit(dataset, epochs=epochs, callbacks=[times], verbose=0)
-        result["bucketed_seconds" if bucketed else "padded_seconds"] = times.seconds[-1]
-    result["speedup"] = result["padded_seconds"] / result["bucketed_seconds"]
-    return result
+        return times.seconds[-1]
+
+    seconds = run_rounds({"bucketed": lambda: epoch_seconds(True),
+                          "padded": lambda: epoch_seconds(False)}, rounds)
+    return {"examples": len(examples), "batch_size": ft.batch_size,
+            "max_sequence_length": ft.max_sequence_length,
+            "mean_length": float(np.mean(lengths)), "max_length": int(np.max(lengths)),
+            **seconds}
 
 
 class EpochTimes(keras.callbacks.Callback):
@@ -230,18 +230,77 @@ def _summary(report: dict, split: str, keys: tuple[str, ...]) -> dict:
             "examples": report["examples"], "truncated": report["truncated"]}
 
 
+def benchmark_result(results: dict) -> BenchmarkResult:
+    """The measurements in `results` (what `main` collected) as one harness document."""
+    gate = "precision_gate" in results
+    seeds = results["seeds"]
+    result = BenchmarkResult("finetune_precision_gate" if gate else "finetune_real_data",
+                             rounds=len(seeds), settings={
+                                 "values_over": "seeds (figures) and alternated rounds (speed)",
+                                 "seeds": seeds, "epochs": results["epochs"],
+                                 "split_seed": SPLIT_SEED})
+    over = "seeds"
+    if "classification" in results:
+        runs = results["classification"]
+        precision = runs[0]["minilm"]["precision"]
+        bow = [r["bag_of_words"]["accuracy"] for r in runs]
+        minilm = [r["minilm"]["accuracy"] for r in runs]
+        result.add_figure("bag-of-words test accuracy", bow, unit="", precision="float32",
+                          over=over)
+        result.add_figure("MiniLM-L6 test accuracy", minilm, unit="", precision=precision,
+                          over=over)
+        result.add_gain("MiniLM-L6 vs bag-of-words", [m - b for m, b in zip(minilm, bow)],
+                        unit="test accuracy", over=over, precision=precision)
+    if "bucketing" in results:
+        bucketing = results["bucketing"]
+        for name in ("bucketed", "padded"):
+            result.add_figure(f"{name} epoch seconds", bucketing[name], unit="s",
+                              better="lower", precision=bucketing["precision"])
+        result.add_comparison("bucketed vs padded epoch", "bucketed epoch seconds",
+                              "padded epoch seconds")
+        result.note(f"Bucketing: {bucketing['examples']} rows, mean {bucketing['mean_length']:.0f}"
+                    f" tokens, padded to {bucketing['max_sequence_length']}; the second epoch "
+                    "of a fresh model timed per round.")
+    if "pos" in results:
+        pos = results["pos"]
+        result.add_figure("MiniLM-L6 POS token accuracy", [pos["token_accuracy"]], unit="",
+                          precision=pos["precision"], over="run", target=0.95,
+                          meets_target=pos["token_accuracy"] >= 0.95)
+    if gate:
+        runs = results["precision_gate"]
+        for precision, rows in runs.items():
+            result.add_figure(f"{precision} test accuracy", [r["accuracy"] for r in rows],
+                              unit="", precision=precision, over=over)
+            result.add_figure(f"{precision} training seconds",
+                              [r["train_seconds"] for r in rows], unit="s", better="lower",
+                              precision=precision, over=over)
+        result.add_gain("mixed_bfloat16 vs float32 test accuracy",
+                        [b["accuracy"] - f["accuracy"] for f, b in
+                         zip(runs["float32"], runs["mixed_bfloat16"])], unit="test accuracy",
+                        over=over, precision="mixed_bfloat16")
+        result.add_comparison("mixed_bfloat16 vs float32 training",
+                              "mixed_bfloat16 training seconds", "float32 training seconds")
+        result.note("The gate: the bf16 accuracy should show no difference from float32 "
+                    "(the gain rule); the two precisions' order alternates per seed.")
+    result.details = results
+    return result
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "out",
                                                       "finetune_real_data.json"))
-    parser.add_argument("--epochs", type=int, default=3, help="classification epochs (max)")
+    parser.add_argument("--epochs", type=int, default=3, help="classification epochs")
     parser.add_argument("--pos-epochs", type=int, default=3)
+    parser.add_argument("--seeds", default="0,1,2", help="seeds of the classification runs "
+                        "(and of the precision gate)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternated rounds of the "
+                        "bucketing speed measurement")
     parser.add_argument("--skip-classification", action="store_true")
     parser.add_argument("--skip-pos", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--precision-gate", action="store_true",
                         help="only the float32 vs mixed_bfloat16 classification runs")
-    parser.add_argument("--seeds", default="0,1,2", help="seeds of the precision gate")
     args = parser.parse_args(argv)
 
     data_dir = fetch_data()
@@ -252,31 +311,30 @@ def main(argv=None) -> int:
     work = os.path.join(out_dir, "finetune_real_data")
     os.makedirs(work, exist_ok=True)
     minilm = os.path.join(data_dir, "minilm")
-    results = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-               "tensorflow": tf.__version__, "keras": keras.__version__}
-    started = time.perf_counter()
-
+    seeds = [int(seed) for seed in args.seeds.split(",")]
+    results = {"seeds": seeds, "epochs": args.epochs}
     train, test = uncertainty_split(data_dir, work)
-    config = classifier_config(minilm, train, test, work, epochs=args.epochs)
     if args.precision_gate:
-        seeds = [int(seed) for seed in args.seeds.split(",")]
         results["precision_gate"] = precision_gate(minilm, train, test, work, args.epochs, seeds)
         args.skip_classification = args.skip_speed = args.skip_pos = True
     if not args.skip_classification:
-        results["bag_of_words"] = bag_of_words_baseline(config, test)
-        print("bag-of-words:", json.dumps(results["bag_of_words"]))
-        report = finetune(config)
-        results["minilm_classifier"] = _summary(
-            report, "test", ("accuracy", "macro_f1", "confusion_matrix"))
-        results["minilm_classifier"]["validation_accuracy"] = \
-            report["metrics"]["validation"]["accuracy"]
-        results["classification_margin"] = (results["minilm_classifier"]["accuracy"]
-                                            - results["bag_of_words"]["accuracy"])
-
+        results["classification"] = []
+        for seed in seeds:
+            keras.utils.set_random_seed(seed)
+            config = classifier_config(minilm, train, test, work, epochs=args.epochs, seed=seed)
+            bow = bag_of_words_baseline(config, test)
+            report = finetune(config)
+            minilm_scores = {**_summary(report, "test", ("accuracy", "macro_f1")),
+                             "validation_accuracy": report["metrics"]["validation"]["accuracy"],
+                             "precision": report["precision"]}
+            results["classification"].append({"seed": seed, "bag_of_words": bow,
+                                               "minilm": minilm_scores})
+            print(f"seed {seed}: MiniLM {minilm_scores['accuracy']:.4f} vs bag-of-words "
+                  f"{bow['accuracy']:.4f}", flush=True)
     if not args.skip_speed:
-        results["bucketing"] = bucketing_speedup(config)
-        print("bucketing:", json.dumps(results["bucketing"]))
-
+        config = classifier_config(minilm, train, test, work, epochs=args.epochs)
+        results["bucketing"] = {**bucketing_speedup(config, rounds=args.rounds),
+                                "precision": "float32"}
     if not args.skip_pos:
         pos_train, pos_test = pos_split(data_dir, work)
         pos_config = pipeline_from_dict({
@@ -286,47 +344,13 @@ def main(argv=None) -> int:
                          "batch_size": 32, "epochs": args.pos_epochs, "learning_rate": 1e-4,
                          "output_dir": work, "verbose": 2}})
         pos_report = finetune(pos_config)
-        results["minilm_pos"] = _summary(pos_report, "test", ("token_accuracy", "macro_f1"))
-        results["minilm_pos"]["meets_target"] = results["minilm_pos"]["token_accuracy"] >= 0.95
-
-    results["total_seconds"] = time.perf_counter() - started
-    with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(results, f, indent=2)
-    _print(results, args.out)
+        results["pos"] = {**_summary(pos_report, "test", ("token_accuracy", "macro_f1")),
+                          "precision": pos_report["precision"]}
+    result = benchmark_result(results)
+    result.write(args.out)
+    result.print_summary()
+    print(f"wrote {args.out}")
     return 0
-
-
-def _print(results: dict, out: str) -> None:
-    print(f"\nwrote {out}\n")
-    print("| task | model | metric | value | epochs | train s |")
-    print("|---|---|---|---|---|---|")
-    if "bag_of_words" in results:
-        bow, clf = results["bag_of_words"], results["minilm_classifier"]
-        print(f"| uncertainty.csv (20% test) | bag-of-words LR | accuracy / macro-F1 | "
-              f"{bow['accuracy']:.4f} / {bow['macro_f1']:.4f} | {bow['epochs_run']} | {bow['train_seconds']:.0f} |")
-        print(f"| uncertainty.csv (20% test) | MiniLM-L6 fine-tuned | accuracy / macro-F1 | "
-              f"{clf['accuracy']:.4f} / {clf['macro_f1']:.4f} | {clf['epochs_run']} | {clf['train_seconds']:.0f} |")
-    if "minilm_pos" in results:
-        pos = results["minilm_pos"]
-        print(f"| pos-oanc.txt (10% test) | MiniLM-L6 fine-tuned | token accuracy / macro-F1 | "
-              f"{pos['token_accuracy']:.4f} / {pos['macro_f1']:.4f} | {pos['epochs_run']} | {pos['train_seconds']:.0f} |")
-    if "classification_margin" in results:
-        print(f"\nMiniLM - bag-of-words accuracy: {results['classification_margin']:+.4f}")
-    if "precision_gate" in results:
-        gate = results["precision_gate"]
-        for precision, row in gate["summary"].items():
-            accuracies = ", ".join(f"{r['accuracy']:.4f}" for r in gate["runs"][precision])
-            print(f"{precision}: test accuracy {accuracies} (mean {row['mean_accuracy']:.4f}), "
-                  f"{row['mean_train_seconds']:.0f} s per run")
-        print(f"bf16 - float32 mean accuracy {gate['mean_difference']:+.4f}; float32 seed spread "
-              f"{gate['float32_seed_spread']:.4f}: "
-              f"{'within' if gate['within_seed_spread'] else 'OUTSIDE'} the spread; "
-              f"bf16 {gate['speedup']:.2f}x the float32 speed")
-    if "bucketing" in results:
-        b = results["bucketing"]
-        print(f"length bucketing: {b['bucketed_seconds']:.1f} s vs padded to {b['max_sequence_length']}: "
-              f"{b['padded_seconds']:.1f} s per epoch -> {b['speedup']:.2f}x faster")
-    print(f"total wall time: {results['total_seconds']:.0f} s")
 
 
 if __name__ == "__main__":

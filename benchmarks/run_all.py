@@ -132,6 +132,12 @@ BENCHMARKS = (
     # `compare`'s default once per pretraining seed: about 20 minutes a seed where bfloat16 is
     # native, an hour in float32 on an AVX2 CPU; finished seeds' runs are kept (runs/).
     Benchmark("compare_seeds", quick=None, full=["--seeds", "0", "1", "2", "3", "4"]),
+    # MiniLM-L6 fine-tuned on real labelled data (issue 7): against bag-of-words over seeds,
+    # POS tagging, length bucketing in rounds; and the bf16 accuracy gate (issue 16).
+    Benchmark("finetune_real_data", quick=None, full=["--seeds", "0,1,2"], needs=needs_minilm),
+    Benchmark("finetune_precision_gate", quick=None, full=[
+        "--precision-gate", "--seeds", "0,1,2", "--epochs", "2"], needs=needs_minilm,
+              script="finetune_real_data"),
     # MiniLM continued on a labelled CSV's training text, then fine-tuned, against MiniLM
     # fine-tuned directly (issue 24, "Adaptation"): the settings RESULTS shows for each CSV.
     Benchmark("adaptation_spam", quick=None, full=["--csv", "spam.csv", "--steps", "300"],

@@ -227,3 +227,51 @@ def test_compare_downstream_finds_the_records_of_a_run_made_elsewhere(tmp_path):
     assert script.records_dir(report, "anywhere") == report["shared"]["records"]
     with pytest.raises(FileNotFoundError, match="records of the compare run 'elsewhere'"):
         script.records_dir({"shared": {"records": "tf_records/gone"}}, "elsewhere")
+
+
+def test_finetune_real_data_document_pairs_seeds_and_alternates_the_speed_rounds(monkeypatch):
+    script = _script("finetune_real_data")
+    monkeypatch.setattr(harness, "matmul_limits", lambda: {})
+    classification = [{"seed": s, "bag_of_words": {"accuracy": 0.76 - 0.01 * s},
+                       "minilm": {"accuracy": 0.82 + 0.005 * s, "precision": "float32"}}
+                      for s in range(3)]
+    results = {"seeds": [0, 1, 2], "epochs": 3, "classification": classification,
+               "bucketing": {"bucketed": [31.5, 30.9, 32.0], "padded": [151.1, 149.0, 150.2],
+                             "examples": 320, "mean_length": 29.0, "max_sequence_length": 128,
+                             "precision": "float32"},
+               "pos": {"token_accuracy": 0.951, "precision": "float32"}}
+    document = script.benchmark_result(results).to_dict()
+    harness.check_result(document)
+    assert document["benchmark"] == "finetune_real_data"
+    gain = document["gains"]["MiniLM-L6 vs bag-of-words"]
+    assert gain["values"] == pytest.approx([0.06, 0.075, 0.09]) and gain["verdict"] == "gain"
+    speed = document["comparisons"]["bucketed vs padded epoch"]
+    assert speed["verdict"] == "faster" and speed["min"] == pytest.approx(150.2 / 32.0)  # Per round, not of medians
+    assert document["figures"]["MiniLM-L6 POS token accuracy"]["meets_target"] is True
+    # The precision gate: its own document, bf16 against float32 paired by seed.
+    gate = {"seeds": [0, 1, 2], "epochs": 2, "precision_gate": {
+        "float32": [{"accuracy": a, "train_seconds": 100.0} for a in (0.80, 0.82, 0.81)],
+        "mixed_bfloat16": [{"accuracy": a, "train_seconds": 60.0} for a in (0.81, 0.81, 0.81)]}}
+    document = script.benchmark_result(gate).to_dict()
+    harness.check_result(document)
+    assert document["benchmark"] == "finetune_precision_gate"
+    accuracy = document["gains"]["mixed_bfloat16 vs float32 test accuracy"]
+    assert accuracy["values"] == pytest.approx([0.01, -0.01, 0.0])
+    assert accuracy["verdict"] == "no difference"
+    assert document["comparisons"]["mixed_bfloat16 vs float32 training"]["verdict"] == "faster"
+
+
+def test_the_precision_gate_alternates_which_precision_runs_first(monkeypatch):
+    script = _script("finetune_real_data")
+    order = []
+
+    def fake_finetune(config):
+        order.append((config.finetune.seed, config.finetune.precision))
+        return {"metrics": {"test": {"accuracy": 0.8, "macro_f1": 0.8}}, "train_seconds": 1.0,
+                "precision": config.finetune.precision}
+
+    monkeypatch.setattr(script, "finetune", fake_finetune)
+    runs = script.precision_gate("minilm", "train.csv", "test.csv", "work", 1, [0, 1, 2])
+    assert order == [(0, "float32"), (0, "mixed_bfloat16"), (1, "mixed_bfloat16"),
+                     (1, "float32"), (2, "float32"), (2, "mixed_bfloat16")]
+    assert [r["seed"] for r in runs["mixed_bfloat16"]] == [0, 1, 2]
