@@ -14,6 +14,12 @@ when every round's speed ratio is above 1 + tolerance; "slower" when every one i
 1 - tolerance; otherwise, or with fewer than `MIN_ROUNDS` rounds, "cannot conclude" (the rounds
 disagree, or there are too few to tell). The median is reported, never used alone for a verdict.
 
+Scores over seeds (accuracy of a pretrained encoder against its random-init twin, of a recipe
+variant against its reference) are not speed: their figures' values are the seeds (`over`
+says so), and each paired difference is recorded with `add_gain`, whose verdict is the
+downstream protocol's (`GAIN_RULE`: "gain", "loss", "no difference", or "cannot conclude" with
+fewer than 3 seeds).
+
 Every result carries a machine fingerprint: CPU model and flags, cores, load average before and
 after, Python/TensorFlow/Keras/keras-hub versions, the devices TensorFlow sees, and the float32 and
 bfloat16 dense-matmul limits measured in the same run (a short fixed-size matmul loop). Each
