@@ -196,3 +196,15 @@ def test_a_resumable_benchmark_finds_its_runs_so_far_and_others_start_clean(tmp_
     registered = {b.name: b for b in run_all.BENCHMARKS}
     assert registered["small_budget_recipe"].resumable
     assert not registered["serving_latency"].resumable
+
+
+def test_results_md_holds_exactly_the_tables_of_the_committed_json():
+    """No number between RESULTS.md's markers is edited by hand: they are the tables that
+    `run_all --tables benchmarks/out/full` makes from the committed documents."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    full = os.path.join(root, "benchmarks", "out", "full")
+    with open(os.path.join(root, "benchmarks", "RESULTS.md"), encoding="utf-8") as f:
+        text = f.read()
+    generated = run_all.tables(run_all.load_documents(full)).rstrip("\n")
+    start, end = text.index(run_all.BEGIN), text.index(run_all.END) + len(run_all.END)
+    assert text[start:end] == generated
