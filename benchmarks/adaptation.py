@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import subprocess
 import sys
 import time
 
@@ -40,23 +39,13 @@ from albert_keras.jobs.downstream_protocol import (choose_learning_rate, paired_
                                                    rate_key, summary)
 from albert_keras.jobs.finetune import finetune  # noqa: E402
 from albert_keras.pipeline import load_pipeline, prepare_and_pretrain  # noqa: E402
-from benchmarks.harness import BenchmarkResult  # noqa: E402
-
-FETCH = os.path.join(REPO, "..", "shared", "data", "fetch.sh")
-
-
-def fetched_data() -> str:
-    """The folder `../shared/data/fetch.sh` fetched its data into (fetching it when missing)."""
-    return subprocess.run(["bash", FETCH], capture_output=True, text=True, check=True,
-                          env={**os.environ, "PYTHON": sys.executable}).stdout.strip() \
-        .splitlines()[-1]
-
+from benchmarks.harness import BenchmarkResult, fetch_data  # noqa: E402
 
 def labelled_csv(name: str) -> str:
     """`name` when it is a file, else the fetched labelled CSV of that name."""
     if os.path.isfile(name):
         return name
-    path = os.path.join(fetched_data(), "labeled", name)
+    path = os.path.join(fetch_data(), "labeled", name)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"--csv {name!r} is neither a file nor one of the labelled CSVs "
                                 f"fetch.sh fetches (looked for {path})")
@@ -124,7 +113,7 @@ def main() -> None:
     args = parser.parse_args()
     name = os.path.splitext(os.path.basename(args.csv))[0]
     work = os.path.join(args.work, name)
-    model = args.model or os.path.join(fetched_data(), "minilm")
+    model = args.model or os.path.join(fetch_data(), "minilm")
     splits = split_csv(labelled_csv(args.csv), os.path.join(work, "data"), args.split_seed)
     length = args.max_sequence_length
     overrides = [

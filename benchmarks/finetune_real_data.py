@@ -51,25 +51,21 @@ from albert_keras.tasks import read_examples, task_named  # noqa: E402
 from albert_keras.tasks.finetune_metrics import classification_metrics  # noqa: E402
 from albert_keras.tasks.inputs import labeled  # noqa: E402
 from albert_keras.tasks.inputs.labeled_batches import make_dataset  # noqa: E402
+from benchmarks import harness  # noqa: E402
 from benchmarks.harness import BenchmarkResult, run_rounds  # noqa: E402
 
-FETCH = os.path.join(REPO, "..", "shared", "data", "fetch.sh")
 SPLIT_SEED = 0
 PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 def fetch_data() -> str | None:
-    """The data directory from `fetch.sh`, or None when it cannot fetch."""
+    """The data directory from `fetch.sh` (`harness.fetch_data`), or None when it cannot."""
     try:
-        result = subprocess.run(["bash", FETCH], capture_output=True, text=True, timeout=900,
-                                env={**os.environ, "PYTHON": sys.executable})
-    except (OSError, subprocess.TimeoutExpired) as error:
-        print(f"fetch.sh failed: {error}", file=sys.stderr)
+        return harness.fetch_data()
+    except (OSError, subprocess.SubprocessError) as error:
+        print(f"fetch.sh failed: {error} {getattr(error, 'stderr', '') or ''}"[-2000:],
+              file=sys.stderr)
         return None
-    if result.returncode != 0:
-        print(f"fetch.sh failed ({result.returncode}): {result.stderr[-2000:]}", file=sys.stderr)
-        return None
-    return result.stdout.strip().splitlines()[-1]
 
 
 def uncertainty_split(data_dir: str, out_dir: str) -> tuple[str, str]:

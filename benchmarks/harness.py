@@ -75,6 +75,17 @@ FINGERPRINT_KEYS = ("cpu_model", "cpu_flags", "cpu_count", "cpu_affinity", "load
                     "matmul_limits")
 
 
+def fetch_data() -> str:
+    """The folder `../shared/data/fetch.sh` fetched its real data into (fetching what is
+    missing). Raises `subprocess.CalledProcessError` or `TimeoutExpired` when it cannot."""
+    import subprocess
+
+    script = os.path.join(REPO, "..", "shared", "data", "fetch.sh")
+    result = subprocess.run(["bash", script], capture_output=True, text=True, check=True,
+                            timeout=900, env={**os.environ, "PYTHON": sys.executable})
+    return result.stdout.strip().splitlines()[-1]
+
+
 def load_average() -> list[float]:
     """The 1, 5 and 15 minute load averages (empty where the system has none)."""
     try:

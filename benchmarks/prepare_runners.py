@@ -42,14 +42,7 @@ from albert_keras.pretraining_data.corpus import read_documents  # noqa: E402
 from albert_keras.pretraining_data.prepare import prepare  # noqa: E402
 from albert_keras.tokenizers.tokenizer_files import save_tokenizer  # noqa: E402
 from albert_keras.tokenizers.tokenizer_training import train_tokenizer  # noqa: E402
-from benchmarks.harness import BenchmarkResult, run_rounds  # noqa: E402
-
-
-def fetch_data() -> str:
-    script = os.path.join(REPO, "..", "shared", "data", "fetch.sh")
-    result = subprocess.run(["bash", script], capture_output=True, text=True, check=True,
-                            timeout=900)
-    return result.stdout.strip().splitlines()[-1]
+from benchmarks.harness import BenchmarkResult, fetch_data, run_rounds  # noqa: E402
 
 
 def worker_start_seconds() -> float:

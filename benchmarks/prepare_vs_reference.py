@@ -53,13 +53,6 @@ SETTINGS = {"max_sequence_length": 128, "dupe_factor": 1, "max_predictions": 20,
 _LOG_TIME = re.compile(r"^[IWEF]\d{4} (\d\d):(\d\d):(\d\d\.\d+) ")
 
 
-def fetch_data() -> str:
-    script = os.path.join(REPO, "..", "shared", "data", "fetch.sh")
-    result = subprocess.run(["bash", script], capture_output=True, text=True, check=True,
-                            timeout=900)
-    return result.stdout.strip().splitlines()[-1]
-
-
 def corpus_tokenizer(data_dir: str, corpus: str) -> str:
     """The cached 1,000-piece model trained on the corpus (trained here the first time)."""
     directory = os.path.join(data_dir, "spm", "shakespeare_albert_unigram_1000")
@@ -279,7 +272,7 @@ def main(argv=None) -> int:
         return 0
     if not args.reference:
         parser.error("--reference is required (git clone https://github.com/google-research/albert)")
-    from benchmarks.harness import BenchmarkResult, run_rounds
+    from benchmarks.harness import BenchmarkResult, fetch_data, run_rounds
 
     data_dir = fetch_data()
     plays = os.path.join(data_dir, "corpus", "shakespeare")

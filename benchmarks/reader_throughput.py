@@ -26,7 +26,6 @@ import dataclasses
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,14 +42,7 @@ from albert_keras.pretraining_data.prepare import prepare  # noqa: E402
 from albert_keras.pretraining_data.reader.pretraining_dataset import (  # noqa: E402
     ReaderOptions, pretraining_dataset)
 from albert_keras.pretraining_data.records.records_manifest import read_manifest  # noqa: E402
-from benchmarks.harness import BenchmarkResult, default_device, run_rounds  # noqa: E402
-
-
-def fetch_data() -> str:
-    script = os.path.join(REPO, "..", "shared", "data", "fetch.sh")
-    result = subprocess.run(["bash", script], capture_output=True, text=True, check=True,
-                            timeout=900)
-    return result.stdout.strip().splitlines()[-1]
+from benchmarks.harness import BenchmarkResult, default_device, fetch_data, run_rounds  # noqa: E402
 
 
 def _masking(directory: str, mode: str):

@@ -181,7 +181,7 @@ def test_adaptation_document_pairs_adapted_with_published_by_seed(tmp_path, monk
     # A name that is not a file is one of the fetched labelled CSVs; a wrong one says so.
     (tmp_path / "labeled").mkdir()
     (tmp_path / "labeled" / "spam.csv").write_text("ham,hello\n")
-    monkeypatch.setattr(script, "fetched_data", lambda: str(tmp_path))
+    monkeypatch.setattr(script, "fetch_data", lambda: str(tmp_path))
     assert script.labelled_csv("spam.csv") == str(tmp_path / "labeled" / "spam.csv")
     own = tmp_path / "mine.csv"
     own.write_text("a,b\n")
