@@ -13,7 +13,12 @@ every seed: `data.seed` is not touched) and summarises per arm:
   seed its median over the fine-tuning seeds, then over pretraining seeds the median [min,
   max] of those, with the verdict of `albert_keras/jobs/downstream_protocol.py` ("gain" when
   the median is above 0 and at least 80% of pretraining seeds gain); and the same rule over
-  every (pretraining seed, fine-tuning seed) pair pooled.
+  every (pretraining seed, fine-tuning seed) pair pooled;
+- what the arms cost, where the reports have `compare`'s speed stage: each arm's training
+  tokens/s over every speed round of every run (the rounds alternate the arms, so each arm
+  against the reference arm is judged round by round with the harness' rule), and its
+  training memory over pretraining seeds. Each run's wall time stays in `details` only: a run
+  resumed after a kill times its last part alone.
 
     .venv/bin/python benchmarks/compare_seeds.py --seeds 0 1 2 3 4          # runs what is missing
     .venv/bin/python benchmarks/compare_seeds.py --runs runs/compare runs/compare_seed1 ...
@@ -134,6 +139,30 @@ def summarize_arms(reports: Sequence[Mapping[str, Any]]) -> dict[str, dict]:
     return arms
 
 
+def summarize_costs(reports: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The runs' speed rounds pooled per arm (run by run, in each run's round order), training
+    memory per run, wall seconds per run; None when a report has no speed stage (made before
+    `compare.speed_rounds` existed)."""
+    if not all(report.get("speed") for report in reports):
+        return None
+    first = reports[0]["speed"]
+    names = [arm["name"] for arm in reports[0]["arms"]]
+    return {
+        "precision": first["precision"], "device": first["device"], "unit": first["unit"],
+        "reference": first["reference"],
+        "rounds_per_run": [report["speed"]["rounds"] for report in reports],
+        "tokens_per_second_rounds": {
+            name: [value for report in reports for value in report["speed"]["arms"][name]["rounds"]]
+            for name in names},
+        "load_average_at_speed_stage": [[report["speed"]["load_average_before"],
+                                         report["speed"]["load_average_after"]]
+                                        for report in reports],
+        "train_memory_mb": {name: [report["arms"][index]["train_memory_mb"] for report in reports]
+                            for index, name in enumerate(names)},
+        "wall_seconds": [report.get("wall_seconds", {}).get("total") for report in reports],
+    }
+
+
 def markdown(arms: Mapping[str, Mapping[str, Any]]) -> str:
     """One table row per arm: medians [min, max] over pretraining seeds."""
     def cell(stats: Mapping[str, float], digits: int = 3) -> str:
@@ -170,8 +199,9 @@ def goal_lines(arms: Mapping[str, Mapping[str, Any]]) -> list[str]:
 def benchmark_result(folders: Sequence[str], reports: Sequence[Mapping[str, Any]],
                      arms: Mapping[str, Mapping[str, Any]]) -> BenchmarkResult:
     """The series as one `benchmarks.harness` document: each score a figure over pretraining
-    seeds, each downstream gain judged by the protocol's rule, the goals and the runs' machine
-    as notes, and `summarize_arms`' whole summary as `details`."""
+    seeds, each downstream gain judged by the protocol's rule, each arm's speed and memory
+    (`summarize_costs`), the goals and the runs' machine as notes, and `summarize_arms`' and
+    `summarize_costs`' summaries as `details`."""
     shared = reports[0]["shared"]
     precision = shared.get("precision", "float32")
     machine = reports[0].get("machine", {})
@@ -196,6 +226,9 @@ def benchmark_result(folders: Sequence[str], reports: Sequence[Mapping[str, Any]
                             down["gain_pooled"]["values"], unit=unit,
                             over="(pretraining, fine-tuning) seed pairs", precision=precision,
                             device=device)
+    costs = summarize_costs(reports)
+    if costs:
+        add_costs(result, costs, over)
     for line in goal_lines(arms):
         result.note(line)
     machines = {json.dumps(r.get("machine", {}), sort_keys=True) for r in reports}
@@ -207,8 +240,36 @@ def benchmark_result(folders: Sequence[str], reports: Sequence[Mapping[str, Any]
                 + f"; made {created[0]} to {created[-1]}; the fingerprint is the summarising "
                 "process'. A seed's per-pretraining-seed gain is the median over its "
                 "fine-tuning seeds.")
-    result.details = {"runs": repo_relative(list(folders)), "arms": arms}
+    result.details = {"runs": repo_relative(list(folders)), "arms": arms,
+                      **({"costs": costs} if costs else {})}
     return result
+
+
+def add_costs(result: BenchmarkResult, costs: Mapping[str, Any], over: str) -> None:
+    """Each arm's tokens/s over the pooled speed rounds, against the reference arm round by
+    round, and its training memory over pretraining seeds."""
+    rounds = costs["rounds_per_run"]
+    rounds_over = (f"speed rounds ({rounds[0]} per pretraining seed)" if len(set(rounds)) == 1
+                   else f"speed rounds ({sum(rounds)} over {len(rounds)} pretraining seeds)")
+    reference = costs["reference"]
+    speed = {name: f"{name} training tokens/s (speed stage)"
+             for name in costs["tokens_per_second_rounds"]}
+    for name, values in costs["tokens_per_second_rounds"].items():
+        result.add_figure(speed[name], values, unit=costs["unit"], precision=costs["precision"],
+                          device=costs["device"], over=rounds_over)
+    for name in speed:
+        if name != reference:
+            result.add_comparison(f"{name} vs {reference} training tokens/s", speed[name],
+                                  speed[reference], over=rounds_over)
+    for name, values in costs["train_memory_mb"].items():
+        result.add_figure(f"{name} training memory", values, unit="MB", better="lower",
+                          precision=costs["precision"], device=costs["device"], over=over)
+    loads = "; ".join(f"{before[0]:.2f} -> {after[0]:.2f}"
+                      for before, after in costs["load_average_at_speed_stage"])
+    result.note(f"Speed rounds: {costs['precision']} on {costs['device']}, each run's rounds "
+                f"alternate the arms after training; 1-minute load average before -> after each "
+                f"run's speed stage: {loads} (the runs' own process counts). Each run's wall "
+                "time is in details.costs.wall_seconds (a resumed run: its last part only).")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

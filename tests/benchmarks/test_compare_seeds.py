@@ -156,3 +156,58 @@ def test_the_series_is_one_harness_document_that_run_all_tabulates(tmp_path, mon
     text = run_all.tables(run_all.load_documents(str(out.parent)))
     assert "### compare_seeds" in text and "· 4 pretraining seeds ·" in text
     assert "| bert downstream gain of pretraining | test accuracy |" in text
+
+
+def _speed_stage(rng, rounds: int = 3) -> dict:
+    arms = {name: {"rounds": rng.uniform(1500, 2500, rounds).tolist()} for name in ("bert", "albert")}
+    return {"precision": "float32", "device": "CPU", "unit": "tokens/s", "reference": "bert",
+            "rounds": rounds, "arms": arms, "load_average_before": [1.5, 1.6, 1.7],
+            "load_average_after": [2.0, 1.8, 1.7]}
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_speed_rounds_are_pooled_and_judged_round_by_round_and_memory_per_seed(tmp_path, seed):
+    from benchmarks import harness
+
+    rng = np.random.default_rng(seed)
+    folders = []
+    for s in range(4):
+        folder = _plant(tmp_path, s, rng, speed=_speed_stage(rng), wall_seconds={"total": 100.0 + s})
+        report = json.loads((tmp_path / f"run{s}" / "report.json").read_text())
+        for arm in report["arms"]:
+            arm["train_memory_mb"] = float(rng.uniform(500, 800))
+        (tmp_path / f"run{s}" / "report.json").write_text(json.dumps(report))
+        folders.append(folder)
+    reports = compare_seeds.load_reports(folders)
+    costs = compare_seeds.summarize_costs(reports)
+    result = compare_seeds.benchmark_result(folders, reports, compare_seeds.summarize_arms(reports))
+    document = result.to_dict(matmul=False)
+    harness.check_result(document)
+    albert = [v for r in reports for v in r["speed"]["arms"]["albert"]["rounds"]]
+    bert = [v for r in reports for v in r["speed"]["arms"]["bert"]["rounds"]]
+    figure = document["figures"]["albert training tokens/s (speed stage)"]
+    assert figure["rounds"] == albert and figure["over"] == "speed rounds (3 per pretraining seed)"
+    comparison = document["comparisons"]["albert vs bert training tokens/s"]
+    ratios = [a / b for a, b in zip(albert, bert)]
+    assert comparison["speed_ratio_rounds"] == pytest.approx(ratios)
+    assert comparison["verdict"] == ("faster" if min(ratios) > 1 else
+                                     "slower" if max(ratios) < 1 else "cannot conclude")
+    assert "bert vs bert training tokens/s" not in document["comparisons"]
+    memory = document["figures"]["bert training memory"]
+    assert memory["rounds"] == [r["arms"][0]["train_memory_mb"] for r in reports]
+    assert memory["better"] == "lower" and memory["unit"] == "MB"
+    assert costs["wall_seconds"] == [100.0, 101.0, 102.0, 103.0]
+    assert document["details"]["costs"] == costs
+    assert any("1.50 -> 2.00" in note for note in document["notes"])
+
+
+def test_reports_without_a_speed_stage_give_scores_only(tmp_path):
+    rng = np.random.default_rng(0)
+    folders = [_plant(tmp_path, s, rng) for s in range(3)]
+    folders.append(_plant(tmp_path, 3, rng, speed=_speed_stage(rng)))
+    reports = compare_seeds.load_reports(folders)
+    assert compare_seeds.summarize_costs(reports) is None
+    document = compare_seeds.benchmark_result(
+        folders, reports, compare_seeds.summarize_arms(reports)).to_dict(matmul=False)
+    assert document["comparisons"] == {} and "costs" not in document["details"]
+    assert not any("tokens/s" in name for name in document["figures"])
