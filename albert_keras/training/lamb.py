@@ -94,7 +94,7 @@ def _fused_lamb_update(gradient, m, v, variable, learning_rate, step, *, beta_1,
 
     The update is bound by memory bandwidth: as separate ops it makes a pass over memory per op.
     Fused, it reads each input once or twice (bert_base's 110M parameters on a 2-core CPU:
-    `optimizer.apply` 407 ms -> 372 ms, see benchmarks/RESULTS.md).
+    `optimizer.apply` 407 ms -> 372 ms, see benchmarks/HISTORY.md).
     """
     m = m + (gradient - m) * (1.0 - beta_1)
     v = v + (tf.square(gradient) - v) * (1.0 - beta_2)
