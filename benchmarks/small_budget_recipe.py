@@ -46,6 +46,9 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Mapping
+
+import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -301,7 +304,8 @@ def markdown(table: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def benchmark_result(store: dict, variants: list[str]) -> BenchmarkResult:
+def benchmark_result(store: dict, variants: list[str],
+                     name: str = "small_budget_recipe") -> BenchmarkResult:
     """The ablation as one `benchmarks.harness` document: per variant, each held-out score a
     figure over its pretraining seeds; against its reference, the per-seed improvement of each
     score as a gain with the downstream protocol's rule (loss: lower is the improvement); with
@@ -310,8 +314,10 @@ def benchmark_result(store: dict, variants: list[str]) -> BenchmarkResult:
     table = summarize(store["runs"], variants)
     over = "pretraining seeds"
     seeds = sorted({r["seed"] for r in store["runs"]})
-    result = BenchmarkResult("small_budget_recipe", rounds=len(seeds), settings={
+    result = BenchmarkResult(name, rounds=len(seeds), settings={
         "values_over": over, "config": store["config"], "config_sha256": store["config_sha256"],
+        **({"config_settings_sha256": store["config_settings_sha256"]}
+           if "config_settings_sha256" in store else {}),
         "extra": store["extra"], "variants": {v: VARIANTS[v][1] for v in table}})
     result.started = store.get("started", result.started)
     for variant, entry in table.items():
@@ -339,28 +345,43 @@ def benchmark_result(store: dict, variants: list[str]) -> BenchmarkResult:
                             over=over, precision=precision)
     result.note("Each variant is the pipeline file with the --set overrides in "
                 "settings.variants; its reference: equal steps (`baseline`) or equal time "
-                f"(`{EQUAL_TIME}`). Runs and their seconds: details.runs.")
+                f"(`{EQUAL_TIME}`). Runs and their seconds: details.runs; the runs were made from "
+                f"{store.get('started', '?')} on (the fingerprint is of the process that wrote "
+                "this document).")
     result.details = {**store, "summary": table}
     return result
 
 
-def load_store(path: str, config: str, config_sha256: str, extra: list[str]) -> dict:
+def config_digests(path: str) -> dict[str, str]:
+    """The pipeline file's sha256 (`config_sha256`) and its settings' (`config_settings_sha256`:
+    the YAML parsed, keys sorted), so that editing a comment keeps the finished runs."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    settings = json.dumps(yaml.safe_load(raw), sort_keys=True).encode()
+    return {"config_sha256": hashlib.sha256(raw).hexdigest(),
+            "config_settings_sha256": hashlib.sha256(settings).hexdigest()}
+
+
+def load_store(path: str, config: str, digests: Mapping[str, str], extra: list[str]) -> dict:
     """The finished runs kept in `path` (this script's harness document, or the plain store of
-    its earlier versions) when they are of the same pipeline file and overrides; else a new
-    store. Runs of another pipeline file or overrides are an error, never mixed in."""
-    store = {"config": config, "config_sha256": config_sha256, "extra": extra, "runs": []}
+    its earlier versions) when they are of the same pipeline settings and overrides; else a new
+    store. Runs of other settings or overrides are an error, never mixed in. A store written
+    before `config_settings_sha256` existed matches on the file's bytes."""
+    store = {"config": config, **digests, "extra": extra, "runs": []}
     if not os.path.exists(path):
         return store
     with open(path) as f:
         previous = json.load(f)
     if previous.get("schema") == SCHEMA:
         previous = previous.get("details") or {}
-    if (previous.get("config"), previous.get("config_sha256"), previous.get("extra")) == (
-            config, config_sha256, extra):
+    key = ("config_settings_sha256" if "config_settings_sha256" in previous
+           else "config_sha256")
+    if (previous.get("config"), previous.get(key), previous.get("extra")) == (
+            config, digests[key], extra):
         return {**store, "runs": previous["runs"],
                 **({"started": previous["started"]} if "started" in previous else {})}
     if previous.get("runs"):
-        raise SystemExit(f"{path} holds runs of another pipeline file or overrides "
+        raise SystemExit(f"{path} holds runs of another pipeline file, settings or overrides "
                          f"({previous.get('config')}, {previous.get('extra')}); give "
                          f"another --out")
     return store
@@ -384,9 +405,10 @@ def main() -> None:
                                                       "small_budget_recipe.json"))
     args = parser.parse_args()
     variants = with_references(args.variants)
-    with open(os.path.join(REPO, args.config), "rb") as f:
-        config_sha256 = hashlib.sha256(f.read()).hexdigest()
-    store = load_store(args.out, args.config, config_sha256, args.extra)
+    # The document is named after its file: run_all's entries of this script differ by it.
+    name = os.path.splitext(os.path.basename(args.out))[0]
+    store = load_store(args.out, args.config, config_digests(os.path.join(REPO, args.config)),
+                       args.extra)
     settings = None
     if args.downstream:  # Runs without a downstream entry are trained again, with one.
         store["runs"] = [r for r in store["runs"] if "downstream" in r]
@@ -407,9 +429,9 @@ def main() -> None:
                   + (f"; downstream gain {run['downstream']['gain']['median']:+.3f}"
                      if "downstream" in run else ""), flush=True)
             # After every run (a kill keeps the finished ones); the matmul limits at the end.
-            benchmark_result(store, variants).write(args.out, matmul=False)
+            benchmark_result(store, variants, name).write(args.out, matmul=False)
     if store["runs"]:
-        benchmark_result(store, variants).write(args.out)
+        benchmark_result(store, variants, name).write(args.out)
     print(markdown(summarize(store["runs"], variants)))
 
 

@@ -114,7 +114,7 @@ def test_runs_of_another_pipeline_file_are_not_reused(tmp_path):
                                "runs": [{"variant": "baseline", "seed": 0}]}))
     process = _run(tmp_path, config, "baseline", out=out)
     assert process.returncode != 0
-    assert f"{out} holds runs of another pipeline file or overrides" in process.stderr
+    assert f"{out} holds runs of another pipeline file, settings or overrides" in process.stderr
 
 
 @pytest.mark.large
@@ -187,10 +187,40 @@ def test_a_plain_store_of_the_earlier_script_is_resumed_from_its_harness_documen
     plain = _store([("baseline", 0), ("baseline", 1)])
     path = tmp_path / "out.json"
     path.write_text(json.dumps(plain))
-    store = recipe.load_store(str(path), "c.yaml", "a" * 64, [])
+    # The plain store knows the file's bytes only: it matches on them.
+    digests = {"config_sha256": "a" * 64, "config_settings_sha256": "c" * 64}
+    store = recipe.load_store(str(path), "c.yaml", digests, [])
     assert store["runs"] == plain["runs"]
     recipe.benchmark_result(store, ["baseline"]).write(str(path), matmul=False)
-    assert recipe.load_store(str(path), "c.yaml", "a" * 64, [])["runs"] == plain["runs"]
-    assert recipe.load_store(str(tmp_path / "none.json"), "c.yaml", "a" * 64, [])["runs"] == []
+    # The document records both digests; from then on the settings' decides.
+    assert recipe.load_store(str(path), "c.yaml", digests, [])["runs"] == plain["runs"]
+    edited = {"config_sha256": "b" * 64, "config_settings_sha256": "c" * 64}
+    assert recipe.load_store(str(path), "c.yaml", edited, [])["runs"] == plain["runs"]
+    assert recipe.load_store(str(tmp_path / "none.json"), "c.yaml", digests, [])["runs"] == []
     with pytest.raises(SystemExit, match="holds runs of another pipeline file"):
-        recipe.load_store(str(path), "c.yaml", "b" * 64, [])
+        recipe.load_store(str(path), "c.yaml", {"config_sha256": "a" * 64,
+                                                "config_settings_sha256": "d" * 64}, [])
+    with pytest.raises(SystemExit, match="holds runs of another pipeline file"):
+        recipe.load_store(str(path), "c.yaml", digests, ["train.steps=5"])
+
+
+def test_a_comment_leaves_the_settings_digest_alone_and_a_setting_changes_it(tmp_path):
+    recipe = load_script(SCRIPT, "small_budget_recipe")
+    path = tmp_path / "p.yaml"
+    path.write_text("train:\n  steps: 10   # ten\n  seed: 0\n")
+    first = recipe.config_digests(str(path))
+    path.write_text("# a note\ntrain:\n  seed: 0\n  steps: 10   # still ten\n")
+    commented = recipe.config_digests(str(path))
+    assert commented["config_settings_sha256"] == first["config_settings_sha256"]
+    assert commented["config_sha256"] != first["config_sha256"]
+    path.write_text("train:\n  steps: 11\n  seed: 0\n")
+    assert recipe.config_digests(str(path))["config_settings_sha256"] != \
+        first["config_settings_sha256"]
+
+
+def test_the_document_is_named_after_its_file(monkeypatch):
+    recipe = load_script(SCRIPT, "small_budget_recipe")
+    monkeypatch.setattr(harness, "matmul_limits", lambda: {})
+    store = _store([("baseline", s) for s in range(3)])
+    document = recipe.benchmark_result(store, ["baseline"], "small_budget_recipe_schedule")
+    assert document.to_dict()["benchmark"] == "small_budget_recipe_schedule"
