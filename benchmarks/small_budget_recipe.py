@@ -345,9 +345,10 @@ def benchmark_result(store: dict, variants: list[str],
                             over=over, precision=precision)
     result.note("Each variant is the pipeline file with the --set overrides in "
                 "settings.variants; its reference: equal steps (`baseline`) or equal time "
-                f"(`{EQUAL_TIME}`). Runs and their seconds: details.runs; the runs were made from "
-                f"{store.get('started', '?')} on (the fingerprint is of the process that wrote "
-                "this document).")
+                f"(`{EQUAL_TIME}`). Runs and their seconds: details.runs"
+                + (f"; the runs were made from {store['started']} on" if "started" in store
+                   else "; the runs were made before this document was written")
+                + " (the fingerprint is of the process that wrote this document).")
     result.details = {**store, "summary": table}
     return result
 
