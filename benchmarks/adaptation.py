@@ -18,15 +18,24 @@ the labelled CSVs `fetch.sh` fetches. It is split 60/20/20 (train/validation/tes
 `benchmarks/out/adaptation_<csv>.json`): each encoder's test score a figure over fine-tuning
 seeds, the paired gain with the protocol's verdict, the adaptation's held-out scores, and the
 whole result under `details`.
+
+Resumable: the work folder (`--work`/<csv>/) keeps `progress.json`, the adaptation's summary
+and every finished fine-tuning run, written after each; started again with the same settings,
+the script runs only what is missing (a killed adaptation resumes from `pretrain`'s own
+backups), and more `--seeds` may be added. Other settings are refused by name. On a CPU
+without native bfloat16 the whole measurement takes hours (MiniLM in float32), so it may be
+spread over several starts.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import sys
 import time
+from typing import Any, Mapping, Sequence
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -39,6 +48,7 @@ from albert_keras.jobs.downstream_protocol import (choose_learning_rate, paired_
                                                    rate_key, summary)
 from albert_keras.jobs.finetune import finetune  # noqa: E402
 from albert_keras.pipeline import load_pipeline, prepare_and_pretrain  # noqa: E402
+from albert_keras.utils.atomic_files import write_json_atomic  # noqa: E402
 from benchmarks.harness import BenchmarkResult, fetch_data  # noqa: E402
 
 def labelled_csv(name: str) -> str:
@@ -96,7 +106,25 @@ def split_csv(path: str, directory: str, seed: int) -> dict[str, str]:
     return paths
 
 
-def main() -> None:
+def load_progress(path: str, settings: Mapping[str, Any]) -> dict:
+    """The finished work of an interrupted measurement (`path`, in its work folder): the
+    adaptation's summary and each fine-tuning run's scores, when they were made with the same
+    `settings`; else an empty progress. Progress of other settings is an error, never mixed in."""
+    progress = {"settings": dict(settings), "adaptation": None, "runs": []}
+    if not os.path.exists(path):
+        return progress
+    with open(path, encoding="utf-8") as f:
+        previous = json.load(f)
+    if previous.get("settings") != progress["settings"]:
+        changed = sorted(key for key in set(previous.get("settings", {})) | set(settings)
+                         if previous.get("settings", {}).get(key) != settings.get(key))
+        raise SystemExit(f"{path} holds an adaptation measured with other settings "
+                         f"(differing: {changed}); give another --work, or delete it to start "
+                         "again")
+    return {**progress, "adaptation": previous.get("adaptation"), "runs": previous["runs"]}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--csv", required=True, help="header-less label,text CSV")
     parser.add_argument("--model", help="the published checkpoint (default: fetch.sh's MiniLM)")
@@ -110,7 +138,7 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         help="more pipeline overrides, e.g. train.learning_rate=5e-5")
     parser.add_argument("--out")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     name = os.path.splitext(os.path.basename(args.csv))[0]
     work = os.path.join(args.work, name)
     model = args.model or os.path.join(fetch_data(), "minilm")
@@ -132,20 +160,33 @@ def main() -> None:
         f"train.warmup_steps={max(1, args.steps * 6 // 100)}", "train.verbose=0",
         *args.overrides]
     config = load_pipeline(os.path.join(REPO, "pipelines", "adapt.yaml"), overrides)
+    # What the finished work must share to be kept (more seeds may be added later).
+    progress_path = os.path.join(work, "progress.json")
+    progress = load_progress(progress_path, {
+        "csv": name, "model": os.path.abspath(model), "steps": args.steps,
+        "learning_rates": args.learning_rates, "epochs": args.epochs,
+        "max_sequence_length": length, "split_seed": args.split_seed,
+        "overrides": args.overrides})
 
-    start = time.time()
-    keras.utils.set_random_seed(config.train.seed)
-    pretraining = prepare_and_pretrain(config)
-    adapt_seconds = time.time() - start
     encoders = {"published": model,
                 "adapted": os.path.join(config.train.output_dir, config.name, "encoder.keras")}
+    if progress["adaptation"] is None or not os.path.exists(encoders["adapted"]):
+        # A killed adaptation resumes from its own backups (`pretrain`'s fault tolerance).
+        start = time.time()
+        keras.utils.set_random_seed(config.train.seed)
+        pretraining = prepare_and_pretrain(config)
+        progress["adaptation"] = {"steps": args.steps, "seconds": round(time.time() - start, 1),
+                                  "held_out_initial": pretraining["initial"],
+                                  "held_out_final": pretraining["final"],
+                                  "precision": pretraining["precision"]}
+        write_json_atomic(progress_path, progress)
     metric = "accuracy"
-    scores = {encoder: {rate: {"validation": [], "test": []} for rate in args.learning_rates}
-              for encoder in encoders}
-    finetune_seconds = []
+    done = {(r["encoder"], r["learning_rate"], r["seed"]) for r in progress["runs"]}
     for seed in args.seeds:
         for rate in args.learning_rates:
             for encoder, path in encoders.items():
+                if (encoder, rate, seed) in done:
+                    continue
                 keras.utils.set_random_seed(seed)
                 started = time.time()
                 run = load_pipeline(os.path.join(REPO, "pipelines", "adapt.yaml"), [
@@ -154,31 +195,21 @@ def main() -> None:
                     f"finetune.learning_rate={rate}",
                     f"finetune.output_dir={os.path.join(work, 'finetuned')}"])
                 metrics = finetune(run)["metrics"]
-                finetune_seconds.append(time.time() - started)
-                for split in ("validation", "test"):
-                    scores[encoder][rate][split].append(float(metrics[split][metric]))
+                progress["runs"].append({
+                    "encoder": encoder, "learning_rate": rate, "seed": seed,
+                    "validation": float(metrics["validation"][metric]),
+                    "test": float(metrics["test"][metric]),
+                    "seconds": round(time.time() - started, 1)})
+                write_json_atomic(progress_path, progress)  # A kill keeps the finished runs.
                 print(f"{encoder} lr {rate} seed {seed}: validation "
-                      f"{scores[encoder][rate]['validation'][-1]:.3f} test "
-                      f"{scores[encoder][rate]['test'][-1]:.3f}", flush=True)
+                      f"{progress['runs'][-1]['validation']:.3f} test "
+                      f"{progress['runs'][-1]['test']:.3f}", flush=True)
 
-    results = {"csv": name, "model": os.path.basename(os.path.normpath(model)),
-               "adaptation": {"steps": args.steps, "seconds": round(adapt_seconds, 1),
-                              "held_out_initial": pretraining["initial"],
-                              "held_out_final": pretraining["final"],
-                              "precision": pretraining["precision"]},
-               "seeds": args.seeds, "learning_rates": args.learning_rates, "metric": metric,
-               "split_seed": args.split_seed, "epochs": args.epochs,
-               "finetune_seconds_median": float(np.median(finetune_seconds))}
-    for encoder in encoders:
-        validation = {rate: scores[encoder][rate]["validation"] for rate in args.learning_rates}
-        chosen = choose_learning_rate(validation)
-        values = scores[encoder][chosen]["test"]
-        results[encoder] = {"learning_rate": chosen, "values": values, **summary(values),
-                            "validation": {rate_key(r): v for r, v in validation.items()}}
-    results["gain"] = paired_gain(results["adapted"]["values"], results["published"]["values"])
+    results = summarize(progress, name, model, args.seeds, metric)
     gain = results["gain"]
-    print(f"{name}: adapted ({args.steps} steps, {adapt_seconds:.0f} s) against published, "
-          f"test {metric} over seeds {args.seeds}, median [min, max]")
+    adaptation = results["adaptation"]
+    print(f"{name}: adapted ({args.steps} steps, {adaptation['seconds']:.0f} s) against "
+          f"published, test {metric} over seeds {args.seeds}, median [min, max]")
     for encoder in encoders:
         part = results[encoder]
         print(f"  {encoder:9s} {part['median']:.3f} [{part['min']:.3f}, {part['max']:.3f}] "
@@ -188,6 +219,30 @@ def main() -> None:
     out = args.out or os.path.join(REPO, "benchmarks", "out", f"adaptation_{name}.json")
     benchmark_result(name, results).write(out)
     print(f"wrote {out}")
+
+
+def summarize(progress: Mapping[str, Any], name: str, model: str, seeds: Sequence[int],
+              metric: str) -> dict:
+    """The measurement from its finished runs at `seeds`: each encoder's rate chosen by median
+    validation score, its test scores per seed, and the paired gain (adapted - published)."""
+    settings = progress["settings"]
+    rates = settings["learning_rates"]
+    score = {(r["encoder"], r["learning_rate"], r["seed"]): r for r in progress["runs"]}
+    seconds = [r["seconds"] for r in progress["runs"] if r["seed"] in seeds]
+    results = {"csv": name, "model": os.path.basename(os.path.normpath(model)),
+               "adaptation": progress["adaptation"], "seeds": list(seeds),
+               "learning_rates": rates, "metric": metric, "split_seed": settings["split_seed"],
+               "epochs": settings["epochs"],
+               "finetune_seconds_median": float(np.median(seconds))}
+    for encoder in ("published", "adapted"):
+        validation = {rate: [score[encoder, rate, seed]["validation"] for seed in seeds]
+                      for rate in rates}
+        chosen = choose_learning_rate(validation)
+        values = [score[encoder, chosen, seed]["test"] for seed in seeds]
+        results[encoder] = {"learning_rate": chosen, "values": values, **summary(values),
+                            "validation": {rate_key(r): v for r, v in validation.items()}}
+    results["gain"] = paired_gain(results["adapted"]["values"], results["published"]["values"])
+    return results
 
 
 if __name__ == "__main__":

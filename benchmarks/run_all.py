@@ -140,6 +140,8 @@ BENCHMARKS = (
               script="finetune_real_data"),
     # MiniLM continued on a labelled CSV's training text, then fine-tuned, against MiniLM
     # fine-tuned directly (issue 24, "Adaptation"): the settings RESULTS shows for each CSV.
+    # Hours in float32 on a 2-core AVX2 CPU; the finished work stays in
+    # benchmarks/out/adaptation/<csv>/progress.json, so a stopped run goes on when started again.
     Benchmark("adaptation_spam", quick=None, full=["--csv", "spam.csv", "--steps", "300"],
               needs=needs_minilm, script="adaptation"),
     Benchmark("adaptation_uncertainty", quick=None, full=[

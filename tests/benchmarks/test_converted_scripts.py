@@ -275,3 +275,62 @@ def test_the_precision_gate_alternates_which_precision_runs_first(monkeypatch):
     assert order == [(0, "float32"), (0, "mixed_bfloat16"), (1, "mixed_bfloat16"),
                      (1, "float32"), (2, "float32"), (2, "mixed_bfloat16")]
     assert [r["seed"] for r in runs["mixed_bfloat16"]] == [0, 1, 2]
+
+
+def test_adaptation_resumes_its_finished_work_and_refuses_other_settings(tmp_path, monkeypatch):
+    """A kill between fine-tuning runs keeps the adaptation and the finished runs; a second
+    start runs only the rest, more seeds may be added, other settings are refused."""
+    script = _script("adaptation")
+    monkeypatch.setattr(harness, "matmul_limits", lambda: {})
+    rows = [f"{'spam' if i % 3 else 'ham'},message number {i} about item {i * 7}\n"
+            for i in range(60)]
+    (tmp_path / "spam.csv").write_text("".join(rows))
+    (tmp_path / "minilm").mkdir()
+    adaptations, finetunes = [], []
+
+    def fake_pretrain(config):
+        adaptations.append(config.name)
+        path = os.path.join(config.train.output_dir, config.name)
+        os.makedirs(path, exist_ok=True)
+        open(os.path.join(path, "encoder.keras"), "w").close()
+        return {"initial": {"mlm_loss": 10.0, "mlm_accuracy": 0.0},
+                "final": {"mlm_loss": 5.0, "mlm_accuracy": 0.2}, "precision": "float32"}
+
+    def fake_finetune(run, fail_at=None):
+        finetunes.append(run.name)
+        if fail_at is not None and len(finetunes) == fail_at:
+            raise RuntimeError("killed")
+        # Adapted is better by 0.01 at each seed; the higher rate is better on validation.
+        adapted = run.name.startswith("adapted")
+        seed, rate = run.finetune.seed, run.finetune.learning_rate
+        score = 0.8 + 0.01 * adapted + 0.001 * seed + (0.05 if rate == 1e-4 else 0.0)
+        return {"metrics": {"validation": {"accuracy": score}, "test": {"accuracy": score}}}
+
+    monkeypatch.setattr(script, "prepare_and_pretrain", fake_pretrain)
+    monkeypatch.setattr(script, "finetune", lambda run: fake_finetune(run, fail_at=3))
+    out = tmp_path / "adaptation_spam.json"
+    base = ["--csv", str(tmp_path / "spam.csv"), "--model", str(tmp_path / "minilm"),
+            "--steps", "4", "--work", str(tmp_path / "work"), "--out", str(out)]
+    with pytest.raises(RuntimeError, match="killed"):
+        script.main([*base, "--seeds", "0", "1", "2"])
+    progress = json.loads((tmp_path / "work" / "spam" / "progress.json").read_text())
+    assert len(progress["runs"]) == 2 and progress["adaptation"]["steps"] == 4
+    assert not out.exists()
+
+    monkeypatch.setattr(script, "finetune", fake_finetune)
+    script.main([*base, "--seeds", "0", "1", "2"])
+    assert adaptations == ["adapt_spam"]  # Not adapted again.
+    assert len(finetunes) == 3 + (3 * 2 * 2 - 2)  # The killed run once more, then the rest.
+    assert len(set(finetunes)) == 12
+    document = json.loads(out.read_text())
+    harness.check_result(document)
+    gain = document["gains"]["adapted vs published"]
+    assert gain["values"] == pytest.approx([0.01] * 3) and gain["verdict"] == "gain"
+    assert document["details"]["published"]["learning_rate"] == 1e-4
+
+    before = len(finetunes)
+    script.main([*base, "--seeds", "0", "1", "2", "3"])  # One seed more: its 4 runs only.
+    assert len(finetunes) == before + 4 and adaptations == ["adapt_spam"]
+    assert json.loads(out.read_text())["rounds"] == 4
+    with pytest.raises(SystemExit, match=r"other settings \(differing: \['epochs'\]\)"):
+        script.main([*base, "--seeds", "0", "--epochs", "2"])
