@@ -24,8 +24,10 @@ AGREEING_SHARE = 0.8  # 4 of 5 seeds.
 MIN_SEEDS = 3  # as the benchmark harness' speed verdict asks at least 3 rounds
 VERDICTS = ("gain", "no difference", "loss", "cannot conclude")
 GAIN_RULE = (  # The rule as reports and benchmark tables print it.
-    "Per seed, gain = pretrained's score - the random-init twin's (a score per pretraining "
-    f"seed may itself be a median over fine-tuning seeds). With fewer than {MIN_SEEDS} seeds, "
+    "Per seed, gain = the score of what is compared - its reference's (pretrained - its "
+    "random-init twin, adapted - published, a recipe variant - its reference; a score per "
+    "pretraining seed may itself be a median over fine-tuning seeds; for a loss, the reference's "
+    f"- the variant's). With fewer than {MIN_SEEDS} seeds, "
     "'cannot conclude'; else 'gain' when the median gain is above 0 and at least "
     f"{AGREEING_SHARE:.0%} of seeds gain ({math.ceil(AGREEING_SHARE * 5)} of 5), 'loss' when "
     f"the median is below 0 and {AGREEING_SHARE:.0%} of seeds lose, otherwise 'no difference'.")
