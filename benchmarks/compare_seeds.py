@@ -24,11 +24,15 @@ every seed: `data.seed` is not touched) and summarises per arm:
     .venv/bin/python benchmarks/compare_seeds.py --runs runs/compare runs/compare_seed1 ...
 
 Runs whose `report.json` exists are not run again (the scores are deterministic for a seed),
-so an interrupted series goes on where it stopped. The runs must differ in `train.seed` only:
-any other difference in budget or shared settings is an error naming the run. Writes one
-`benchmarks.harness` document to `--out` (default `benchmarks/out/compare_seeds.json`): each
-score a figure over pretraining seeds, each downstream gain with the protocol's verdict, the
-whole summary under `details`; `python -m benchmarks.run_all --full --only compare_seeds` runs
+so an interrupted series goes on where it stopped. The document keeps every run's report
+(`details.reports`), so a series also goes on from its document alone, on another machine: a
+seed the `--out` document keeps is not run again unless its run folder has a newer report
+(`--runs` also takes documents). The runs must differ in `train.seed` only: any other
+difference in budget or shared settings (precision included: `auto` resolves per machine) is an
+error naming the run. Writes one `benchmarks.harness` document to `--out` (default
+`benchmarks/out/compare_seeds.json`, the benchmark named after the file): each score a figure
+over pretraining seeds, each downstream gain with the protocol's verdict, the whole summary
+under `details`; `python -m benchmarks.run_all --full --only compare_seeds` runs
 it and regenerates RESULTS.md's tables from it. Prints a markdown table. Precision: the
 pipeline's (`auto`: bfloat16 on CPUs with avx512_bf16/amx_bf16).
 """
@@ -52,8 +56,9 @@ SCORES = ("mlm_loss", "mlm_accuracy", "pair_accuracy")
 SCORE_NAMES = {"mlm_loss": "MLM loss", "mlm_accuracy": "MLM accuracy",
                "pair_accuracy": "pair-task accuracy"}
 GOALS = {"mlm_accuracy": 0.14, "pair_accuracy": 0.65}  # issue 24 (SOP: the ALBERT arm)
-# What may differ between the runs of one series: their names, times, machines and seeds.
-_PER_RUN_SHARED = ("seed", "records")
+# What may differ between the runs of one series: their names, times, machines and seeds (and
+# how `precision: auto` put its choice on each machine; the choice itself must agree).
+_PER_RUN_SHARED = ("seed", "records", "precision_reason")
 
 
 def run_name(name: str, seed: int) -> str:
@@ -77,37 +82,71 @@ def launch(config: str, seed: int, name: str, output_dir: str, overrides: Sequen
     return folder
 
 
-def load_reports(folders: Sequence[str]) -> list[dict]:
-    """The runs' `report.json`, checked to differ only in `train.seed`."""
-    reports = []
-    for folder in folders:
-        path = os.path.join(folder, "report.json")
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"No report.json in run folder {folder!r}: is the compare "
-                                    "run finished?")
-        with open(path, encoding="utf-8") as f:
-            reports.append(json.load(f))
+def read_report(folder: str) -> dict:
+    """One finished run's `report.json`."""
+    path = os.path.join(folder, "report.json")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No report.json in run folder {folder!r}: is the compare "
+                                "run finished?")
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def kept_reports(document_path: str) -> list[dict]:
+    """The runs' reports an earlier series document keeps (`details.reports`), in its order;
+    [] when there is no such document. A series goes on from them on another machine, where
+    the run folders are gone."""
+    if not os.path.exists(document_path):
+        return []
+    with open(document_path, encoding="utf-8") as f:
+        document = json.load(f)
+    if document.get("benchmark") is None or "details" not in document:
+        raise ValueError(f"{document_path!r} is not a compare_seeds document (no `benchmark` "
+                         "and `details`)")
+    return list((document["details"] or {}).get("reports", []))
+
+
+def load_reports(sources: Sequence[str]) -> list[dict]:
+    """The runs' reports from run folders or series documents (`*.json`: every report it
+    keeps), checked to differ only in `train.seed`."""
+    reports, names = [], []
+    for source in sources:
+        if source.endswith(".json"):
+            kept = kept_reports(source)
+            if not kept:
+                raise ValueError(f"Series document {source!r} keeps no run reports (documents "
+                                 "made before `details.reports` existed cannot be extended)")
+            reports += kept
+            names += [f"{source} (seed {r['shared']['seed']})" for r in kept]
+        else:
+            reports.append(read_report(source))
+            names.append(source)
+    check_reports(names, reports)
+    return reports
+
+
+def check_reports(names: Sequence[str], reports: Sequence[Mapping[str, Any]]) -> None:
+    """Refuses runs that differ in more than `train.seed` (each error names both runs)."""
     first = reports[0]
-    for folder, report in zip(folders, reports):
+    for folder, report in zip(names, reports):
         if report["pair_task"] != first["pair_task"]:
-            raise ValueError(f"Run {folder!r} differs from {folders[0]!r} in `pair_task`: "
+            raise ValueError(f"Run {folder!r} differs from {names[0]!r} in `pair_task`: "
                              f"{report['pair_task']} vs {first['pair_task']}")
         for key in set(report["budget"]) | set(first["budget"]):
             # A setting an older report lacks counts as unset (`budget.phases`: []).
             mine, theirs = report["budget"].get(key), first["budget"].get(key)
             if mine != theirs and (mine or theirs):
-                raise ValueError(f"Run {folder!r} differs from {folders[0]!r} in `budget.{key}`: "
+                raise ValueError(f"Run {folder!r} differs from {names[0]!r} in `budget.{key}`: "
                                  f"{mine!r} vs {theirs!r}")
         for key, value in report["shared"].items():
             if key not in _PER_RUN_SHARED and value != first["shared"].get(key):
-                raise ValueError(f"Run {folder!r} differs from {folders[0]!r} in shared "
+                raise ValueError(f"Run {folder!r} differs from {names[0]!r} in shared "
                                  f"setting `{key}`: {value!r} vs {first['shared'].get(key)!r}")
         if [a["name"] for a in report["arms"]] != [a["name"] for a in first["arms"]]:
-            raise ValueError(f"Run {folder!r} has other arms than {folders[0]!r}")
+            raise ValueError(f"Run {folder!r} has other arms than {names[0]!r}")
     seeds = [r["shared"]["seed"] for r in reports]
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"The runs must have distinct train.seed values. Received: {seeds}")
-    return reports
 
 
 def summarize_arms(reports: Sequence[Mapping[str, Any]]) -> dict[str, dict]:
@@ -197,17 +236,19 @@ def goal_lines(arms: Mapping[str, Mapping[str, Any]]) -> list[str]:
 
 
 def benchmark_result(folders: Sequence[str], reports: Sequence[Mapping[str, Any]],
-                     arms: Mapping[str, Mapping[str, Any]]) -> BenchmarkResult:
+                     arms: Mapping[str, Mapping[str, Any]],
+                     name: str = "compare_seeds") -> BenchmarkResult:
     """The series as one `benchmarks.harness` document: each score a figure over pretraining
     seeds, each downstream gain judged by the protocol's rule, each arm's speed and memory
     (`summarize_costs`), the goals and the runs' machine as notes, and `summarize_arms`' and
-    `summarize_costs`' summaries as `details`."""
+    `summarize_costs`' summaries and the runs' reports themselves as `details` (so the series
+    can go on from this document where the run folders are gone)."""
     shared = reports[0]["shared"]
     precision = shared.get("precision", "float32")
     machine = reports[0].get("machine", {})
     device = "GPU" if machine.get("gpus") else "CPU"
     over = "pretraining seeds"
-    result = BenchmarkResult("compare_seeds", rounds=len(reports), settings={
+    result = BenchmarkResult(name, rounds=len(reports), settings={
         "values_over": over, "pretraining_seeds": [r["shared"]["seed"] for r in reports],
         "budget": reports[0]["budget"], "goals": GOALS,
         "shared": {k: v for k, v in shared.items() if k not in _PER_RUN_SHARED}})
@@ -241,7 +282,7 @@ def benchmark_result(folders: Sequence[str], reports: Sequence[Mapping[str, Any]
                 "process'. A seed's per-pretraining-seed gain is the median over its "
                 "fine-tuning seeds.")
     result.details = {"runs": repo_relative(list(folders)), "arms": arms,
-                      **({"costs": costs} if costs else {})}
+                      **({"costs": costs} if costs else {}), "reports": list(reports)}
     return result
 
 
@@ -272,6 +313,25 @@ def add_costs(result: BenchmarkResult, costs: Mapping[str, Any], over: str) -> N
                 "time is in details.costs.wall_seconds (a resumed run: its last part only).")
 
 
+def run_series(args: argparse.Namespace) -> tuple[list[str], list[dict]]:
+    """Each of `--seeds`: its run folder's report where the run has finished here, else the
+    report the `--out` document keeps for that seed, else a new run. Returns (sources,
+    reports), checked to differ only in the seed."""
+    kept = {report["shared"]["seed"]: report for report in kept_reports(args.out)}
+    sources, reports = [], []
+    for seed in args.seeds:
+        folder = os.path.join(args.output_dir, run_name(args.name, seed))
+        if seed in kept and not os.path.exists(os.path.join(folder, "report.json")):
+            print(f"seed {seed}: kept in {args.out}", flush=True)
+            sources.append(f"{args.out} (seed {seed})")
+            reports.append(kept[seed])
+        else:
+            sources.append(launch(args.config, seed, args.name, args.output_dir, args.overrides))
+            reports.append(read_report(sources[-1]))
+        check_reports(sources, reports)  # A run unlike the kept ones stops the series at once.
+    return sources, reports
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", default=os.path.join(REPO, "pipelines", "compare.yaml"))
@@ -282,15 +342,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         help="more `--set` overrides for every run")
     parser.add_argument("--runs", nargs="+", help="summarise these finished run folders "
-                        "instead of running --seeds")
+                        "and series documents (every run they keep) instead of running --seeds")
     parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "out",
                                                       "compare_seeds.json"))
     args = parser.parse_args(argv)
-    folders = args.runs or [launch(args.config, seed, args.name, args.output_dir, args.overrides)
-                            for seed in args.seeds]
-    reports = load_reports(folders)
+    if args.runs:
+        sources, reports = args.runs, load_reports(args.runs)
+    else:
+        sources, reports = run_series(args)
     arms = summarize_arms(reports)
-    benchmark_result(folders, reports, arms).write(args.out)
+    name = os.path.splitext(os.path.basename(args.out))[0]
+    benchmark_result(sources, reports, arms, name).write(args.out)
     print(markdown(arms))
     print("\n".join(goal_lines(arms)))
     print(f"JSON: {args.out}")

@@ -129,9 +129,16 @@ BENCHMARKS = (
     Benchmark("quickstart_precision", quick=None, full=["--rounds", "3"]),
     Benchmark("quickstart_time", quick=["--quick", "--rounds", "3"], full=["--rounds", "3"]),
     Benchmark("portable_formats", quick=None, full=["--rounds", "5"], needs=needs_minilm),
-    # `compare`'s default once per pretraining seed: about 20 minutes a seed where bfloat16 is
-    # native, an hour in float32 on an AVX2 CPU; finished seeds' runs are kept (runs/).
-    Benchmark("compare_seeds", quick=None, full=["--seeds", "0", "1", "2", "3", "4"]),
+    # `compare`'s default once per pretraining seed, in the precision `auto` picks here: about
+    # 20 minutes a seed where bfloat16 is native, 80 in float32 on a 2-core AVX2 CPU. Finished
+    # seeds are kept in runs/ and in the JSON (each run's report), so a stopped series goes on,
+    # also on another machine of the same precision.
+    Benchmark("compare_seeds", quick=None, full=["--seeds", "0", "1", "2", "3", "4"],
+              resumable=True),
+    # The same series in float32 wherever it runs (what a CPU without native bfloat16 trains).
+    Benchmark("compare_seeds_float32", quick=None, full=[
+        "--seeds", "0", "1", "2", "3", "4", "--name", "compare_float32",
+        "--set", "train.precision=float32"], script="compare_seeds", resumable=True),
     # MiniLM-L6 fine-tuned on real labelled data (issue 7): against bag-of-words over seeds,
     # POS tagging, length bucketing in rounds; and the bf16 accuracy gate (issue 16).
     Benchmark("finetune_real_data", quick=None, full=["--seeds", "0,1,2"], needs=needs_minilm),

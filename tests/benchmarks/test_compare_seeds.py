@@ -211,3 +211,78 @@ def test_reports_without_a_speed_stage_give_scores_only(tmp_path):
         folders, reports, compare_seeds.summarize_arms(reports)).to_dict(matmul=False)
     assert document["comparisons"] == {} and "costs" not in document["details"]
     assert not any("tokens/s" in name for name in document["figures"])
+
+
+def _launch_planting(tmp_path, rng, launched, **changes):
+    """A stand-in for `launch` that plants the seed's finished run in its run folder."""
+    def launch(config, seed, name, output_dir, overrides):
+        launched.append(seed)
+        folder = os.path.join(output_dir, compare_seeds.run_name(name, seed))
+        os.rename(_plant(tmp_path, seed, rng, **changes), folder)
+        return folder
+    return launch
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_series_goes_on_from_its_document_where_the_run_folders_are_gone(tmp_path, monkeypatch,
+                                                                           seed):
+    from benchmarks import harness
+
+    monkeypatch.setattr(harness, "matmul_limits", lambda: {})
+    rng = np.random.default_rng(seed)
+    (tmp_path / "runs").mkdir()
+    out = tmp_path / "out" / "compare_seeds_float32.json"
+    launched = []
+    monkeypatch.setattr(compare_seeds, "launch", _launch_planting(tmp_path, rng, launched))
+    common = ["--output-dir", str(tmp_path / "runs"), "--out", str(out)]
+    assert compare_seeds.main(["--seeds", "0", "1", *common]) == 0
+    first = json.loads(out.read_text())
+    assert first["benchmark"] == "compare_seeds_float32"  # named after its file
+    assert [r["shared"]["seed"] for r in first["details"]["reports"]] == [0, 1]
+    # Another machine: no run folders, only the document; seeds 0 and 1 are not run again.
+    for folder in (tmp_path / "runs").iterdir():
+        (folder / "report.json").unlink()
+    launched.clear()
+    assert compare_seeds.main(["--seeds", "0", "1", "2", *common]) == 0
+    assert launched == [2]
+    document = json.loads(out.read_text())
+    harness.check_result(document)
+    assert document["settings"]["pretraining_seeds"] == [0, 1, 2]
+    assert document["details"]["reports"][:2] == first["details"]["reports"]
+    for name in ("bert", "albert"):
+        kept = first["figures"][f"{name} held-out MLM accuracy"]["rounds"]
+        assert document["figures"][f"{name} held-out MLM accuracy"]["rounds"][:2] == kept
+    assert document["details"]["runs"][0].endswith("compare_seeds_float32.json (seed 0)")
+    # The document is a source for --runs too: the same summary from it alone.
+    again = tmp_path / "again.json"
+    assert compare_seeds.main(["--runs", str(out), "--out", str(again)]) == 0
+    assert json.loads(again.read_text())["details"]["arms"] == document["details"]["arms"]
+
+
+def test_a_run_unlike_the_kept_ones_stops_the_series_naming_both(tmp_path, monkeypatch):
+    rng = np.random.default_rng(5)
+    (tmp_path / "runs").mkdir()
+    out = tmp_path / "compare_seeds.json"
+    launched = []
+    monkeypatch.setattr(compare_seeds, "launch", _launch_planting(tmp_path, rng, launched))
+    compare_seeds.main(["--seeds", "0", "--output-dir", str(tmp_path / "runs"), "--out", str(out)])
+    (tmp_path / "runs" / "compare" / "report.json").unlink()
+    shared = {"records": "r", "seed": 1, "corpus": "pydocs", "learning_rate": 0.0075}
+    monkeypatch.setattr(compare_seeds, "launch",
+                        _launch_planting(tmp_path, rng, launched, shared=shared))
+    with pytest.raises(ValueError, match=r"compare_seed1'.*compare_seeds.json \(seed 0\)'.*"
+                                         r"`learning_rate`: 0.0075 vs 0.005"):
+        compare_seeds.main(["--seeds", "0", "1", "2", "--output-dir", str(tmp_path / "runs"),
+                            "--out", str(out)])
+    assert launched == [0, 1]  # seed 2 never started
+
+
+def test_documents_without_kept_reports_are_refused_by_name(tmp_path):
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"benchmark": "compare_seeds", "details": {"arms": {}}}))
+    with pytest.raises(ValueError, match="old.json' keeps no run reports"):
+        compare_seeds.load_reports([str(old)])
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"figures": {}}))
+    with pytest.raises(ValueError, match="other.json' is not a compare_seeds document"):
+        compare_seeds.load_reports([str(other)])
