@@ -17,8 +17,9 @@ every seed: `data.seed` is not touched) and summarises per arm:
 - what the arms cost, where the reports have `compare`'s speed stage: each arm's training
   tokens/s over every speed round of every run (the rounds alternate the arms, so each arm
   against the reference arm is judged round by round with the harness' rule), and its
-  training memory over pretraining seeds. Each run's wall time stays in `details` only: a run
-  resumed after a kill times its last part alone.
+  training memory over pretraining seeds; each run's wall time and its records stage (the
+  series' first run makes the records, the others find them) over pretraining seeds (a run
+  resumed after a kill times its last part alone).
 
     .venv/bin/python benchmarks/compare_seeds.py --seeds 0 1 2 3 4          # runs what is missing
     .venv/bin/python benchmarks/compare_seeds.py --runs runs/compare runs/compare_seed1 ...
@@ -199,6 +200,7 @@ def summarize_costs(reports: Sequence[Mapping[str, Any]]) -> dict[str, Any] | No
         "train_memory_mb": {name: [report["arms"][index]["train_memory_mb"] for report in reports]
                             for index, name in enumerate(names)},
         "wall_seconds": [report.get("wall_seconds", {}).get("total") for report in reports],
+        "records_seconds": [report.get("wall_seconds", {}).get("records") for report in reports],
     }
 
 
@@ -305,6 +307,15 @@ def add_costs(result: BenchmarkResult, costs: Mapping[str, Any], over: str) -> N
     for name, values in costs["train_memory_mb"].items():
         result.add_figure(f"{name} training memory", values, unit="MB", better="lower",
                           precision=costs["precision"], device=costs["device"], over=over)
+    walls, records = costs["wall_seconds"], costs.get("records_seconds", [])
+    if walls and all(walls) and len(records) == len(walls) and all(records):
+        # The job's wall time (the issue's "prepare included" goal) and its records stage: the
+        # first run of a series makes the records, the others find and check them.
+        result.add_figure("compare wall time per run", walls, unit="s", better="lower",
+                          precision=costs["precision"], device=costs["device"], over=over)
+        result.add_figure("of which records (made, or found and checked)", records, unit="s",
+                          better="lower", precision=costs["precision"], device=costs["device"],
+                          over=over)
     loads = "; ".join(f"{before[0]:.2f} -> {after[0]:.2f}"
                       for before, after in costs["load_average_at_speed_stage"])
     result.note(f"Speed rounds: {costs['precision']} on {costs['device']}, each run's rounds "

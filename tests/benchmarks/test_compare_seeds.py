@@ -172,7 +172,8 @@ def test_speed_rounds_are_pooled_and_judged_round_by_round_and_memory_per_seed(t
     rng = np.random.default_rng(seed)
     folders = []
     for s in range(4):
-        folder = _plant(tmp_path, s, rng, speed=_speed_stage(rng), wall_seconds={"total": 100.0 + s})
+        folder = _plant(tmp_path, s, rng, speed=_speed_stage(rng),
+                        wall_seconds={"total": 100.0 + s, "records": 50.0 if s == 0 else 2.0})
         report = json.loads((tmp_path / f"run{s}" / "report.json").read_text())
         for arm in report["arms"]:
             arm["train_memory_mb"] = float(rng.uniform(500, 800))
@@ -197,6 +198,15 @@ def test_speed_rounds_are_pooled_and_judged_round_by_round_and_memory_per_seed(t
     assert memory["rounds"] == [r["arms"][0]["train_memory_mb"] for r in reports]
     assert memory["better"] == "lower" and memory["unit"] == "MB"
     assert costs["wall_seconds"] == [100.0, 101.0, 102.0, 103.0]
+    wall = document["figures"]["compare wall time per run"]
+    assert wall["rounds"] == [100.0, 101.0, 102.0, 103.0] and wall["unit"] == "s"
+    assert wall["over"] == "pretraining seeds" and wall["better"] == "lower"
+    records = document["figures"]["of which records (made, or found and checked)"]
+    assert records["rounds"] == [50.0, 2.0, 2.0, 2.0]
+    # A report from before the records stage was timed: no wall-time figures, the rest stays.
+    del reports[1]["wall_seconds"]["records"]
+    older = compare_seeds.benchmark_result(folders, reports, compare_seeds.summarize_arms(reports))
+    assert "compare wall time per run" not in older.to_dict(matmul=False)["figures"]
     assert document["details"]["costs"] == costs
     assert any("1.50 -> 2.00" in note for note in document["notes"])
 
