@@ -58,6 +58,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="tiny settings (CI)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        help="a pipeline override for every round (e.g. train.precision=float32)")
     parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "out",
                                                       "quickstart_time.json"))
     args = parser.parse_args(argv)
@@ -65,8 +67,9 @@ def main(argv=None) -> int:
     from albert_keras.jobs.pretrain_report import pair_task_verdict
     from benchmarks.harness import BenchmarkResult
 
-    overrides = QUICK if args.quick else []
-    result = BenchmarkResult("quickstart_time", rounds=args.rounds, settings={
+    overrides = (QUICK if args.quick else []) + args.overrides
+    name = os.path.splitext(os.path.basename(args.out))[0]  # one document per run_all entry
+    result = BenchmarkResult(name, rounds=args.rounds, settings={
         "config": CONFIG, "overrides": overrides, "mode": "quick" if args.quick else "full"})
     runs = []
     for index in range(args.rounds):

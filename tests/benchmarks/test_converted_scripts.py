@@ -151,6 +151,14 @@ def test_quickstart_time_figures_and_notes_come_from_each_rounds_summary(tmp_pat
     with pytest.raises(RuntimeError, match="different precisions"):
         script.main(["--rounds", "3", "--quick", "--out", str(out)])
     assert seen[-1] == script.QUICK
+    # --set goes to every round; the document is named after its file (its run_all entry).
+    walls = iter([1.0, 1.0, 1.0])
+    monkeypatch.setattr(script, "run_quickstart", run)
+    forced = tmp_path / "quickstart_time_float32.json"
+    assert script.main(["--rounds", "3", "--set", "train.precision=float32",
+                        "--out", str(forced)]) == 0
+    assert seen[-3:] == [["train.precision=float32"]] * 3
+    assert json.loads(forced.read_text())["benchmark"] == "quickstart_time_float32"
 
 
 def test_adaptation_document_pairs_adapted_with_published_by_seed(tmp_path, monkeypatch):
@@ -215,8 +223,9 @@ def test_compare_downstream_document_gives_each_arms_twins_and_gain(monkeypatch)
     assert any("runs/compare" in note for note in document["notes"])
 
 
-def test_compare_downstream_finds_the_records_of_a_run_made_elsewhere(tmp_path):
+def test_compare_downstream_finds_the_records_of_a_run_made_elsewhere(tmp_path, monkeypatch):
     script = _script("compare_downstream")
+    monkeypatch.chdir(tmp_path)  # not the checkout, whose own tf_records/compare may exist
     (tmp_path / "checkout" / "tf_records" / "compare").mkdir(parents=True)
     (tmp_path / "checkout" / "runs" / "compare").mkdir(parents=True)
     report = {"shared": {"records": os.path.join("tf_records", "compare")}}
