@@ -320,8 +320,8 @@ def add_costs(result: BenchmarkResult, costs: Mapping[str, Any], over: str) -> N
                       for before, after in costs["load_average_at_speed_stage"])
     result.note(f"Speed rounds: {costs['precision']} on {costs['device']}, each run's rounds "
                 f"alternate the arms after training; 1-minute load average before -> after each "
-                f"run's speed stage: {loads} (the runs' own process counts). Each run's wall "
-                "time is in details.costs.wall_seconds (a resumed run: its last part only).")
+                f"run's speed stage: {loads} (the runs' own process counts). A run resumed after a "
+                "kill times its last part only (its wall time and records stage alike).")
 
 
 def run_series(args: argparse.Namespace) -> tuple[list[str], list[dict]]:
