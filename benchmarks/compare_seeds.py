@@ -27,8 +27,8 @@ every seed: `data.seed` is not touched) and summarises per arm:
 Runs whose `report.json` exists are not run again (the scores are deterministic for a seed),
 so an interrupted series goes on where it stopped. The document keeps every run's report
 (`details.reports`), so a series also goes on from its document alone, on another machine: a
-seed the `--out` document keeps is not run again unless its run folder has a newer report
-(`--runs` also takes documents). The runs must differ in `train.seed` only: any other
+seed the `--out` document keeps is not run again (where its run folder here has a report, that
+one is used; `--runs` also takes documents). The runs must differ in `train.seed` only: any other
 difference in budget or shared settings (precision included: `auto` resolves per machine) is an
 error naming the run. Writes one `benchmarks.harness` document to `--out` (default
 `benchmarks/out/compare_seeds.json`, the benchmark named after the file): each score a figure
@@ -51,7 +51,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from albert_keras.jobs.downstream_protocol import paired_gain, summary  # noqa: E402
-from benchmarks.harness import BenchmarkResult, repo_relative  # noqa: E402
+from benchmarks.harness import BenchmarkResult, document_name, repo_relative  # noqa: E402
 
 SCORES = ("mlm_loss", "mlm_accuracy", "pair_accuracy")
 SCORE_NAMES = {"mlm_loss": "MLM loss", "mlm_accuracy": "MLM accuracy",
@@ -362,8 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         sources, reports = run_series(args)
     arms = summarize_arms(reports)
-    name = os.path.splitext(os.path.basename(args.out))[0]
-    benchmark_result(sources, reports, arms, name).write(args.out)
+    benchmark_result(sources, reports, arms, document_name(args.out)).write(args.out)
     print(markdown(arms))
     print("\n".join(goal_lines(arms)))
     print(f"JSON: {args.out}")

@@ -361,6 +361,12 @@ def check_result(document: Mapping[str, Any]) -> None:
                                  f"Received: {entry['verdict']!r}")
 
 
+def document_name(out: str) -> str:
+    """The benchmark name of a document written to `out`: its file name without `.json`, so
+    each `run_all` entry (one script may serve several) names its own document."""
+    return os.path.splitext(os.path.basename(out))[0]
+
+
 def repo_relative(command: Sequence[str]) -> list[str]:
     """`command` as run from the repository root: each absolute path inside the repository, or
     beside it (`../albert-reference`), written relative to the root; other parts as they are."""

@@ -65,11 +65,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     sys.path.insert(0, REPO)
     from albert_keras.jobs.pretrain_report import pair_task_verdict
-    from benchmarks.harness import BenchmarkResult
+    from benchmarks.harness import BenchmarkResult, document_name
 
     overrides = (QUICK if args.quick else []) + args.overrides
-    name = os.path.splitext(os.path.basename(args.out))[0]  # one document per run_all entry
-    result = BenchmarkResult(name, rounds=args.rounds, settings={
+    result = BenchmarkResult(document_name(args.out), rounds=args.rounds, settings={
         "config": CONFIG, "overrides": overrides, "mode": "quick" if args.quick else "full"})
     runs = []
     for index in range(args.rounds):

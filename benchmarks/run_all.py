@@ -132,8 +132,8 @@ BENCHMARKS = (
     Benchmark("quickstart_time_float32", quick=None, full=[
         "--rounds", "3", "--set", "train.precision=float32"], script="quickstart_time"),
     Benchmark("portable_formats", quick=None, full=["--rounds", "5"], needs=needs_minilm),
-    # `compare`'s default once per pretraining seed, in the precision `auto` picks here: about
-    # 20 minutes a seed where bfloat16 is native, 80 in float32 on a 2-core AVX2 CPU. Finished
+    # `compare`'s default once per pretraining seed, in the precision `auto` picks here: 20-28
+    # minutes a seed where bfloat16 is native, 80 in float32 on a 2-core AVX2 CPU. Finished
     # seeds are kept in runs/ and in the JSON (each run's report), so a stopped series goes on,
     # also on another machine of the same precision.
     Benchmark("compare_seeds", quick=None, full=["--seeds", "0", "1", "2", "3", "4"],

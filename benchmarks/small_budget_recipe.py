@@ -54,7 +54,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from albert_keras.jobs.downstream_protocol import paired_gain  # noqa: E402
-from benchmarks.harness import SCHEMA, BenchmarkResult  # noqa: E402
+from benchmarks.harness import SCHEMA, BenchmarkResult, document_name  # noqa: E402
 
 # name -> (what it tries, --set overrides on top of the pipeline file). Variants whose name
 # ends in "_minutes_3.5" run for a time budget and are compared with `minutes_3.5` (equal time);
@@ -407,7 +407,7 @@ def main() -> None:
     args = parser.parse_args()
     variants = with_references(args.variants)
     # The document is named after its file: run_all's entries of this script differ by it.
-    name = os.path.splitext(os.path.basename(args.out))[0]
+    name = document_name(args.out)
     store = load_store(args.out, args.config, config_digests(os.path.join(REPO, args.config)),
                        args.extra)
     settings = None
