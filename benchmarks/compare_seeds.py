@@ -3,8 +3,10 @@
 One `albert-keras compare` run pretrains each arm once (`train.seed`) and fine-tunes it over
 several seeds (`compare.downstream_seeds`): its downstream verdict says how sure we are about
 *that* pretrained encoder, not about the recipe. This script runs the same comparison once per
-pretraining seed (`--set train.seed=S --set name=<name>_seed<S>`; the records are the same for
-every seed: `data.seed` is not touched) and summarises per arm:
+pretraining seed (`--set train.seed=S`; seed 0 runs in `<output-dir>/<name>`, the pipeline's own
+run folder, seed S in `<output-dir>/seed<S>/<name>`: the pipeline's `name` stays, so every seed
+trains on the same records, `tf_records/<name>`, made once by the series' first run) and
+summarises per arm:
 
 - held-out MLM loss and accuracy and the pair task's accuracy at the last step: median
   [min, max] over pretraining seeds, against the goals of issue 24 (MLM accuracy ≥ 0.14,
@@ -18,16 +20,16 @@ every seed: `data.seed` is not touched) and summarises per arm:
   tokens/s over every speed round of every run (the rounds alternate the arms, so each arm
   against the reference arm is judged round by round with the harness' rule), and its
   training memory over pretraining seeds; each run's wall time and its records stage (the
-  series' first run makes the records, the others find them) over pretraining seeds (a run
-  resumed after a kill times its last part alone).
+  series' first run makes the records, the others find and check them) over pretraining seeds
+  (a run resumed after a kill times its last part alone).
 
     .venv/bin/python benchmarks/compare_seeds.py --seeds 0 1 2 3 4          # runs what is missing
-    .venv/bin/python benchmarks/compare_seeds.py --runs runs/compare runs/compare_seed1 ...
+    .venv/bin/python benchmarks/compare_seeds.py --runs runs/compare runs/seed1/compare ...
 
 Runs whose `report.json` exists are not run again (the scores are deterministic for a seed),
-so an interrupted series goes on where it stopped. The document keeps every run's report
-(`details.reports`), so a series also goes on from its document alone, on another machine: a
-seed the `--out` document keeps is not run again (where its run folder here has a report, that
+so an interrupted series goes on where it stopped. The document is written after each run and
+keeps every run's report (`details.reports`), so a series also goes on from its document alone,
+on another machine: a seed the `--out` document keeps is not run again (where its run folder here has a report, that
 one is used; `--runs` also takes documents). The runs must differ in `train.seed` only: any other
 difference in budget or shared settings (precision included: `auto` resolves per machine) is an
 error naming the run. Writes one `benchmarks.harness` document to `--out` (default
@@ -45,7 +47,7 @@ import json
 import os
 import subprocess
 import sys
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -62,20 +64,27 @@ GOALS = {"mlm_accuracy": 0.14, "pair_accuracy": 0.65}  # issue 24 (SOP: the ALBE
 _PER_RUN_SHARED = ("seed", "records", "precision_reason")
 
 
-def run_name(name: str, seed: int) -> str:
-    """The run folder's name for one pretraining seed (seed 0 keeps the pipeline's name)."""
-    return name if seed == 0 else f"{name}_seed{seed}"
+def seed_output_dir(output_dir: str, seed: int) -> str:
+    """`compare.output_dir` for one pretraining seed: seed 0 runs where the pipeline's own run
+    does, seed S under `seed<S>/`. The pipeline's `name` is never changed, since it also names
+    the records' folder (`tf_records/<name>`) that every seed shares."""
+    return output_dir if seed == 0 else os.path.join(output_dir, f"seed{seed}")
+
+
+def run_folder(output_dir: str, name: str, seed: int) -> str:
+    """The run folder of one pretraining seed (`compare` writes `<compare.output_dir>/<name>`)."""
+    return os.path.join(seed_output_dir(output_dir, seed), name)
 
 
 def launch(config: str, seed: int, name: str, output_dir: str, overrides: Sequence[str]) -> str:
     """Runs one `compare` for a pretraining seed unless its report exists; returns its folder."""
-    folder = os.path.join(output_dir, run_name(name, seed))
+    folder = run_folder(output_dir, name, seed)
     if os.path.exists(os.path.join(folder, "report.json")):
         print(f"seed {seed}: {folder}/report.json exists, kept", flush=True)
         return folder
     command = [sys.executable, "-m", "albert_keras.cli", "compare", "--config", config,
-               "--set", f"train.seed={seed}", "--set", f"name={run_name(name, seed)}",
-               "--set", f"compare.output_dir={output_dir}"]
+               "--set", f"train.seed={seed}", "--set", f"name={name}",
+               "--set", f"compare.output_dir={seed_output_dir(output_dir, seed)}"]
     for override in overrides:
         command += ["--set", override]
     print("$ " + " ".join(command), flush=True)
@@ -324,14 +333,17 @@ def add_costs(result: BenchmarkResult, costs: Mapping[str, Any], over: str) -> N
                 "kill times its last part only (its wall time and records stage alike).")
 
 
-def run_series(args: argparse.Namespace) -> tuple[list[str], list[dict]]:
+def run_series(args: argparse.Namespace,
+               on_run: Callable[[list[str], list[dict]], None] | None = None,
+               ) -> tuple[list[str], list[dict]]:
     """Each of `--seeds`: its run folder's report where the run has finished here, else the
-    report the `--out` document keeps for that seed, else a new run. Returns (sources,
-    reports), checked to differ only in the seed."""
+    report the `--out` document keeps for that seed, else a new run. `on_run(sources,
+    reports)` is called after each seed (the series so far). Returns (sources, reports),
+    checked to differ only in the seed."""
     kept = {report["shared"]["seed"]: report for report in kept_reports(args.out)}
     sources, reports = [], []
     for seed in args.seeds:
-        folder = os.path.join(args.output_dir, run_name(args.name, seed))
+        folder = run_folder(args.output_dir, args.name, seed)
         if seed in kept and not os.path.exists(os.path.join(folder, "report.json")):
             print(f"seed {seed}: kept in {args.out}", flush=True)
             sources.append(f"{args.out} (seed {seed})")
@@ -340,7 +352,17 @@ def run_series(args: argparse.Namespace) -> tuple[list[str], list[dict]]:
             sources.append(launch(args.config, seed, args.name, args.output_dir, args.overrides))
             reports.append(read_report(sources[-1]))
         check_reports(sources, reports)  # A run unlike the kept ones stops the series at once.
+        if on_run:
+            on_run(sources, reports)
     return sources, reports
+
+
+def write_document(sources: Sequence[str], reports: Sequence[Mapping[str, Any]],
+                   path: str) -> dict[str, dict]:
+    """Writes the series' document to `path` (atomically); returns `summarize_arms`'."""
+    arms = summarize_arms(reports)
+    benchmark_result(sources, reports, arms, document_name(path)).write(path)
+    return arms
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -348,7 +370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--config", default=os.path.join(REPO, "pipelines", "compare.yaml"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--name", default="compare", help="the pipeline's `name` (run folders "
-                        "<name>, <name>_seed1, ...)")
+                        "<output-dir>/<name>, <output-dir>/seed1/<name>, ...)")
     parser.add_argument("--output-dir", default=os.path.join(REPO, "runs"))
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         help="more `--set` overrides for every run")
@@ -359,10 +381,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.runs:
         sources, reports = args.runs, load_reports(args.runs)
-    else:
-        sources, reports = run_series(args)
-    arms = summarize_arms(reports)
-    benchmark_result(sources, reports, arms, document_name(args.out)).write(args.out)
+    else:  # The document after each run: a series stopped, or its machine lost, keeps its runs.
+        sources, reports = run_series(args, lambda s, r: write_document(s, r, args.out))
+    arms = write_document(sources, reports, args.out)
     print(markdown(arms))
     print("\n".join(goal_lines(arms)))
     print(f"JSON: {args.out}")

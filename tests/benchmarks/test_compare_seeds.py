@@ -3,6 +3,7 @@ planted reports (the real runs take 20 minutes each)."""
 
 import json
 import os
+import shutil
 import statistics
 
 import numpy as np
@@ -116,11 +117,33 @@ def test_launch_runs_only_what_is_missing(tmp_path, monkeypatch):
     (tmp_path / "compare" / "report.json").write_text("{}")
     kept = compare_seeds.launch("c.yaml", 0, "compare", str(tmp_path), ["train.steps=10"])
     made = compare_seeds.launch("c.yaml", 3, "compare", str(tmp_path), ["train.steps=10"])
-    assert kept == str(tmp_path / "compare") and made == str(tmp_path / "compare_seed3")
+    assert kept == str(tmp_path / "compare") and made == str(tmp_path / "seed3" / "compare")
     assert len(commands) == 1
     command = " ".join(commands[0])
-    assert "--set train.seed=3 --set name=compare_seed3" in command
-    assert f"--set compare.output_dir={tmp_path}" in command and "--set train.steps=10" in command
+    assert "--set train.seed=3 --set name=compare" in command
+    assert f"--set compare.output_dir={tmp_path / 'seed3'}" in command
+    assert "--set train.steps=10" in command
+
+
+@pytest.mark.parametrize("name", ["compare", "compare_float32"])
+def test_every_seed_trains_on_the_same_records_in_a_run_folder_of_its_own(tmp_path, monkeypatch,
+                                                                          name):
+    """The launched overrides, read the way `compare` reads them: one records folder for the
+    series (made once), one run folder per seed, and that folder is the one `launch` returns."""
+    from albert_keras.compare.comparison import _records_dir
+    from albert_keras.pipeline import load_pipeline
+
+    commands = []
+    monkeypatch.setattr(compare_seeds.subprocess, "run",
+                        lambda command, **kwargs: commands.append(command))
+    config = os.path.join(REPO, "pipelines", "compare.yaml")
+    folders = [compare_seeds.launch(config, seed, name, str(tmp_path), [])
+               for seed in (0, 1, 2, 7)]
+    loaded = [load_pipeline(config, [c[i + 1] for i, part in enumerate(c) if part == "--set"])
+              for c in commands]
+    assert len({_records_dir(c) for c in loaded}) == 1
+    assert [os.path.join(c.compare.output_dir, c.name) for c in loaded] == folders
+    assert len(set(folders)) == 4 and [c.train.seed for c in loaded] == [0, 1, 2, 7]
 
 
 def test_the_series_is_one_harness_document_that_run_all_tabulates(tmp_path, monkeypatch,
@@ -227,7 +250,8 @@ def _launch_planting(tmp_path, rng, launched, **changes):
     """A stand-in for `launch` that plants the seed's finished run in its run folder."""
     def launch(config, seed, name, output_dir, overrides):
         launched.append(seed)
-        folder = os.path.join(output_dir, compare_seeds.run_name(name, seed))
+        folder = compare_seeds.run_folder(output_dir, name, seed)
+        os.makedirs(os.path.dirname(folder), exist_ok=True)
         os.rename(_plant(tmp_path, seed, rng, **changes), folder)
         return folder
     return launch
@@ -250,8 +274,8 @@ def test_a_series_goes_on_from_its_document_where_the_run_folders_are_gone(tmp_p
     assert first["benchmark"] == "compare_seeds_float32"  # named after its file
     assert [r["shared"]["seed"] for r in first["details"]["reports"]] == [0, 1]
     # Another machine: no run folders, only the document; seeds 0 and 1 are not run again.
-    for folder in (tmp_path / "runs").iterdir():
-        (folder / "report.json").unlink()
+    for report in (tmp_path / "runs").rglob("report.json"):
+        report.unlink()
     launched.clear()
     assert compare_seeds.main(["--seeds", "0", "1", "2", *common]) == 0
     assert launched == [2]
@@ -280,11 +304,45 @@ def test_a_run_unlike_the_kept_ones_stops_the_series_naming_both(tmp_path, monke
     shared = {"records": "r", "seed": 1, "corpus": "pydocs", "learning_rate": 0.0075}
     monkeypatch.setattr(compare_seeds, "launch",
                         _launch_planting(tmp_path, rng, launched, shared=shared))
-    with pytest.raises(ValueError, match=r"compare_seed1'.*compare_seeds.json \(seed 0\)'.*"
+    with pytest.raises(ValueError, match=r"seed1/compare'.*compare_seeds.json \(seed 0\)'.*"
                                          r"`learning_rate`: 0.0075 vs 0.005"):
         compare_seeds.main(["--seeds", "0", "1", "2", "--output-dir", str(tmp_path / "runs"),
                             "--out", str(out)])
     assert launched == [0, 1]  # seed 2 never started
+
+
+def test_the_document_is_written_after_each_run(tmp_path, monkeypatch):
+    """A series killed after its second run (here: its third fails) keeps the first two in
+    its document, and goes on from them."""
+    from benchmarks import harness
+
+    monkeypatch.setattr(harness, "matmul_limits", lambda: {})
+    rng = np.random.default_rng(7)
+    (tmp_path / "runs").mkdir()
+    out = tmp_path / "compare_seeds.json"
+    launched = []
+    planting = _launch_planting(tmp_path, rng, launched)
+
+    def launch(config, seed, name, output_dir, overrides):
+        if seed == 2:
+            raise RuntimeError("killed")
+        return planting(config, seed, name, output_dir, overrides)
+
+    monkeypatch.setattr(compare_seeds, "launch", launch)
+    common = ["--seeds", "0", "1", "2", "--output-dir", str(tmp_path / "runs"), "--out", str(out)]
+    with pytest.raises(RuntimeError, match="killed"):
+        compare_seeds.main(common)
+    document = json.loads(out.read_text())
+    harness.check_result(document)
+    assert [r["shared"]["seed"] for r in document["details"]["reports"]] == [0, 1]
+    assert document["settings"]["pretraining_seeds"] == [0, 1]
+    shutil.rmtree(tmp_path / "runs")  # The machine is lost; the document is not.
+    (tmp_path / "runs").mkdir()
+    launched.clear()
+    monkeypatch.setattr(compare_seeds, "launch", planting)
+    assert compare_seeds.main(common) == 0
+    assert launched == [2]
+    assert json.loads(out.read_text())["settings"]["pretraining_seeds"] == [0, 1, 2]
 
 
 def test_documents_without_kept_reports_are_refused_by_name(tmp_path):
