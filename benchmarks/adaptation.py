@@ -77,16 +77,24 @@ def benchmark_result(name: str, results: dict) -> BenchmarkResult:
                           precision=precision, over=over, learning_rate=part["learning_rate"])
     result.add_gain("adapted vs published", results["gain"]["values"],
                     unit=f"test {results['metric']}", over=over, precision=precision)
-    for score in ("mlm_loss", "mlm_accuracy"):
-        result.add_figure(f"adaptation held-out {score}, before -> after",
-                          [adaptation["held_out_initial"][score],
-                           adaptation["held_out_final"][score]], unit="",
-                          better="lower" if score == "mlm_loss" else "higher",
-                          precision=precision, over="points (before, after)")
+    # One adaptation run: its held-out scores before its first step and after its last, each
+    # a figure of one value (a median over "before and after" would mean nothing).
+    for score, label in (("mlm_loss", "MLM loss"), ("mlm_accuracy", "MLM accuracy")):
+        for moment, scores in (("before", "held_out_initial"), ("after", "held_out_final")):
+            result.add_figure(f"adaptation held-out {label}, {moment}",
+                              [adaptation[scores][score]], unit="",
+                              better="lower" if score == "mlm_loss" else "higher",
+                              precision=precision, over="adaptation run")
     result.note(f"Adaptation: {adaptation['steps']} steps in {adaptation['seconds']:.0f} s; "
                 f"fine-tuning runs: median {results['finetune_seconds_median']:.0f} s each. "
                 "Each encoder's rate is its best by median validation score; test rows were "
                 "never used for choosing or adapting.")
+    if "work_seconds" in results:
+        result.note(f"The work, the adaptation and {results['finetune_runs']} fine-tuning runs, "
+                    f"took {results['work_seconds']:.0f} s in all, kept in the work folder's "
+                    "progress.json over every start; the document's own wall time and load "
+                    "average are those of the start that wrote it (the scores do not depend "
+                    "on load).")
     result.details = results
     return result
 
@@ -233,7 +241,10 @@ def summarize(progress: Mapping[str, Any], name: str, model: str, seeds: Sequenc
                "adaptation": progress["adaptation"], "seeds": list(seeds),
                "learning_rates": rates, "metric": metric, "split_seed": settings["split_seed"],
                "epochs": settings["epochs"],
-               "finetune_seconds_median": float(np.median(seconds))}
+               "finetune_seconds_median": float(np.median(seconds)),
+               # The whole measurement's work, over every start that added to it.
+               "work_seconds": round(progress["adaptation"]["seconds"] + sum(seconds), 1),
+               "finetune_runs": len(seconds)}
     for encoder in ("published", "adapted"):
         validation = {rate: [score[encoder, rate, seed]["validation"] for seed in seeds]
                       for rate in rates}
