@@ -49,7 +49,7 @@ from albert_keras.jobs.downstream_protocol import (choose_learning_rate, paired_
 from albert_keras.jobs.finetune import finetune  # noqa: E402
 from albert_keras.pipeline import load_pipeline, prepare_and_pretrain  # noqa: E402
 from albert_keras.utils.atomic_files import write_json_atomic  # noqa: E402
-from benchmarks.harness import BenchmarkResult, fetch_data  # noqa: E402
+from benchmarks.harness import BenchmarkResult, RunStart, fetch_data, run_start  # noqa: E402
 
 def labelled_csv(name: str) -> str:
     """`name` when it is a file, else the fetched labelled CSV of that name."""
@@ -62,15 +62,16 @@ def labelled_csv(name: str) -> str:
     return path
 
 
-def benchmark_result(name: str, results: dict) -> BenchmarkResult:
-    """The measurement as one `benchmarks.harness` document (module docstring)."""
+def benchmark_result(name: str, results: dict, start: RunStart | None = None) -> BenchmarkResult:
+    """The measurement as one `benchmarks.harness` document (module docstring); `start`: when
+    this start of the script began (its wall time and load average before)."""
     adaptation = results["adaptation"]
     precision = adaptation["precision"]
     over = "fine-tuning seeds"
     result = BenchmarkResult(f"adaptation_{name}", rounds=len(results["seeds"]), settings={
         "values_over": over, **{k: results[k] for k in (
             "csv", "model", "seeds", "learning_rates", "metric", "split_seed", "epochs")},
-        "adaptation_steps": adaptation["steps"]})
+        "adaptation_steps": adaptation["steps"]}, start=start)
     for encoder in ("published", "adapted"):
         part = results[encoder]
         result.add_figure(f"{encoder} test {results['metric']}", part["values"], unit="",
@@ -147,6 +148,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="more pipeline overrides, e.g. train.learning_rate=5e-5")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
+    start = run_start()  # The document is made at the end; its clock and load start here.
     name = os.path.splitext(os.path.basename(args.csv))[0]
     work = os.path.join(args.work, name)
     model = args.model or os.path.join(fetch_data(), "minilm")
@@ -225,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"  paired gain {gain['median']:+.3f} [{gain['min']:+.3f}, {gain['max']:+.3f}], "
           f"{gain['positive_seeds']}/{len(gain['values'])} seeds > 0: {gain['verdict']}")
     out = args.out or os.path.join(REPO, "benchmarks", "out", f"adaptation_{name}.json")
-    benchmark_result(name, results).write(out)
+    benchmark_result(name, results, start).write(out)
     print(f"wrote {out}")
 
 

@@ -53,7 +53,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from albert_keras.jobs.downstream_protocol import paired_gain, summary  # noqa: E402
-from benchmarks.harness import BenchmarkResult, document_name, repo_relative  # noqa: E402
+from benchmarks.harness import (BenchmarkResult, RunStart, document_name,  # noqa: E402
+                               repo_relative, run_start)
 
 SCORES = ("mlm_loss", "mlm_accuracy", "pair_accuracy")
 SCORE_NAMES = {"mlm_loss": "MLM loss", "mlm_accuracy": "MLM accuracy",
@@ -248,7 +249,7 @@ def goal_lines(arms: Mapping[str, Mapping[str, Any]]) -> list[str]:
 
 def benchmark_result(folders: Sequence[str], reports: Sequence[Mapping[str, Any]],
                      arms: Mapping[str, Mapping[str, Any]],
-                     name: str = "compare_seeds") -> BenchmarkResult:
+                     name: str = "compare_seeds", start: RunStart | None = None) -> BenchmarkResult:
     """The series as one `benchmarks.harness` document: each score a figure over pretraining
     seeds, each downstream gain judged by the protocol's rule, each arm's speed and memory
     (`summarize_costs`), the goals and the runs' machine as notes, and `summarize_arms`' and
@@ -259,7 +260,7 @@ def benchmark_result(folders: Sequence[str], reports: Sequence[Mapping[str, Any]
     machine = reports[0].get("machine", {})
     device = "GPU" if machine.get("gpus") else "CPU"
     over = "pretraining seeds"
-    result = BenchmarkResult(name, rounds=len(reports), settings={
+    result = BenchmarkResult(name, rounds=len(reports), start=start, settings={
         "values_over": over, "pretraining_seeds": [r["shared"]["seed"] for r in reports],
         "budget": reports[0]["budget"], "goals": GOALS,
         "shared": {k: v for k, v in shared.items() if k not in _PER_RUN_SHARED}})
@@ -358,10 +359,11 @@ def run_series(args: argparse.Namespace,
 
 
 def write_document(sources: Sequence[str], reports: Sequence[Mapping[str, Any]],
-                   path: str) -> dict[str, dict]:
-    """Writes the series' document to `path` (atomically); returns `summarize_arms`'."""
+                   path: str, start: RunStart | None = None) -> dict[str, dict]:
+    """Writes the series' document to `path` (atomically; `start`: when this start of the
+    script began); returns `summarize_arms`'."""
     arms = summarize_arms(reports)
-    benchmark_result(sources, reports, arms, document_name(path)).write(path)
+    benchmark_result(sources, reports, arms, document_name(path), start).write(path)
     return arms
 
 
@@ -379,11 +381,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "out",
                                                       "compare_seeds.json"))
     args = parser.parse_args(argv)
+    start = run_start()  # Documents are made after each run; their clock and load start here.
     if args.runs:
         sources, reports = args.runs, load_reports(args.runs)
     else:  # The document after each run: a series stopped, or its machine lost, keeps its runs.
-        sources, reports = run_series(args, lambda s, r: write_document(s, r, args.out))
-    arms = write_document(sources, reports, args.out)
+        sources, reports = run_series(args, lambda s, r: write_document(s, r, args.out, start))
+    arms = write_document(sources, reports, args.out, start)
     print(markdown(arms))
     print("\n".join(goal_lines(arms)))
     print(f"JSON: {args.out}")

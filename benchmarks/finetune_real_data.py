@@ -52,7 +52,7 @@ from albert_keras.tasks.finetune_metrics import classification_metrics  # noqa: 
 from albert_keras.tasks.inputs import labeled  # noqa: E402
 from albert_keras.tasks.inputs.labeled_batches import make_dataset  # noqa: E402
 from benchmarks import harness  # noqa: E402
-from benchmarks.harness import BenchmarkResult, run_rounds  # noqa: E402
+from benchmarks.harness import BenchmarkResult, RunStart, run_rounds, run_start  # noqa: E402
 
 SPLIT_SEED = 0
 PRECISIONS = ("float32", "mixed_bfloat16")
@@ -226,15 +226,16 @@ def _summary(report: dict, split: str, keys: tuple[str, ...]) -> dict:
             "examples": report["examples"], "truncated": report["truncated"]}
 
 
-def benchmark_result(results: dict) -> BenchmarkResult:
-    """The measurements in `results` (what `main` collected) as one harness document."""
+def benchmark_result(results: dict, start: RunStart | None = None) -> BenchmarkResult:
+    """The measurements in `results` (what `main` collected, from `start` on) as one harness
+    document."""
     gate = "precision_gate" in results
     seeds = results["seeds"]
     result = BenchmarkResult("finetune_precision_gate" if gate else "finetune_real_data",
                              rounds=len(seeds), settings={
                                  "values_over": "seeds (figures) and alternated rounds (speed)",
                                  "seeds": seeds, "epochs": results["epochs"],
-                                 "split_seed": SPLIT_SEED})
+                                 "split_seed": SPLIT_SEED}, start=start)
     over = "seeds"
     if "classification" in results:
         runs = results["classification"]
@@ -298,6 +299,7 @@ def main(argv=None) -> int:
     parser.add_argument("--precision-gate", action="store_true",
                         help="only the float32 vs mixed_bfloat16 classification runs")
     args = parser.parse_args(argv)
+    start = run_start()  # The document is made at the end; its clock and load start here.
 
     data_dir = fetch_data()
     if data_dir is None:
@@ -342,7 +344,7 @@ def main(argv=None) -> int:
         pos_report = finetune(pos_config)
         results["pos"] = {**_summary(pos_report, "test", ("token_accuracy", "macro_f1")),
                           "precision": pos_report["precision"]}
-    result = benchmark_result(results)
+    result = benchmark_result(results, start)
     result.write(args.out)
     result.print_summary()
     print(f"wrote {args.out}")

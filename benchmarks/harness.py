@@ -39,6 +39,7 @@ result.write("benchmarks/out/serving_latency.json")
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import importlib.metadata
 import os
@@ -207,17 +208,36 @@ def fingerprint(load_before: list[float] | None = None, matmul: bool = True,
             "matmul_limits": limits}
 
 
+@dataclasses.dataclass(frozen=True)
+class RunStart:
+    """When a measurement began, by the wall clock and the monotonic one, and the load average
+    then (`run_start()`). A script that puts its document together only at the end of its work
+    (or after each of its runs) takes one first and gives it to `BenchmarkResult`, so that the
+    document's `started`, `wall_seconds` and `load_average_before` are the work's."""
+
+    started: str
+    clock: float
+    load: list[float]
+
+
+def run_start() -> RunStart:
+    """The start of a measurement, now (`RunStart`)."""
+    return RunStart(started=_now(), clock=time.perf_counter(), load=load_average())
+
+
 class BenchmarkResult:
     """One benchmark run's figures, comparisons and fingerprint, written as one JSON file.
 
-    Created at the start of a run (it notes the time and the load average then); figures and
-    comparisons are added as they are measured; `write()` takes the fingerprint (load average
-    after, matmul limits) and writes the JSON that `benchmarks/run_all.py` makes tables from.
+    Created at the start of a run (it notes the time and the load average then), or later with
+    the `RunStart` taken then; figures and comparisons are added as they are measured; `write()`
+    takes the fingerprint (load average after, matmul limits) and writes the JSON that
+    `benchmarks/run_all.py` makes tables from.
 
     Args:
         benchmark: str. The benchmark's name (its script's name).
         settings: mapping, or None. The settings the figures depend on. Defaults to None.
         rounds: int. Rounds each figure was measured in. Defaults to `MIN_ROUNDS`.
+        start: `RunStart` or None. When the measurement began; None: now. Defaults to None.
 
     Example:
     ```python
@@ -229,7 +249,7 @@ class BenchmarkResult:
     """
 
     def __init__(self, benchmark: str, settings: Mapping[str, Any] | None = None,
-                 rounds: int = MIN_ROUNDS):
+                 rounds: int = MIN_ROUNDS, start: RunStart | None = None):
         self.benchmark = benchmark
         self.settings = dict(settings or {})
         self.rounds = rounds
@@ -241,9 +261,10 @@ class BenchmarkResult:
         self.skipped: str | None = None
         # Set by a benchmark that measured them itself (for MFU), so they are not measured twice.
         self.matmul_limits: dict | None = None
-        self.started = _now()
-        self._start = time.perf_counter()
-        self.load_before = load_average()
+        start = start or run_start()
+        self.started = start.started
+        self._start = start.clock
+        self.load_before = list(start.load)
 
     def add_figure(self, name: str, values: Sequence[float], unit: str, better: str = "higher",
                    precision: str = "float32", device: str | None = None,

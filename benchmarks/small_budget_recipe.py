@@ -54,7 +54,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from albert_keras.jobs.downstream_protocol import paired_gain  # noqa: E402
-from benchmarks.harness import SCHEMA, BenchmarkResult, document_name  # noqa: E402
+from benchmarks.harness import (SCHEMA, BenchmarkResult, RunStart, document_name,  # noqa: E402
+                               run_start)
 
 # name -> (what it tries, --set overrides on top of the pipeline file). Variants whose name
 # ends in "_minutes_3.5" run for a time budget and are compared with `minutes_3.5` (equal time);
@@ -304,8 +305,8 @@ def markdown(table: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def benchmark_result(store: dict, variants: list[str],
-                     name: str = "small_budget_recipe") -> BenchmarkResult:
+def benchmark_result(store: dict, variants: list[str], name: str = "small_budget_recipe",
+                     start: RunStart | None = None) -> BenchmarkResult:
     """The ablation as one `benchmarks.harness` document: per variant, each held-out score a
     figure over its pretraining seeds; against its reference, the per-seed improvement of each
     score as a gain with the downstream protocol's rule (loss: lower is the improvement); with
@@ -318,7 +319,8 @@ def benchmark_result(store: dict, variants: list[str],
         "values_over": over, "config": store["config"], "config_sha256": store["config_sha256"],
         **({"config_settings_sha256": store["config_settings_sha256"]}
            if "config_settings_sha256" in store else {}),
-        "extra": store["extra"], "variants": {v: VARIANTS[v][1] for v in table}})
+        "extra": store["extra"], "variants": {v: VARIANTS[v][1] for v in table}}, start=start)
+    # `started`: the ablation's first run, over every start; wall time and load: this start's.
     result.started = store.get("started", result.started)
     for variant, entry in table.items():
         rows = sorted((r for r in store["runs"] if r["variant"] == variant),
@@ -405,6 +407,7 @@ def main() -> None:
     parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "out",
                                                       "small_budget_recipe.json"))
     args = parser.parse_args()
+    start = run_start()  # Documents are made after each run; their clock and load start here.
     variants = with_references(args.variants)
     # The document is named after its file: run_all's entries of this script differ by it.
     name = document_name(args.out)
@@ -421,7 +424,7 @@ def main() -> None:
             if (variant, seed) in done:
                 continue
             overrides = overrides_for(variant, seed, store["runs"], args.config, args.extra)
-            store.setdefault("started", BenchmarkResult("").started)
+            store.setdefault("started", run_start().started)
             run = run_variant(args.config, variant, seed, args.work, overrides, settings)
             store["runs"].append(run)
             print(f"{variant} seed {seed}: MLM acc {run['mlm_accuracy']:.3f} loss "
@@ -430,9 +433,9 @@ def main() -> None:
                   + (f"; downstream gain {run['downstream']['gain']['median']:+.3f}"
                      if "downstream" in run else ""), flush=True)
             # After every run (a kill keeps the finished ones); the matmul limits at the end.
-            benchmark_result(store, variants, name).write(args.out, matmul=False)
+            benchmark_result(store, variants, name, start).write(args.out, matmul=False)
     if store["runs"]:
-        benchmark_result(store, variants, name).write(args.out)
+        benchmark_result(store, variants, name, start).write(args.out)
     print(markdown(summarize(store["runs"], variants)))
 
 

@@ -354,3 +354,26 @@ def test_documents_without_kept_reports_are_refused_by_name(tmp_path):
     other.write_text(json.dumps({"figures": {}}))
     with pytest.raises(ValueError, match="other.json' is not a compare_seeds document"):
         compare_seeds.load_reports([str(other)])
+
+
+def test_documents_time_the_series_from_the_scripts_start(tmp_path, monkeypatch):
+    """Written after each run, the document's wall time and load before are the series'."""
+    from benchmarks import harness
+
+    monkeypatch.setattr(harness, "matmul_limits", lambda: {})
+    now = [0.0]
+    monkeypatch.setattr(harness.time, "perf_counter", lambda: now[0])
+    rng = np.random.default_rng(3)
+    (tmp_path / "runs").mkdir()
+    out = tmp_path / "compare_seeds.json"
+    launched = []
+    planting = _launch_planting(tmp_path, rng, launched)
+
+    def launch(config, seed, name, output_dir, overrides):
+        now[0] += 1500.0  # a run of 25 minutes
+        return planting(config, seed, name, output_dir, overrides)
+
+    monkeypatch.setattr(compare_seeds, "launch", launch)
+    assert compare_seeds.main(["--seeds", "0", "1", "--output-dir", str(tmp_path / "runs"),
+                               "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["wall_seconds"] == 3000.0

@@ -73,6 +73,28 @@ def test_written_json_has_the_schema_rule_and_fingerprint(tmp_path, monkeypatch)
     assert not [key for key in _keys(document) if "best" in key or "fastest" in key]
 
 
+def test_a_document_made_after_its_work_keeps_the_start_of_the_work(monkeypatch):
+    """`started`, `wall_seconds` and the load before come from the `RunStart` taken when the
+    work began, not from when the document was put together."""
+    now = [100.0]
+    loads = iter([[1.0, 1.0, 1.0], [5.0, 5.0, 5.0], [7.0, 7.0, 7.0], [8.0, 8.0, 8.0]])
+    monkeypatch.setattr(harness.time, "perf_counter", lambda: now[0])
+    monkeypatch.setattr(harness, "load_average", lambda: next(loads))
+    start = harness.run_start()
+    now[0] = 700.0  # ten minutes of work
+    late = harness.BenchmarkResult("demo", start=start)
+    late.add_figure("a", [1.0, 2.0, 3.0], unit="s", device="CPU")
+    document = late.to_dict(matmul=False)
+    assert document["wall_seconds"] == 600.0 and document["started"] == start.started
+    fingerprint = document["fingerprint"]
+    assert fingerprint["load_average_before"] == [1.0, 1.0, 1.0]
+    assert fingerprint["load_average_after"] == [5.0, 5.0, 5.0]
+    # Without a start, the document's own creation is the start.
+    now_made = harness.BenchmarkResult("demo").to_dict(matmul=False)
+    assert now_made["wall_seconds"] == 0.0
+    assert now_made["fingerprint"]["load_average_before"] == [7.0, 7.0, 7.0]
+
+
 def _keys(value):
     if isinstance(value, dict):
         for key, item in value.items():
