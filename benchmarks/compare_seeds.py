@@ -28,11 +28,11 @@ summarises per arm:
 
 Runs whose `report.json` exists are not run again (the scores are deterministic for a seed),
 so an interrupted series goes on where it stopped. The document is written after each run and
-keeps every run's report (`details.reports`), so a series also goes on from its document alone,
-on another machine: a seed the `--out` document keeps is not run again (where its run folder here has a report, that
-one is used; `--runs` also takes documents). The runs must differ in `train.seed` only: any other
-difference in budget or shared settings (precision included: `auto` resolves per machine) is an
-error naming the run. Writes one `benchmarks.harness` document to `--out` (default
+keeps every run's report (`details.reports`), so a series also goes on from its document
+alone, on another machine: a seed the `--out` document keeps is not run again (where its run
+folder here has a report, that one is used; `--runs` also takes documents). The runs must
+differ in `train.seed` only: any other difference in budget or shared settings (precision
+included: `auto` resolves per machine) is an error naming the run. Writes one `benchmarks.harness` document to `--out` (default
 `benchmarks/out/compare_seeds.json`, the benchmark named after the file): each score a figure
 over pretraining seeds, each downstream gain with the protocol's verdict, the whole summary
 under `details`; `python -m benchmarks.run_all --full --only compare_seeds` runs
