@@ -26,16 +26,16 @@ summarises per arm:
     .venv/bin/python benchmarks/compare_seeds.py --seeds 0 1 2 3 4          # runs what is missing
     .venv/bin/python benchmarks/compare_seeds.py --runs runs/compare runs/seed1/compare ...
 
-Runs whose `report.json` exists are not run again (the scores are deterministic for a seed),
-so an interrupted series goes on where it stopped. The document is written after each run and
-keeps every run's report (`details.reports`), so a series also goes on from its document
-alone, on another machine: a seed the `--out` document keeps is not run again (where its run
-folder here has a report, that one is used; `--runs` also takes documents). The runs must
-differ in `train.seed` only: any other difference in budget or shared settings (precision
-included: `auto` resolves per machine) is an error naming the run. Writes one `benchmarks.harness` document to `--out` (default
-`benchmarks/out/compare_seeds.json`, the benchmark named after the file): each score a figure
-over pretraining seeds, each downstream gain with the protocol's verdict, the whole summary
-under `details`; `python -m benchmarks.run_all --full --only compare_seeds` runs
+Runs whose `report.json` exists are not run again (the scores are deterministic for a seed), so
+an interrupted series goes on where it stopped. The document is written after each run and keeps
+every run's report (`details.reports`), so a series also goes on from its document alone, on
+another machine: a seed the `--out` document keeps is not run again (where its run folder here
+has a report, that one is used; `--runs` also takes documents). The runs must differ in
+`train.seed` only: any other difference in budget or shared settings (precision included: `auto`
+resolves per machine) is an error naming the run. Writes one `benchmarks.harness` document to
+`--out` (default `benchmarks/out/compare_seeds.json`, the benchmark named after the file): each
+score a figure over pretraining seeds, each downstream gain with the protocol's verdict, the
+whole summary under `details`; `python -m benchmarks.run_all --full --only compare_seeds` runs
 it and regenerates RESULTS.md's tables from it. Prints a markdown table. Precision: the
 pipeline's (`auto`: bfloat16 on CPUs with avx512_bf16/amx_bf16).
 """
