@@ -311,24 +311,34 @@ def test_a_run_unlike_the_kept_ones_stops_the_series_naming_both(tmp_path, monke
     assert launched == [0, 1]  # seed 2 never started
 
 
+def _series_launching(tmp_path, monkeypatch, rng_seed, before_run):
+    """A series folder in `tmp_path` whose `launch` calls `before_run(seed)`, then plants the
+    seed's finished run. Returns (document path, launched seeds, the planting launch)."""
+    from benchmarks import harness
+
+    monkeypatch.setattr(harness, "matmul_limits", lambda: {})
+    (tmp_path / "runs").mkdir()
+    launched = []
+    planting = _launch_planting(tmp_path, np.random.default_rng(rng_seed), launched)
+
+    def launch(config, seed, name, output_dir, overrides):
+        before_run(seed)
+        return planting(config, seed, name, output_dir, overrides)
+
+    monkeypatch.setattr(compare_seeds, "launch", launch)
+    return tmp_path / "compare_seeds.json", launched, planting
+
+
 def test_the_document_is_written_after_each_run(tmp_path, monkeypatch):
     """A series killed after its second run (here: its third fails) keeps the first two in
     its document, and goes on from them."""
     from benchmarks import harness
 
-    monkeypatch.setattr(harness, "matmul_limits", lambda: {})
-    rng = np.random.default_rng(7)
-    (tmp_path / "runs").mkdir()
-    out = tmp_path / "compare_seeds.json"
-    launched = []
-    planting = _launch_planting(tmp_path, rng, launched)
-
-    def launch(config, seed, name, output_dir, overrides):
+    def die_at_seed_2(seed):
         if seed == 2:
             raise RuntimeError("killed")
-        return planting(config, seed, name, output_dir, overrides)
 
-    monkeypatch.setattr(compare_seeds, "launch", launch)
+    out, launched, planting = _series_launching(tmp_path, monkeypatch, 7, die_at_seed_2)
     common = ["--seeds", "0", "1", "2", "--output-dir", str(tmp_path / "runs"), "--out", str(out)]
     with pytest.raises(RuntimeError, match="killed"):
         compare_seeds.main(common)
@@ -345,6 +355,22 @@ def test_the_document_is_written_after_each_run(tmp_path, monkeypatch):
     assert json.loads(out.read_text())["settings"]["pretraining_seeds"] == [0, 1, 2]
 
 
+def test_documents_time_the_series_from_the_scripts_start(tmp_path, monkeypatch):
+    """Written after each run, the document's wall time and load before are the series'."""
+    from benchmarks import harness
+
+    now = [0.0]
+    monkeypatch.setattr(harness.time, "perf_counter", lambda: now[0])
+
+    def take_25_minutes(seed):
+        now[0] += 1500.0
+
+    out, _, _ = _series_launching(tmp_path, monkeypatch, 3, take_25_minutes)
+    assert compare_seeds.main(["--seeds", "0", "1", "--output-dir", str(tmp_path / "runs"),
+                               "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["wall_seconds"] == 3000.0
+
+
 def test_documents_without_kept_reports_are_refused_by_name(tmp_path):
     old = tmp_path / "old.json"
     old.write_text(json.dumps({"benchmark": "compare_seeds", "details": {"arms": {}}}))
@@ -355,25 +381,3 @@ def test_documents_without_kept_reports_are_refused_by_name(tmp_path):
     with pytest.raises(ValueError, match="other.json' is not a compare_seeds document"):
         compare_seeds.load_reports([str(other)])
 
-
-def test_documents_time_the_series_from_the_scripts_start(tmp_path, monkeypatch):
-    """Written after each run, the document's wall time and load before are the series'."""
-    from benchmarks import harness
-
-    monkeypatch.setattr(harness, "matmul_limits", lambda: {})
-    now = [0.0]
-    monkeypatch.setattr(harness.time, "perf_counter", lambda: now[0])
-    rng = np.random.default_rng(3)
-    (tmp_path / "runs").mkdir()
-    out = tmp_path / "compare_seeds.json"
-    launched = []
-    planting = _launch_planting(tmp_path, rng, launched)
-
-    def launch(config, seed, name, output_dir, overrides):
-        now[0] += 1500.0  # a run of 25 minutes
-        return planting(config, seed, name, output_dir, overrides)
-
-    monkeypatch.setattr(compare_seeds, "launch", launch)
-    assert compare_seeds.main(["--seeds", "0", "1", "--output-dir", str(tmp_path / "runs"),
-                               "--out", str(out)]) == 0
-    assert json.loads(out.read_text())["wall_seconds"] == 3000.0
