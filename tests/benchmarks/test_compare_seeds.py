@@ -380,4 +380,3 @@ def test_documents_without_kept_reports_are_refused_by_name(tmp_path):
     other.write_text(json.dumps({"figures": {}}))
     with pytest.raises(ValueError, match="other.json' is not a compare_seeds document"):
         compare_seeds.load_reports([str(other)])
-
