@@ -90,12 +90,10 @@ def benchmark_result(name: str, results: dict, start: RunStart | None = None) ->
                 f"fine-tuning runs: median {results['finetune_seconds_median']:.0f} s each. "
                 "Each encoder's rate is its best by median validation score; test rows were "
                 "never used for choosing or adapting.")
-    if "work_seconds" in results:
-        result.note(f"The work, the adaptation and {results['finetune_runs']} fine-tuning runs, "
-                    f"took {results['work_seconds']:.0f} s in all, kept in the work folder's "
-                    "progress.json over every start; the document's own wall time and load "
-                    "average are those of the start that wrote it (the scores do not depend "
-                    "on load).")
+    result.note(f"The work, the adaptation and {results['finetune_runs']} fine-tuning runs, "
+                f"took {results['work_seconds']:.0f} s in all, kept in the work folder's "
+                "progress.json over every start; the document's own wall time and load average "
+                "are those of the start that wrote it (the scores do not depend on load).")
     result.details = results
     return result
 

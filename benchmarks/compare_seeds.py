@@ -359,11 +359,12 @@ def run_series(args: argparse.Namespace,
 
 
 def write_document(sources: Sequence[str], reports: Sequence[Mapping[str, Any]],
-                   path: str, start: RunStart | None = None) -> dict[str, dict]:
+                   path: str, start: RunStart | None = None,
+                   matmul: bool = True) -> dict[str, dict]:
     """Writes the series' document to `path` (atomically; `start`: when this start of the
-    script began); returns `summarize_arms`'."""
+    script began; `matmul`: measure the matmul limits for it); returns `summarize_arms`'."""
     arms = summarize_arms(reports)
-    benchmark_result(sources, reports, arms, document_name(path), start).write(path)
+    benchmark_result(sources, reports, arms, document_name(path), start).write(path, matmul)
     return arms
 
 
@@ -384,8 +385,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = run_start()  # Documents are made after each run; their clock and load start here.
     if args.runs:
         sources, reports = args.runs, load_reports(args.runs)
-    else:  # The document after each run: a series stopped, or its machine lost, keeps its runs.
-        sources, reports = run_series(args, lambda s, r: write_document(s, r, args.out, start))
+    else:  # The document after each run: a series stopped, or its machine lost, keeps its runs
+        # (the matmul limits once, at the end).
+        sources, reports = run_series(
+            args, lambda s, r: write_document(s, r, args.out, start, matmul=False))
     arms = write_document(sources, reports, args.out, start)
     print(markdown(arms))
     print("\n".join(goal_lines(arms)))

@@ -424,7 +424,7 @@ def main() -> None:
             if (variant, seed) in done:
                 continue
             overrides = overrides_for(variant, seed, store["runs"], args.config, args.extra)
-            store.setdefault("started", run_start().started)
+            store.setdefault("started", start.started)
             run = run_variant(args.config, variant, seed, args.work, overrides, settings)
             store["runs"].append(run)
             print(f"{variant} seed {seed}: MLM acc {run['mlm_accuracy']:.3f} loss "
