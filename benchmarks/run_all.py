@@ -161,7 +161,7 @@ BENCHMARKS = (
     # protocol per run: about 40 minutes a run on a 2-core AVX2 CPU, 50 runs; finished runs are
     # kept in its JSON, so `--only small_budget_recipe` may be stopped and started again.
     Benchmark("small_budget_recipe", quick=None, full=[
-        "--variants", "baseline", "lamb_1e-2", "adamw_1e-3", "warmup_100", "dropout_0.1",
+        "--variants", "baseline", "lamb_1e-2", "adamw_1e-3", "warmup_250", "dropout_0.1",
         "mask_25", "minutes_3.5", "step_schedule_minutes_3.5", "narrow_minutes_3.5",
         "wide_minutes_3.5", "--seeds", "0", "1", "2", "3", "4", "--downstream"],
               resumable=True),

@@ -72,7 +72,11 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
                    ["train.optimizer=adamw", "train.learning_rate=0.001"]),
     "adamw_2e-3": ("AdamW instead of LAMB, peak 2e-3",
                    ["train.optimizer=adamw", "train.learning_rate=0.002"]),
-    "warmup_100": ("warmup over a quarter of the steps", ["train.warmup_steps=100"]),
+    # Written for the 400-step default, whose warmup was 40; today's default warms up over 100.
+    "warmup_100": ("warmup over 100 steps (a quarter of the earlier 400-step default)",
+                   ["train.warmup_steps=100"]),
+    "warmup_250": ("warmup over a quarter of the run's 1,000 steps (250, in its first phase)",
+                   ["train.warmup_steps=250"]),
     "dropout_0.1": ("dropout 0.1 (BERT's) while the data repeats", ["model.dropout=0.1"]),
     "dropout_0": ("dropout 0 (ALBERT v2's)", ["model.dropout=0.0"]),
     "mask_25": ("mask 25% of tokens (cap raised to 32)",
@@ -137,6 +141,26 @@ def with_references(requested: list[str]) -> list[str]:
     when it is asked for or is the reference of a requested variant."""
     references = [reference(v) for v in requested]
     return list(dict.fromkeys([r for r in references if r] + list(requested)))
+
+
+def check_variants_change_something(variants: list[str], config: str, extra: list[str]) -> None:
+    """Fails, before any run, when a variant trains exactly as its reference on `config`: its
+    overrides restate the pipeline file (a variant written against an earlier default), and
+    its runs would repeat the reference's digit for digit at every seed."""
+    from albert_keras.pipeline import load_pipeline
+
+    same = []
+    for variant in variants:
+        versus = reference(variant)
+        if versus is None or variant in STEPS_OF_REFERENCE:  # Its steps come from a run.
+            continue
+        pipeline = load_pipeline(os.path.join(REPO, config), [*VARIANTS[variant][1], *extra])
+        if pipeline == load_pipeline(os.path.join(REPO, config), [*VARIANTS[versus][1], *extra]):
+            same.append(f"{variant} (overrides {VARIANTS[variant][1]}) trains as {versus}")
+    if same:
+        raise SystemExit(f"On {config}, these variants change nothing: {'; '.join(same)}. "
+                         "Leave them out of --variants, or run them on the pipeline file "
+                         "they were written for.")
 
 
 def overrides_for(variant: str, seed: int, runs: list[dict], config: str,
@@ -409,6 +433,7 @@ def main() -> None:
     args = parser.parse_args()
     start = run_start()  # Documents are made after each run; their clock and load start here.
     variants = with_references(args.variants)
+    check_variants_change_something(variants, args.config, args.extra)
     # The document is named after its file: run_all's entries of this script differ by it.
     name = document_name(args.out)
     store = load_store(args.out, args.config, config_digests(os.path.join(REPO, args.config)),

@@ -1,6 +1,7 @@
 """`benchmarks/small_budget_recipe.py`: runs in phases, and runs of another pipeline file never
 mixed into a new ablation."""
 
+import itertools
 import json
 import os
 import subprocess
@@ -145,6 +146,37 @@ def test_bad_downstream_settings_fail_before_any_run(tmp_path):
         "--downstream", "--compare-set=compare.downstream_examples_per_label=4"])
     assert process.returncode != 0 and "examples_per_label=4" in process.stderr
     assert not os.path.exists(tmp_path / "work" / "runs")
+
+
+def test_a_variant_that_restates_the_pipeline_file_fails_before_any_run(tmp_path):
+    config = _pipeline(tmp_path)
+    process = _run(tmp_path, config, "lamb_1e-2",
+                   extra=[*STEPS, "train.learning_rate=0.01"])  # Every variant's: lamb's too.
+    assert process.returncode != 0
+    assert f"On {config}, these variants change nothing: lamb_1e-2" in process.stderr
+    assert "trains as baseline" in process.stderr
+    assert not os.path.exists(tmp_path / "work")  # No records, no run.
+
+
+def test_every_variant_of_the_registered_ablation_changes_its_pipeline_file():
+    """A variant written against an earlier default may restate today's (`warmup_100` did,
+    once the default warmed up over 100 steps): its runs would repeat its reference's."""
+    from benchmarks import run_all
+
+    recipe = load_script(SCRIPT, "small_budget_recipe")
+    entries = [b for b in run_all.BENCHMARKS if (b.script or b.name) == "small_budget_recipe"]
+    assert entries
+    for entry in entries:
+        arguments = entry.full
+        config = (arguments[arguments.index("--config") + 1] if "--config" in arguments
+                  else "pipelines/albert_tiny.yaml")
+        variants = list(itertools.takewhile(lambda a: not a.startswith("--"),
+                                            arguments[arguments.index("--variants") + 1:]))
+        assert variants and set(variants) <= set(recipe.VARIANTS), entry.name
+        recipe.check_variants_change_something(recipe.with_references(variants), config, [])
+    with pytest.raises(SystemExit, match=r"warmup_100 \(overrides .*\) trains as baseline"):
+        recipe.check_variants_change_something(["baseline", "warmup_100"],
+                                               "pipelines/albert_tiny.yaml", [])
 
 
 def _store(variants_seeds, config="c.yaml", **scores):
