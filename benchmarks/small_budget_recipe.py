@@ -72,7 +72,7 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
                    ["train.optimizer=adamw", "train.learning_rate=0.001"]),
     "adamw_2e-3": ("AdamW instead of LAMB, peak 2e-3",
                    ["train.optimizer=adamw", "train.learning_rate=0.002"]),
-    # Written for the 400-step default, whose warmup was 40; today's default warms up over 100.
+    # Written for the 400-step default, whose warmup was 50; today's default warms up over 100.
     "warmup_100": ("warmup over 100 steps (a quarter of the earlier 400-step default)",
                    ["train.warmup_steps=100"]),
     "warmup_250": ("warmup over a quarter of the run's 1,000 steps (250, in its first phase)",
