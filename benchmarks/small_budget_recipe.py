@@ -149,13 +149,20 @@ def check_variants_change_something(variants: list[str], config: str, extra: lis
     its runs would repeat the reference's digit for digit at every seed."""
     from albert_keras.pipeline import load_pipeline
 
+    pipelines = {}  # variant -> its pipeline, each loaded once (a reference serves many).
+
+    def pipeline(variant):
+        if variant not in pipelines:
+            pipelines[variant] = load_pipeline(os.path.join(REPO, config),
+                                               [*VARIANTS[variant][1], *extra])
+        return pipelines[variant]
+
     same = []
     for variant in variants:
         versus = reference(variant)
         if versus is None or variant in STEPS_OF_REFERENCE:  # Its steps come from a run.
             continue
-        pipeline = load_pipeline(os.path.join(REPO, config), [*VARIANTS[variant][1], *extra])
-        if pipeline == load_pipeline(os.path.join(REPO, config), [*VARIANTS[versus][1], *extra]):
+        if pipeline(variant) == pipeline(versus):
             same.append(f"{variant} (overrides {VARIANTS[variant][1]}) trains as {versus}")
     if same:
         raise SystemExit(f"On {config}, these variants change nothing: {'; '.join(same)}. "
